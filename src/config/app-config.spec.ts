@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './app-config';
+
+describe(loadConfig.name, () => {
+  it('applies the contract defaults to an empty environment', () => {
+    const sut = loadConfig({});
+    expect(sut).toMatchObject({
+      host: '0.0.0.0',
+      port: 8082,
+      logLevel: 'info',
+      metricsEnabled: true,
+      summaryInterval: 100,
+      sse: { enabled: true, intervalMs: 500, heartbeatMs: 30_000 },
+      requestTimeoutMs: 90_000,
+      streamingConnectTimeoutMs: 30_000,
+      streamingReadTimeoutMs: 90_000,
+      bodyLimitBytes: 32 * 1024 * 1024,
+    });
+    expect(sut.proxyApiKey).toBeUndefined();
+  });
+
+  it('reads booleans and numbers in their usual spellings', () => {
+    const sut = loadConfig({
+      LOG_REQUEST_METRICS: 'False',
+      VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.25',
+      REQUEST_TIMEOUT: '12',
+      PORT: '0',
+    });
+    expect(sut.metricsEnabled).toBe(false);
+    expect(sut.sse.intervalMs).toBe(250);
+    expect(sut.streamingReadTimeoutMs).toBe(12_000);
+    expect(sut.port).toBe(0);
+  });
+
+  it.each([
+    ['PORT', 'abc', 'port number'],
+    ['PORT', '70000', 'port number'],
+    ['LOG_REQUEST_METRICS', 'maybe', 'true or false'],
+    ['VDM_ACTIVE_REQUESTS_SSE_INTERVAL', '-1', 'greater than 0'],
+    ['VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT', 'soon', 'seconds'],
+    ['LOG_SUMMARY_INTERVAL', '2.5', 'whole number'],
+    ['LOG_LEVEL', 'loud', 'one of'],
+  ])('rejects %s=%s with one line naming it', (name, value, hint) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`${name}=${JSON.stringify(value)}`);
+    expect(problems[0]).toContain(hint);
+  });
+
+  it('lists every bad variable at once', () => {
+    expect(() => loadConfig({ PORT: 'x', REQUEST_TIMEOUT: 'y' })).toThrow(/PORT.*\n.*REQUEST_TIMEOUT|REQUEST_TIMEOUT.*\n.*PORT/);
+  });
+});

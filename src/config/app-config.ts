@@ -1,0 +1,76 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { EnvDto } from './env.dto';
+
+export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
+
+/** Typed, validated configuration. Everything reads settings from here, never from process.env. */
+export interface AppConfig {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  logPretty: boolean;
+  proxyApiKey?: string;
+  metricsEnabled: boolean;
+  summaryInterval: number;
+  sse: { enabled: boolean; intervalMs: number; heartbeatMs: number; maxClients: number };
+  metricsPublic: boolean;
+  maxModelsPerProvider: number;
+  defaultProvider?: string;
+  requestTimeoutMs: number;
+  streamingConnectTimeoutMs: number;
+  streamingReadTimeoutMs: number;
+  bodyLimitBytes: number;
+  shutdownGraceMs: number;
+  demoTokenDelayMs: number;
+  /** The raw environment, for the provider variables ({NAME}_API_KEY, ...) that have no fixed names. */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(error: ValidationError, raw: Record<string, string | undefined>): string {
+  const reason = Object.values(error.constraints ?? {})[0] ?? 'is invalid';
+  return `Invalid configuration: ${error.property}=${JSON.stringify(raw[error.property])} ${reason}`;
+}
+
+/** Validates the environment; throws a ConfigError with one line per bad variable. */
+export function loadConfig(raw: Record<string, string | undefined> = process.env): AppConfig {
+  const dto = plainToInstance(EnvDto, { ...raw });
+  const errors = validateSync(dto, { skipMissingProperties: false, forbidUnknownValues: false });
+  if (errors.length > 0) throw new ConfigError(errors.map((e) => describe(e, raw)));
+
+  const requestTimeout = dto.REQUEST_TIMEOUT ?? 90;
+  return {
+    host: dto.HOST ?? '0.0.0.0',
+    port: dto.PORT ?? 8082,
+    logLevel: dto.LOG_LEVEL ?? 'info',
+    logPretty: dto.LOG_PRETTY ?? false,
+    proxyApiKey: dto.PROXY_API_KEY,
+    metricsEnabled: dto.LOG_REQUEST_METRICS ?? true,
+    summaryInterval: dto.LOG_SUMMARY_INTERVAL ?? 100,
+    sse: {
+      enabled: dto.VDM_ACTIVE_REQUESTS_SSE_ENABLED ?? true,
+      intervalMs: (dto.VDM_ACTIVE_REQUESTS_SSE_INTERVAL ?? 0.5) * 1000,
+      heartbeatMs: (dto.VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT ?? 30) * 1000,
+      maxClients: dto.VDM_ACTIVE_REQUESTS_SSE_MAX_CLIENTS ?? 10_000,
+    },
+    metricsPublic: dto.VDM_METRICS_PUBLIC ?? false,
+    maxModelsPerProvider: dto.VDM_MAX_MODELS_PER_PROVIDER ?? 100,
+    defaultProvider: dto.VDM_DEFAULT_PROVIDER?.toLowerCase(),
+    requestTimeoutMs: requestTimeout * 1000,
+    streamingConnectTimeoutMs: (dto.STREAMING_CONNECT_TIMEOUT_SECONDS ?? 30) * 1000,
+    streamingReadTimeoutMs: (dto.STREAMING_READ_TIMEOUT_SECONDS ?? requestTimeout) * 1000,
+    bodyLimitBytes: dto.REQUEST_BODY_LIMIT_BYTES ?? 32 * 1024 * 1024,
+    shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
+    demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,
+    env: raw,
+  };
+}

@@ -1,0 +1,91 @@
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function toBoolean({ value }: { value: unknown }): unknown {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+}
+
+function toNumber({ value }: { value: unknown }): unknown {
+  if (typeof value !== 'string' || value.trim() === '') return value;
+  const n = Number(value);
+  return Number.isNaN(n) ? value : n;
+}
+
+const BOOL = { message: 'must be true or false' };
+const SECONDS = { message: 'must be a number of seconds, 0 or more' };
+const POSITIVE_SECONDS = { message: 'must be a number of seconds greater than 0' };
+
+/** Environment variables as the contract (section 8) names them. */
+export class EnvDto {
+  @IsOptional() @IsString() @MinLength(1)
+  HOST?: string;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a port number from 0 to 65535' })
+  @Min(0, { message: 'must be a port number from 0 to 65535' }) @Max(65535, { message: 'must be a port number from 0 to 65535' })
+  PORT?: number;
+
+  @IsOptional() @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value))
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+
+  @IsOptional() @Transform(toBoolean) @IsBoolean(BOOL)
+  LOG_PRETTY?: boolean;
+
+  @IsOptional() @IsString() @MinLength(1, { message: 'must not be empty when set' })
+  PROXY_API_KEY?: string;
+
+  @IsOptional() @Transform(toBoolean) @IsBoolean(BOOL)
+  LOG_REQUEST_METRICS?: boolean;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
+  @Min(1, { message: 'must be a whole number, 1 or more' })
+  LOG_SUMMARY_INTERVAL?: number;
+
+  @IsOptional() @Transform(toBoolean) @IsBoolean(BOOL)
+  VDM_ACTIVE_REQUESTS_SSE_ENABLED?: boolean;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  VDM_ACTIVE_REQUESTS_SSE_INTERVAL?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT?: number;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
+  @Min(1, { message: 'must be a whole number, 1 or more' })
+  VDM_ACTIVE_REQUESTS_SSE_MAX_CLIENTS?: number;
+
+  @IsOptional() @Transform(toBoolean) @IsBoolean(BOOL)
+  VDM_METRICS_PUBLIC?: boolean;
+
+  @IsOptional() @IsString() @MinLength(1, { message: 'must name a configured provider' })
+  VDM_DEFAULT_PROVIDER?: string;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  REQUEST_TIMEOUT?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  STREAMING_CONNECT_TIMEOUT_SECONDS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  STREAMING_READ_TIMEOUT_SECONDS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of bytes, 1 or more' })
+  @Min(1, { message: 'must be a whole number of bytes, 1 or more' })
+  REQUEST_BODY_LIMIT_BYTES?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, SECONDS) @Min(0, SECONDS)
+  SHUTDOWN_GRACE_SECONDS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
+  @Min(1, { message: 'must be a whole number, 1 or more' })
+  VDM_MAX_MODELS_PER_PROVIDER?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, SECONDS) @Min(0, SECONDS)
+  DEMO_TOKEN_DELAY?: number;
+}

@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { createApp } from './app.factory';
+import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
+
+async function bootstrap(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.problems) process.stderr.write(`${line}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const app = await createApp(config);
+  app.enableShutdownHooks();
+  await app.listen({ host: config.host, port: config.port });
+  app.getHttpAdapter().getInstance().log.info(`Gateway listening on http://${config.host}:${config.port}`);
+}
+
+void bootstrap();

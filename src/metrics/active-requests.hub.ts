@@ -1,0 +1,92 @@
+import { HttpException, HttpStatus, Inject, Injectable, type MessageEvent } from '@nestjs/common';
+import { auditTime, concat, defer, filter, finalize, map, merge, of, share, skip, timer, type Observable } from 'rxjs';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { CLOCK, TrackerService, type Clock } from './tracker.service';
+
+/** Changes to the active set within this window coalesce into one update (contract section 5). */
+export const COALESCE_MS = 5;
+
+export const DISABLED_MESSAGE = 'Request metrics are disabled';
+export const DISABLED_SUGGESTION = 'Set LOG_REQUEST_METRICS=true to enable request metrics';
+
+/**
+ * Fans the active-request snapshot out to every SSE client. One snapshot is built and serialised
+ * per change and shared by all subscribers; only each client's initial snapshot is its own.
+ */
+@Injectable()
+export class ActiveRequestsHub {
+  private clientCount = 0;
+  private lastVersion = -1;
+  private readonly updates$: Observable<MessageEvent>;
+  private readonly heartbeat$: Observable<MessageEvent>;
+
+  constructor(
+    private readonly tracker: TrackerService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    // The subject replays its current value to each new subscription; the shared stream wants changes only.
+    const changes$ = tracker.changes$.pipe(skip(1));
+    const membership$ = changes$.pipe(filter((c) => c.kind === 'membership'), auditTime(COALESCE_MS));
+    const progress$ = changes$.pipe(filter((c) => c.kind === 'progress'), auditTime(config.sse.intervalMs));
+    this.updates$ = merge(membership$, progress$).pipe(
+      filter((c) => c.version !== this.lastVersion),
+      map((c) => {
+        this.lastVersion = c.version;
+        return this.snapshotEvent();
+      }),
+      share(),
+    );
+    this.heartbeat$ = timer(config.sse.heartbeatMs, config.sse.heartbeatMs).pipe(
+      map(() => ({ type: 'heartbeat', data: `{"timestamp":${this.clock.nowUnix()}}` })),
+      share(),
+    );
+  }
+
+  get clients(): number {
+    return this.clientCount;
+  }
+
+  /** The stream for one client: its own initial snapshot, then the shared updates and heartbeats. */
+  connect(): Observable<MessageEvent> {
+    if (!this.tracker.enabled) {
+      return of({
+        type: 'disabled',
+        data: JSON.stringify({ disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION }),
+      });
+    }
+    if (!this.config.sse.enabled) {
+      throw new HttpException(
+        {
+          disabled: true,
+          message: 'The active requests stream is disabled',
+          suggestion: 'Set VDM_ACTIVE_REQUESTS_SSE_ENABLED=true, or poll GET /metrics/active-requests',
+        },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
+    if (this.clientCount >= this.config.sse.maxClients) {
+      throw new HttpException(
+        {
+          statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+          error: 'Service Unavailable',
+          message: `Too many active-requests stream clients (limit ${this.config.sse.maxClients}); poll GET /metrics/active-requests instead`,
+        },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
+    this.clientCount++;
+    // Built and subscribed in one synchronous step: no change can fall between the two.
+    return defer(() => concat(of(this.snapshotEvent()), merge(this.updates$, this.heartbeat$))).pipe(
+      finalize(() => this.clientCount--),
+    );
+  }
+
+  private snapshotEvent(): MessageEvent {
+    const rows = this.tracker.activeSnapshot();
+    return {
+      type: 'update',
+      data: `{"disabled":false,"active_requests":${JSON.stringify(rows)},"timestamp":${this.clock.nowUnix()}}`,
+    };
+  }
+}

@@ -1,0 +1,66 @@
+import type { RequestRecord } from '../model/request-record';
+import type { Split, Totals } from '../model/totals';
+
+export function newTotals(): Totals {
+  return {
+    requests: 0,
+    errors: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheCreationTokens: 0,
+    toolUses: 0,
+    toolResults: 0,
+    toolCalls: 0,
+    completed: 0,
+    totalDurationMs: 0,
+    ttftCount: 0,
+    totalTtftMs: 0,
+    overheadCount: 0,
+    totalOverheadMs: 0,
+  };
+}
+
+export function newSplit(): Split {
+  return { total: newTotals(), streaming: newTotals(), nonStreaming: newTotals() };
+}
+
+/** Adds one request. An in-flight request (no durationMs yet) adds its counts but no duration. */
+export function addRecord(target: Totals, r: RequestRecord): void {
+  target.requests += 1;
+  if (r.errorType !== undefined) target.errors += 1;
+  target.inputTokens += r.inputTokens;
+  target.outputTokens += r.outputTokens;
+  target.cacheReadTokens += r.cacheReadTokens;
+  target.cacheCreationTokens += r.cacheCreationTokens;
+  target.toolUses += r.toolUseCount;
+  target.toolResults += r.toolResultCount;
+  target.toolCalls += r.toolCallCount;
+  if (r.durationMs !== undefined) {
+    target.completed += 1;
+    target.totalDurationMs += Math.round(r.durationMs);
+    if (r.upstreamMs !== undefined) {
+      target.overheadCount += 1;
+      target.totalOverheadMs += Math.max(0, r.durationMs - r.upstreamMs);
+    }
+  }
+  if (r.ttftMs !== undefined) {
+    target.ttftCount += 1;
+    target.totalTtftMs += r.ttftMs;
+  }
+}
+
+export function addRecordToSplit(split: Split, r: RequestRecord): void {
+  addRecord(split.total, r);
+  addRecord(r.isStreaming ? split.streaming : split.nonStreaming, r);
+}
+
+export function addTotals(target: Totals, source: Totals): void {
+  for (const key of Object.keys(source) as (keyof Totals)[]) target[key] += source[key];
+}
+
+export function addSplit(target: Split, source: Split): void {
+  addTotals(target.total, source.total);
+  addTotals(target.streaming, source.streaming);
+  addTotals(target.nonStreaming, source.nonStreaming);
+}

@@ -1,0 +1,101 @@
+import type { RequestRecord } from '../model/request-record';
+import type { Bucket, Split, Totals } from '../model/totals';
+import { addRecordToSplit, addSplit, addTotals, newSplit, newTotals } from './accumulation';
+import { bucketKey } from './bucket-key';
+import { matchesFilter, type ProviderModelFilter } from './wildcard';
+
+export const UNKNOWN = 'unknown';
+
+export interface ModelNode {
+  lastAccessed?: number;
+  split: Split;
+}
+
+export interface ProviderNode {
+  lastAccessed?: number;
+  rollup: Split;
+  models: Map<string, ModelNode>;
+}
+
+export interface RunningTotalsTree {
+  lastAccessed?: number;
+  summary: Totals;
+  activeRequests: number;
+  providers: Map<string, ProviderNode>;
+}
+
+/** Latest request start (unix s) overall, per provider, and per `provider:model` bucket key. */
+export interface LastAccessed {
+  top?: number;
+  providers: Map<string, number>;
+  models: Map<string, number>;
+}
+
+export interface RunningTotalsInput {
+  buckets: Iterable<Bucket>;
+  active: Iterable<RequestRecord>;
+  activeCount: number;
+  includeActive: boolean;
+  filter: ProviderModelFilter;
+  lastAccessed: LastAccessed;
+}
+
+function providerNode(tree: RunningTotalsTree, name: string, la: LastAccessed): ProviderNode {
+  let node = tree.providers.get(name);
+  if (!node) {
+    node = { lastAccessed: la.providers.get(name), rollup: newSplit(), models: new Map() };
+    tree.providers.set(name, node);
+  }
+  return node;
+}
+
+function modelNode(provider: ProviderNode, providerName: string, model: string, la: LastAccessed): ModelNode {
+  let node = provider.models.get(model);
+  if (!node) {
+    node = { lastAccessed: la.models.get(bucketKey(providerName, model)), split: newSplit() };
+    provider.models.set(model, node);
+  }
+  return node;
+}
+
+/**
+ * Provider -> model rollup of completed buckets, plus in-flight requests when asked.
+ * Cost is O(buckets + active requests). A provider's rollup is the sum of its models plus the
+ * requests with no known model; the summary is the sum of the providers.
+ */
+export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree {
+  const la = input.lastAccessed;
+  const tree: RunningTotalsTree = {
+    summary: newTotals(),
+    activeRequests: input.activeCount,
+    providers: new Map(),
+  };
+
+  for (const bucket of input.buckets) {
+    const provider = bucket.provider ?? UNKNOWN;
+    if (!matchesFilter(input.filter, provider, bucket.model)) continue;
+    const pNode = providerNode(tree, provider, la);
+    addSplit(pNode.rollup, bucket.split);
+    if (bucket.model !== undefined) addSplit(modelNode(pNode, provider, bucket.model, la).split, bucket.split);
+  }
+
+  if (input.includeActive) {
+    for (const r of input.active) {
+      const provider = r.provider ?? UNKNOWN;
+      if (!matchesFilter(input.filter, provider, r.openaiModel)) continue;
+      const pNode = providerNode(tree, provider, la);
+      addRecordToSplit(pNode.rollup, r);
+      if (r.openaiModel !== undefined) addRecordToSplit(modelNode(pNode, provider, r.openaiModel, la).split, r);
+    }
+  }
+
+  const filtered = input.filter.provider !== undefined || input.filter.model !== undefined;
+  for (const node of tree.providers.values()) {
+    addTotals(tree.summary, node.rollup.total);
+    if (filtered && node.lastAccessed !== undefined) {
+      tree.lastAccessed = Math.max(tree.lastAccessed ?? 0, node.lastAccessed);
+    }
+  }
+  if (!filtered) tree.lastAccessed = la.top;
+  return tree;
+}

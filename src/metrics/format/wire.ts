@@ -1,0 +1,265 @@
+import { averageMs, isoSeconds } from '../calculations/duration';
+import type { RunningTotalsTree } from '../calculations/hierarchical';
+import type { RequestRecord } from '../model/request-record';
+import type { SectionName, Split, Totals } from '../model/totals';
+
+/** The one place where internal names become the contract's snake_case wire names. */
+
+export interface WireSection {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  tool_uses: number;
+  tool_results: number;
+  tool_calls: number;
+  average_duration_ms: number;
+  total_duration_ms: number;
+  completed_requests: number;
+  average_ttft_ms: number;
+  average_overhead_ms: number;
+}
+
+export function wireSection(t: Totals): WireSection {
+  return {
+    requests: t.requests,
+    errors: t.errors,
+    input_tokens: t.inputTokens,
+    output_tokens: t.outputTokens,
+    cache_read_tokens: t.cacheReadTokens,
+    cache_creation_tokens: t.cacheCreationTokens,
+    tool_uses: t.toolUses,
+    tool_results: t.toolResults,
+    tool_calls: t.toolCalls,
+    average_duration_ms: averageMs(t.totalDurationMs, t.completed),
+    total_duration_ms: t.totalDurationMs,
+    completed_requests: t.completed,
+    average_ttft_ms: averageMs(t.totalTtftMs, t.ttftCount),
+    average_overhead_ms: t.overheadCount > 0 ? Number((t.totalOverheadMs / t.overheadCount).toFixed(3)) : 0,
+  };
+}
+
+export interface WireSplit {
+  total: WireSection;
+  streaming: WireSection;
+  non_streaming: WireSection;
+}
+
+function wireSplit(s: Split): WireSplit {
+  return { total: wireSection(s.total), streaming: wireSection(s.streaming), non_streaming: wireSection(s.nonStreaming) };
+}
+
+export interface WireModel extends WireSplit {
+  last_accessed: string | null;
+}
+
+export interface WireProvider {
+  last_accessed: string | null;
+  rollup: WireSplit;
+  models: Record<string, WireModel>;
+}
+
+export interface WireSummary {
+  last_accessed: { top: string } | null;
+  total_requests: number;
+  total_errors: number;
+  total_input_tokens: number;
+  total_output_tokens: number;
+  total_cache_read_tokens: number;
+  total_cache_creation_tokens: number;
+  total_tool_uses: number;
+  total_tool_results: number;
+  total_tool_calls: number;
+  active_requests: number;
+  average_duration_ms: number;
+  total_duration_ms: number;
+  completed_requests: number;
+  average_ttft_ms: number;
+  average_overhead_ms: number;
+}
+
+export interface WireRunningTotals {
+  summary: WireSummary;
+  providers: Record<string, WireProvider>;
+}
+
+const iso = (unix: number | undefined): string | null => (unix === undefined ? null : isoSeconds(unix));
+
+export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
+  const s = wireSection(tree.summary);
+  const providers: Record<string, WireProvider> = {};
+  for (const [name, node] of tree.providers) {
+    const models: Record<string, WireModel> = {};
+    for (const [model, m] of node.models) models[model] = { last_accessed: iso(m.lastAccessed), ...wireSplit(m.split) };
+    providers[name] = { last_accessed: iso(node.lastAccessed), rollup: wireSplit(node.rollup), models };
+  }
+  return {
+    summary: {
+      last_accessed: tree.lastAccessed === undefined ? null : { top: isoSeconds(tree.lastAccessed) },
+      total_requests: s.requests,
+      total_errors: s.errors,
+      total_input_tokens: s.input_tokens,
+      total_output_tokens: s.output_tokens,
+      total_cache_read_tokens: s.cache_read_tokens,
+      total_cache_creation_tokens: s.cache_creation_tokens,
+      total_tool_uses: s.tool_uses,
+      total_tool_results: s.tool_results,
+      total_tool_calls: s.tool_calls,
+      active_requests: tree.activeRequests,
+      average_duration_ms: s.average_duration_ms,
+      total_duration_ms: s.total_duration_ms,
+      completed_requests: s.completed_requests,
+      average_ttft_ms: s.average_ttft_ms,
+      average_overhead_ms: s.average_overhead_ms,
+    },
+    providers,
+  };
+}
+
+export interface WireSeriesRow extends WireSection {
+  provider: string;
+  model: string;
+  mode: SectionName;
+}
+
+/** Requests with no known model appear in series under this model name. */
+export const NO_MODEL = 'unknown';
+
+const MODES: [SectionName, keyof WireSplit][] = [
+  ['total', 'total'],
+  ['streaming', 'streaming'],
+  ['non_streaming', 'non_streaming'],
+];
+
+/**
+ * Flat rows for JSONPath scrapers (Prometheus json_exporter): one per provider, model and mode.
+ * Only model-level rows, so summing a metric over rows never double counts a request.
+ */
+export function wireSeries(doc: WireRunningTotals): WireSeriesRow[] {
+  const rows: WireSeriesRow[] = [];
+  for (const [provider, p] of Object.entries(doc.providers)) {
+    const remainder: WireSplit = structuredClone(p.rollup);
+    for (const [model, m] of Object.entries(p.models)) {
+      for (const [mode, key] of MODES) {
+        rows.push({ provider, model, mode, ...m[key] });
+        subtractInPlace(remainder[key], m[key]);
+      }
+    }
+    if (remainder.total.requests > 0) {
+      for (const [mode, key] of MODES) rows.push({ provider, model: NO_MODEL, mode, ...remainder[key] });
+    }
+  }
+  return rows;
+}
+
+function subtractInPlace(target: WireSection, s: WireSection): void {
+  for (const key of Object.keys(s) as (keyof WireSection)[]) {
+    if (key.startsWith('average_')) continue;
+    target[key] -= s[key];
+  }
+  target.average_duration_ms = target.completed_requests > 0 ? Math.round(target.total_duration_ms / target.completed_requests) : 0;
+}
+
+export interface WireActiveRow {
+  request_id: string;
+  provider: string | null;
+  model: string | null;
+  requested_model: string | null;
+  resolved_model: string | null;
+  qualified_model: string | null;
+  is_streaming: boolean;
+  start_time: number;
+  duration_ms: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  tool_uses: number;
+  tool_results: number;
+  tool_calls: number;
+  request_size: number;
+  message_count: number;
+}
+
+/** The requested model without its provider prefix (`openai:gpt-4o` -> `gpt-4o`). */
+function unprefixed(requested: string | undefined, provider: string | undefined): string | undefined {
+  if (requested === undefined || provider === undefined) return requested;
+  const prefix = `${provider}:`;
+  return requested.toLowerCase().startsWith(prefix.toLowerCase()) ? requested.slice(prefix.length) : requested;
+}
+
+export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow {
+  const model = r.openaiModel ?? unprefixed(r.claudeModel, r.provider);
+  return {
+    request_id: r.requestId,
+    provider: r.provider ?? null,
+    model: unprefixed(r.claudeModel, r.provider) ?? null,
+    requested_model: r.claudeModel ?? null,
+    resolved_model: r.openaiModel ?? null,
+    qualified_model: r.provider && model ? `${r.provider}:${model}` : null,
+    is_streaming: r.isStreaming,
+    start_time: r.startTime,
+    duration_ms: Math.round(nowMono - r.startMono),
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    cache_read_tokens: r.cacheReadTokens,
+    cache_creation_tokens: r.cacheCreationTokens,
+    tool_uses: r.toolUseCount,
+    tool_results: r.toolResultCount,
+    tool_calls: r.toolCallCount,
+    request_size: r.requestSize,
+    message_count: r.messageCount,
+  };
+}
+
+export interface WireTrace {
+  seq: number;
+  ts: number;
+  request_id: string;
+  provider: string | null;
+  model: string | null;
+  requested_model: string | null;
+  is_streaming: boolean;
+  duration_ms: number;
+  ttft_ms: number | null;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  tool_use_count: number;
+  tool_call_count: number;
+  tool_result_count: number;
+  request_size: number;
+  response_size: number;
+  status: 'ok' | 'error';
+  error: string | null;
+  error_type: string | null;
+}
+
+export function wireTrace(r: RequestRecord, seq: number): WireTrace {
+  return {
+    seq,
+    ts: r.endTime ?? r.startTime,
+    request_id: r.requestId,
+    provider: r.provider ?? null,
+    model: r.openaiModel ?? null,
+    requested_model: r.claudeModel ?? null,
+    is_streaming: r.isStreaming,
+    duration_ms: Number((r.durationMs ?? 0).toFixed(3)),
+    ttft_ms: r.ttftMs === undefined ? null : Number(r.ttftMs.toFixed(3)),
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    cache_read_tokens: r.cacheReadTokens,
+    cache_creation_tokens: r.cacheCreationTokens,
+    tool_use_count: r.toolUseCount,
+    tool_call_count: r.toolCallCount,
+    tool_result_count: r.toolResultCount,
+    request_size: r.requestSize,
+    response_size: r.responseSize,
+    status: r.errorType === undefined ? 'ok' : 'error',
+    error: r.error ?? null,
+    error_type: r.errorType ?? null,
+  };
+}

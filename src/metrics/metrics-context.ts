@@ -1,0 +1,101 @@
+import type { ErrorType } from './model/error-type';
+import type { RequestRecord, UsagePatch } from './model/request-record';
+
+/** What the request path can tell the tracker about one request. */
+export interface TrackerPort {
+  route(record: RequestRecord, provider: string, model: string): void;
+  usage(record: RequestRecord, patch: UsagePatch): void;
+  finalize(record: RequestRecord): void;
+}
+
+/**
+ * One request's handle on the tracker. Callers never branch on "metrics enabled": when metrics
+ * are off they get NOOP_CONTEXT, whose every method does nothing.
+ */
+export class MetricsContext {
+  private done = false;
+  private firstTokenSeen = false;
+  private upstreamStart?: number;
+
+  constructor(
+    private readonly tracker: TrackerPort,
+    readonly record: RequestRecord,
+  ) {}
+
+  get requestId(): string {
+    return this.record.requestId;
+  }
+
+  get finalized(): boolean {
+    return this.done;
+  }
+
+  /** Provider and resolved model, as soon as routing knows them, so in-flight rows never show an alias. */
+  route(provider: string, model: string): void {
+    if (!this.done) this.tracker.route(this.record, provider, model);
+  }
+
+  addRequestFacts(facts: Partial<Pick<RequestRecord, 'messageCount' | 'requestSize' | 'toolUseCount' | 'toolResultCount' | 'claudeModel' | 'isStreaming'>>): void {
+    if (!this.done) Object.assign(this.record, facts);
+  }
+
+  usage(patch: UsagePatch): void {
+    if (!this.done) this.tracker.usage(this.record, patch);
+  }
+
+  upstreamStarted(nowMono = performance.now()): void {
+    this.upstreamStart ??= nowMono;
+  }
+
+  upstreamFinished(nowMono = performance.now()): void {
+    if (this.upstreamStart !== undefined && this.record.upstreamMs === undefined) {
+      this.record.upstreamMs = nowMono - this.upstreamStart;
+    }
+  }
+
+  /** First content byte from the upstream (time to first token). */
+  firstToken(nowMono = performance.now()): void {
+    if (this.firstTokenSeen || this.done) return;
+    this.firstTokenSeen = true;
+    this.record.ttftMs = nowMono - this.record.startMono;
+  }
+
+  addResponseBytes(n: number): void {
+    this.record.responseSize += n;
+  }
+
+  /** Records the first failure; later ones (say, a disconnect after a timeout) keep the original cause. */
+  fail(errorType: ErrorType, error: string): void {
+    if (this.done || this.record.errorType !== undefined) return;
+    this.record.errorType = errorType;
+    this.record.error = error;
+  }
+
+  /** Ends the request exactly once; later calls are no-ops. */
+  finalize(): void {
+    if (this.done) return;
+    this.done = true;
+    this.tracker.finalize(this.record);
+  }
+}
+
+const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, finalize: () => undefined };
+
+export function noopContext(requestId: string): MetricsContext {
+  return new MetricsContext(NOOP_PORT, {
+    requestId,
+    startTime: 0,
+    startMono: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheCreationTokens: 0,
+    messageCount: 0,
+    requestSize: 0,
+    responseSize: 0,
+    isStreaming: false,
+    toolUseCount: 0,
+    toolResultCount: 0,
+    toolCallCount: 0,
+  });
+}

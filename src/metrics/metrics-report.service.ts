@@ -1,0 +1,87 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { DISABLED_MESSAGE, DISABLED_SUGGESTION } from './active-requests.hub';
+import { compileGlob, type ProviderModelFilter } from './calculations/wildcard';
+import type { LogsQuery } from './dto/logs.query';
+import type { RunningTotalsQuery } from './dto/running-totals.query';
+import { wireRunningTotals, wireSeries, type WireActiveRow, type WireTrace } from './format/wire';
+import { renderYamlReport } from './format/yaml';
+import { CLOCK, TrackerService, type Clock } from './tracker.service';
+
+export interface RenderedReport {
+  contentType: string;
+  body: string;
+}
+
+export interface ActiveRequestsDoc {
+  disabled: boolean;
+  message?: string;
+  suggestion?: string;
+  active_requests: WireActiveRow[];
+}
+
+export interface LogsDoc {
+  disabled?: boolean;
+  message?: string;
+  suggestion?: string;
+  systemd: { requested: boolean; effective: boolean; handler: string };
+  errors: WireTrace[];
+  traces: WireTrace[];
+}
+
+const YAML_TYPE = 'application/yaml; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Builds the documents the metrics endpoints serve, so the controller stays one line per handler. */
+@Injectable()
+export class MetricsReportService {
+  constructor(
+    private readonly tracker: TrackerService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  runningTotals(query: RunningTotalsQuery, accept: string | undefined): RenderedReport {
+    const asJson = query.format === 'json' || (query.format === undefined && /application\/json/i.test(accept ?? ''));
+    const now = this.clock.nowUnix();
+    if (!this.tracker.enabled) {
+      const doc = { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION };
+      return asJson
+        ? { contentType: JSON_TYPE, body: JSON.stringify(doc) }
+        : { contentType: YAML_TYPE, body: renderYamlReport('Running Totals Report', doc, now) };
+    }
+    const filter: ProviderModelFilter = {
+      provider: query.provider ? compileGlob(query.provider) : undefined,
+      model: query.model ? compileGlob(query.model) : undefined,
+    };
+    const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'));
+    if (asJson) return { contentType: JSON_TYPE, body: JSON.stringify({ ...doc, series: wireSeries(doc) }) };
+    const described = [
+      query.provider ? `provider=${query.provider}` : undefined,
+      query.model ? `model=${query.model}` : undefined,
+    ].filter(Boolean);
+    return {
+      contentType: YAML_TYPE,
+      body: renderYamlReport('Running Totals Report', doc, now, described.join(' & ') || undefined),
+    };
+  }
+
+  activeRequests(): ActiveRequestsDoc {
+    if (!this.tracker.enabled) {
+      return { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION, active_requests: [] };
+    }
+    return { disabled: false, active_requests: this.tracker.activeSnapshot() };
+  }
+
+  logs(query: LogsQuery): LogsDoc {
+    const systemd = { requested: false, effective: false, handler: this.config.logPretty ? 'stdout:pretty' : 'stdout:json' };
+    if (!this.tracker.enabled) {
+      return { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION, systemd, errors: [], traces: [] };
+    }
+    return {
+      systemd,
+      errors: this.tracker.recentErrors(query.limit_errors),
+      traces: this.tracker.recentTraces(query.limit_traces),
+    };
+  }
+}

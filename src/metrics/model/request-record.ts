@@ -1,0 +1,83 @@
+import type { ErrorType } from './error-type';
+
+/** One request's measurements (contract section 1), in internal names; the wire names live in format/wire.ts. */
+export interface RequestRecord {
+  requestId: string;
+  /** Unix seconds. */
+  startTime: number;
+  /** Monotonic clock at start (ms), for durations that ignore wall-clock jumps. */
+  startMono: number;
+  endTime?: number;
+  durationMs?: number;
+  /** The model string exactly as the client sent it. */
+  claudeModel?: string;
+  /** The resolved upstream model name. */
+  openaiModel?: string;
+  provider?: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  messageCount: number;
+  requestSize: number;
+  responseSize: number;
+  isStreaming: boolean;
+  error?: string;
+  errorType?: ErrorType;
+  toolUseCount: number;
+  toolResultCount: number;
+  toolCallCount: number;
+  /** Time to first token (ms from start), streams only. */
+  ttftMs?: number;
+  /** Time spent waiting on the upstream (ms); duration minus this is the gateway's own overhead. */
+  upstreamMs?: number;
+}
+
+export interface RequestStart {
+  requestId: string;
+  claudeModel?: string;
+  isStreaming?: boolean;
+  provider?: string;
+  openaiModel?: string;
+  messageCount?: number;
+  requestSize?: number;
+  toolUseCount?: number;
+  toolResultCount?: number;
+}
+
+/** Usage as a protocol parser reports it; absent fields leave the record as it is. */
+export interface UsagePatch {
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheReadTokens?: number;
+  cacheCreationTokens?: number;
+  toolCallCount?: number;
+}
+
+export interface RequestOutcome {
+  error?: string;
+  errorType?: ErrorType;
+  responseSize?: number;
+}
+
+export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
+  return {
+    requestId: start.requestId,
+    startTime: nowUnix,
+    startMono: nowMono,
+    claudeModel: start.claudeModel,
+    openaiModel: start.openaiModel,
+    provider: start.provider,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheCreationTokens: 0,
+    messageCount: start.messageCount ?? 0,
+    requestSize: start.requestSize ?? 0,
+    responseSize: 0,
+    isStreaming: start.isStreaming ?? false,
+    toolUseCount: start.toolUseCount ?? 0,
+    toolResultCount: start.toolResultCount ?? 0,
+    toolCallCount: 0,
+  };
+}

@@ -1,0 +1,36 @@
+/** Additive counters of one section (total, streaming or non_streaming) of a bucket. */
+export interface Totals {
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  toolUses: number;
+  toolResults: number;
+  toolCalls: number;
+  /** Finished requests: the denominator of average_duration_ms (in-flight requests have no duration). */
+  completed: number;
+  /** Sum of per-request durations in whole ms, never wall-clock time. */
+  totalDurationMs: number;
+  ttftCount: number;
+  totalTtftMs: number;
+  overheadCount: number;
+  totalOverheadMs: number;
+}
+
+export interface Split {
+  total: Totals;
+  streaming: Totals;
+  nonStreaming: Totals;
+}
+
+export type SectionName = 'total' | 'streaming' | 'non_streaming';
+
+/** Completed requests of one `provider:model` bucket (contract section 2). */
+export interface Bucket {
+  key: string;
+  provider?: string;
+  model?: string;
+  split: Split;
+}

@@ -1,0 +1,247 @@
+import { Logger } from '@nestjs/common';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { makeConfig, ManualClock } from '../../test/support/factories';
+import { compileGlob } from './calculations/wildcard';
+import { wireRunningTotals, wireSeries, type WireSection } from './format/wire';
+import { ERROR_CAPACITY, TRACE_CAPACITY, TrackerService, type ActiveChange } from './tracker.service';
+
+function makeTracker(env: Record<string, string> = {}): { sut: TrackerService; clock: ManualClock } {
+  const clock = new ManualClock();
+  return { sut: new TrackerService(makeConfig(env), clock), clock };
+}
+
+function totals(sut: TrackerService, includeActive = true, filter = {}) {
+  return wireRunningTotals(sut.runningTotals(filter, includeActive));
+}
+
+const SECTION_KEYS: (keyof WireSection)[] = [
+  'requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens',
+  'tool_uses', 'tool_results', 'tool_calls', 'total_duration_ms',
+];
+
+describe(TrackerService.name, () => {
+  let sut: TrackerService;
+  let clock: ManualClock;
+
+  beforeEach(() => {
+    ({ sut, clock } = makeTracker());
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  describe('lifecycle', () => {
+    it('starts, updates, and finalizes a request into its provider:model bucket', () => {
+      const record = sut.start({ requestId: 'a', claudeModel: 'openai:gpt-4o', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true, messageCount: 2 });
+      expect(sut.get('a')).toBe(record);
+      sut.update('a', { inputTokens: 10, outputTokens: 3, cacheReadTokens: 4 });
+      clock.advance(250);
+      sut.end('a');
+      expect(sut.get('a')).toBeUndefined();
+      const doc = totals(sut);
+      expect(doc.summary).toMatchObject({ total_requests: 1, total_input_tokens: 10, total_output_tokens: 3, total_cache_read_tokens: 4, total_duration_ms: 250, average_duration_ms: 250, active_requests: 0 });
+      expect(doc.providers.openai.models['gpt-4o'].streaming.requests).toBe(1);
+      expect(doc.providers.openai.models['gpt-4o'].non_streaming.requests).toBe(0);
+    });
+
+    it('finalizes once: a second end and an unknown id are no-ops', () => {
+      sut.start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      sut.end('a', { errorType: 'timeout', error: 'slow' });
+      sut.end('a', { errorType: 'rate_limit' });
+      sut.end('nope');
+      const doc = totals(sut);
+      expect(doc.summary.total_requests).toBe(1);
+      expect(doc.summary.total_errors).toBe(1);
+      expect(sut.errorDistribution()).toEqual({ timeout: 1 });
+    });
+
+    it('finalizes once through the context too', () => {
+      const ctx = sut.begin({ requestId: 'c', provider: 'p', openaiModel: 'm' });
+      ctx.fail('client_disconnect', 'gone');
+      ctx.finalize();
+      ctx.finalize();
+      sut.end('c');
+      expect(totals(sut).summary.total_requests).toBe(1);
+    });
+
+    it('keeps a model with colons under its provider', () => {
+      const ctx = sut.begin({ requestId: 'x', claudeModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash' });
+      ctx.route('openrouter', 'anthropic/claude-3-5-sonnet:context-flash');
+      ctx.finalize();
+      const doc = totals(sut);
+      expect(Object.keys(doc.providers)).toEqual(['openrouter']);
+      expect(Object.keys(doc.providers.openrouter.models)).toEqual(['anthropic/claude-3-5-sonnet:context-flash']);
+    });
+
+    it('never keys a model by the alias the client sent', () => {
+      const ctx = sut.begin({ requestId: 'y', claudeModel: 'sonnet' });
+      ctx.route('anthropic', 'claude-sonnet-4-5');
+      expect(sut.activeSnapshot()[0]).toMatchObject({ requested_model: 'sonnet', resolved_model: 'claude-sonnet-4-5', provider: 'anthropic' });
+      ctx.finalize();
+      const doc = totals(sut);
+      expect(Object.keys(doc.providers.anthropic.models)).toEqual(['claude-sonnet-4-5']);
+      expect(JSON.stringify(doc)).not.toContain('"sonnet"');
+    });
+  });
+
+  describe('running totals', () => {
+    function feed(): void {
+      const plan = [
+        { id: '1', p: 'openai', m: 'gpt-4o', s: true, out: 10, ms: 100 },
+        { id: '2', p: 'openai', m: 'gpt-4o', s: false, out: 20, ms: 300 },
+        { id: '3', p: 'openai', m: 'o1', s: false, out: 5, ms: 50, err: true },
+        { id: '4', p: 'anthropic', m: 'claude-x', s: true, out: 7, ms: 70 },
+      ];
+      for (const r of plan) {
+        sut.start({ requestId: r.id, provider: r.p, openaiModel: r.m, isStreaming: r.s, toolUseCount: 1 });
+        sut.update(r.id, { outputTokens: r.out });
+        clock.advance(r.ms);
+        sut.end(r.id, r.err ? { errorType: 'upstream_http_error' } : {});
+      }
+    }
+
+    it('makes the summary the sum of providers, and each rollup the sum of its models', () => {
+      feed();
+      sut.start({ requestId: 'nomodel', provider: 'openai' });
+      sut.end('nomodel');
+      const doc = totals(sut);
+      for (const key of SECTION_KEYS) {
+        const providerSum = Object.values(doc.providers).reduce((n, p) => n + p.rollup.total[key], 0);
+        const summaryKey = key === 'total_duration_ms' ? key : (`total_${key}` as keyof typeof doc.summary);
+        expect(doc.summary[summaryKey]).toBe(providerSum);
+      }
+      const openai = doc.providers.openai;
+      const modelSum = Object.values(openai.models).reduce((n, m) => n + m.total.requests, 0);
+      expect(openai.rollup.total.requests).toBe(modelSum + 1);
+      for (const section of [openai.rollup, ...Object.values(openai.models)]) {
+        for (const key of SECTION_KEYS) expect(section.streaming[key] + section.non_streaming[key]).toBe(section.total[key]);
+      }
+      expect(doc.summary.total_errors).toBe(1);
+      expect(doc.summary.total_tool_uses).toBe(4);
+    });
+
+    it('adds in-flight requests to counts but never to durations or averages', () => {
+      feed();
+      const before = totals(sut).summary;
+      sut.start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+      sut.update('live', { inputTokens: 99, outputTokens: 1 });
+      clock.advance(10_000);
+      const withActive = totals(sut, true);
+      expect(withActive.summary.total_requests).toBe(before.total_requests + 1);
+      expect(withActive.summary.total_input_tokens).toBe(before.total_input_tokens + 99);
+      expect(withActive.summary.average_duration_ms).toBe(before.average_duration_ms);
+      expect(withActive.summary.total_duration_ms).toBe(before.total_duration_ms);
+      expect(withActive.summary.active_requests).toBe(1);
+      expect(withActive.providers.openai.models['gpt-4o'].streaming.requests).toBe(2);
+
+      const without = totals(sut, false);
+      expect(without.summary.total_requests).toBe(before.total_requests);
+      expect(without.summary.active_requests).toBe(1);
+    });
+
+    it('filters by case-insensitive globs, and a model filter keeps entries with no model', () => {
+      feed();
+      sut.start({ requestId: 'nomodel', provider: 'openai' });
+      sut.end('nomodel');
+      const doc = totals(sut, true, { provider: compileGlob('OPEN*'), model: compileGlob('GPT-*') });
+      expect(Object.keys(doc.providers)).toEqual(['openai']);
+      expect(Object.keys(doc.providers.openai.models)).toEqual(['gpt-4o']);
+      expect(doc.summary.total_requests).toBe(3);
+    });
+
+    it('tracks last_accessed per model, provider and overall as the latest start', () => {
+      sut.start({ requestId: 'a', provider: 'openai', openaiModel: 'gpt-4o' });
+      clock.advance(5_000);
+      sut.start({ requestId: 'b', provider: 'openai', openaiModel: 'o1' });
+      sut.end('a');
+      sut.end('b');
+      const doc = totals(sut);
+      expect(doc.summary.last_accessed).toEqual({ top: '2026-11-18T11:06:45Z' });
+      expect(doc.providers.openai.last_accessed).toBe('2026-11-18T11:06:45Z');
+      expect(doc.providers.openai.models['gpt-4o'].last_accessed).toBe('2026-11-18T11:06:40Z');
+    });
+
+    it('has no last_accessed before any request', () => {
+      expect(totals(sut).summary.last_accessed).toBeNull();
+      expect(totals(sut).providers).toEqual({});
+    });
+
+    it('puts only model rows in the flat series, so sums never double count', () => {
+      feed();
+      sut.start({ requestId: 'nomodel', provider: 'openai' });
+      sut.end('nomodel');
+      const rows = wireSeries(totals(sut));
+      const total = rows.filter((r) => r.mode === 'total').reduce((n, r) => n + r.requests, 0);
+      expect(total).toBe(5);
+      expect(rows.find((r) => r.provider === 'openai' && r.model === 'unknown' && r.mode === 'total')?.requests).toBe(1);
+      expect(rows.filter((r) => r.model === 'gpt-4o').map((r) => [r.mode, r.requests])).toEqual([
+        ['total', 2], ['streaming', 1], ['non_streaming', 1],
+      ]);
+    });
+  });
+
+  describe('buffers', () => {
+    it(`keeps the last ${TRACE_CAPACITY} traces and ${ERROR_CAPACITY} errors, newest first`, () => {
+      for (let i = 0; i < 300; i++) {
+        sut.start({ requestId: `r${i}`, provider: 'p', openaiModel: 'm' });
+        sut.end(`r${i}`, i % 2 === 0 ? { errorType: 'bad_request', error: `bad ${i}` } : {});
+      }
+      const traces = sut.recentTraces(1000);
+      expect(traces).toHaveLength(TRACE_CAPACITY);
+      expect(traces[0]).toMatchObject({ request_id: 'r299', status: 'ok', seq: 300 });
+      expect(traces.at(-1)?.request_id).toBe('r100');
+      const errors = sut.recentErrors(1000);
+      expect(errors).toHaveLength(ERROR_CAPACITY);
+      expect(errors[0]).toMatchObject({ request_id: 'r298', status: 'error', error_type: 'bad_request', error: 'bad 298', seq: 150 });
+      expect(sut.recentTraces(3).map((t) => t.request_id)).toEqual(['r299', 'r298', 'r297']);
+    });
+  });
+
+  describe('summary log', () => {
+    it('logs totals, model distribution and error distribution every LOG_SUMMARY_INTERVAL requests', () => {
+      ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL: '3' }));
+      const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      for (let i = 0; i < 5; i++) {
+        sut.start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 2 ? 'a' : 'b' });
+        sut.update(`r${i}`, { inputTokens: 10 });
+        sut.end(`r${i}`, i === 0 ? { errorType: 'rate_limit' } : {});
+      }
+      expect(log).toHaveBeenCalledTimes(2);
+      expect(log.mock.calls[0][0]).toContain('Summary after 3 requests: errors=1');
+      expect(log.mock.calls[0][0]).toContain('input_tokens=30');
+      expect(log.mock.calls[1][0]).toBe('Model distribution: {"a":2,"b":1}');
+      expect(warn).toHaveBeenCalledWith('Error distribution: {"rate_limit":1}');
+    });
+  });
+
+  describe('changes$', () => {
+    it('replays the latest change to a late subscriber and marks usage as progress', () => {
+      const seen: ActiveChange[] = [];
+      sut.start({ requestId: 'a' });
+      sut.changes$.subscribe((c) => seen.push(c)).unsubscribe();
+      expect(seen).toEqual([{ version: 1, kind: 'membership' }]);
+      const later: ActiveChange['kind'][] = [];
+      const sub = sut.changes$.subscribe((c) => later.push(c.kind));
+      sut.update('a', { outputTokens: 3 });
+      sut.update('a', { outputTokens: 3 });
+      sut.end('a');
+      sub.unsubscribe();
+      expect(later).toEqual(['membership', 'progress', 'membership']);
+    });
+  });
+
+  describe('disabled', () => {
+    it('makes every operation a no-op', () => {
+      ({ sut } = makeTracker({ LOG_REQUEST_METRICS: 'false' }));
+      const ctx = sut.begin({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      ctx.route('p', 'm');
+      ctx.usage({ outputTokens: 5 });
+      ctx.finalize();
+      expect(sut.start({ requestId: 'b' })).toBeUndefined();
+      expect(sut.activeCount).toBe(0);
+      expect(totals(sut).summary.total_requests).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,214 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { addRecord, addRecordToSplit, newSplit, newTotals } from './calculations/accumulation';
+import { bucketKey } from './calculations/bucket-key';
+import { averageMs } from './calculations/duration';
+import { buildRunningTotals, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
+import { RingBuffer } from './calculations/ring-buffer';
+import { mergeUsage } from './calculations/usage';
+import type { ProviderModelFilter } from './calculations/wildcard';
+import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
+import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
+import type { ErrorType } from './model/error-type';
+import { newRecord, type RequestOutcome, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
+import type { Bucket, Totals } from './model/totals';
+
+export const TRACE_CAPACITY = 200;
+export const ERROR_CAPACITY = 100;
+
+/** A change to the set of in-flight requests: `membership` (start, end, route) or `progress` (usage). */
+export interface ActiveChange {
+  version: number;
+  kind: 'membership' | 'progress';
+}
+
+export interface Clock {
+  nowUnix(): number;
+  nowMono(): number;
+}
+
+export const SYSTEM_CLOCK: Clock = { nowUnix: () => Date.now() / 1000, nowMono: () => performance.now() };
+export const CLOCK = Symbol('CLOCK');
+
+/**
+ * Process-local accounting of every request: the in-flight map, completed buckets keyed by
+ * `provider:model`, last-accessed times, and the recent trace/error buffers. Start and finalize
+ * are O(1); running totals cost O(buckets + in-flight), never O(requests served).
+ */
+@Injectable()
+export class TrackerService implements TrackerPort {
+  private readonly logger = new Logger('Metrics');
+  readonly enabled: boolean;
+  private readonly active = new Map<string, RequestRecord>();
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly totals: Totals = newTotals();
+  private readonly modelCounts = new Map<string, number>();
+  private readonly errorCounts = new Map<ErrorType, number>();
+  private readonly lastAccessed: LastAccessed = { providers: new Map(), models: new Map() };
+  private readonly traces = new RingBuffer<WireTrace>(TRACE_CAPACITY);
+  private readonly errors = new RingBuffer<WireTrace>(ERROR_CAPACITY);
+  private traceSeq = 0;
+  private errorSeq = 0;
+  private finishedCount = 0;
+  private version = 0;
+  private readonly changes = new BehaviorSubject<ActiveChange>({ version: 0, kind: 'membership' });
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    this.enabled = config.metricsEnabled;
+  }
+
+  /** Active-request changes; a new subscriber gets the latest at once, so none can miss it. */
+  get changes$(): Observable<ActiveChange> {
+    return this.changes.asObservable();
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Starts tracking and returns the request's context (a no-op one when metrics are off). */
+  begin(start: RequestStart): MetricsContext {
+    const record = this.start(start);
+    return record ? new MetricsContext(this, record) : noopContext(start.requestId);
+  }
+
+  start(start: RequestStart): RequestRecord | undefined {
+    if (!this.enabled) return undefined;
+    const existing = this.active.get(start.requestId);
+    if (existing) return existing;
+    const record = newRecord(start, this.clock.nowUnix(), this.clock.nowMono());
+    this.active.set(record.requestId, record);
+    this.touch(record);
+    this.emit('membership');
+    return record;
+  }
+
+  route(record: RequestRecord, provider: string, model: string): void {
+    record.provider = provider;
+    record.openaiModel = model;
+    this.touch(record);
+    if (this.active.has(record.requestId)) this.emit('membership');
+  }
+
+  usage(record: RequestRecord, patch: UsagePatch): void {
+    if (mergeUsage(record, patch) && this.active.has(record.requestId)) this.emit('progress');
+  }
+
+  /** Updates an in-flight request by id; unknown ids are ignored. */
+  update(requestId: string, patch: UsagePatch): void {
+    const record = this.active.get(requestId);
+    if (record) this.usage(record, patch);
+  }
+
+  /** Finalizes by id: idempotent, and an unknown id is a no-op. */
+  end(requestId: string, outcome: RequestOutcome = {}): void {
+    const record = this.active.get(requestId);
+    if (!record) return;
+    if (outcome.errorType !== undefined && record.errorType === undefined) {
+      record.errorType = outcome.errorType;
+      record.error = outcome.error ?? outcome.errorType;
+    }
+    if (outcome.responseSize !== undefined) record.responseSize = outcome.responseSize;
+    this.finalize(record);
+  }
+
+  finalize(record: RequestRecord): void {
+    if (this.active.get(record.requestId) !== record) return;
+    this.active.delete(record.requestId);
+    const nowMono = this.clock.nowMono();
+    record.durationMs = nowMono - record.startMono;
+    record.endTime = record.startTime + record.durationMs / 1000;
+
+    const key = bucketKey(record.provider, record.openaiModel);
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = { key, provider: record.provider, model: record.openaiModel, split: newSplit() };
+      this.buckets.set(key, bucket);
+    }
+    addRecordToSplit(bucket.split, record);
+    addRecord(this.totals, record);
+    const modelName = record.openaiModel ?? 'unknown';
+    this.modelCounts.set(modelName, (this.modelCounts.get(modelName) ?? 0) + 1);
+
+    this.traces.push(wireTrace(record, ++this.traceSeq));
+    if (record.errorType !== undefined) {
+      this.errorCounts.set(record.errorType, (this.errorCounts.get(record.errorType) ?? 0) + 1);
+      this.errors.push(wireTrace(record, ++this.errorSeq));
+    }
+    this.emit('membership');
+
+    this.finishedCount++;
+    if (this.finishedCount % this.config.summaryInterval === 0) this.logSummary();
+  }
+
+  get(requestId: string): RequestRecord | undefined {
+    return this.active.get(requestId);
+  }
+
+  /** In-flight rows, newest first (contract section 4). */
+  activeSnapshot(): WireActiveRow[] {
+    const nowMono = this.clock.nowMono();
+    const rows: WireActiveRow[] = [];
+    for (const r of this.active.values()) rows.push(wireActiveRow(r, nowMono));
+    return rows.reverse();
+  }
+
+  runningTotals(filter: ProviderModelFilter, includeActive: boolean): RunningTotalsTree {
+    return buildRunningTotals({
+      buckets: this.buckets.values(),
+      active: this.active.values(),
+      activeCount: this.active.size,
+      includeActive,
+      filter,
+      lastAccessed: this.lastAccessed,
+    });
+  }
+
+  recentTraces(limit: number): WireTrace[] {
+    return this.traces.newestFirst(limit);
+  }
+
+  recentErrors(limit: number): WireTrace[] {
+    return this.errors.newestFirst(limit);
+  }
+
+  modelDistribution(): Record<string, number> {
+    return Object.fromEntries(this.modelCounts);
+  }
+
+  errorDistribution(): Record<string, number> {
+    return Object.fromEntries(this.errorCounts);
+  }
+
+  private touch(record: RequestRecord): void {
+    const t = record.startTime;
+    const la = this.lastAccessed;
+    if (la.top === undefined || t > la.top) la.top = t;
+    if (record.provider) {
+      if (!(t <= (la.providers.get(record.provider) ?? -1))) la.providers.set(record.provider, t);
+      if (record.openaiModel) {
+        const key = bucketKey(record.provider, record.openaiModel);
+        if (!(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
+      }
+    }
+  }
+
+  private emit(kind: ActiveChange['kind']): void {
+    this.changes.next({ version: ++this.version, kind });
+  }
+
+  private logSummary(): void {
+    const t = this.totals;
+    this.logger.log(
+      `Summary after ${t.requests} requests: errors=${t.errors} avg_duration_ms=${averageMs(t.totalDurationMs, t.completed)} ` +
+        `input_tokens=${t.inputTokens} output_tokens=${t.outputTokens} cache_read_tokens=${t.cacheReadTokens} ` +
+        `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls}`,
+    );
+    this.logger.log(`Model distribution: ${JSON.stringify(this.modelDistribution())}`);
+    if (t.errors > 0) this.logger.warn(`Error distribution: ${JSON.stringify(this.errorDistribution())}`);
+  }
+}

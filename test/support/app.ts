@@ -1,0 +1,28 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../../src/app.factory';
+import { ActiveRequestsHub } from '../../src/metrics/active-requests.hub';
+import { TrackerService } from '../../src/metrics/tracker.service';
+import { makeConfig } from './factories';
+
+export interface RunningApp {
+  app: NestFastifyApplication;
+  url: string;
+  tracker: TrackerService;
+  hub: ActiveRequestsHub;
+  close(): Promise<void>;
+}
+
+/** The whole gateway, listening on a loopback port of its own. */
+export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+  const app = await createApp(makeConfig(env));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.getHttpServer().address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return {
+    app,
+    url: `http://127.0.0.1:${address.port}`,
+    tracker: app.get(TrackerService),
+    hub: app.get(ActiveRequestsHub),
+    close: () => app.close(),
+  };
+}
