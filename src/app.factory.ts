@@ -6,6 +6,7 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
+import { RequestOrchestrator } from './metrics/request-orchestrator.interceptor';
 import { createPino, PinoNestLogger } from './logging/logger';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -35,11 +36,19 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger: new PinoNestLogger(logger),
   });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true }));
-  app.useGlobalFilters(new GlobalExceptionFilter());
+  app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();
+  });
+  const orchestrator = app.get(RequestOrchestrator);
+  // Bodies sent whole (JSON answers, errors); streamed bodies are counted as they are relayed.
+  fastify.addHook('onSend', (request, _reply, payload, done) => {
+    if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
+      orchestrator.contextOf(request)?.metrics.addResponseBytes(Buffer.byteLength(payload));
+    }
+    done(null, payload);
   });
   return app;
 }

@@ -1,6 +1,8 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, flavorOf } from './api-error';
+import type { RequestOrchestrator } from '../metrics/request-orchestrator.interceptor';
+import { PassThroughError } from './upstream-http.error';
 
 function messageOf(exception: HttpException): string {
   const response = exception.getResponse();
@@ -12,9 +14,22 @@ function messageOf(exception: HttpException): string {
 }
 
 /** Answers every error in the format of the API that was called; never leaks internals in a 500. */
+const PROXY_ROUTES = new Set(['/v1/messages', '/v1/chat/completions', '/v1/messages/count_tokens']);
+
+/** Fastify's own errors (unparsable JSON, a body over the limit) carry a status but are no HttpException. */
+function fastifyClientError(exception: unknown): number | undefined {
+  const status = (exception as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
 @Catch()
 export class GlobalExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Http');
+
+  constructor(
+    private readonly orchestrator: RequestOrchestrator,
+    private readonly bodyLimitBytes: number,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
@@ -25,6 +40,14 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       return;
     }
     const path = request.url.split('?', 1)[0];
+    // Refused before any handler ran (unparsable JSON, a body over the limit): still counted.
+    if (request.method === 'POST' && PROXY_ROUTES.has(path)) {
+      this.orchestrator.accountRefused(request, reply, exception instanceof Error ? exception.message : String(exception));
+    }
+    if (exception instanceof PassThroughError) {
+      void reply.status(exception.status).type(exception.contentType).send(exception.body);
+      return;
+    }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
@@ -34,6 +57,15 @@ export class GlobalExceptionFilter implements ExceptionFilter {
           ? response
           : errorBody(flavorOf(path), status, messageOf(exception));
       void reply.status(status).send(body);
+      return;
+    }
+    const clientStatus = fastifyClientError(exception);
+    if (clientStatus !== undefined) {
+      const message =
+        clientStatus === 413
+          ? `Request body is larger than the ${this.bodyLimitBytes}-byte limit`
+          : (exception as Error).message;
+      void reply.status(clientStatus).send(errorBody(flavorOf(path), clientStatus, message));
       return;
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));

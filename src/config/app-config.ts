@@ -1,5 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { loadProviders, type ProviderSettings } from '../gateway/providers/provider-config';
+import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
@@ -23,18 +25,13 @@ export interface AppConfig {
   bodyLimitBytes: number;
   shutdownGraceMs: number;
   demoTokenDelayMs: number;
-  /** The raw environment, for the provider variables ({NAME}_API_KEY, ...) that have no fixed names. */
-  env: Readonly<Record<string, string | undefined>>;
+  /** Providers from `{NAME}_API_KEY`, `{NAME}_BASE_URL`, `{NAME}_API_FORMAT`, `{NAME}_ALIAS_{ALIAS}`. */
+  providers: ProviderSettings;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function describe(error: ValidationError, raw: Record<string, string | undefined>): string {
   const reason = Object.values(error.constraints ?? {})[0] ?? 'is invalid';
@@ -45,7 +42,15 @@ function describe(error: ValidationError, raw: Record<string, string | undefined
 export function loadConfig(raw: Record<string, string | undefined> = process.env): AppConfig {
   const dto = plainToInstance(EnvDto, { ...raw });
   const errors = validateSync(dto, { skipMissingProperties: false, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(errors.map((e) => describe(e, raw)));
+  const problems = errors.map((e) => describe(e, raw));
+  let providers: ProviderSettings | undefined;
+  try {
+    providers = loadProviders(raw, dto.VDM_DEFAULT_PROVIDER?.toLowerCase());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || providers === undefined) throw new ConfigError(problems);
 
   const requestTimeout = dto.REQUEST_TIMEOUT ?? 90;
   return {
@@ -71,6 +76,6 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     bodyLimitBytes: dto.REQUEST_BODY_LIMIT_BYTES ?? 32 * 1024 * 1024,
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
     demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,
-    env: raw,
+    providers,
   };
 }

@@ -1,0 +1,18 @@
+import type { ErrorType } from '../metrics/model/error-type';
+
+/**
+ * A response to hand to the client as it is (status, body, content type), while the request is
+ * accounted as failed with `errorType`: an upstream 4xx/5xx passed through, or a gateway refusal.
+ */
+export class PassThroughError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly contentType: string,
+    readonly errorType: ErrorType,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PassThroughError';
+  }
+}

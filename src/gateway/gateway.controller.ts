@@ -1,0 +1,50 @@
+import { Body, Controller, Get, Headers, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ProxyContext, RequestOrchestrator, type ProxyRequestContext } from '../metrics/request-orchestrator.interceptor';
+import { ModelsService, type ModelList } from './models.service';
+import { ProxyService, type ProxyResponse } from './proxy.service';
+
+type ClientHeaders = Record<string, string | string[] | undefined>;
+
+function send(reply: FastifyReply, response: ProxyResponse): ProxyResponse['body'] {
+  void reply.type(response.contentType);
+  if (response.contentType.startsWith('text/event-stream')) void reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
+  return response.body;
+}
+
+@Controller('v1')
+export class GatewayController {
+  constructor(
+    private readonly proxy: ProxyService,
+    private readonly models: ModelsService,
+  ) {}
+
+  @Post('messages')
+  @HttpCode(200)
+  @UseInterceptors(RequestOrchestrator)
+  async messages(
+    @Body() body: unknown,
+    @Headers() headers: ClientHeaders,
+    @ProxyContext() call: ProxyRequestContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ProxyResponse['body']> {
+    return send(reply, await this.proxy.messages(body, headers, call));
+  }
+
+  @Post('chat/completions')
+  @HttpCode(200)
+  @UseInterceptors(RequestOrchestrator)
+  async chatCompletions(
+    @Body() body: unknown,
+    @Headers() headers: ClientHeaders,
+    @ProxyContext() call: ProxyRequestContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ProxyResponse['body']> {
+    return send(reply, await this.proxy.chatCompletions(body, headers, call));
+  }
+
+  @Get('models')
+  list(): ModelList {
+    return this.models.list();
+  }
+}

@@ -1,0 +1,172 @@
+import { errorTypeForApiError } from './error-classification';
+import { isRecord, type JsonObject } from './json-fields';
+import { createModelRewriter } from './model-rewrite';
+import { redactSecrets } from './redact';
+import { closeSseEvent, type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
+import type { StreamRelay, StreamSink, StreamVerdict } from './types';
+import { openaiUsageFromObject } from './usage';
+
+export interface OpenAIRelayOptions {
+  sink: StreamSink;
+  /** The upstream answers with `from`; the client asked for `to` and must see it in every chunk. */
+  rewriteModel?: { from: string; to: string };
+  /** The gateway added `stream_options.include_usage` itself: observe the usage-only chunk but do not forward it. */
+  dropUsageChunk: boolean;
+}
+
+/** Relays an OpenAI chat.completion.chunk stream unchanged (but for the model alias) while observing usage. */
+export function createOpenAIRelay(opts: OpenAIRelayOptions): StreamRelay {
+  return new OpenAIRelay(opts);
+}
+
+// Keys a tool call by choice and tool-call index in one number (both are small non-negative integers).
+const CHOICE_STRIDE = 1_000_000;
+
+class OpenAIRelay implements StreamRelay {
+  private readonly sink: StreamSink;
+  private readonly dropUsageChunk: boolean;
+  private readonly rewrite?: { from: string; to: string; apply: (raw: string) => string | undefined };
+  private readonly splitter = new SseEventSplitter();
+  /** Tool calls seen, by choice/index key, with the id each carried ('' before one arrived). */
+  private readonly toolCallIds = new Map<number, string>();
+  private out = '';
+  private complete = false;
+  private malformed?: string;
+  private firstContentSeen = false;
+  private toolCalls = 0;
+  private readonly collect = (event: SseEvent): void => {
+    this.out += this.relay(event);
+  };
+
+  constructor(opts: OpenAIRelayOptions) {
+    this.sink = opts.sink;
+    this.dropUsageChunk = opts.dropUsageChunk;
+    if (opts.rewriteModel) {
+      const { from, to } = opts.rewriteModel;
+      this.rewrite = { from, to, apply: createModelRewriter(from, to) };
+    }
+  }
+
+  push(chunk: Uint8Array): string {
+    this.splitter.push(chunk, this.collect);
+    const out = this.out;
+    this.out = '';
+    return out;
+  }
+
+  finish(): StreamVerdict {
+    this.splitter.end(this.collect);
+    const trailing = this.out;
+    this.out = '';
+    const verdict: StreamVerdict = { complete: this.complete, trailing };
+    if (this.malformed !== undefined) verdict.malformed = this.malformed;
+    return verdict;
+  }
+
+  private relay(event: SseEvent): string {
+    if (!event.hasData) return event.raw;
+    const raw = event.terminated ? event.raw : closeSseEvent(event.raw);
+    if (event.data === '[DONE]') {
+      this.complete = true;
+      return raw;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(event.data);
+    } catch {
+      // A cut-off tail is a truncated stream (complete stays false), not a protocol violation.
+      if (!event.terminated) return '';
+      this.malformed ??= 'invalid JSON in a stream chunk';
+      return event.raw;
+    }
+    if (!isRecord(payload)) {
+      this.malformed ??= 'stream chunk is not a JSON object';
+      return raw;
+    }
+    if (isRecord(payload.error)) {
+      this.onErrorChunk(payload.error);
+      return raw;
+    }
+    const { choices, usage } = payload;
+    const hasChoices = Array.isArray(choices) && choices.length > 0;
+    if (hasChoices) this.observeChoices(choices);
+    if (isRecord(usage)) {
+      const patch = openaiUsageFromObject(usage);
+      if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
+      if (this.dropUsageChunk && !hasChoices) return '';
+    }
+    const rewrite = this.rewrite;
+    if (!rewrite || payload.model !== rewrite.from) return raw;
+    const rewritten = rewrite.apply(raw);
+    if (rewritten !== undefined) return rewritten;
+    // The upstream escaped the name differently: re-serialize this one chunk.
+    payload.model = rewrite.to;
+    const eol = sseLineBreak(raw);
+    const eventLine = event.event ? `event: ${event.event}${eol}` : '';
+    return `${eventLine}data: ${JSON.stringify(payload)}${eol}${eol}`;
+  }
+
+  private observeChoices(choices: unknown[]): void {
+    let newCalls = 0;
+    for (let position = 0; position < choices.length; position++) {
+      const choice = choices[position];
+      if (!isRecord(choice) || !isRecord(choice.delta)) continue;
+      const delta = choice.delta;
+      const toolCalls = delta.tool_calls;
+      const hasToolCalls = Array.isArray(toolCalls) && toolCalls.length > 0;
+      if (!this.firstContentSeen && (hasToolCalls || hasText(delta))) {
+        this.firstContentSeen = true;
+        this.sink.onFirstContent();
+      }
+      if (hasToolCalls) newCalls += this.observeToolCalls(indexOf(choice.index, position), toolCalls);
+    }
+    if (newCalls > 0) {
+      this.toolCalls += newCalls;
+      this.sink.onUsage({ toolCallCount: this.toolCalls });
+    }
+  }
+
+  /** Returns how many calls started: a new index, or a known index with a new id (providers reusing index 0). */
+  private observeToolCalls(choiceIndex: number, toolCalls: unknown[]): number {
+    let started = 0;
+    for (let position = 0; position < toolCalls.length; position++) {
+      const call = toolCalls[position];
+      if (!isRecord(call)) continue;
+      const key = choiceIndex * CHOICE_STRIDE + indexOf(call.index, position);
+      const id = typeof call.id === 'string' ? call.id : '';
+      const known = this.toolCallIds.get(key);
+      if (known === undefined) {
+        this.toolCallIds.set(key, id);
+        started += 1;
+      } else if (id && id !== known) {
+        this.toolCallIds.set(key, id);
+        if (known) started += 1;
+      }
+    }
+    return started;
+  }
+
+  private onErrorChunk(error: JsonObject): void {
+    const message = typeof error.message === 'string' && error.message ? error.message : 'stream error';
+    this.sink.onError(errorTypeForApiError(error.code, error.type), redactSecrets(message));
+  }
+}
+
+function hasText(delta: JsonObject): boolean {
+  return (
+    nonEmptyString(delta.content) ||
+    nonEmptyString(delta.reasoning_content) ||
+    nonEmptyString(delta.reasoning) ||
+    nonEmptyString(delta.refusal)
+  );
+}
+
+function nonEmptyString(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function indexOf(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < CHOICE_STRIDE
+    ? value
+    : fallback;
+}

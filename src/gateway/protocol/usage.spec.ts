@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { anthropicUsage, openaiUsage, openaiUsageFromObject } from './usage';
+
+describe(anthropicUsage.name, () => {
+  it('reads usage and counts tool_use blocks of a Messages response', () => {
+    const body = {
+      id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5-20250929',
+      content: [
+        { type: 'text', text: 'Checking.' },
+        { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } },
+        { type: 'tool_use', id: 'toolu_01B', name: 'get_weather', input: { city: 'Berlin' } },
+      ],
+      stop_reason: 'tool_use',
+      stop_sequence: null,
+      usage: {
+        input_tokens: 472,
+        cache_creation_input_tokens: 1200,
+        cache_read_input_tokens: 8800,
+        cache_creation: { ephemeral_5m_input_tokens: 1200, ephemeral_1h_input_tokens: 0 },
+        output_tokens: 89,
+        service_tier: 'standard',
+      },
+    };
+    const sut = anthropicUsage(body);
+    expect(sut).toStrictEqual({
+      inputTokens: 472,
+      outputTokens: 89,
+      cacheReadTokens: 8800,
+      cacheCreationTokens: 1200,
+      toolCallCount: 2,
+    });
+  });
+
+  it('leaves unreported fields absent', () => {
+    const body = { content: [{ type: 'text', text: 'hi' }], usage: { input_tokens: 10, output_tokens: 3 } };
+    expect(anthropicUsage(body)).toStrictEqual({ inputTokens: 10, outputTokens: 3, toolCallCount: 0 });
+  });
+
+  it.each([
+    ['null', null],
+    ['a string', 'x'],
+    ['no usage, no content', { type: 'message' }],
+    ['odd usage values', { usage: { input_tokens: -5, output_tokens: '7', cache_read_input_tokens: null } }],
+  ])('reports nothing for %s', (_label, body) => {
+    expect(anthropicUsage(body)).toStrictEqual({});
+  });
+});
+
+describe(openaiUsage.name, () => {
+  it('converts a chat.completion to the Anthropic convention and counts tool calls', () => {
+    const body = {
+      id: 'chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT',
+      object: 'chat.completion',
+      created: 1741569952,
+      model: 'gpt-4o-2024-08-06',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: 'call_a',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+              },
+              {
+                id: 'call_b',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"city":"Berlin"}' },
+              },
+            ],
+            refusal: null,
+          },
+          logprobs: null,
+          finish_reason: 'tool_calls',
+        },
+        {
+          index: 1,
+          message: { role: 'assistant', content: 'x', tool_calls: [{ id: 'call_c' }] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: {
+        prompt_tokens: 2006,
+        completion_tokens: 300,
+        total_tokens: 2306,
+        prompt_tokens_details: { cached_tokens: 1920, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+      },
+      service_tier: 'default',
+      system_fingerprint: 'fp_fc9f1d7035',
+    };
+    expect(openaiUsage(body)).toStrictEqual({
+      inputTokens: 86,
+      cacheReadTokens: 1920,
+      outputTokens: 300,
+      toolCallCount: 3,
+    });
+  });
+
+  it('reports zero tool calls for a plain answer', () => {
+    const body = {
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 },
+    };
+    expect(openaiUsage(body)).toStrictEqual({ inputTokens: 9, outputTokens: 12, toolCallCount: 0 });
+  });
+
+  it.each([
+    ['null', null],
+    ['an array', []],
+    ['no usage, no choices', { object: 'chat.completion' }],
+  ])('reports nothing for %s', (_label, body) => {
+    expect(openaiUsage(body)).toStrictEqual({});
+  });
+});
+
+describe(openaiUsageFromObject.name, () => {
+  it('subtracts cached tokens from prompt tokens', () => {
+    const usage = { prompt_tokens: 100, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 64 } };
+    expect(openaiUsageFromObject(usage)).toStrictEqual({
+      inputTokens: 36,
+      cacheReadTokens: 64,
+      outputTokens: 5,
+    });
+  });
+
+  it('never reports negative input when cached exceeds prompt', () => {
+    const usage = { prompt_tokens: 10, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 20 } };
+    expect(openaiUsageFromObject(usage)).toStrictEqual({
+      inputTokens: 0,
+      cacheReadTokens: 20,
+      outputTokens: 1,
+    });
+  });
+
+  it('reads DeepSeek prompt_cache_hit_tokens when prompt_tokens_details is absent', () => {
+    const usage = {
+      prompt_tokens: 500,
+      completion_tokens: 40,
+      total_tokens: 540,
+      prompt_cache_hit_tokens: 448,
+      prompt_cache_miss_tokens: 52,
+    };
+    expect(openaiUsageFromObject(usage)).toStrictEqual({
+      inputTokens: 52,
+      cacheReadTokens: 448,
+      outputTokens: 40,
+    });
+  });
+
+  it('keeps unreported fields absent', () => {
+    expect(openaiUsageFromObject({ completion_tokens: 7 })).toStrictEqual({ outputTokens: 7 });
+    expect(openaiUsageFromObject({ prompt_tokens: 7, prompt_tokens_details: null })).toStrictEqual({
+      inputTokens: 7,
+    });
+  });
+
+  it.each([null, undefined, 'usage', 12, [], { prompt_tokens: -3, completion_tokens: Number.NaN }])(
+    'reports nothing for %j',
+    (usage) => {
+      expect(openaiUsageFromObject(usage)).toStrictEqual({});
+    },
+  );
+});

@@ -1,0 +1,97 @@
+import { ConfigError } from '../../config/config-error';
+import { API_FORMATS, PASSTHROUGH_KEY, type ApiFormat, type Provider } from './provider';
+
+/** Well-known base URLs, used when `{NAME}_BASE_URL` is not set. */
+export const DEFAULT_BASE_URLS: Record<string, string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+  openrouter: 'https://openrouter.ai/api/v1',
+};
+
+export const DEMO_PROVIDER = 'demo';
+
+export interface ProviderSettings {
+  providers: Map<string, Provider>;
+  defaultProvider: string;
+  /** No provider configured: the built-in demo upstream serves everything. */
+  usesDemo: boolean;
+}
+
+const KEY_VAR = /^([A-Z][A-Z0-9_]*)_API_KEY$/;
+const RESERVED = new Set(['PROXY']);
+
+/**
+ * Providers from the environment: one per `{NAME}_API_KEY`, with `{NAME}_BASE_URL`,
+ * `{NAME}_API_FORMAT` and `{NAME}_ALIAS_{ALIAS}`. Throws a ConfigError naming every bad variable.
+ */
+export function loadProviders(env: Readonly<Record<string, string | undefined>>, defaultProvider?: string): ProviderSettings {
+  const problems: string[] = [];
+  const providers = new Map<string, Provider>();
+  const names = Object.keys(env)
+    .map((k) => KEY_VAR.exec(k)?.[1])
+    .filter((n): n is string => n !== undefined && !RESERVED.has(n) && (env[`${n}_API_KEY`] ?? '') !== '')
+    .sort((a, b) => b.length - a.length);
+
+  for (const upper of names) {
+    const name = upper.toLowerCase();
+    const formatVar = `${upper}_API_FORMAT`;
+    const rawFormat = env[formatVar]?.trim().toLowerCase();
+    let format: ApiFormat = name === 'anthropic' ? 'anthropic' : 'openai';
+    if (rawFormat) {
+      if ((API_FORMATS as readonly string[]).includes(rawFormat)) format = rawFormat as ApiFormat;
+      else problems.push(`Invalid configuration: ${formatVar}=${JSON.stringify(env[formatVar])} must be one of ${API_FORMATS.join(', ')}`);
+    }
+    const baseVar = `${upper}_BASE_URL`;
+    const baseUrl = (env[baseVar]?.trim() || DEFAULT_BASE_URLS[name] || '').replace(/\/+$/, '');
+    if (!baseUrl) {
+      problems.push(`Invalid configuration: ${baseVar} must be set for provider "${name}" (an http(s) URL)`);
+    } else if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
+      problems.push(`Invalid configuration: ${baseVar}=${JSON.stringify(env[baseVar])} must be an http(s) URL`);
+    }
+    const key = env[`${upper}_API_KEY`] ?? '';
+    providers.set(name, {
+      name,
+      baseUrls: { [format]: baseUrl },
+      apiKey: key === PASSTHROUGH_KEY ? undefined : key,
+      aliases: new Map(),
+    });
+  }
+
+  // Aliases: match the longest provider name first, as names may contain underscores.
+  for (const [variable, value] of Object.entries(env)) {
+    const m = /^([A-Z][A-Z0-9_]*?)_ALIAS_([A-Z0-9_.-]+)$/i.exec(variable);
+    if (!m || !value) continue;
+    const owner = names.find((n) => variable.startsWith(`${n}_ALIAS_`));
+    if (!owner) continue;
+    const alias = variable.slice(owner.length + '_ALIAS_'.length).toLowerCase();
+    (providers.get(owner.toLowerCase())!.aliases as Map<string, string>).set(alias, value.trim());
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  if (providers.size === 0) {
+    return { providers, defaultProvider: defaultProvider ?? DEMO_PROVIDER, usesDemo: true };
+  }
+  const chosen = defaultProvider ?? (providers.has('openai') ? 'openai' : [...providers.keys()].sort()[0]);
+  if (!providers.has(chosen)) {
+    throw new ConfigError([
+      `Invalid configuration: VDM_DEFAULT_PROVIDER=${JSON.stringify(defaultProvider)} must name a configured provider (${[...providers.keys()].sort().join(', ')})`,
+    ]);
+  }
+  return { providers, defaultProvider: chosen, usesDemo: false };
+}
+
+/** The demo provider, once its loopback upstream is listening. */
+export function demoProvider(origin: string): Provider {
+  return {
+    name: DEMO_PROVIDER,
+    baseUrls: { anthropic: origin, openai: `${origin}/v1` },
+    apiKey: 'demo',
+    demo: true,
+    aliases: new Map([
+      ['haiku', 'demo-haiku'],
+      ['sonnet', 'demo-sonnet'],
+      ['opus', 'demo-opus'],
+    ]),
+  };
+}

@@ -1,0 +1,24 @@
+export type ApiFormat = 'anthropic' | 'openai';
+export const API_FORMATS: readonly ApiFormat[] = ['anthropic', 'openai'];
+
+/** Special value of `{NAME}_API_KEY`: forward the client's own key to this provider. */
+export const PASSTHROUGH_KEY = '!PASSTHRU';
+
+export interface Provider {
+  /** Lower-cased `{NAME}`. */
+  name: string;
+  /**
+   * Base URL per format it speaks natively (one for configured providers, both for the demo):
+   * Anthropic-style without `/v1`, OpenAI-style with it, as the official SDKs take them.
+   */
+  baseUrls: Partial<Record<ApiFormat, string>>;
+  /** Undefined for the client's own key (PASSTHROUGH_KEY). */
+  apiKey?: string;
+  /** Lower-cased alias -> upstream model. */
+  aliases: ReadonlyMap<string, string>;
+  demo?: boolean;
+}
+
+export function speaks(provider: Provider, format: ApiFormat): boolean {
+  return provider.baseUrls[format] !== undefined;
+}

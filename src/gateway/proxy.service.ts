@@ -1,0 +1,281 @@
+import { Readable, Transform } from 'node:stream';
+import { BadRequestException, HttpException, Inject, Injectable } from '@nestjs/common';
+import type { Dispatcher } from 'undici';
+import { errorBody } from '../common/api-error';
+import { PassThroughError } from '../common/upstream-http.error';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { MetricsContext } from '../metrics/metrics-context';
+import type { ErrorType } from '../metrics/model/error-type';
+import type { ProxyRequestContext } from '../metrics/request-orchestrator.interceptor';
+import { createAnthropicRelay } from './protocol/anthropic-relay';
+import { describeNetworkError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
+import { createOpenAIRelay } from './protocol/openai-relay';
+import type { StreamRelay, StreamSink } from './protocol/types';
+import { anthropicUsage, openaiUsage } from './protocol/usage';
+import { ProviderRegistry } from './provider-registry.service';
+import type { Route } from './providers/model-router';
+import { speaks, type ApiFormat, type Provider } from './providers/provider';
+import { UpstreamClient } from './upstream/upstream-client';
+
+export interface ProxyResponse {
+  contentType: string;
+  body: string | Readable;
+}
+
+interface ChatBody {
+  model: string;
+  messages: unknown[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  [key: string]: unknown;
+}
+
+const JSON_TYPE = 'application/json';
+const SSE_TYPE = 'text/event-stream; charset=utf-8';
+const ANTHROPIC_VERSION = '2023-06-01';
+
+/** Why an upstream call ended early, as the signals that ended it tell. */
+function abortCause(timeout: AbortSignal, client: AbortSignal, error: unknown): ErrorType {
+  if (client.aborted) return 'client_disconnect';
+  if (timeout.aborted) return 'upstream_timeout';
+  return errorTypeForNetworkError(error);
+}
+
+function sinkFor(metrics: MetricsContext): StreamSink {
+  return {
+    onUsage: (patch) => metrics.usage(patch),
+    onFirstContent: () => metrics.firstToken(),
+    onError: (type, message) => metrics.fail(type, message),
+  };
+}
+
+/** Proxies one request to its provider, reporting usage to the request's metrics as it parses. */
+@Injectable()
+export class ProxyService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: ProviderRegistry,
+    private readonly upstream: UpstreamClient,
+  ) {}
+
+  /** POST /v1/messages (Anthropic Messages API). */
+  messages(body: unknown, headers: Record<string, string | string[] | undefined>, call: ProxyRequestContext): Promise<ProxyResponse> {
+    return this.proxy('anthropic', body, headers, call);
+  }
+
+  /** POST /v1/chat/completions (OpenAI Chat Completions). */
+  chatCompletions(body: unknown, headers: Record<string, string | string[] | undefined>, call: ProxyRequestContext): Promise<ProxyResponse> {
+    return this.proxy('openai', body, headers, call);
+  }
+
+  private async proxy(
+    format: ApiFormat,
+    rawBody: unknown,
+    headers: Record<string, string | string[] | undefined>,
+    call: ProxyRequestContext,
+  ): Promise<ProxyResponse> {
+    const body = validateBody(rawBody);
+    const route = this.resolve(body.model);
+    call.metrics.route(route.provider.name, route.model);
+    if (!speaks(route.provider, format)) {
+      throw new BadRequestException(
+        format === 'anthropic'
+          ? `Provider "${route.provider.name}" speaks the OpenAI Chat Completions API; send this request to /v1/chat/completions`
+          : `Provider "${route.provider.name}" speaks the Anthropic Messages API; send this request to /v1/messages`,
+      );
+    }
+    const stream = body.stream === true;
+    const clientAskedUsage = body.stream_options?.include_usage === true;
+    const upstreamBody: ChatBody = { ...body, model: route.model };
+    if (format === 'openai' && stream && !clientAskedUsage) {
+      upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
+    }
+
+    const timeout = new AbortController();
+    const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
+    const timer = setTimeout(() => timeout.abort(), limitMs);
+    const signal = AbortSignal.any([timeout.signal, call.clientGone]);
+    call.metrics.upstreamStarted();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.upstream.send({
+        url: endpoint(route.provider, format),
+        headers: upstreamHeaders(route.provider, format, headers),
+        body: JSON.stringify(upstreamBody),
+        signal,
+        headersTimeoutMs: limitMs,
+        bodyTimeoutMs: stream ? this.config.streamingReadTimeoutMs : this.config.requestTimeoutMs,
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      throw this.upstreamFailure(format, abortCause(timeout.signal, call.clientGone, error), error);
+    }
+
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      clearTimeout(timer);
+      const text = await response.body.text().catch(() => '');
+      call.metrics.upstreamFinished();
+      const errorType = errorTypeForStatus(response.statusCode);
+      throw new PassThroughError(
+        response.statusCode,
+        text,
+        String(response.headers['content-type'] ?? JSON_TYPE),
+        errorType,
+        `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
+      );
+    }
+
+    if (!stream) {
+      try {
+        const text = await response.body.text();
+        call.metrics.upstreamFinished();
+        return { contentType: JSON_TYPE, body: this.completeBody(format, text, route, call.metrics) };
+      } catch (error) {
+        throw this.upstreamFailure(format, abortCause(timeout.signal, call.clientGone, error), error);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    // Headers arrived: from here on only the idle read timeout applies, not the connect one.
+    clearTimeout(timer);
+    const relay =
+      format === 'anthropic'
+        ? createAnthropicRelay({ sink: sinkFor(call.metrics), rewriteModel: rewrite(route) })
+        : createOpenAIRelay({ sink: sinkFor(call.metrics), rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage });
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, relay, call) };
+  }
+
+  private resolve(model: string): Route {
+    const result = this.registry.route(model);
+    if (!result.ok) throw new HttpException(result.message, result.status);
+    return result.route;
+  }
+
+  private completeBody(format: ApiFormat, text: string, route: Route, metrics: MetricsContext): string {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      metrics.fail('upstream_error', 'The upstream answered 200 with a body that is not JSON');
+      return text;
+    }
+    metrics.usage(format === 'anthropic' ? anthropicUsage(parsed) : openaiUsage(parsed));
+    if (route.viaAlias && typeof parsed === 'object' && parsed !== null && 'model' in parsed) {
+      (parsed).model = route.requested;
+      return JSON.stringify(parsed);
+    }
+    return text;
+  }
+
+  private upstreamFailure(format: ApiFormat, errorType: ErrorType, error: unknown): PassThroughError {
+    const status = errorType === 'upstream_timeout' ? 504 : 502;
+    const message =
+      errorType === 'upstream_timeout'
+        ? 'The upstream provider did not answer in time'
+        : errorType === 'client_disconnect'
+          ? 'The client closed the connection'
+          : `The upstream provider could not be reached: ${describeNetworkError(error)}`;
+    return new PassThroughError(status, JSON.stringify(errorBody(format, status, message)), JSON_TYPE, errorType, message);
+  }
+}
+
+function validateBody(body: unknown): ChatBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BadRequestException('The request body must be a JSON object');
+  }
+  const b = body as Partial<ChatBody>;
+  if (typeof b.model !== 'string' || b.model.trim() === '') throw new BadRequestException('model: a non-empty string is required');
+  if (!Array.isArray(b.messages)) throw new BadRequestException('messages: an array is required');
+  if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new BadRequestException('stream: must be a boolean');
+  return b as ChatBody;
+}
+
+function endpoint(provider: Provider, format: ApiFormat): string {
+  const base = provider.baseUrls[format]!;
+  return format === 'anthropic' ? `${base}/v1/messages` : `${base}/chat/completions`;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The gateway's own credentials; a client's key goes upstream only for a passthrough provider. */
+function upstreamHeaders(provider: Provider, format: ApiFormat, client: Record<string, string | string[] | undefined>): Record<string, string> {
+  const clientKey = first(client['x-api-key']) ?? first(client.authorization)?.replace(/^Bearer\s+/i, '');
+  const key = provider.apiKey ?? clientKey ?? '';
+  const headers: Record<string, string> = { 'content-type': JSON_TYPE, accept: format === 'anthropic' ? JSON_TYPE : `${JSON_TYPE}, text/event-stream` };
+  if (format === 'anthropic') {
+    headers['x-api-key'] = key;
+    headers['anthropic-version'] = first(client['anthropic-version']) ?? ANTHROPIC_VERSION;
+    const beta = first(client['anthropic-beta']);
+    if (beta) headers['anthropic-beta'] = beta;
+  } else {
+    headers.authorization = `Bearer ${key}`;
+  }
+  return headers;
+}
+
+function rewrite(route: Route): { from: string; to: string } | undefined {
+  return route.viaAlias ? { from: route.model, to: route.requested } : undefined;
+}
+
+function summarize(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
+}
+
+function streamErrorEvent(format: ApiFormat, message: string): string {
+  return format === 'anthropic'
+    ? `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`
+    : `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } })}\n\n`;
+}
+
+/**
+ * Relays the upstream's event stream to the client with backpressure (pipe), counting bytes sent.
+ * An upstream failure mid-stream ends the client's stream with an error event in its own format.
+ */
+function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, call: ProxyRequestContext): Readable {
+  const metrics = call.metrics;
+  /** Set when the upstream failed mid-stream: the error event owed to the client ('' if it left). */
+  let failure: string | undefined;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const text = relay.push(chunk);
+      if (text) metrics.addResponseBytes(Buffer.byteLength(text));
+      done(null, text || undefined);
+    },
+    flush(done) {
+      if (failure !== undefined) {
+        done(null, failure || undefined);
+        return;
+      }
+      metrics.upstreamFinished();
+      const verdict = relay.finish();
+      let tail = verdict.trailing;
+      if (verdict.malformed !== undefined || !verdict.complete) {
+        const message = verdict.malformed ?? 'The upstream stream ended before its final event';
+        metrics.fail('streaming_error', message);
+        if (format === 'anthropic' && !tail.includes('event: error')) tail += streamErrorEvent(format, message);
+      }
+      if (tail) metrics.addResponseBytes(Buffer.byteLength(tail));
+      done(null, tail || undefined);
+    },
+  });
+  upstream.on('error', (error: unknown) => {
+    if (failure !== undefined) return;
+    upstream.unpipe(out);
+    const type = call.clientGone.aborted ? 'client_disconnect' : errorTypeForNetworkError(error);
+    const message =
+      type === 'upstream_timeout'
+        ? 'The upstream stream was idle past STREAMING_READ_TIMEOUT_SECONDS'
+        : `The upstream stream failed: ${describeNetworkError(error)}`;
+    metrics.fail(type, message);
+    metrics.upstreamFinished();
+    failure = call.clientGone.aborted ? '' : streamErrorEvent(format, message);
+    if (failure) metrics.addResponseBytes(Buffer.byteLength(failure));
+    if (!out.writableEnded) out.end();
+  });
+  // The client left: stop reading from (and so release) the upstream at once.
+  call.clientGone.addEventListener('abort', () => upstream.destroy(), { once: true });
+  upstream.pipe(out);
+  return out;
+}

@@ -1,0 +1,126 @@
+import {
+  createParamDecorator,
+  HttpException,
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { catchError, finalize, throwError, type Observable } from 'rxjs';
+import { PassThroughError } from '../common/upstream-http.error';
+import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
+import { describeNetworkError } from '../gateway/protocol/error-classification';
+import type { MetricsContext } from './metrics-context';
+import type { ErrorType } from './model/error-type';
+import { TrackerService } from './tracker.service';
+
+/** What the proxy path gets for one request: its metrics handle and a signal for "the client left". */
+export interface ProxyRequestContext {
+  metrics: MetricsContext;
+  /** Aborted when the client goes away before the response has been fully sent. */
+  clientGone: AbortSignal;
+}
+
+const contexts = new WeakMap<FastifyRequest, ProxyRequestContext>();
+
+/** Injects the request's ProxyRequestContext into a handler parameter. */
+export const ProxyContext = createParamDecorator((_: unknown, ctx: ExecutionContext): ProxyRequestContext => {
+  const found = contexts.get(ctx.switchToHttp().getRequest<FastifyRequest>());
+  if (!found) throw new Error('ProxyContext used on a route without the RequestOrchestrator interceptor');
+  return found;
+});
+
+interface ModelBody {
+  model?: unknown;
+  stream?: unknown;
+}
+
+function errorTypeOf(error: unknown): ErrorType {
+  if (error instanceof PassThroughError) return error.errorType;
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    if (status === 401 || status === 403) return 'auth_error';
+    if (status === 429) return 'rate_limit';
+    return status < 500 ? 'bad_request' : 'http_error';
+  }
+  return 'unexpected_error';
+}
+
+/**
+ * Starts metrics for every proxied request, records what the body says, and finalizes exactly once
+ * when the response has fully ended or failed: the response's `close` is the one event that comes
+ * in every case (finished, errored, or the client went away).
+ */
+@Injectable()
+export class RequestOrchestrator implements NestInterceptor {
+  constructor(private readonly tracker: TrackerService) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const proxy = this.begin(request, reply);
+    contexts.set(request, proxy);
+    return next.handle().pipe(
+      catchError((error: unknown) => {
+        proxy.metrics.fail(errorTypeOf(error), error instanceof Error ? describeNetworkError(error) : String(error));
+        return throwError(() => error);
+      }),
+      // A response already gone before the handler settled has had its close event.
+      finalize(() => {
+        if (reply.raw.destroyed && !reply.raw.writableFinished) proxy.metrics.finalize();
+      }),
+    );
+  }
+
+  /** The request's context, when it is a tracked proxy request. */
+  contextOf(request: FastifyRequest): ProxyRequestContext | undefined {
+    return contexts.get(request);
+  }
+
+  /** Accounts a request refused before it reached a handler (bad JSON, too large), as bad_request. */
+  accountRefused(request: FastifyRequest, reply: FastifyReply, message: string): void {
+    if (contexts.has(request)) return;
+    const proxy = this.begin(request, reply);
+    contexts.set(request, proxy);
+    proxy.metrics.fail('bad_request', message);
+  }
+
+  private begin(request: FastifyRequest, reply: FastifyReply): ProxyRequestContext {
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as ModelBody;
+    const anthropic = request.url.startsWith('/v1/messages');
+    const facts = anthropic ? anthropicRequestFacts(request.body) : openaiRequestFacts(request.body);
+    const length = Number(request.headers['content-length']);
+    const metrics = this.tracker.begin({
+      requestId: request.id,
+      claudeModel: typeof body.model === 'string' ? body.model : undefined,
+      isStreaming: body.stream === true,
+      requestSize: Number.isFinite(length) ? length : 0,
+      ...facts,
+    });
+    const abort = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) {
+        metrics.fail('client_disconnect', 'The client closed the connection before the response was complete');
+        abort.abort();
+      }
+      metrics.finalize();
+      const r = metrics.record;
+      request.log.info(
+        {
+          provider: r.provider,
+          model: r.openaiModel,
+          status: reply.raw.statusCode,
+          streaming: r.isStreaming,
+          duration_ms: r.durationMs === undefined ? undefined : Math.round(r.durationMs),
+          input_tokens: r.inputTokens,
+          output_tokens: r.outputTokens,
+          error_type: r.errorType,
+        },
+        'request completed',
+      );
+    });
+    return { metrics, clientGone: abort.signal };
+  }
+}
