@@ -1,0 +1,420 @@
+import type { StreamRelay, StreamSink, StreamVerdict } from '../protocol/types';
+import { isNumber, isObject, isString } from './guards';
+import {
+  anthropicMessageId,
+  mapStopReason,
+  fallbackToolUseId,
+  streamErrorToAnthropic,
+  toAnthropicUsage,
+  usagePatchOf,
+} from './openai-to-anthropic';
+import { SseSplitter, type SseEvent } from './sse-splitter';
+import type {
+  AnthropicUsage,
+  OpenAIChatChunk,
+  OpenAIChunkChoice,
+  OpenAIChunkToolCallDelta,
+} from './wire-types';
+
+export interface OpenAIToAnthropicRelayOptions {
+  sink: StreamSink;
+  /** The model the client asked for: the only model name the client ever sees. */
+  requestedModel: string;
+  /** Defaults to one derived from the upstream's first chunk id. */
+  messageId?: string;
+  /** The request's stop_sequences, to recognise a provider-named stop string (vLLM `stop_reason`). */
+  stopSequences?: string[];
+}
+
+export const EARLY_END_MESSAGE = 'upstream stream ended early';
+export const MALFORMED_MESSAGE = 'upstream sent a malformed stream';
+
+/**
+ * Converts an OpenAI Chat Completions SSE stream into an Anthropic Messages SSE stream.
+ *
+ * Anthropic streams hold at most one open content block, while OpenAI may interleave the argument
+ * deltas of parallel tool calls. A tool call's block is left only once its arguments so far parse as
+ * complete JSON; deltas of other calls (and text) meanwhile wait in a buffer and are flushed when
+ * their turn comes, or at the end. So sequential upstreams stream live and interleaved ones stay
+ * valid. Argument text arriving for a call whose block is already closed (its JSON was complete)
+ * cannot be valid JSON any more and is dropped.
+ */
+export function createOpenAIToAnthropicRelay(opts: OpenAIToAnthropicRelayOptions): StreamRelay {
+  return new OpenAIToAnthropicRelay(opts);
+}
+
+interface ToolCallState {
+  openaiIndex: number;
+  id: string;
+  name: string;
+  /** All argument text received. */
+  args: string;
+  /** Argument text received but not yet sent to the client. */
+  unsent: string;
+  blockIndex: number | null;
+  closed: boolean;
+  /** Memo of the JSON completeness check, keyed by args length. */
+  checkedLength: number;
+  complete: boolean;
+}
+
+type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; tool: ToolCallState };
+
+type RelayState = 'open' | 'stopped' | 'errored' | 'malformed';
+
+class OpenAIToAnthropicRelay implements StreamRelay {
+  private readonly splitter = new SseSplitter();
+  private state: RelayState = 'open';
+  private malformed: string | undefined;
+  private started = false;
+  private firstContentSeen = false;
+  private nextBlockIndex = 0;
+  private open: OpenBlock | null = null;
+  private pendingText = '';
+  private readonly tools = new Map<number, ToolCallState>();
+  private finishReason: string | null = null;
+  private providerStop: string | number | null = null;
+  private usage: AnthropicUsage | undefined;
+  private id: string | undefined;
+
+  constructor(private readonly opts: OpenAIToAnthropicRelayOptions) {}
+
+  push(chunk: Uint8Array): string {
+    try {
+      return this.splitter
+        .push(chunk)
+        .map((event) => this.handleEvent(event))
+        .join('');
+    } catch (error) {
+      return this.internalFailure(error);
+    }
+  }
+
+  finish(): StreamVerdict {
+    let out = '';
+    try {
+      const { events, unterminated } = this.splitter.end();
+      out += events.map((event) => this.handleEvent(event)).join('');
+      // A last event without its blank line is used only when whole; a cut-off fragment is ignored.
+      if (unterminated !== undefined && isWholePayload(unterminated.data))
+        out += this.handleEvent(unterminated);
+    } catch (error) {
+      out += this.internalFailure(error);
+    }
+    switch (this.state) {
+      case 'stopped':
+        return { complete: true, trailing: out };
+      case 'errored':
+        return { complete: false, trailing: out };
+      case 'malformed':
+        return {
+          complete: false,
+          malformed: this.malformed,
+          trailing: out + errorEvent('api_error', MALFORMED_MESSAGE),
+        };
+      case 'open':
+        if (this.finishReason !== null) return { complete: true, trailing: out + this.finalize() };
+        this.state = 'errored';
+        return { complete: false, trailing: out + errorEvent('api_error', EARLY_END_MESSAGE) };
+    }
+  }
+
+  // ---------------------------------------------------------------- upstream events
+
+  private handleEvent(event: SseEvent): string {
+    if (this.state !== 'open') return '';
+    const data = event.data.trim();
+    if (data === '') return '';
+    if (data === '[DONE]') return this.finalize();
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch {
+      return this.markMalformed(`invalid JSON in upstream event: ${truncate(data)}`);
+    }
+    if (!isObject(payload))
+      return this.markMalformed(`upstream event is not a JSON object: ${truncate(data)}`);
+    if (event.event === 'error' || (payload.error !== undefined && payload.error !== null))
+      return this.fail(payload);
+    return this.handleChunk(payload);
+  }
+
+  private handleChunk(chunk: OpenAIChatChunk): string {
+    let out = this.ensureStarted(chunk);
+    const choices: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
+    const choice = choices.find((c): c is OpenAIChunkChoice => isObject(c) && (c.index ?? 0) === 0);
+    if (choice !== undefined) {
+      const delta = isObject(choice.delta) ? choice.delta : {};
+      if (
+        (isString(delta.reasoning_content) && delta.reasoning_content !== '') ||
+        (isString(delta.reasoning) && delta.reasoning !== '')
+      ) {
+        // Reasoning has no signed Anthropic form, so it is not forwarded; it still is the first token.
+        this.markFirstContent();
+      }
+      if (isString(delta.content)) out += this.text(delta.content);
+      else if (isString(delta.refusal)) out += this.text(delta.refusal);
+      if (Array.isArray(delta.tool_calls)) {
+        for (const call of delta.tool_calls as unknown[]) {
+          if (isObject(call)) out += this.toolDelta(call);
+        }
+      }
+      if (isString(choice.finish_reason) && choice.finish_reason !== '') {
+        this.finishReason = choice.finish_reason;
+        this.providerStop =
+          isString(choice.stop_reason) || isNumber(choice.stop_reason) ? choice.stop_reason : null;
+        // Blocks close now; only message_delta waits, for the usage chunk that follows.
+        out += this.closeBlocks();
+      }
+    }
+    if (isObject(chunk.usage)) {
+      this.usage = toAnthropicUsage(chunk.usage);
+      this.opts.sink.onUsage({ ...usagePatchOf(this.usage), toolCallCount: this.tools.size });
+      // include_usage sends usage in its own chunk (no choices) after the finish_reason chunk.
+      if (this.finishReason !== null && choices.length === 0) out += this.finalize();
+    }
+    return out;
+  }
+
+  private fail(payload: Record<string, unknown>): string {
+    const { type, message, errorType } = streamErrorToAnthropic(payload);
+    this.state = 'errored';
+    this.opts.sink.onError(errorType, message);
+    return errorEvent(type, message);
+  }
+
+  private markMalformed(reason: string): string {
+    this.state = 'malformed';
+    this.malformed = reason;
+    return '';
+  }
+
+  private internalFailure(error: unknown): string {
+    if (this.state === 'open')
+      this.markMalformed(`relay failure: ${error instanceof Error ? error.message : String(error)}`);
+    return '';
+  }
+
+  private markFirstContent(): void {
+    if (this.firstContentSeen) return;
+    this.firstContentSeen = true;
+    this.opts.sink.onFirstContent();
+  }
+
+  // ---------------------------------------------------------------- content blocks
+
+  private text(text: string): string {
+    if (text === '') return '';
+    this.markFirstContent();
+    if (this.open?.kind === 'text') return textDelta(this.open.index, text);
+    if (!this.canRelease()) {
+      this.pendingText += text;
+      return '';
+    }
+    return this.release() + this.openText(text);
+  }
+
+  private toolDelta(call: OpenAIChunkToolCallDelta): string {
+    const tool = this.toolFor(call);
+    const fn = isObject(call.function) ? call.function : {};
+    if (tool.id === '' && isString(call.id)) tool.id = call.id;
+    // Some providers repeat the name in every delta, so the first one wins rather than concatenating.
+    if (tool.name === '' && isString(fn.name)) tool.name = fn.name;
+    const args = isString(fn.arguments) ? fn.arguments : '';
+    this.markFirstContent();
+    if (tool.closed) return '';
+    tool.args += args;
+    if (this.open?.kind === 'tool' && this.open.tool === tool)
+      return args === '' ? '' : jsonDelta(tool, args);
+    tool.unsent += args;
+    if (tool.name === '' || !this.canRelease()) return '';
+    return this.release() + this.openTool(tool);
+  }
+
+  private toolFor(call: OpenAIChunkToolCallDelta): ToolCallState {
+    let index: number;
+    if (isNumber(call.index)) index = call.index;
+    else {
+      // No index (some servers): the call with this id, a new call for a new id, else the latest call.
+      const id = isString(call.id) && call.id !== '' ? call.id : undefined;
+      const known = [...this.tools.values()];
+      const match = id === undefined ? known.at(-1) : known.find((t) => t.id === id);
+      index = match?.openaiIndex ?? (known.length === 0 ? 0 : Math.max(...this.tools.keys()) + 1);
+    }
+    let tool = this.tools.get(index);
+    if (tool === undefined) {
+      tool = {
+        openaiIndex: index,
+        id: '',
+        name: '',
+        args: '',
+        unsent: '',
+        blockIndex: null,
+        closed: false,
+        checkedLength: -1,
+        complete: false,
+      };
+      this.tools.set(index, tool);
+      this.opts.sink.onUsage({ toolCallCount: this.tools.size });
+    }
+    return tool;
+  }
+
+  /** The open block may be closed now: text always, a tool call once its arguments are complete JSON. */
+  private canRelease(): boolean {
+    if (this.open?.kind !== 'tool') return true;
+    const tool = this.open.tool;
+    if (tool.checkedLength !== tool.args.length) {
+      tool.checkedLength = tool.args.length;
+      tool.complete = isCompleteJson(tool.args);
+    }
+    return tool.complete;
+  }
+
+  /** Closes the open block, then sends text that waited behind it as its own block. */
+  private release(): string {
+    let out = '';
+    if (this.open !== null) {
+      if (this.open.kind === 'text') out += blockStop(this.open.index);
+      else {
+        out += blockStop(this.open.tool.blockIndex ?? 0);
+        this.open.tool.closed = true;
+      }
+      this.open = null;
+    }
+    if (this.pendingText !== '') {
+      const text = this.pendingText;
+      this.pendingText = '';
+      out += this.openText(text) + this.release();
+    }
+    return out;
+  }
+
+  private openText(text: string): string {
+    const index = this.nextBlockIndex++;
+    this.open = { kind: 'text', index };
+    return (
+      sse('content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'text', text: '' },
+      }) + textDelta(index, text)
+    );
+  }
+
+  private openTool(tool: ToolCallState): string {
+    tool.blockIndex = this.nextBlockIndex++;
+    if (tool.id === '') tool.id = fallbackToolUseId(this.messageId(), tool.openaiIndex);
+    this.open = { kind: 'tool', tool };
+    let out = sse('content_block_start', {
+      type: 'content_block_start',
+      index: tool.blockIndex,
+      content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} },
+    });
+    if (tool.unsent !== '') out += jsonDelta(tool, tool.unsent);
+    tool.unsent = '';
+    return out;
+  }
+
+  // ---------------------------------------------------------------- message framing
+
+  private messageId(upstreamId?: unknown): string {
+    this.id ??= this.opts.messageId ?? anthropicMessageId(upstreamId);
+    return this.id;
+  }
+
+  private ensureStarted(chunk?: OpenAIChatChunk): string {
+    if (this.started) return '';
+    this.started = true;
+    const usage = toAnthropicUsage(chunk?.usage);
+    usage.output_tokens = 0;
+    const message = {
+      id: this.messageId(chunk?.id),
+      type: 'message',
+      role: 'assistant',
+      model: this.opts.requestedModel,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage,
+    };
+    return sse('message_start', { type: 'message_start', message }) + sse('ping', { type: 'ping' });
+  }
+
+  /** Closes the open block; tool calls still waiting in the buffer get their whole block now, in index order. */
+  private closeBlocks(): string {
+    let out = this.release();
+    const waiting = [...this.tools.values()]
+      .filter((t) => !t.closed)
+      .sort((a, b) => a.openaiIndex - b.openaiIndex);
+    for (const tool of waiting) out += this.openTool(tool) + this.release();
+    return out;
+  }
+
+  /** Closes every block, then message_delta + message_stop. */
+  private finalize(): string {
+    let out = this.ensureStarted() + this.closeBlocks();
+    const stop = mapStopReason({
+      finishReason: this.finishReason,
+      providerStop: this.providerStop,
+      hasToolUse: this.tools.size > 0,
+      stopSequences: this.opts.stopSequences,
+    });
+    const usage = this.usage ?? { output_tokens: 0 };
+    out += sse('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: stop.stopReason, stop_sequence: stop.stopSequence },
+      usage,
+    });
+    out += sse('message_stop', { type: 'message_stop' });
+    this.state = 'stopped';
+    return out;
+  }
+}
+
+function sse(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+function errorEvent(type: string, message: string): string {
+  return sse('error', { type: 'error', error: { type, message } });
+}
+
+function textDelta(index: number, text: string): string {
+  return sse('content_block_delta', {
+    type: 'content_block_delta',
+    index,
+    delta: { type: 'text_delta', text },
+  });
+}
+
+function jsonDelta(tool: ToolCallState, partial: string): string {
+  return sse('content_block_delta', {
+    type: 'content_block_delta',
+    index: tool.blockIndex ?? 0,
+    delta: { type: 'input_json_delta', partial_json: partial },
+  });
+}
+
+function blockStop(index: number): string {
+  return sse('content_block_stop', { type: 'content_block_stop', index });
+}
+
+function isCompleteJson(text: string): boolean {
+  if (text.trim() === '') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isWholePayload(data: string): boolean {
+  const trimmed = data.trim();
+  return trimmed === '[DONE]' || isCompleteJson(trimmed);
+}
+
+function truncate(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}

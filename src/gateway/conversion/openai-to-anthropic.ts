@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { anthropicErrorType } from '../../common/api-error';
+import type { ErrorType } from '../../metrics/model/error-type';
+import type { UsagePatch } from '../../metrics/model/request-record';
+import { isNumber, isObject, isString } from './guards';
+import type {
+  AnthropicContentBlock,
+  AnthropicErrorBody,
+  AnthropicMessage,
+  AnthropicStopReason,
+  AnthropicToolUseBlock,
+  AnthropicUsage,
+  OpenAIChatCompletion,
+  OpenAIResponseToolCall,
+  OpenAIUsage,
+} from './wire-types';
+
+/**
+ * OpenAI Chat Completion -> Anthropic Message. Only the first choice is converted (Anthropic has one).
+ * `model` is the model the client asked for, so the upstream's name never leaks.
+ */
+export function toAnthropicResponse(
+  body: OpenAIChatCompletion,
+  requestedModel: string,
+  stopSequences?: string[],
+): AnthropicMessage {
+  const choice =
+    isObject(body) && Array.isArray(body.choices) && isObject(body.choices[0]) ? body.choices[0] : undefined;
+  const message = choice !== undefined && isObject(choice.message) ? choice.message : undefined;
+
+  const id = anthropicMessageId(isObject(body) ? body.id : undefined);
+  const content: AnthropicContentBlock[] = [];
+  const text =
+    isString(message?.content) && message.content !== ''
+      ? message.content
+      : isString(message?.refusal)
+        ? message.refusal
+        : '';
+  if (text !== '') content.push({ type: 'text', text });
+  const toolCalls: OpenAIResponseToolCall[] = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
+  if (toolCalls.length === 0 && isObject(message?.function_call))
+    toolCalls.push({ function: message.function_call });
+  toolCalls.forEach((call, i) => {
+    if (isObject(call)) content.push(toolUseBlock(call, fallbackToolUseId(id, i)));
+  });
+
+  const stop = mapStopReason({
+    finishReason: choice?.finish_reason,
+    providerStop: choice?.stop_reason,
+    hasToolUse: content.some((block) => block.type === 'tool_use'),
+    stopSequences,
+  });
+  return {
+    id,
+    type: 'message',
+    role: 'assistant',
+    model: requestedModel,
+    content,
+    stop_reason: stop.stopReason,
+    stop_sequence: stop.stopSequence,
+    usage: toAnthropicUsage(isObject(body) ? body.usage : undefined),
+  };
+}
+
+function toolUseBlock(call: OpenAIResponseToolCall, fallbackId: string): AnthropicToolUseBlock {
+  const fn = isObject(call.function) ? call.function : {};
+  return {
+    type: 'tool_use',
+    id: isString(call.id) && call.id !== '' ? call.id : fallbackId,
+    name: isString(fn.name) ? fn.name : '',
+    input: parseToolArguments(isString(fn.arguments) ? fn.arguments : ''),
+  };
+}
+
+/** Tool arguments as an input object; never throws: unparseable or non-object JSON is kept as `_raw_arguments`. */
+export function parseToolArguments(args: string): Record<string, unknown> {
+  if (args.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(args);
+    if (isObject(parsed)) return parsed;
+  } catch {
+    // fall through: keep the raw string so nothing the model produced is lost
+  }
+  return { _raw_arguments: args };
+}
+
+export interface StopInput {
+  finishReason: string | null | undefined;
+  /** vLLM's `stop_reason`: the stop string that matched (or a token id). */
+  providerStop?: string | number | null;
+  hasToolUse: boolean;
+  stopSequences?: string[];
+}
+
+/**
+ * finish_reason -> stop_reason. OpenAI does not say which stop sequence matched, so `stop` is
+ * end_turn unless the provider named the matched string (vLLM `stop_reason`) and it is one of ours.
+ * Tool calls win over `stop`/missing reasons: Ollama and some vLLM models report `stop` with tool calls.
+ */
+export function mapStopReason(input: StopInput): {
+  stopReason: AnthropicStopReason;
+  stopSequence: string | null;
+} {
+  if (input.finishReason === 'length') return { stopReason: 'max_tokens', stopSequence: null };
+  if (input.finishReason === 'content_filter') return { stopReason: 'refusal', stopSequence: null };
+  if (input.hasToolUse) return { stopReason: 'tool_use', stopSequence: null };
+  const matched = input.providerStop;
+  if (input.finishReason === 'stop' && isString(matched) && (input.stopSequences ?? []).includes(matched)) {
+    return { stopReason: 'stop_sequence', stopSequence: matched };
+  }
+  return { stopReason: 'end_turn', stopSequence: null };
+}
+
+/** Contract section 1: input excludes cache reads (input = prompt - cached, cache_read = cached). */
+export function toAnthropicUsage(usage: OpenAIUsage | null | undefined): AnthropicUsage {
+  const u = isObject(usage) ? usage : {};
+  const prompt = nonNegative(u.prompt_tokens);
+  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  const cached = Math.min(prompt, nonNegative(details.cached_tokens ?? u.prompt_cache_hit_tokens));
+  return {
+    input_tokens: prompt - cached,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+    output_tokens: nonNegative(u.completion_tokens),
+  };
+}
+
+export function usagePatchOf(usage: AnthropicUsage): UsagePatch {
+  return {
+    inputTokens: usage.input_tokens,
+    outputTokens: usage.output_tokens,
+    cacheReadTokens: usage.cache_read_input_tokens,
+    cacheCreationTokens: usage.cache_creation_input_tokens,
+  };
+}
+
+function nonNegative(value: unknown): number {
+  return isNumber(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+/** `chatcmpl-abc123` -> `msg_abc123`; a fresh id when the upstream sent none. */
+export function anthropicMessageId(upstreamId: unknown): string {
+  const core = isString(upstreamId)
+    ? upstreamId.replace(/^chatcmpl-/, '').replace(/[^A-Za-z0-9_-]/g, '')
+    : '';
+  return core === '' ? `msg_${randomBytes(12).toString('hex')}` : `msg_${core}`;
+}
+
+/** For a tool call the upstream sent without an id (legacy function_call, some local servers): unique per message. */
+export function fallbackToolUseId(messageId: string, position: number): string {
+  return `${messageId.replace(/^msg_/, 'toolu_')}_${position}`;
+}
+
+// ---------------------------------------------------------------- errors
+
+/**
+ * An upstream HTTP error -> the Anthropic error the client gets, keeping the upstream status and message.
+ * Statuses below 400 (an error body on a success status) become 500 api_error.
+ */
+export function openaiErrorToAnthropic(
+  status: number,
+  body: unknown,
+): { status: number; body: AnthropicErrorBody } {
+  const effective = Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+  const type = anthropicErrorType(effective);
+  const message = upstreamErrorMessage(body) ?? `Upstream request failed with status ${effective}`;
+  return { status: effective, body: { type: 'error', error: { type, message } } };
+}
+
+/**
+ * The Anthropic error type and metrics category of an `{"error": {...}}` payload met inside a stream.
+ * A numeric code (OpenRouter sends the HTTP status) maps like a status; string codes/types by keyword.
+ */
+export function streamErrorToAnthropic(payload: unknown): {
+  type: string;
+  message: string;
+  errorType: ErrorType;
+} {
+  const error = isObject(payload) && 'error' in payload ? payload.error : payload;
+  const message = upstreamErrorMessage(payload) ?? 'upstream stream error';
+  let type = 'api_error';
+  if (isObject(error)) {
+    const status = isNumber(error.code) ? error.code : isNumber(error.status) ? error.status : undefined;
+    const words = [error.type, error.code, error.status].filter(isString).join(' ').toLowerCase();
+    if (status !== undefined && status >= 400 && status <= 599) type = anthropicErrorType(status);
+    else if (words.includes('rate_limit') || words.includes('rate limit')) type = 'rate_limit_error';
+    else if (words.includes('overloaded') || words.includes('unavailable') || words.includes('capacity'))
+      type = 'overloaded_error';
+    else if (words.includes('timeout')) type = 'timeout_error';
+    else if (words.includes('invalid_request')) type = 'invalid_request_error';
+    else if (words.includes('auth') || words.includes('api_key')) type = 'authentication_error';
+  }
+  return { type, message, errorType: metricsErrorType(type) };
+}
+
+/** Anthropic error type -> the metrics contract's error category. */
+export function metricsErrorType(anthropicType: string): ErrorType {
+  switch (anthropicType) {
+    case 'rate_limit_error':
+      return 'rate_limit';
+    case 'authentication_error':
+    case 'permission_error':
+      return 'auth_error';
+    case 'invalid_request_error':
+    case 'not_found_error':
+    case 'request_too_large':
+      return 'bad_request';
+    case 'timeout_error':
+      return 'upstream_timeout';
+    default:
+      return 'upstream_error';
+  }
+}
+
+/** The human message inside the usual upstream error shapes: `{error: {message}}`, `{error: "..."}`, `{message}`, text. */
+function upstreamErrorMessage(body: unknown): string | undefined {
+  if (isString(body)) return body.trim() === '' ? undefined : body;
+  if (!isObject(body)) return undefined;
+  const error = body.error;
+  if (isString(error) && error !== '') return error;
+  if (isObject(error)) {
+    if (isString(error.message) && error.message !== '') return error.message;
+    if (isString(error.detail) && error.detail !== '') return error.detail;
+  }
+  if (isString(body.message) && body.message !== '') return body.message;
+  if (isString(body.detail) && body.detail !== '') return body.detail;
+  return undefined;
+}
