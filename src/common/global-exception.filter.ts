@@ -14,7 +14,7 @@ function messageOf(exception: HttpException): string {
 }
 
 /** Answers every error in the format of the API that was called; never leaks internals in a 500. */
-const PROXY_ROUTES = new Set(['/v1/messages', '/v1/chat/completions', '/v1/messages/count_tokens']);
+const PROXY_ROUTES = new Set(['/v1/messages', '/v1/chat/completions']);
 
 /** Fastify's own errors (unparsable JSON, a body over the limit) carry a status but are no HttpException. */
 function fastifyClientError(exception: unknown): number | undefined {

@@ -31,6 +31,17 @@ export class GatewayController {
     return send(reply, await this.proxy.messages(body, headers, call));
   }
 
+  /** Not a model call: answered, but not counted as a request in the metrics. */
+  @Post('messages/count_tokens')
+  @HttpCode(200)
+  async countTokens(
+    @Body() body: unknown,
+    @Headers() headers: ClientHeaders,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ProxyResponse['body']> {
+    return send(reply, await this.proxy.countTokens(body, headers));
+  }
+
   @Post('chat/completions')
   @HttpCode(200)
   @UseInterceptors(RequestOrchestrator)

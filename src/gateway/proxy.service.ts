@@ -10,7 +10,12 @@ import type { ProxyRequestContext } from '../metrics/request-orchestrator.interc
 import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
 import { createOpenAIRelay } from './protocol/openai-relay';
-import type { StreamRelay, StreamSink } from './protocol/types';
+import type { StreamRelay, StreamSink, UsagePatch } from './protocol/types';
+import { toOpenAIRequest } from './conversion/anthropic-to-openai';
+import { estimateInputTokens } from './conversion/token-estimate';
+import { createOpenAIToAnthropicRelay } from './conversion/openai-stream-to-anthropic';
+import { openaiErrorToAnthropic, toAnthropicResponse } from './conversion/openai-to-anthropic';
+import type { AnthropicMessagesRequest, OpenAIChatCompletion } from './conversion/wire-types';
 import { anthropicUsage, openaiUsage } from './protocol/usage';
 import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
@@ -77,19 +82,8 @@ export class ProxyService {
     const body = validateBody(rawBody);
     const route = this.resolve(body.model);
     call.metrics.route(route.provider.name, route.model);
-    if (!speaks(route.provider, format)) {
-      throw new BadRequestException(
-        format === 'anthropic'
-          ? `Provider "${route.provider.name}" speaks the OpenAI Chat Completions API; send this request to /v1/chat/completions`
-          : `Provider "${route.provider.name}" speaks the Anthropic Messages API; send this request to /v1/messages`,
-      );
-    }
+    const exchange = chooseExchange(format, body, route);
     const stream = body.stream === true;
-    const clientAskedUsage = body.stream_options?.include_usage === true;
-    const upstreamBody: ChatBody = { ...body, model: route.model };
-    if (format === 'openai' && stream && !clientAskedUsage) {
-      upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
-    }
 
     const timeout = new AbortController();
     const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
@@ -99,9 +93,9 @@ export class ProxyService {
     let response: Dispatcher.ResponseData;
     try {
       response = await this.upstream.send({
-        url: endpoint(route.provider, format),
-        headers: upstreamHeaders(route.provider, format, headers),
-        body: JSON.stringify(upstreamBody),
+        url: endpoint(route.provider, exchange.upstreamFormat),
+        headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers),
+        body: JSON.stringify(exchange.upstreamBody),
         signal,
         headersTimeoutMs: limitMs,
         bodyTimeoutMs: stream ? this.config.streamingReadTimeoutMs : this.config.requestTimeoutMs,
@@ -115,12 +109,12 @@ export class ProxyService {
       clearTimeout(timer);
       const text = await response.body.text().catch(() => '');
       call.metrics.upstreamFinished();
-      const errorType = errorTypeForStatus(response.statusCode);
+      const answer = exchange.failure(response.statusCode, text, String(response.headers['content-type'] ?? JSON_TYPE));
       throw new PassThroughError(
-        response.statusCode,
-        text,
-        String(response.headers['content-type'] ?? JSON_TYPE),
-        errorType,
+        answer.status,
+        answer.body,
+        answer.contentType,
+        errorTypeForStatus(response.statusCode),
         `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
       );
     }
@@ -129,7 +123,7 @@ export class ProxyService {
       try {
         const text = await response.body.text();
         call.metrics.upstreamFinished();
-        return { contentType: JSON_TYPE, body: this.completeBody(format, text, route, call.metrics) };
+        return { contentType: JSON_TYPE, body: completeBody(exchange, text, call.metrics) };
       } catch (error) {
         throw this.upstreamFailure(format, abortCause(timeout.signal, call.clientGone, error), error);
       } finally {
@@ -138,33 +132,41 @@ export class ProxyService {
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
-    const relay =
-      format === 'anthropic'
-        ? createAnthropicRelay({ sink: sinkFor(call.metrics), rewriteModel: rewrite(route) })
-        : createOpenAIRelay({ sink: sinkFor(call.metrics), rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage });
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, relay, call) };
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics)), call) };
+  }
+
+  /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
+  async countTokens(rawBody: unknown, headers: Record<string, string | string[] | undefined>): Promise<ProxyResponse> {
+    const body = validateBody(rawBody);
+    const route = this.resolve(body.model);
+    if (!speaks(route.provider, 'anthropic')) {
+      return { contentType: JSON_TYPE, body: JSON.stringify({ input_tokens: estimateInputTokens(body) }) };
+    }
+    const timeout = AbortSignal.timeout(this.config.requestTimeoutMs);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.upstream.send({
+        url: `${endpoint(route.provider, 'anthropic')}/count_tokens`,
+        headers: upstreamHeaders(route.provider, 'anthropic', headers),
+        body: JSON.stringify({ ...body, model: route.model }),
+        signal: timeout,
+        headersTimeoutMs: this.config.requestTimeoutMs,
+        bodyTimeoutMs: this.config.requestTimeoutMs,
+      });
+    } catch (error) {
+      throw this.upstreamFailure('anthropic', timeout.aborted ? 'upstream_timeout' : errorTypeForNetworkError(error), error);
+    }
+    const text = await response.body.text();
+    if (response.statusCode >= 400) {
+      throw new PassThroughError(response.statusCode, text, JSON_TYPE, errorTypeForStatus(response.statusCode), summarize(text));
+    }
+    return { contentType: JSON_TYPE, body: text };
   }
 
   private resolve(model: string): Route {
     const result = this.registry.route(model);
     if (!result.ok) throw new HttpException(result.message, result.status);
     return result.route;
-  }
-
-  private completeBody(format: ApiFormat, text: string, route: Route, metrics: MetricsContext): string {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      metrics.fail('upstream_error', 'The upstream answered 200 with a body that is not JSON');
-      return text;
-    }
-    metrics.usage(format === 'anthropic' ? anthropicUsage(parsed) : openaiUsage(parsed));
-    if (route.viaAlias && typeof parsed === 'object' && parsed !== null && 'model' in parsed) {
-      (parsed).model = route.requested;
-      return JSON.stringify(parsed);
-    }
-    return text;
   }
 
   private upstreamFailure(format: ApiFormat, errorType: ErrorType, error: unknown): PassThroughError {
@@ -177,6 +179,90 @@ export class ProxyService {
           : `The upstream provider could not be reached: ${describeNetworkError(error)}`;
     return new PassThroughError(status, JSON.stringify(errorBody(format, status, message)), JSON_TYPE, errorType, message);
   }
+}
+
+/**
+ * How one client request maps onto its upstream: the body to send, and how answers, streams and
+ * errors come back. Passthrough in the client's format, or Anthropic converted to OpenAI.
+ */
+interface Exchange {
+  upstreamFormat: ApiFormat;
+  upstreamBody: unknown;
+  usage(parsed: unknown): UsagePatch;
+  /** The client's body for a successful upstream JSON answer; undefined to send the upstream's text as is. */
+  answer(parsed: unknown): unknown;
+  relay(sink: StreamSink): StreamRelay;
+  failure(status: number, text: string, contentType: string): { status: number; body: string; contentType: string };
+}
+
+const passFailure = (status: number, body: string, contentType: string) => ({ status, body, contentType });
+
+function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchange {
+  const provider = route.provider;
+  const renamed = (parsed: unknown): unknown => {
+    if (!route.viaAlias || typeof parsed !== 'object' || parsed === null || !('model' in parsed)) return undefined;
+    return { ...parsed, model: route.requested };
+  };
+  if (format === 'anthropic' && speaks(provider, 'anthropic')) {
+    return {
+      upstreamFormat: 'anthropic',
+      upstreamBody: { ...body, model: route.model },
+      usage: anthropicUsage,
+      answer: renamed,
+      relay: (sink) => createAnthropicRelay({ sink, rewriteModel: rewrite(route) }),
+      failure: passFailure,
+    };
+  }
+  if (format === 'openai' && speaks(provider, 'openai')) {
+    const clientAskedUsage = body.stream_options?.include_usage === true;
+    const upstreamBody: ChatBody = { ...body, model: route.model };
+    if (body.stream === true && !clientAskedUsage) upstreamBody.stream_options = { ...body.stream_options, include_usage: true };
+    return {
+      upstreamFormat: 'openai',
+      upstreamBody,
+      usage: openaiUsage,
+      answer: renamed,
+      relay: (sink) => createOpenAIRelay({ sink, rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage }),
+      failure: passFailure,
+    };
+  }
+  if (format === 'anthropic' && speaks(provider, 'openai')) {
+    const request = body as unknown as AnthropicMessagesRequest;
+    const stops = Array.isArray(request.stop_sequences) ? request.stop_sequences : undefined;
+    return {
+      upstreamFormat: 'openai',
+      upstreamBody: toOpenAIRequest(request, route.model),
+      usage: openaiUsage,
+      answer: (parsed) => toAnthropicResponse(parsed as OpenAIChatCompletion, route.requested, stops),
+      relay: (sink) => createOpenAIToAnthropicRelay({ sink, requestedModel: route.requested, stopSequences: stops }),
+      failure: (status, text) => {
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // Not JSON: the text itself is the upstream's message.
+        }
+        const mapped = openaiErrorToAnthropic(status, parsed);
+        return { status: mapped.status, body: JSON.stringify(mapped.body), contentType: JSON_TYPE };
+      },
+    };
+  }
+  throw new BadRequestException(
+    `Provider "${provider.name}" speaks the Anthropic Messages API; send this request to /v1/messages`,
+  );
+}
+
+function completeBody(exchange: Exchange, text: string, metrics: MetricsContext): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    metrics.fail('upstream_error', 'The upstream answered 200 with a body that is not JSON');
+    return text;
+  }
+  metrics.usage(exchange.usage(parsed));
+  const answer = exchange.answer(parsed);
+  return answer === undefined ? text : JSON.stringify(answer);
 }
 
 function validateBody(body: unknown): ChatBody {
