@@ -155,6 +155,40 @@ describe('OpenAI Chat Completions passthrough', () => {
   });
 });
 
+describe('request ids and timeouts', () => {
+  it('honours a sane x-request-id, echoes it, and uses it as the request_id', async () => {
+    await boot();
+    fake.script({ usage: { input: 1, output: 1 } });
+    const body = JSON.stringify({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+    const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-abc.123' }, body });
+    expect(res.headers.get('x-request-id')).toBe('trace-abc.123');
+    await res.text();
+    await eventually(() => gw.tracker.activeCount === 0);
+    expect((await lastTrace()).request_id).toBe('trace-abc.123');
+
+    const insane = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'bad id with spaces' }, body });
+    expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await insane.text();
+  });
+
+  it('lets a healthy stream run past REQUEST_TIMEOUT, and cuts one idle past the read timeout', async () => {
+    await boot({ REQUEST_TIMEOUT: '0.3', STREAMING_READ_TIMEOUT_SECONDS: '0.25' });
+    fake.script({ text: 'a b c d e f g h i j', chunkDelayMs: 60, usage: { input: 2, output: 10 } });
+    const started = performance.now();
+    const final = await anthropic.messages.stream({ model: 'sonnet', max_tokens: 50, messages: [{ role: 'user', content: 'slow' }] }).finalMessage();
+    expect(performance.now() - started).toBeGreaterThan(300);
+    expect(final.usage.output_tokens).toBe(10);
+    await eventually(() => gw.tracker.activeCount === 0);
+    expect(await lastTrace()).toMatchObject({ status: 'ok', output_tokens: 10 });
+
+    fake.script({ fault: 'stall-mid-stream' });
+    const error = await anthropic.messages.stream({ model: 'sonnet', max_tokens: 50, messages: [{ role: 'user', content: 'stall' }] }).finalMessage().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    await eventually(() => gw.tracker.activeCount === 0);
+    expect(await lastTrace()).toMatchObject({ status: 'error', error_type: 'upstream_timeout' });
+  });
+});
+
 describe('in-flight requests', () => {
   it('shows a held request with provider and resolved model, then drops it', async () => {
     await boot();
