@@ -1,4 +1,6 @@
-import type { StreamRelay, StreamSink, StreamVerdict } from '../protocol/types';
+import { EventRelay } from '../protocol/event-relay';
+import type { SseEvent } from '../protocol/sse-events';
+import type { StreamRelay, StreamSink } from '../protocol/types';
 import { isNumber, isObject, isString } from './guards';
 import {
   anthropicMessageId,
@@ -8,7 +10,6 @@ import {
   toAnthropicUsage,
   usagePatchOf,
 } from './openai-to-anthropic';
-import { SseSplitter, type SseEvent } from './sse-splitter';
 import type {
   AnthropicUsage,
   OpenAIChatChunk,
@@ -62,12 +63,9 @@ type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; tool: ToolCal
 
 type RelayState = 'open' | 'stopped' | 'errored' | 'malformed';
 
-class OpenAIToAnthropicRelay implements StreamRelay {
-  private readonly splitter = new SseSplitter();
+class OpenAIToAnthropicRelay extends EventRelay {
   private state: RelayState = 'open';
-  private malformed: string | undefined;
   private started = false;
-  private firstContentSeen = false;
   private nextBlockIndex = 0;
   private open: OpenBlock | null = null;
   private pendingText = '';
@@ -77,45 +75,33 @@ class OpenAIToAnthropicRelay implements StreamRelay {
   private usage: AnthropicUsage | undefined;
   private id: string | undefined;
 
-  constructor(private readonly opts: OpenAIToAnthropicRelayOptions) {}
-
-  push(chunk: Uint8Array): string {
-    try {
-      return this.splitter
-        .push(chunk)
-        .map((event) => this.handleEvent(event))
-        .join('');
-    } catch (error) {
-      return this.internalFailure(error);
-    }
+  constructor(private readonly opts: OpenAIToAnthropicRelayOptions) {
+    super(opts.sink);
   }
 
-  finish(): StreamVerdict {
-    let out = '';
-    try {
-      const { events, unterminated } = this.splitter.end();
-      out += events.map((event) => this.handleEvent(event)).join('');
-      // A last event without its blank line is used only when whole; a cut-off fragment is ignored.
-      if (unterminated !== undefined && isWholePayload(unterminated.data))
-        out += this.handleEvent(unterminated);
-    } catch (error) {
-      out += this.internalFailure(error);
-    }
+  protected relay(event: SseEvent): string {
+    // A last event without its blank line is used only when whole; a cut-off fragment is ignored.
+    if (!event.terminated && !isWholePayload(event.data)) return '';
+    return this.handleEvent(event);
+  }
+
+  /** Never throws: a failure (even the sink's) ends the stream as malformed, dropping the text of its chunk. */
+  protected override recover(error: unknown): string {
+    this.takeOutput();
+    return this.internalFailure(error);
+  }
+
+  protected override close(): string {
     switch (this.state) {
       case 'stopped':
-        return { complete: true, trailing: out };
       case 'errored':
-        return { complete: false, trailing: out };
+        return '';
       case 'malformed':
-        return {
-          complete: false,
-          malformed: this.malformed,
-          trailing: out + errorEvent('api_error', MALFORMED_MESSAGE),
-        };
+        return errorEvent('api_error', MALFORMED_MESSAGE);
       case 'open':
-        if (this.finishReason !== null) return { complete: true, trailing: out + this.finalize() };
+        if (this.finishReason !== null) return this.finalize();
         this.state = 'errored';
-        return { complete: false, trailing: out + errorEvent('api_error', EARLY_END_MESSAGE) };
+        return errorEvent('api_error', EARLY_END_MESSAGE);
     }
   }
 
@@ -169,7 +155,7 @@ class OpenAIToAnthropicRelay implements StreamRelay {
     }
     if (isObject(chunk.usage)) {
       this.usage = toAnthropicUsage(chunk.usage);
-      this.opts.sink.onUsage({ ...usagePatchOf(this.usage), toolCallCount: this.tools.size });
+      this.sink.onUsage({ ...usagePatchOf(this.usage), toolCallCount: this.tools.size });
       // include_usage sends usage in its own chunk (no choices) after the finish_reason chunk.
       if (this.finishReason !== null && choices.length === 0) out += this.finalize();
     }
@@ -179,7 +165,7 @@ class OpenAIToAnthropicRelay implements StreamRelay {
   private fail(payload: Record<string, unknown>): string {
     const { type, message, errorType } = streamErrorToAnthropic(payload);
     this.state = 'errored';
-    this.opts.sink.onError(errorType, message);
+    this.sink.onError(errorType, message);
     return errorEvent(type, message);
   }
 
@@ -193,12 +179,6 @@ class OpenAIToAnthropicRelay implements StreamRelay {
     if (this.state === 'open')
       this.markMalformed(`relay failure: ${error instanceof Error ? error.message : String(error)}`);
     return '';
-  }
-
-  private markFirstContent(): void {
-    if (this.firstContentSeen) return;
-    this.firstContentSeen = true;
-    this.opts.sink.onFirstContent();
   }
 
   // ---------------------------------------------------------------- content blocks
@@ -255,7 +235,7 @@ class OpenAIToAnthropicRelay implements StreamRelay {
         complete: false,
       };
       this.tools.set(index, tool);
-      this.opts.sink.onUsage({ toolCallCount: this.tools.size });
+      this.sink.onUsage({ toolCallCount: this.tools.size });
     }
     return tool;
   }
@@ -368,6 +348,7 @@ class OpenAIToAnthropicRelay implements StreamRelay {
     });
     out += sse('message_stop', { type: 'message_stop' });
     this.state = 'stopped';
+    this.complete = true;
     return out;
   }
 }

@@ -1,10 +1,10 @@
 import type { UsagePatch } from '../../metrics/model/request-record';
 import { errorTypeForApiError } from './error-classification';
+import { EventRelay } from './event-relay';
 import { isRecord, positiveCount, tokenCount, type JsonObject } from './json-fields';
-import { createModelRewriter } from './model-rewrite';
 import { redactSecrets } from './redact';
-import { closeSseEvent, type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
-import type { StreamRelay, StreamSink, StreamVerdict } from './types';
+import { closeSseEvent, type SseEvent } from './sse-events';
+import type { StreamRelay, StreamSink } from './types';
 
 export interface AnthropicRelayOptions {
   sink: StreamSink;
@@ -17,44 +17,12 @@ export function createAnthropicRelay(opts: AnthropicRelayOptions): StreamRelay {
   return new AnthropicRelay(opts);
 }
 
-class AnthropicRelay implements StreamRelay {
-  private readonly sink: StreamSink;
-  private readonly rewrite?: { from: string; to: string; apply: (raw: string) => string | undefined };
-  private readonly splitter = new SseEventSplitter();
-  private out = '';
-  private complete = false;
-  private malformed?: string;
-  private firstContentSeen = false;
-  private toolCalls = 0;
-  private readonly collect = (event: SseEvent): void => {
-    this.out += this.relay(event);
-  };
-
+class AnthropicRelay extends EventRelay {
   constructor(opts: AnthropicRelayOptions) {
-    this.sink = opts.sink;
-    if (opts.rewriteModel) {
-      const { from, to } = opts.rewriteModel;
-      this.rewrite = { from, to, apply: createModelRewriter(from, to) };
-    }
+    super(opts.sink, opts.rewriteModel);
   }
 
-  push(chunk: Uint8Array): string {
-    this.splitter.push(chunk, this.collect);
-    const out = this.out;
-    this.out = '';
-    return out;
-  }
-
-  finish(): StreamVerdict {
-    this.splitter.end(this.collect);
-    const trailing = this.out;
-    this.out = '';
-    const verdict: StreamVerdict = { complete: this.complete, trailing };
-    if (this.malformed !== undefined) verdict.malformed = this.malformed;
-    return verdict;
-  }
-
-  private relay(event: SseEvent): string {
+  protected relay(event: SseEvent): string {
     if (!event.hasData) return event.raw;
     let payload: unknown;
     try {
@@ -78,16 +46,11 @@ class AnthropicRelay implements StreamRelay {
         this.onMessageDelta(payload);
         return raw;
       case 'content_block_start':
-        if (isRecord(payload.content_block) && payload.content_block.type === 'tool_use') {
-          this.toolCalls += 1;
-          this.sink.onUsage({ toolCallCount: this.toolCalls });
-        }
+        if (isRecord(payload.content_block) && payload.content_block.type === 'tool_use')
+          this.addToolCalls(1);
         return raw;
       case 'content_block_delta':
-        if (!this.firstContentSeen) {
-          this.firstContentSeen = true;
-          this.sink.onFirstContent();
-        }
+        this.markFirstContent();
         return raw;
       case 'message_stop':
         this.complete = true;
@@ -112,14 +75,7 @@ class AnthropicRelay implements StreamRelay {
         cacheCreationTokens: tokenCount(usage.cache_creation_input_tokens),
       });
     }
-    const rewrite = this.rewrite;
-    if (!rewrite || message.model !== rewrite.from) return raw;
-    const rewritten = rewrite.apply(raw);
-    if (rewritten !== undefined) return rewritten;
-    // The upstream escaped the name differently: re-serialize this one event.
-    message.model = rewrite.to;
-    const eol = sseLineBreak(raw);
-    return `event: ${event.event || 'message_start'}${eol}data: ${JSON.stringify(payload)}${eol}${eol}`;
+    return this.withModelAlias(raw, payload, message, event.event || 'message_start');
   }
 
   private onMessageDelta(payload: JsonObject): void {

@@ -1,9 +1,9 @@
 import { errorTypeForApiError } from './error-classification';
+import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
-import { createModelRewriter } from './model-rewrite';
 import { redactSecrets } from './redact';
-import { closeSseEvent, type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
-import type { StreamRelay, StreamSink, StreamVerdict } from './types';
+import { closeSseEvent, type SseEvent } from './sse-events';
+import type { StreamRelay, StreamSink } from './types';
 import { openaiUsageFromObject } from './usage';
 
 export interface OpenAIRelayOptions {
@@ -22,48 +22,17 @@ export function createOpenAIRelay(opts: OpenAIRelayOptions): StreamRelay {
 // Keys a tool call by choice and tool-call index in one number (both are small non-negative integers).
 const CHOICE_STRIDE = 1_000_000;
 
-class OpenAIRelay implements StreamRelay {
-  private readonly sink: StreamSink;
+class OpenAIRelay extends EventRelay {
   private readonly dropUsageChunk: boolean;
-  private readonly rewrite?: { from: string; to: string; apply: (raw: string) => string | undefined };
-  private readonly splitter = new SseEventSplitter();
   /** Tool calls seen, by choice/index key, with the id each carried ('' before one arrived). */
   private readonly toolCallIds = new Map<number, string>();
-  private out = '';
-  private complete = false;
-  private malformed?: string;
-  private firstContentSeen = false;
-  private toolCalls = 0;
-  private readonly collect = (event: SseEvent): void => {
-    this.out += this.relay(event);
-  };
 
   constructor(opts: OpenAIRelayOptions) {
-    this.sink = opts.sink;
+    super(opts.sink, opts.rewriteModel);
     this.dropUsageChunk = opts.dropUsageChunk;
-    if (opts.rewriteModel) {
-      const { from, to } = opts.rewriteModel;
-      this.rewrite = { from, to, apply: createModelRewriter(from, to) };
-    }
   }
 
-  push(chunk: Uint8Array): string {
-    this.splitter.push(chunk, this.collect);
-    const out = this.out;
-    this.out = '';
-    return out;
-  }
-
-  finish(): StreamVerdict {
-    this.splitter.end(this.collect);
-    const trailing = this.out;
-    this.out = '';
-    const verdict: StreamVerdict = { complete: this.complete, trailing };
-    if (this.malformed !== undefined) verdict.malformed = this.malformed;
-    return verdict;
-  }
-
-  private relay(event: SseEvent): string {
+  protected relay(event: SseEvent): string {
     if (!event.hasData) return event.raw;
     const raw = event.terminated ? event.raw : closeSseEvent(event.raw);
     if (event.data === '[DONE]') {
@@ -95,15 +64,7 @@ class OpenAIRelay implements StreamRelay {
       if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
       if (this.dropUsageChunk && !hasChoices) return '';
     }
-    const rewrite = this.rewrite;
-    if (!rewrite || payload.model !== rewrite.from) return raw;
-    const rewritten = rewrite.apply(raw);
-    if (rewritten !== undefined) return rewritten;
-    // The upstream escaped the name differently: re-serialize this one chunk.
-    payload.model = rewrite.to;
-    const eol = sseLineBreak(raw);
-    const eventLine = event.event ? `event: ${event.event}${eol}` : '';
-    return `${eventLine}data: ${JSON.stringify(payload)}${eol}${eol}`;
+    return this.withModelAlias(raw, payload, payload, event.event);
   }
 
   private observeChoices(choices: unknown[]): void {
@@ -114,16 +75,10 @@ class OpenAIRelay implements StreamRelay {
       const delta = choice.delta;
       const toolCalls = delta.tool_calls;
       const hasToolCalls = Array.isArray(toolCalls) && toolCalls.length > 0;
-      if (!this.firstContentSeen && (hasToolCalls || hasText(delta))) {
-        this.firstContentSeen = true;
-        this.sink.onFirstContent();
-      }
+      if (hasToolCalls || hasText(delta)) this.markFirstContent();
       if (hasToolCalls) newCalls += this.observeToolCalls(indexOf(choice.index, position), toolCalls);
     }
-    if (newCalls > 0) {
-      this.toolCalls += newCalls;
-      this.sink.onUsage({ toolCallCount: this.toolCalls });
-    }
+    if (newCalls > 0) this.addToolCalls(newCalls);
   }
 
   /** Returns how many calls started: a new index, or a known index with a new id (providers reusing index 0). */

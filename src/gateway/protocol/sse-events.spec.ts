@@ -124,6 +124,19 @@ describe(SseEventSplitter.name, () => {
     expect(seen).toEqual(['{"n":1}']);
   });
 
+  it('waits for the LF after a CR that ends a chunk, even when the next chunk ends in a CR again', () => {
+    const sut = new SseEventSplitter();
+    const seen: string[] = [];
+    const collect = (e: SseEvent): void => {
+      seen.push(e.raw);
+    };
+    sut.push(encoder.encode('data: a\r'), collect);
+    sut.push(encoder.encode('\n\r'), collect);
+    expect(seen).toEqual([]);
+    sut.push(encoder.encode('\ndata: b\n\n'), collect);
+    expect(seen).toEqual(['data: a\r\n\r\n', 'data: b\n\n']);
+  });
+
   it('passes comments and keep-alives on as blocks without data', () => {
     const stream = ': ping\n\n: OPENROUTER PROCESSING\r\n\r\ndata: x\n: inline comment\n\n';
     const events = splitAll([encoder.encode(stream)]);
@@ -167,6 +180,14 @@ describe(SseEventSplitter.name, () => {
     const events = splitAll([encoder.encode(`data: a\n\n${tail}`)]);
     expect(events).toHaveLength(2);
     expect(events[1]).toEqual({ raw: tail, event: '', data, hasData: true, terminated: false });
+  });
+
+  it.each([
+    ['a comment', ': keep-alive', ''],
+    ['an event name', 'event: ping\n', 'ping'],
+  ])('hands out an unterminated tail without data as such (%s)', (_label, tail, event) => {
+    const events = splitAll([encoder.encode(`data: a\n\n${tail}`)]);
+    expect(events[1]).toEqual({ raw: tail, event, data: '', hasData: false, terminated: false });
   });
 
   it('treats a final lone CR as a line end at the end of the stream', () => {

@@ -1,0 +1,118 @@
+import type { JsonObject } from './json-fields';
+import { createModelRewriter } from './model-rewrite';
+import { type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
+import type { StreamRelay, StreamSink, StreamVerdict } from './types';
+
+/** The model alias to put in the client's view: the upstream answers with `from`, the client asked for `to`. */
+interface ModelRewrite {
+  from: string;
+  to: string;
+  /** Rewrites the name in an event's raw text, keeping its bytes; undefined when it is spelled differently. */
+  apply: (raw: string) => string | undefined;
+}
+
+/**
+ * The scaffolding shared by the stream relays: splits upstream bytes into SSE events, hands each to
+ * `relay()` and passes on what it returns, and builds the verdict at the end. A subclass holds only
+ * the protocol: what an event means and what the client gets for it.
+ */
+export abstract class EventRelay implements StreamRelay {
+  protected readonly sink: StreamSink;
+  private readonly rewrite?: ModelRewrite;
+  /** The stream reached its proper end. */
+  protected complete = false;
+  /** The first protocol violation seen, if any. */
+  protected malformed?: string;
+  private firstContentSeen = false;
+  private toolCalls = 0;
+  private readonly splitter = new SseEventSplitter();
+  private out = '';
+  private readonly collect = (event: SseEvent): void => {
+    this.out += this.relay(event);
+  };
+
+  protected constructor(sink: StreamSink, rewriteModel?: { from: string; to: string }) {
+    this.sink = sink;
+    if (rewriteModel) {
+      const { from, to } = rewriteModel;
+      this.rewrite = { from, to, apply: createModelRewriter(from, to) };
+    }
+  }
+
+  push(chunk: Uint8Array): string {
+    return this.feed(() => this.splitter.push(chunk, this.collect));
+  }
+
+  finish(): StreamVerdict {
+    const trailing = this.feed(() => this.splitter.end(this.collect)) + this.close();
+    const verdict: StreamVerdict = { complete: this.complete, trailing };
+    if (this.malformed !== undefined) verdict.malformed = this.malformed;
+    return verdict;
+  }
+
+  /**
+   * What the client gets for one upstream event. At the end of the stream an unterminated tail comes
+   * last, with `terminated: false`.
+   */
+  protected abstract relay(event: SseEvent): string;
+
+  /** Text owed to the client after the last event (a closing sequence, say); may settle the verdict. */
+  protected close(): string {
+    return '';
+  }
+
+  /**
+   * `relay()` (or the sink it called) threw while events were being handed out. By default the error
+   * propagates and what was collected before it stays pending; a subclass may instead return the text
+   * to send (and call `takeOutput()` to drop what was collected).
+   */
+  protected recover(error: unknown): string {
+    throw error;
+  }
+
+  /** Returns and clears the text collected from `relay()` so far. */
+  protected takeOutput(): string {
+    const out = this.out;
+    this.out = '';
+    return out;
+  }
+
+  /** Reports the first content (time to first token) once. */
+  protected markFirstContent(): void {
+    if (this.firstContentSeen) return;
+    this.firstContentSeen = true;
+    this.sink.onFirstContent();
+  }
+
+  /** Counts newly started tool calls and reports the running total. */
+  protected addToolCalls(count: number): void {
+    this.toolCalls += count;
+    this.sink.onUsage({ toolCallCount: this.toolCalls });
+  }
+
+  /**
+   * An event's text with the client's model alias in place of the upstream's name in `holder.model`
+   * (`holder` is `payload` or an object inside it): replaced in the raw bytes when the name is spelled
+   * the usual way, else by re-serializing `payload`, as event `eventName` if that is not ''.
+   */
+  protected withModelAlias(raw: string, payload: JsonObject, holder: JsonObject, eventName: string): string {
+    const rewrite = this.rewrite;
+    if (!rewrite || holder.model !== rewrite.from) return raw;
+    const rewritten = rewrite.apply(raw);
+    if (rewritten !== undefined) return rewritten;
+    // The upstream escaped the name differently: re-serialize this one event.
+    holder.model = rewrite.to;
+    const eol = sseLineBreak(raw);
+    const eventLine = eventName ? `event: ${eventName}${eol}` : '';
+    return `${eventLine}data: ${JSON.stringify(payload)}${eol}${eol}`;
+  }
+
+  private feed(handOut: () => void): string {
+    try {
+      handOut();
+    } catch (error) {
+      return this.recover(error);
+    }
+    return this.takeOutput();
+  }
+}
