@@ -168,12 +168,12 @@ describe(createAnthropicRelay.name, () => {
     );
   });
 
-  it('leaves a different model name alone', () => {
+  it('shows the alias even when the upstream answers with another spelling of the model', () => {
     const sut = createAnthropicRelay({
       sink: new RecordingSink(),
       rewriteModel: { from: 'claude-opus-4-1', to: 'opus' },
     });
-    expect(runRelay(sut, MESSAGE_START).output).toBe(MESSAGE_START);
+    expect(runRelay(sut, MESSAGE_START).output).toBe(MESSAGE_START.replace(`"model":"${MODEL}"`, '"model":"opus"'));
   });
 
   it('reports message_delta input and cache fields only when present and non-zero', () => {

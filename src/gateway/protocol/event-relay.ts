@@ -97,14 +97,24 @@ export abstract class EventRelay implements StreamRelay {
    */
   protected withModelAlias(raw: string, payload: JsonObject, holder: JsonObject, eventName: string): string {
     const rewrite = this.rewrite;
-    if (!rewrite || holder.model !== rewrite.from) return raw;
-    const rewritten = rewrite.apply(raw);
+    const upstreamModel = holder.model;
+    if (!rewrite || typeof upstreamModel !== 'string' || upstreamModel === rewrite.to) return raw;
+    // Upstreams may answer with another spelling of the model (a dated snapshot): the client still sees its alias.
+    const apply = upstreamModel === rewrite.from ? rewrite.apply : this.rewriterFor(upstreamModel, rewrite.to);
+    const rewritten = apply(raw);
     if (rewritten !== undefined) return rewritten;
     // The upstream escaped the name differently: re-serialize this one event.
     holder.model = rewrite.to;
     const eol = sseLineBreak(raw);
     const eventLine = eventName ? `event: ${eventName}${eol}` : '';
     return `${eventLine}data: ${JSON.stringify(payload)}${eol}${eol}`;
+  }
+
+  private otherRewriter?: { from: string; apply: (raw: string) => string | undefined };
+
+  private rewriterFor(from: string, to: string): (raw: string) => string | undefined {
+    if (this.otherRewriter?.from !== from) this.otherRewriter = { from, apply: createModelRewriter(from, to) };
+    return this.otherRewriter.apply;
   }
 
   private feed(handOut: () => void): string {

@@ -227,17 +227,17 @@ describe(createOpenAIRelay.name, () => {
     expect(runRelay(sut, stream).output).toBe('data: {"id":"x","model":"llama","choices":[]}\n\n');
   });
 
-  it('does not rewrite a different model or text that merely mentions it', () => {
+  it('rewrites another spelling of the model (a dated snapshot) but not text that merely mentions it', () => {
     const stream = chunk([delta({ content: `"model":"${MODEL}"` })]).replace(
       `"model":"${MODEL}",`,
-      '"model":"gpt-4o",',
+      '"model":"gpt-4o-2024-08-06",',
     );
     const sut = createOpenAIRelay({
       sink: new RecordingSink(),
       dropUsageChunk: false,
       rewriteModel: { from: MODEL, to: 'fast' },
     });
-    expect(runRelay(sut, stream).output).toBe(stream);
+    expect(runRelay(sut, stream).output).toBe(stream.replace('"model":"gpt-4o-2024-08-06",', '"model":"fast",'));
   });
 
   it.each([
