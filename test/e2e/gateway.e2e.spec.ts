@@ -248,9 +248,12 @@ describe('errors and their categories', () => {
     const controller = new AbortController();
     const stream = anthropic.messages.stream({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
     stream.on('error', () => undefined);
+    stream.on('abort', () => undefined);
+    const settled = stream.done().catch(() => undefined);
     await new Promise<void>((resolve) => stream.on('streamEvent', () => resolve()));
     const index = fake.requests.length - 1;
     controller.abort();
+    await settled;
     await fake.closed(index);
     await eventually(() => gw.tracker.activeCount === 0);
     expect(await lastTrace()).toMatchObject({ status: 'error', error_type: 'client_disconnect' });
