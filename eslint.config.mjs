@@ -34,6 +34,6 @@ export default tseslint.config(
   {
     files: ['src/dashboard/public/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', localStorage: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', performance: 'readonly', Intl: 'readonly' } },
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', localStorage: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', performance: 'readonly', Intl: 'readonly' } },
   },
 );

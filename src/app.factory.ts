@@ -6,8 +6,9 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 import { RequestOrchestrator } from './metrics/request-orchestrator.interceptor';
-import { createPino, PinoNestLogger } from './logging/logger';
+import { createLogging, PinoNestLogger, type Logging } from './logging/logger';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 let fallbackSeq = 0;
@@ -19,11 +20,19 @@ export function requestIdFor(header: string | string[] | undefined): string {
 }
 
 export interface CreateAppOptions {
+  /** A ready logger (tests capture output this way); it is reported as a `custom` handler. */
   pino?: Pino;
 }
 
+function loggingFor(config: AppConfig, options: CreateAppOptions): Logging {
+  if (!options.pino) return createLogging(config);
+  const format = config.logPretty ? 'pretty' : 'json';
+  return { pino: options.pino, mode: { requested: format, effective: 'json', handler: 'custom', level: options.pino.level } };
+}
+
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const logger = options.pino ?? createPino(config);
+  const logging = loggingFor(config, options);
+  const logger = logging.pino;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -32,7 +41,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
     return503OnClosing: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode), adapter, {
     logger: new PinoNestLogger(logger),
   });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true }));
@@ -50,5 +59,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     }
     done(null, payload);
   });
+  app.get(GracefulShutdown).install();
   return app;
 }

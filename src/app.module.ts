@@ -3,18 +3,22 @@ import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyGuard } from './common/api-key.guard';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { HealthController } from './health/health.controller';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+import type { LoggingMode } from './logging/logger';
+import { LoggingModule } from './logging/logging.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, logging: LoggingMode): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), MetricsModule, GatewayModule],
+      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging), MetricsModule, GatewayModule, DashboardModule],
       controllers: [HealthController],
-      providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
+      providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, GracefulShutdown],
     };
   }
 }

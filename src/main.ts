@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
+import { closeOnSignals } from './lifecycle/graceful-shutdown';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -14,8 +15,9 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   const app = await createApp(config);
-  app.enableShutdownHooks();
   await app.listen({ host: config.host, port: config.port });
+  // Not Nest's enableShutdownHooks: in-flight requests must drain before its destroy hooks run.
+  closeOnSignals(app);
   app.getHttpAdapter().getInstance().log.info(`Gateway listening on http://${config.host}:${config.port}`);
 }
 

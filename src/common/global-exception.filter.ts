@@ -1,8 +1,9 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, flavorOf } from './api-error';
 import type { RequestOrchestrator } from '../metrics/request-orchestrator.interceptor';
 import { PassThroughError } from './upstream-http.error';
+import { redactSecrets } from '../gateway/protocol/redact';
 
 function messageOf(exception: HttpException): string {
   const response = exception.getResponse();
@@ -24,8 +25,6 @@ function fastifyClientError(exception: unknown): number | undefined {
 
 @Catch()
 export class GlobalExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Http');
-
   constructor(
     private readonly orchestrator: RequestOrchestrator,
     private readonly bodyLimitBytes: number,
@@ -68,7 +67,8 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       void reply.status(clientStatus).send(errorBody(flavorOf(path), clientStatus, message));
       return;
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    // The request's own logger, so the line carries its request id; messages may echo credentials.
+    request.log.error({ context: 'Http' }, redactSecrets(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
     void reply.status(500).send(errorBody(flavorOf(path), 500, 'Internal server error'));
   }
 }

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger as Pino } from 'pino';
+import type PinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config';
 
 /** Header and body fields that carry credentials: never printed. */
@@ -7,27 +10,91 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'req.headers["api-key"]',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-goog-api-key"]',
+  'req.headers.cookie',
   'headers.authorization',
   'headers["x-api-key"]',
+  'headers["api-key"]',
+  'headers["proxy-authorization"]',
+  'headers["x-goog-api-key"]',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  '*.headers["api-key"]',
+  '*.headers["proxy-authorization"]',
+  '*.headers["x-goog-api-key"]',
+  '*.headers.cookie',
   'apiKey',
   'api_key',
   '*.apiKey',
   '*.api_key',
 ];
 
-export function createPino(config: Pick<AppConfig, 'logLevel' | 'logPretty'>, destination?: pino.DestinationStream): Pino {
+export type LogFormat = 'json' | 'pretty';
+
+/** How the gateway logs, as `/metrics/logs` reports it: what was asked for and what runs. */
+export interface LoggingMode {
+  requested: LogFormat;
+  effective: LogFormat;
+  /** `stdout:json`, `stdout:pretty`, or `stream:*` when a destination was handed in (tests). */
+  handler: string;
+  level: string;
+}
+
+export interface Logging {
+  pino: Pino;
+  mode: LoggingMode;
+}
+
+/** A short, stable fingerprint of a secret, to correlate log lines without printing the secret. */
+export function keyFingerprint(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 8)}`;
+}
+
+/** Pretty lines lead with the first 8 characters of the request id: `[1a2b3c4d] request completed`. */
+export function prettyMessage(log: Record<string, unknown>, messageKey: string): string {
+  const message = typeof log[messageKey] === 'string' ? log[messageKey] : '';
+  return typeof log.reqId === 'string' ? `[${log.reqId.slice(0, 8)}] ${message}` : message;
+}
+
+/** pino-pretty is a dev dependency: the production image has none, and then logs stay JSON. */
+function loadPretty(): typeof PinoPretty | undefined {
+  try {
+    return createRequire(__filename)('pino-pretty') as typeof PinoPretty;
+  } catch {
+    return undefined;
+  }
+}
+
+/** pino to stdout (or `destination`): JSON lines, or pretty when LOG_PRETTY=true and pino-pretty is installed. */
+export function createLogging(config: Pick<AppConfig, 'logLevel' | 'logPretty'>, destination?: pino.DestinationStream): Logging {
   const options: pino.LoggerOptions = {
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     base: undefined,
   };
-  if (config.logPretty && !destination) {
-    return pino({
-      ...options,
-      transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+  const requested: LogFormat = config.logPretty ? 'pretty' : 'json';
+  const target = destination ? 'stream' : 'stdout';
+  const pretty = config.logPretty ? loadPretty() : undefined;
+  if (pretty) {
+    const stream = pretty({
+      destination: destination ?? 1,
+      sync: true,
+      colorize: !destination && process.stdout.isTTY,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,reqId',
+      messageFormat: prettyMessage,
     });
+    return { pino: pino(options, stream), mode: { requested, effective: 'pretty', handler: `${target}:pretty`, level: config.logLevel } };
   }
-  return destination ? pino(options, destination) : pino(options);
+  const logger = destination ? pino(options, destination) : pino(options);
+  if (config.logPretty) logger.warn('LOG_PRETTY=true but pino-pretty is not installed (a production image): logging JSON lines');
+  return { pino: logger, mode: { requested, effective: 'json', handler: `${target}:json`, level: config.logLevel } };
+}
+
+export function createPino(config: Pick<AppConfig, 'logLevel' | 'logPretty'>, destination?: pino.DestinationStream): Pino {
+  return createLogging(config, destination).pino;
 }
 
 /** Nest's logger interface over pino, so framework and application lines share one stream. */

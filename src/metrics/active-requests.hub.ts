@@ -1,5 +1,5 @@
-import { HttpException, HttpStatus, Inject, Injectable, type MessageEvent } from '@nestjs/common';
-import { auditTime, concat, defer, filter, finalize, map, merge, of, share, skip, timer, type Observable } from 'rxjs';
+import { HttpException, HttpStatus, Inject, Injectable, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
+import { auditTime, concat, defer, filter, finalize, map, merge, of, share, skip, Subject, takeUntil, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CLOCK, TrackerService, type Clock } from './tracker.service';
 
@@ -14,8 +14,9 @@ export const DISABLED_SUGGESTION = 'Set LOG_REQUEST_METRICS=true to enable reque
  * per change and shared by all subscribers; only each client's initial snapshot is its own.
  */
 @Injectable()
-export class ActiveRequestsHub {
+export class ActiveRequestsHub implements BeforeApplicationShutdown {
   private clientCount = 0;
+  private readonly closing = new Subject<void>();
   private lastVersion = -1;
   private readonly updates$: Observable<MessageEvent>;
   private readonly heartbeat$: Observable<MessageEvent>;
@@ -78,8 +79,14 @@ export class ActiveRequestsHub {
     this.clientCount++;
     // Built and subscribed in one synchronous step: no change can fall between the two.
     return defer(() => concat(of(this.snapshotEvent()), merge(this.updates$, this.heartbeat$))).pipe(
+      takeUntil(this.closing),
       finalize(() => this.clientCount--),
     );
+  }
+
+  /** Ends every stream, so closing the HTTP server does not wait on clients that never hang up. */
+  beforeApplicationShutdown(): void {
+    this.closing.next();
   }
 
   private snapshotEvent(): MessageEvent {

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { LoggingMode } from '../logging/logger';
+import { LOGGING_MODE } from '../logging/logging.module';
 import { DISABLED_MESSAGE, DISABLED_SUGGESTION } from './active-requests.hub';
 import { compileGlob, type ProviderModelFilter } from './calculations/wildcard';
 import type { LogsQuery } from './dto/logs.query';
@@ -24,7 +26,10 @@ export interface LogsDoc {
   disabled?: boolean;
   message?: string;
   suggestion?: string;
+  /** systemd-journald logging: not supported, so never requested nor effective; `handler` is the one in use. */
   systemd: { requested: boolean; effective: boolean; handler: string };
+  /** Log format asked for (LOG_PRETTY) and the one in effect (pretty needs pino-pretty, absent in the production image). */
+  logging: { requested: string; effective: string; handler: string; level: string };
   errors: WireTrace[];
   traces: WireTrace[];
 }
@@ -39,6 +44,7 @@ export class MetricsReportService {
     private readonly tracker: TrackerService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGING_MODE) private readonly loggingMode: LoggingMode,
   ) {}
 
   runningTotals(query: RunningTotalsQuery, accept: string | undefined): RenderedReport {
@@ -74,12 +80,15 @@ export class MetricsReportService {
   }
 
   logs(query: LogsQuery): LogsDoc {
-    const systemd = { requested: false, effective: false, handler: this.config.logPretty ? 'stdout:pretty' : 'stdout:json' };
+    const mode = this.loggingMode;
+    const systemd = { requested: false, effective: false, handler: mode.handler };
+    const logging = { requested: mode.requested, effective: mode.effective, handler: mode.handler, level: mode.level };
     if (!this.tracker.enabled) {
-      return { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION, systemd, errors: [], traces: [] };
+      return { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION, systemd, logging, errors: [], traces: [] };
     }
     return {
       systemd,
+      logging,
       errors: this.tracker.recentErrors(query.limit_errors),
       traces: this.tracker.recentTraces(query.limit_traces),
     };

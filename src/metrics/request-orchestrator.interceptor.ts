@@ -8,7 +8,9 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
+import { presentedKey } from '../common/api-key.guard';
 import { PassThroughError } from '../common/upstream-http.error';
+import { keyFingerprint } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
 import { describeNetworkError } from '../gateway/protocol/error-classification';
 import type { MetricsContext } from './metrics-context';
@@ -99,6 +101,11 @@ export class RequestOrchestrator implements NestInterceptor {
       requestSize: Number.isFinite(length) ? length : 0,
       ...facts,
     });
+    if (request.log.level === 'debug' || request.log.level === 'trace') {
+      // Credentials in the headers are censored by the logger's redact paths.
+      request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
+    }
+    const key = presentedKey(request.headers);
     const abort = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) {
@@ -117,6 +124,8 @@ export class RequestOrchestrator implements NestInterceptor {
           input_tokens: r.inputTokens,
           output_tokens: r.outputTokens,
           error_type: r.errorType,
+          // Which client key, for correlation; never the key itself.
+          client_key: key === undefined ? undefined : keyFingerprint(key),
         },
         'request completed',
       );

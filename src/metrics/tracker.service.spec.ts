@@ -65,6 +65,17 @@ describe(TrackerService.name, () => {
       expect(totals(sut).summary.total_requests).toBe(1);
     });
 
+    it('counts two in-flight requests that share a client request id', () => {
+      const a = sut.begin({ requestId: 'same', provider: 'p', openaiModel: 'm' });
+      const b = sut.begin({ requestId: 'same', provider: 'p', openaiModel: 'm' });
+      expect(a.requestId).toBe('same');
+      expect(b.requestId).toMatch(/^same~\d+$/);
+      expect(sut.activeCount).toBe(2);
+      a.finalize();
+      b.finalize();
+      expect(totals(sut).summary.total_requests).toBe(2);
+    });
+
     it('keeps a model with colons under its provider', () => {
       const ctx = sut.begin({ requestId: 'x', claudeModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash' });
       ctx.route('openrouter', 'anthropic/claude-3-5-sonnet:context-flash');
@@ -242,6 +253,27 @@ describe(TrackerService.name, () => {
       expect(sut.start({ requestId: 'b' })).toBeUndefined();
       expect(sut.activeCount).toBe(0);
       expect(totals(sut).summary.total_requests).toBe(0);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('cancelActive finalizes every in-flight request as cancelled, keeping an earlier failure', () => {
+      sut.start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      sut.start({ requestId: 'b', provider: 'p', openaiModel: 'm' });
+      sut.get('b')!.errorType = 'timeout';
+      expect(sut.cancelActive('shutting down')).toBe(2);
+      expect(sut.activeCount).toBe(0);
+      expect(sut.errorDistribution()).toEqual({ cancelled: 1, timeout: 1 });
+      expect(sut.recentErrors(2).map((e) => e.error)).toContain('shutting down');
+    });
+
+    it('whenIdle resolves true once the last request ends, false when the time runs out first', async () => {
+      sut.start({ requestId: 'a' });
+      const idle = sut.whenIdle(60_000);
+      sut.end('a');
+      await expect(idle).resolves.toBe(true);
+      sut.start({ requestId: 'b' });
+      await expect(sut.whenIdle(1)).resolves.toBe(false);
     });
   });
 });

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BehaviorSubject, type Observable } from 'rxjs';
+import { BehaviorSubject, filter, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { addRecord, addRecordToSplit, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey } from './calculations/bucket-key';
+import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
 import { buildRunningTotals, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
 import { RingBuffer } from './calculations/ring-buffer';
@@ -52,6 +53,7 @@ export class TrackerService implements TrackerPort {
   private errorSeq = 0;
   private finishedCount = 0;
   private version = 0;
+  private duplicateSeq = 0;
   private readonly changes = new BehaviorSubject<ActiveChange>({ version: 0, kind: 'membership' });
 
   constructor(
@@ -70,6 +72,40 @@ export class TrackerService implements TrackerPort {
     return this.active.size;
   }
 
+  /** Grows on every change of the tracked state; a scrape can reuse what it built for the same version. */
+  get changeVersion(): number {
+    return this.version;
+  }
+
+  /** Completed buckets in creation order (which never changes: buckets are never removed). */
+  completedBuckets(): Iterable<Bucket> {
+    return this.buckets.values();
+  }
+
+  activeRecords(): Iterable<RequestRecord> {
+    return this.active.values();
+  }
+
+  /** Resolves true once nothing is in flight, or false when `timeoutMs` passes first. */
+  async whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.active.size === 0) return true;
+    const idle$ = this.changes.pipe(filter(() => this.active.size === 0), map(() => true));
+    return firstValueFrom(race(idle$, timer(timeoutMs).pipe(map(() => this.active.size === 0))));
+  }
+
+  /** Finalizes every in-flight request as `cancelled` (shutdown after the grace period); returns how many. */
+  cancelActive(reason: string): number {
+    const records = [...this.active.values()];
+    for (const record of records) {
+      if (record.errorType === undefined) {
+        record.errorType = 'cancelled';
+        record.error = reason;
+      }
+      this.finalize(record);
+    }
+    return records.length;
+  }
+
   /** Starts tracking and returns the request's context (a no-op one when metrics are off). */
   begin(start: RequestStart): MetricsContext {
     const record = this.start(start);
@@ -78,9 +114,9 @@ export class TrackerService implements TrackerPort {
 
   start(start: RequestStart): RequestRecord | undefined {
     if (!this.enabled) return undefined;
-    const existing = this.active.get(start.requestId);
-    if (existing) return existing;
-    const record = newRecord(start, this.clock.nowUnix(), this.clock.nowMono());
+    // Clients may reuse an x-request-id while the first request is in flight: both must count.
+    const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
+    const record = newRecord({ ...start, requestId }, this.clock.nowUnix(), this.clock.nowMono());
     this.active.set(record.requestId, record);
     this.touch(record);
     this.emit('membership');
@@ -126,10 +162,11 @@ export class TrackerService implements TrackerPort {
     const key = bucketKey(record.provider, record.openaiModel);
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { key, provider: record.provider, model: record.openaiModel, split: newSplit() };
+      bucket = { key, provider: record.provider, model: record.openaiModel, split: newSplit(), distributions: newBucketDistributions() };
       this.buckets.set(key, bucket);
     }
     addRecordToSplit(bucket.split, record);
+    addBucketDistributions(bucket.distributions, record);
     addRecord(this.totals, record);
     const modelName = record.openaiModel ?? 'unknown';
     this.modelCounts.set(modelName, (this.modelCounts.get(modelName) ?? 0) + 1);

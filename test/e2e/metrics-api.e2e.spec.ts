@@ -263,6 +263,15 @@ describe('GET /metrics/active-requests/stream', () => {
     d.close();
   });
 
+  it('ends open streams when the gateway closes, so shutdown does not hang on them', async () => {
+    const app = await startApp();
+    const clients = await Promise.all([1, 2, 3].map(() => SseClient.connect(`${app.url}/metrics/active-requests/stream`)));
+    await Promise.all(clients.map((c) => c.next('update')));
+    await app.close();
+    await eventually(() => clients.every((c) => c.closedByServer));
+    expect(app.hub.clients).toBe(0);
+  });
+
   it('releases 200 clients whose sockets vanish without a clean close', async () => {
     const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.2' });
     const clients = await Promise.all(Array.from({ length: 200 }, () => SseClient.connect(`${app.url}/metrics/active-requests/stream`)));

@@ -20,7 +20,15 @@ export interface WireSection {
   completed_requests: number;
   average_ttft_ms: number;
   average_overhead_ms: number;
+  /** Requests with a time to first token, and their sum: the same figures as the Prometheus TTFT histogram's _count and _sum. */
+  ttft_requests: number;
+  total_ttft_ms: number;
+  /** Requests with a known upstream time, and the sum of their gateway overhead (vdm_gateway_overhead_seconds). */
+  overhead_requests: number;
+  total_overhead_ms: number;
 }
+
+const ms3 = (ms: number): number => Number(ms.toFixed(3));
 
 export function wireSection(t: Totals): WireSection {
   return {
@@ -37,7 +45,11 @@ export function wireSection(t: Totals): WireSection {
     total_duration_ms: t.totalDurationMs,
     completed_requests: t.completed,
     average_ttft_ms: averageMs(t.totalTtftMs, t.ttftCount),
-    average_overhead_ms: t.overheadCount > 0 ? Number((t.totalOverheadMs / t.overheadCount).toFixed(3)) : 0,
+    average_overhead_ms: t.overheadCount > 0 ? ms3(t.totalOverheadMs / t.overheadCount) : 0,
+    ttft_requests: t.ttftCount,
+    total_ttft_ms: ms3(t.totalTtftMs),
+    overhead_requests: t.overheadCount,
+    total_overhead_ms: ms3(t.totalOverheadMs),
   };
 }
 
@@ -159,7 +171,11 @@ function subtractInPlace(target: WireSection, s: WireSection): void {
     if (key.startsWith('average_')) continue;
     target[key] -= s[key];
   }
+  target.total_ttft_ms = ms3(target.total_ttft_ms);
+  target.total_overhead_ms = ms3(target.total_overhead_ms);
   target.average_duration_ms = target.completed_requests > 0 ? Math.round(target.total_duration_ms / target.completed_requests) : 0;
+  target.average_ttft_ms = target.ttft_requests > 0 ? Math.round(target.total_ttft_ms / target.ttft_requests) : 0;
+  target.average_overhead_ms = target.overhead_requests > 0 ? ms3(target.total_overhead_ms / target.overhead_requests) : 0;
 }
 
 export interface WireActiveRow {

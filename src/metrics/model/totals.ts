@@ -1,3 +1,5 @@
+import type { BucketDistributions } from './distributions';
+
 /** Additive counters of one section (total, streaming or non_streaming) of a bucket. */
 export interface Totals {
   requests: number;
@@ -33,4 +35,6 @@ export interface Bucket {
   provider?: string;
   model?: string;
   split: Split;
+  /** Finished requests only: latency, token and error-type distributions for Prometheus. */
+  distributions: BucketDistributions;
 }

@@ -1,0 +1,799 @@
+// Vandamme Gateway dashboard: plain modern JS, no build step.
+// Data: /metrics/running-totals (JSON, completed requests only), /metrics/logs, and the live
+// /metrics/active-requests/stream read with fetch so the API key travels in a header, never a URL.
+import * as fmt from './format.js';
+import { backoffDelay, readSse } from './sse.js';
+
+const KEY_STORAGE = 'vdm.dashboard.apiKey';
+const TICK_STORAGE = 'vdm.dashboard.tickMs';
+const DEFAULT_TICK_MS = 2000;
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_CAP_MS = 15000;
+/** Active requests poll interval when the stream is off (503). */
+const POLL_MS = 2000;
+/** While polling, try the stream again this often: it may have been turned back on. */
+const STREAM_RETRY_MS = 60000;
+/** Totals and logs also refresh on every change of the active set; this is the safety net. */
+const REFRESH_MS = 10000;
+/** No event (update or heartbeat, 30 s by default) for this long: the connection is dead, reconnect. */
+const WATCHDOG_MS = 75000;
+
+const base = new window.URL('../metrics/', document.baseURI);
+const endpoint = (path) => new window.URL(path, base).toString();
+const TOTALS_URL = endpoint('running-totals?format=json&include_active=false');
+const LOGS_URL = endpoint('logs?limit_errors=25&limit_traces=50');
+const ACTIVE_URL = endpoint('active-requests');
+const STREAM_URL = endpoint('active-requests/stream');
+
+const TOKEN_KINDS = [
+  { key: 'total_input_tokens', label: 'Input', cssVar: '--tok-input' },
+  { key: 'total_output_tokens', label: 'Output', cssVar: '--tok-output' },
+  { key: 'total_cache_read_tokens', label: 'Cache read', cssVar: '--tok-cache-read' },
+  { key: 'total_cache_creation_tokens', label: 'Cache creation', cssVar: '--tok-cache-creation' },
+];
+
+class AuthRequired extends Error {}
+
+const $ = (selector) => document.querySelector(selector);
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function storageOf(name) {
+  try {
+    return window[name];
+  } catch {
+    return undefined; // storage blocked: the page still works, it just asks again
+  }
+}
+const session = storageOf('sessionStorage');
+const local = storageOf('localStorage');
+
+const state = {
+  key: session?.getItem(KEY_STORAGE) ?? '',
+  /** AbortController of the current run (stream or poll loop, timers); null while paused or locked. */
+  run: null,
+  attempt: 0,
+  /** request_id -> { row, baseMs, at, tr } */
+  active: new Map(),
+  mode: 'total',
+  totals: null,
+  logs: null,
+  disabled: false,
+  locked: false,
+  tickMs: Number(local?.getItem(TICK_STORAGE)) || DEFAULT_TICK_MS,
+  timers: [],
+  refreshing: false,
+  refreshAgain: false,
+  refreshTimeout: 0,
+  chart: null,
+};
+
+// ------------------------------------------------------------------ HTTP
+
+async function api(url, init = {}) {
+  const headers = { accept: 'application/json', ...init.headers };
+  if (state.key) headers['x-api-key'] = state.key;
+  const response = await fetch(url, { ...init, headers, cache: 'no-store', credentials: 'same-origin' });
+  if (response.status === 401) throw new AuthRequired('API key required');
+  return response;
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+// ------------------------------------------------------------------ status and notices
+
+const LIVE_HINTS = {
+  connecting: 'connecting…',
+  live: 'live',
+  polling: `polled every ${POLL_MS / 1000} s`,
+  reconnecting: 'stale: reconnecting',
+  paused: 'paused',
+  disabled: 'metrics off',
+  locked: 'needs the API key',
+};
+
+function setStatus(kind, text) {
+  const node = $('#conn-status');
+  node.dataset.state = kind;
+  node.textContent = text;
+  document.body.dataset.conn = kind;
+  const hint = LIVE_HINTS[kind] ?? kind;
+  $('#active-hint').textContent = hint;
+  $('[data-metric="in_flight"] .sub').textContent = hint;
+}
+
+function markUpdated() {
+  $('#updated').textContent = `Updated ${fmt.clock(Date.now())}`;
+}
+
+function showNotice(kind, title, text) {
+  const node = $('#notice');
+  node.dataset.kind = kind;
+  $('#notice-title').textContent = title;
+  $('#notice-text').textContent = text;
+  node.hidden = false;
+}
+
+function hideNotice(kind) {
+  const node = $('#notice');
+  if (kind === undefined || node.dataset.kind === kind) node.hidden = true;
+}
+
+function metricsDisabled(doc) {
+  state.disabled = true;
+  stopRun();
+  clearActive();
+  setStatus('disabled', 'Metrics disabled');
+  showNotice(
+    'disabled',
+    `${doc?.message || 'Request metrics are disabled'}.`,
+    `${doc?.suggestion || 'Set LOG_REQUEST_METRICS=true to enable them'}. The gateway still proxies requests; there is just nothing to show.`,
+  );
+  // Look again now and then: a restarted gateway may have metrics back on.
+  state.timers.push(setTimeout(() => void refreshNow(), REFRESH_MS * 3));
+}
+
+// ------------------------------------------------------------------ run control
+
+function stopRun() {
+  state.run?.abort();
+  state.run = null;
+  for (const timer of state.timers) {
+    clearTimeout(timer);
+    clearInterval(timer);
+  }
+  state.timers = [];
+  clearTimeout(state.refreshTimeout);
+}
+
+/** (Re)starts everything: a full resync of totals and logs, then the live stream. */
+function start() {
+  stopRun();
+  if (state.locked || document.hidden) return;
+  const run = new AbortController();
+  state.run = run;
+  state.attempt = 0;
+  state.disabled = false;
+  setStatus('connecting', 'Connecting…');
+  void refreshNow();
+  void streamLoop(run.signal);
+  state.timers.push(setInterval(tick, state.tickMs));
+  state.timers.push(setInterval(() => void refreshNow(), REFRESH_MS));
+}
+
+function pause() {
+  stopRun();
+  if (!state.locked && !state.disabled) setStatus('paused', 'Paused (tab hidden)');
+}
+
+// ------------------------------------------------------------------ live stream
+
+async function streamLoop(signal) {
+  while (!signal.aborted) {
+    let outcome;
+    try {
+      outcome = await streamOnce(signal);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof AuthRequired) return requireKey();
+      outcome = 'broken';
+    }
+    if (signal.aborted || outcome === 'disabled') return;
+    if (outcome === 'polling') {
+      if ((await pollLoop(signal)) === 'stop') return;
+      continue;
+    }
+    await reconnectCountdown(signal);
+  }
+}
+
+async function reconnectCountdown(signal) {
+  const delay = backoffDelay(state.attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
+  state.attempt += 1;
+  const until = Date.now() + delay;
+  while (!signal.aborted && Date.now() < until) {
+    const seconds = Math.ceil((until - Date.now()) / 1000);
+    setStatus('reconnecting', `Reconnecting in ${seconds} s (try ${state.attempt})`);
+    await sleep(Math.min(1000, until - Date.now()), signal);
+  }
+  if (!signal.aborted) setStatus('reconnecting', `Reconnecting… (try ${state.attempt})`);
+}
+
+/** One connection: 'ended' (server closed it), 'polling' (stream off: 503), 'disabled' (metrics off). */
+async function streamOnce(signal) {
+  const connection = new AbortController();
+  const abort = () => connection.abort();
+  signal.addEventListener('abort', abort, { once: true });
+  let watchdog = 0;
+  const pet = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(abort, WATCHDOG_MS);
+  };
+  try {
+    pet();
+    const response = await api(STREAM_URL, { headers: { accept: 'text/event-stream' }, signal: connection.signal });
+    if (response.status === 503) {
+      const body = await response.json().catch(() => ({}));
+      showNotice('stream-off', 'Live stream unavailable.', `${body.message || 'the server answered 503'}. Polling every ${POLL_MS / 1000} s instead.`);
+      return 'polling';
+    }
+    if (!response.ok || !response.body) throw new Error(`stream answered HTTP ${response.status}`);
+    let outcome = 'ended';
+    let first = true;
+    await readSse(response, (event) => {
+      pet();
+      if (event.event === 'update') {
+        const doc = JSON.parse(event.data);
+        if (doc.disabled) {
+          outcome = 'disabled';
+          return metricsDisabled(doc);
+        }
+        state.attempt = 0;
+        hideNotice('stream-off');
+        setStatus('live', 'Live');
+        applyActive(doc);
+        // A new connection may follow a restart or a gap: resync the totals too.
+        if (first) scheduleRefresh(0);
+        first = false;
+      } else if (event.event === 'disabled') {
+        outcome = 'disabled';
+        metricsDisabled(JSON.parse(event.data));
+      } else if (event.event === 'heartbeat') {
+        markUpdated();
+      }
+      return undefined;
+    });
+    return outcome;
+  } finally {
+    clearTimeout(watchdog);
+    signal.removeEventListener('abort', abort);
+  }
+}
+
+/** Polls the active set; returns 'retry' when it is time to try the stream again, 'stop' otherwise. */
+async function pollLoop(signal) {
+  const until = Date.now() + STREAM_RETRY_MS;
+  while (!signal.aborted && Date.now() < until) {
+    try {
+      const doc = await (await api(ACTIVE_URL, { signal })).json();
+      if (doc.disabled) {
+        metricsDisabled(doc);
+        return 'stop';
+      }
+      setStatus('polling', `Polling every ${POLL_MS / 1000} s`);
+      applyActive(doc);
+    } catch (error) {
+      if (signal.aborted) return 'stop';
+      if (error instanceof AuthRequired) {
+        requireKey();
+        return 'stop';
+      }
+      setStatus('reconnecting', 'Polling: gateway unreachable');
+    }
+    await sleep(POLL_MS, signal);
+  }
+  return signal.aborted ? 'stop' : 'retry';
+}
+
+// ------------------------------------------------------------------ active requests grid
+
+const ACTIVE_COLUMNS = [
+  ['provider'], ['model'], ['mode'], ['duration', 'num'], ['input_tokens', 'num'], ['output_tokens', 'num'],
+  ['cache_read_tokens', 'num'], ['cache_creation_tokens', 'num'], ['tool_calls', 'num'], ['message_count', 'num'],
+  ['request_size', 'num'],
+];
+
+function buildActiveRow(row) {
+  const tr = el('tr', 'row-new');
+  tr.dataset.requestId = row.request_id;
+  tr.dataset.provider = row.provider ?? '';
+  for (const [col, cls] of ACTIVE_COLUMNS) {
+    const td = el('td', cls);
+    td.dataset.col = col;
+    tr.append(td);
+  }
+  const cells = tr.children;
+  cells[0].append(badge(row.provider));
+  const model = row.resolved_model || row.model || row.requested_model || 'unknown';
+  cells[1].textContent = model;
+  cells[1].title = row.requested_model && row.requested_model !== model ? `${model} (requested as ${row.requested_model})` : model;
+  cells[2].append(el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync'));
+  cells[3].title = `started ${fmt.fullDate(row.start_time)}`;
+  tr.addEventListener('animationend', () => tr.classList.remove('row-new'), { once: true });
+  return tr;
+}
+
+function setText(td, text) {
+  if (td.textContent !== text) td.textContent = text;
+}
+
+function setCount(td, value) {
+  setText(td, fmt.num(value));
+  td.classList.toggle('zero', !value);
+}
+
+function updateActiveRow(entry) {
+  const { row, tr } = entry;
+  const cells = tr.children;
+  setCount(cells[4], row.input_tokens);
+  setCount(cells[5], row.output_tokens);
+  setCount(cells[6], row.cache_read_tokens);
+  setCount(cells[7], row.cache_creation_tokens);
+  setCount(cells[8], row.tool_calls);
+  setCount(cells[9], row.message_count);
+  setText(cells[10], fmt.bytes(row.request_size));
+  setText(cells[3], fmt.elapsed(elapsedOf(entry)));
+}
+
+const elapsedOf = (entry) => entry.baseMs + (performance.now() - entry.at);
+
+function applyActive(doc) {
+  const rows = Array.isArray(doc.active_requests) ? doc.active_requests : [];
+  const tbody = $('#active-grid tbody');
+  const now = performance.now();
+  const seen = new Set();
+  let changed = false;
+  let progressed = false;
+  for (const row of rows) {
+    seen.add(row.request_id);
+    let entry = state.active.get(row.request_id);
+    if (!entry) {
+      entry = { tr: buildActiveRow(row) };
+      state.active.set(row.request_id, entry);
+      changed = true;
+    } else if (countsOf(entry.row) !== countsOf(row)) {
+      progressed = true;
+    }
+    entry.row = row;
+    // Durations tick on the client from the server's elapsed time: no clock skew between the two.
+    entry.baseMs = Number(row.duration_ms) || Math.max(0, (Number(doc.timestamp) - Number(row.start_time)) * 1000) || 0;
+    entry.at = now;
+    updateActiveRow(entry);
+  }
+  for (const [id, entry] of state.active) {
+    if (!seen.has(id)) {
+      entry.tr.remove();
+      state.active.delete(id);
+      changed = true;
+    }
+  }
+  // Newest first, as the server orders them; only rows out of place move.
+  rows.forEach((row, i) => {
+    const tr = state.active.get(row.request_id).tr;
+    if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] ?? null);
+  });
+  renderActiveCount();
+  markUpdated();
+  // A request that ends lands in the totals and the logs: fetch them now. An update that changes
+  // nothing visible is a request that started and ended within one coalesced push: fetch too.
+  if (changed || !progressed) scheduleRefresh(100);
+}
+
+const countsOf = (row) =>
+  `${row.input_tokens}/${row.output_tokens}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}`;
+
+function clearActive() {
+  for (const entry of state.active.values()) entry.tr.remove();
+  state.active.clear();
+  renderActiveCount();
+}
+
+function renderActiveCount() {
+  const n = state.active.size;
+  $('#active-count').textContent = String(n);
+  $('#active-empty').hidden = n > 0;
+  const card = $('[data-metric="in_flight"]');
+  card.querySelector('.value').textContent = state.disabled ? '—' : fmt.num(n);
+}
+
+function tick() {
+  for (const entry of state.active.values()) setText(entry.tr.children[3], fmt.elapsed(elapsedOf(entry)));
+  renderLastAccess();
+}
+
+function badge(name) {
+  const label = name || 'unknown';
+  const node = el('span', 'badge', label);
+  node.title = label;
+  node.style.setProperty('--hue', String(fmt.hueOf(label)));
+  return node;
+}
+
+// ------------------------------------------------------------------ totals and logs
+
+function scheduleRefresh(delayMs) {
+  clearTimeout(state.refreshTimeout);
+  state.refreshTimeout = setTimeout(() => void refreshNow(), delayMs);
+}
+
+async function refreshNow() {
+  if (state.locked) return;
+  if (state.refreshing) {
+    state.refreshAgain = true;
+    return;
+  }
+  state.refreshing = true;
+  try {
+    const [totalsResponse, logsResponse] = await Promise.all([api(TOTALS_URL), api(LOGS_URL)]);
+    if (!totalsResponse.ok) throw new Error(`running-totals answered HTTP ${totalsResponse.status}`);
+    const totals = await totalsResponse.json();
+    if (totals.disabled) {
+      if (!state.disabled) metricsDisabled(totals);
+      return;
+    }
+    if (state.disabled) {
+      hideNotice('disabled');
+      start();
+    }
+    state.totals = totals;
+    if (logsResponse.ok) state.logs = await logsResponse.json();
+    renderTotals();
+    renderLogs();
+    markUpdated();
+  } catch (error) {
+    if (error instanceof AuthRequired) requireKey();
+    // Otherwise the gateway is unreachable: the status pill already says so; keep the last data.
+  } finally {
+    state.refreshing = false;
+    if (state.refreshAgain) {
+      state.refreshAgain = false;
+      void refreshNow();
+    }
+  }
+}
+
+function card(metric, value, sub, title) {
+  const node = $(`[data-metric="${metric}"]`);
+  node.querySelector('.value').textContent = value;
+  node.querySelector('.value').title = title ?? '';
+  if (sub !== undefined) node.querySelector('.sub').textContent = sub;
+  return node;
+}
+
+function renderTotals() {
+  const s = state.totals.summary;
+  const requests = s.total_requests ?? 0;
+  const errors = s.total_errors ?? 0;
+  const tokens = TOKEN_KINDS.reduce((sum, kind) => sum + (s[kind.key] ?? 0), 0);
+  card('requests', fmt.compact(requests), 'completed', fmt.num(requests));
+  card('errors', fmt.num(errors), `${fmt.percent(requests ? errors / requests : 0)} error rate`).classList.toggle('has-errors', errors > 0);
+  const share = (n) => (tokens ? `${fmt.percent(n / tokens)} of tokens` : '\u00a0');
+  card('input', fmt.compact(s.total_input_tokens), share(s.total_input_tokens), fmt.num(s.total_input_tokens));
+  card('output', fmt.compact(s.total_output_tokens), share(s.total_output_tokens), fmt.num(s.total_output_tokens));
+  card('cache_read', fmt.compact(s.total_cache_read_tokens), share(s.total_cache_read_tokens), fmt.num(s.total_cache_read_tokens));
+  card('cache_creation', fmt.compact(s.total_cache_creation_tokens), share(s.total_cache_creation_tokens), fmt.num(s.total_cache_creation_tokens));
+  const completed = s.completed_requests ?? requests;
+  card('avg_duration', requests ? fmt.duration(s.average_duration_ms) : '—', `over ${fmt.num(completed)} completed`);
+  renderLastAccess();
+  renderChart(s, tokens);
+  renderProviders();
+}
+
+function renderLastAccess() {
+  const top = state.totals?.summary?.last_accessed?.top;
+  card('last_access', fmt.ago(top), top ? fmt.clock(top) : '\u00a0', fmt.fullDate(top));
+}
+
+function cssVar(name) {
+  return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function renderChart(summary, tokens) {
+  const values = TOKEN_KINDS.map((kind) => summary[kind.key] ?? 0);
+  const legend = $('#token-legend');
+  legend.replaceChildren(
+    ...TOKEN_KINDS.map((kind, i) => {
+      const li = el('li');
+      const swatch = el('span', 'swatch');
+      swatch.style.background = `var(${kind.cssVar})`;
+      li.append(swatch, el('span', '', kind.label), el('span', 'num', fmt.num(values[i])), el('span', 'pct', tokens ? fmt.percent(values[i] / tokens) : '—'));
+      return li;
+    }),
+  );
+  $('#chart-empty').hidden = tokens > 0;
+  const Chart = window.Chart;
+  if (!Chart) return;
+  if (!state.chart) {
+    state.chart = new Chart($('#token-chart'), {
+      type: 'doughnut',
+      data: {
+        labels: TOKEN_KINDS.map((kind) => kind.label),
+        datasets: [{ data: values, borderWidth: 2 }],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        cutout: '62%',
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: (ctx) => ` ${ctx.label}: ${fmt.num(ctx.parsed)}` } },
+        },
+      },
+    });
+    recolorChart();
+  } else {
+    state.chart.data.datasets[0].data = values;
+    state.chart.update('none');
+  }
+}
+
+function recolorChart() {
+  if (!state.chart) return;
+  const dataset = state.chart.data.datasets[0];
+  dataset.backgroundColor = TOKEN_KINDS.map((kind) => cssVar(kind.cssVar));
+  dataset.borderColor = cssVar('--panel');
+  state.chart.update('none');
+}
+
+// ------------------------------------------------------------------ sortable grids
+
+/** A sortable table: columns {key, label, num?, col?, render?(row) -> Node|string, value?(row), title?}. */
+function makeGrid(table, columns, sort) {
+  const grid = { table, columns, sort, rows: [], rowAttrs: () => ({}) };
+  const colgroup = el('colgroup');
+  for (const column of columns) {
+    const col = el('col', column.col ?? (column.num ? 'c-num' : 'c-wide'));
+    if (column.width) col.style.width = `${column.width}px`;
+    colgroup.append(col);
+  }
+  const head = el('tr');
+  for (const column of columns) {
+    const th = el('th', column.num ? 'num' : '');
+    th.dataset.key = column.key;
+    const button = el('button');
+    button.append(el('span', 'label', column.label));
+    button.type = 'button';
+    if (column.title) button.title = column.title;
+    button.addEventListener('click', () => {
+      grid.sort = grid.sort.key === column.key ? { key: column.key, dir: -grid.sort.dir } : { key: column.key, dir: column.num ? -1 : 1 };
+      renderGrid(grid, grid.rows);
+    });
+    th.append(button);
+    head.append(th);
+  }
+  const thead = el('thead');
+  thead.append(head);
+  table.replaceChildren(colgroup, thead, el('tbody'));
+  return grid;
+}
+
+const valueOf = (column, row) => (column.value ? column.value(row) : row[column.key]);
+
+function compare(a, b) {
+  const aMissing = a === null || a === undefined || a === '';
+  const bMissing = b === null || b === undefined || b === '';
+  if (aMissing || bMissing) return aMissing === bMissing ? 0 : aMissing ? 1 : -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: 'base' });
+}
+
+function renderGrid(grid, rows) {
+  grid.rows = rows;
+  const column = grid.columns.find((c) => c.key === grid.sort.key) ?? grid.columns[0];
+  const first = grid.columns[0];
+  const sorted = [...rows].sort((x, y) => {
+    const a = valueOf(column, x);
+    const b = valueOf(column, y);
+    const missing = a === null || a === undefined || b === null || b === undefined;
+    const primary = missing ? compare(a, b) : grid.sort.dir * compare(a, b);
+    return primary || compare(valueOf(first, x), valueOf(first, y));
+  });
+  for (const th of grid.table.tHead.rows[0].cells) {
+    th.setAttribute('aria-sort', th.dataset.key === column.key ? (grid.sort.dir > 0 ? 'ascending' : 'descending') : 'none');
+  }
+  const body = el('tbody');
+  for (const row of sorted) {
+    const tr = el('tr');
+    for (const [name, value] of Object.entries(grid.rowAttrs(row))) tr.dataset[name] = value;
+    for (const c of grid.columns) {
+      const td = el('td', c.num ? 'num' : '');
+      td.dataset.col = c.key;
+      const content = c.render ? c.render(row) : String(valueOf(c, row) ?? '');
+      if (typeof content === 'string') td.textContent = content;
+      else td.append(content);
+      if (c.num && !valueOf(c, row)) td.classList.add('zero');
+      if (c.title && typeof c.title === 'function') td.title = c.title(row);
+      else if (typeof content === 'string' && !c.num) td.title = content;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  grid.table.tBodies[0].replaceWith(body);
+  const empty = grid.table.parentElement.querySelector('.grid-empty');
+  if (empty) empty.hidden = rows.length > 0;
+}
+
+const numCol = (key, label, format = fmt.num, extra = {}) => ({ key, label, num: true, render: (row) => format(row[key]), ...extra });
+const sectionCols = [
+  numCol('requests', 'Requests'),
+  numCol('streaming', 'Streaming', fmt.num, { col: 'c-tok', title: 'Streaming requests (all)' }),
+  numCol('non_streaming', 'Non-stream', fmt.num, { col: 'c-tok', title: 'Non-streaming requests (all)' }),
+  numCol('errors', 'Errors', fmt.num, { col: 'c-small', render: (row) => errorCount(row.errors) }),
+  numCol('error_rate', 'Error rate', fmt.percent, { width: 92 }),
+  numCol('input_tokens', 'Input'),
+  numCol('output_tokens', 'Output'),
+  numCol('cache_read_tokens', 'Cache read', fmt.num, { col: 'c-tok' }),
+  numCol('cache_creation_tokens', 'Cache write', fmt.num, { col: 'c-tok' }),
+  numCol('average_duration_ms', 'Avg duration', (v) => (v ? fmt.duration(v) : '—'), { width: 116 }),
+  {
+    key: 'last_accessed', label: 'Last access', col: 'c-time',
+    value: (row) => fmt.toDate(row.last_accessed)?.getTime(),
+    render: (row) => fmt.ago(row.last_accessed), title: (row) => fmt.fullDate(row.last_accessed),
+  },
+];
+
+function errorCount(n) {
+  const span = el('span', n ? 'bad' : '', fmt.num(n));
+  return span;
+}
+
+const providersGrid = makeGrid($('#providers-grid'), [
+  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
+  ...sectionCols,
+], { key: 'requests', dir: -1 });
+providersGrid.rowAttrs = (row) => ({ provider: row.provider });
+
+const modelsGrid = makeGrid($('#models-grid'), [
+  { key: 'model', label: 'Model', col: 'c-wide' },
+  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
+  ...sectionCols,
+], { key: 'requests', dir: -1 });
+modelsGrid.rowAttrs = (row) => ({ provider: row.provider, model: row.model });
+
+function sectionRow(section, all, extra) {
+  const s = section ?? {};
+  return {
+    ...extra,
+    requests: s.requests ?? 0,
+    streaming: all.streaming?.requests ?? 0,
+    non_streaming: all.non_streaming?.requests ?? 0,
+    errors: s.errors ?? 0,
+    error_rate: s.requests ? (s.errors ?? 0) / s.requests : 0,
+    input_tokens: s.input_tokens ?? 0,
+    output_tokens: s.output_tokens ?? 0,
+    cache_read_tokens: s.cache_read_tokens ?? 0,
+    cache_creation_tokens: s.cache_creation_tokens ?? 0,
+    average_duration_ms: s.average_duration_ms ?? 0,
+  };
+}
+
+function renderProviders() {
+  if (!state.totals) return;
+  const providers = Object.entries(state.totals.providers ?? {});
+  const providerRows = providers.map(([name, p]) =>
+    sectionRow(p.rollup?.[state.mode], p.rollup ?? {}, { provider: name, last_accessed: p.last_accessed }),
+  );
+  const modelRows = providers.flatMap(([name, p]) =>
+    Object.entries(p.models ?? {}).map(([model, m]) => sectionRow(m[state.mode], m, { provider: name, model, last_accessed: m.last_accessed })),
+  );
+  const keep = state.mode === 'total' ? () => true : (row) => row.requests > 0;
+  renderGrid(providersGrid, providerRows.filter(keep));
+  renderGrid(modelsGrid, modelRows.filter(keep));
+}
+
+const timeCol = {
+  key: 'ts', label: 'Time', col: 'c-time',
+  render: (row) => fmt.clock(row.ts), title: (row) => fmt.fullDate(row.ts),
+};
+const modelOf = (row) => row.model || row.requested_model || 'unknown';
+
+const errorsGrid = makeGrid($('#errors-grid'), [
+  timeCol,
+  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
+  { key: 'model', label: 'Model', col: 'c-model', value: modelOf },
+  { key: 'error_type', label: 'Type', col: 'c-type', render: (row) => el('span', 'pill error', row.error_type || 'error') },
+  { key: 'error', label: 'Message', render: (row) => row.error || '' },
+  numCol('duration_ms', 'Duration', fmt.duration),
+], { key: 'ts', dir: -1 });
+errorsGrid.rowAttrs = (row) => ({ requestId: row.request_id });
+
+const tracesGrid = makeGrid($('#traces-grid'), [
+  timeCol,
+  { key: 'status', label: 'Status', col: 'c-small', render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status) },
+  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
+  { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
+  { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
+  numCol('duration_ms', 'Duration', fmt.duration),
+  numCol('input_tokens', 'Input'),
+  numCol('output_tokens', 'Output'),
+  numCol('cache_read_tokens', 'Cache read', fmt.num, { col: 'c-tok' }),
+  numCol('cache_creation_tokens', 'Cache write', fmt.num, { col: 'c-tok' }),
+  numCol('tool_call_count', 'Tools', fmt.num, { col: 'c-small' }),
+], { key: 'ts', dir: -1 });
+tracesGrid.rowAttrs = (row) => ({ requestId: row.request_id });
+
+function renderLogs() {
+  if (!state.logs) return;
+  renderGrid(errorsGrid, state.logs.errors ?? []);
+  renderGrid(tracesGrid, state.logs.traces ?? []);
+}
+
+// ------------------------------------------------------------------ API key
+
+function requireKey() {
+  const dialog = $('#key-dialog');
+  const refused = Boolean(state.key);
+  stopRun();
+  state.locked = true;
+  if (refused) {
+    state.key = '';
+    session?.removeItem(KEY_STORAGE);
+  }
+  setStatus('locked', 'API key required');
+  $('#key-error').textContent = refused ? 'That key was refused. Check PROXY_API_KEY and try again.' : '';
+  $('#forget-key').hidden = true;
+  if (!dialog.open) dialog.showModal();
+  $('#api-key').focus();
+}
+
+$('#key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('#api-key');
+  const key = input.value.trim();
+  if (!key) return;
+  state.key = key;
+  session?.setItem(KEY_STORAGE, key);
+  input.value = '';
+  state.locked = false;
+  $('#key-dialog').close();
+  $('#forget-key').hidden = false;
+  start();
+});
+
+// Without the key there is nothing to show: Escape does not dismiss the dialog.
+$('#key-dialog').addEventListener('cancel', (event) => event.preventDefault());
+
+$('#forget-key').addEventListener('click', () => {
+  state.key = '';
+  session?.removeItem(KEY_STORAGE);
+  $('#forget-key').hidden = true;
+  start();
+});
+
+// ------------------------------------------------------------------ controls and lifecycle
+
+const tickSelect = $('#tick-interval');
+if (![...tickSelect.options].some((o) => Number(o.value) === state.tickMs)) {
+  tickSelect.append(new window.Option(`${state.tickMs / 1000} s`, String(state.tickMs)));
+}
+tickSelect.value = String(state.tickMs);
+tickSelect.addEventListener('change', () => {
+  state.tickMs = Number(tickSelect.value) || DEFAULT_TICK_MS;
+  local?.setItem(TICK_STORAGE, String(state.tickMs));
+  if (state.run) start();
+});
+
+for (const radio of document.querySelectorAll('input[name="mode"]')) {
+  radio.addEventListener('change', () => {
+    state.mode = radio.value;
+    renderProviders();
+  });
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) pause();
+  else if (!state.locked) start(); // resync: totals, logs, and a fresh snapshot from the stream
+});
+
+window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', recolorChart);
+
+$('#forget-key').hidden = !state.key;
+renderChart({}, 0);
+if (document.hidden) pause();
+else start();

@@ -1,0 +1,89 @@
+// Formatting and small pure helpers.
+
+const intFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const compactFmt = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+const pctFmt = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+export const num = (n) => intFmt.format(Number(n) || 0);
+
+/** 1234567 -> "1.2M"; small numbers stay exact. */
+export const compact = (n) => (Math.abs(Number(n) || 0) < 10000 ? num(n) : compactFmt.format(Number(n) || 0));
+
+export const percent = (ratio) => pctFmt.format(Number.isFinite(ratio) ? ratio : 0);
+
+/** A finished request's duration: "850 ms", "1.24 s", "2m 05s". */
+export function duration(ms) {
+  const v = Number(ms) || 0;
+  if (v < 1000) return `${Math.round(v)} ms`;
+  if (v < 10000) return `${(v / 1000).toFixed(2)} s`;
+  if (v < 60000) return `${(v / 1000).toFixed(1)} s`;
+  const s = Math.floor(v / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${rest}s`;
+}
+
+/** An in-flight duration, ticking: whole seconds are enough and do not flicker. */
+export function elapsed(ms) {
+  const v = Math.max(0, Number(ms) || 0);
+  if (v < 60000) return `${Math.floor(v / 1000)} s`;
+  return duration(v);
+}
+
+export function bytes(n) {
+  const v = Number(n) || 0;
+  if (v < 1024) return `${v} B`;
+  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KB`;
+  return `${(v / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Unix seconds (or ms) or an ISO string -> Date, or null. */
+export function toDate(value) {
+  if (value === null || value === undefined || value === '') return null;
+  if (typeof value === 'number') return new Date(value > 1e12 ? value : value * 1000);
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export const clock = (value) => {
+  const d = toDate(value);
+  return d ? timeFmt.format(d) : '—';
+};
+
+export const fullDate = (value) => {
+  const d = toDate(value);
+  return d ? dateTimeFmt.format(d) : '';
+};
+
+export function ago(value, now = Date.now()) {
+  const d = toDate(value);
+  if (!d) return '—';
+  const s = Math.max(0, Math.round((now - d.getTime()) / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+/** Familiar providers get hand-picked hues; any other name gets one from its hash. */
+const KNOWN_HUES = { anthropic: 22, openai: 160, openrouter: 262, demo: 205, gemini: 225, google: 225, azure: 195, groq: 340, mistral: 35, deepseek: 240, ollama: 300, xai: 0 };
+
+/**
+ * A stable hue per provider name, so a provider keeps its colour across reloads and servers.
+ * Hashed names (FNV-1a) skip the 50-100 band, where badges turn muddy yellow-green.
+ */
+export function hueOf(name) {
+  const key = String(name).toLowerCase();
+  if (Object.hasOwn(KNOWN_HUES, key)) return KNOWN_HUES[key];
+  let h = 0x811c9dc5;
+  for (const ch of key) {
+    h ^= ch.codePointAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  const x = h % 310;
+  return x < 50 ? x : x + 50;
+}

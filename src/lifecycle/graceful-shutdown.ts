@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { errorBody, flavorOf } from '../common/api-error';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { TrackerService } from '../metrics/tracker.service';
+
+export const SHUTDOWN_CANCEL_REASON = 'The gateway shut down before the request finished';
+
+/**
+ * Stop accepting, let in-flight requests finish for up to SHUTDOWN_GRACE_SECONDS, then finalize the
+ * rest as `cancelled` and drop their connections. It runs BEFORE Nest's close(): Nest's destroy
+ * hooks run first there and would tear down the upstream client under in-flight requests.
+ */
+@Injectable()
+export class GracefulShutdown {
+  private draining = false;
+
+  constructor(
+    private readonly tracker: TrackerService,
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  private get fastify(): FastifyInstance {
+    return this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+  }
+
+  /** While draining, requests on kept-alive connections get 503 and `connection: close`. */
+  install(): void {
+    this.fastify.addHook('onRequest', (request, reply, done) => {
+      if (!this.draining) return done();
+      const path = request.url.split('?', 1)[0];
+      void reply.code(503).header('connection', 'close').send(errorBody(flavorOf(path), 503, 'The gateway is shutting down'));
+    });
+  }
+
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const { server, log } = this.fastify;
+    if (server.listening) server.close();
+    const graceMs = this.config.shutdownGraceMs;
+    const inFlight = this.tracker.activeCount;
+    if (inFlight === 0) return;
+    log.info({ in_flight: inFlight, grace_ms: graceMs }, 'Shutting down: waiting for in-flight requests');
+    if (await this.tracker.whenIdle(graceMs)) return;
+    const cancelled = this.tracker.cancelActive(SHUTDOWN_CANCEL_REASON);
+    log.warn({ cancelled, grace_ms: graceMs }, 'Shutdown grace period over: in-flight requests cancelled');
+    server.closeAllConnections();
+  }
+}
+
+/** SIGTERM / SIGINT: drain, close the app (Nest hooks, Fastify), exit. A second signal is ignored. */
+export function closeOnSignals(app: INestApplication, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
+  let started = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (started) return;
+    started = true;
+    const log = app.get(HttpAdapterHost).httpAdapter.getInstance<FastifyInstance>().log;
+    log.info({ signal }, 'Shutdown signal received');
+    app
+      .get(GracefulShutdown)
+      .drain()
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'Shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { makeConfig, ManualClock } from '../../../test/support/factories';
+import { TrackerService } from '../tracker.service';
+import { OTHER_MODEL, prometheusSamples, type Sample } from './prometheus';
+
+function makeTracker(): { sut: TrackerService; clock: ManualClock } {
+  const clock = new ManualClock();
+  return { sut: new TrackerService(makeConfig(), clock), clock };
+}
+
+function finish(t: TrackerService, clock: ManualClock, id: string, provider: string | undefined, model: string | undefined, opts: { stream?: boolean; error?: boolean } = {}): void {
+  t.start({ requestId: id, provider, openaiModel: model, isStreaming: opts.stream ?? false });
+  t.update(id, { inputTokens: 10, outputTokens: 4 });
+  clock.advance(100);
+  t.end(id, opts.error ? { errorType: 'timeout' } : {});
+}
+
+const total = (samples: Sample[], match: Record<string, string> = {}, metricName?: string): number =>
+  samples
+    .filter((s) => (metricName === undefined || s.metricName === metricName) && Object.entries(match).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
+
+describe(prometheusSamples.name, () => {
+  it('labels by provider, resolved model and streaming, with outcome and error_type on requests', () => {
+    const { sut, clock } = makeTracker();
+    finish(sut, clock, 'a', 'openai', 'gpt-4o');
+    finish(sut, clock, 'b', 'openai', 'gpt-4o', { stream: true, error: true });
+    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), maxModelsPerProvider: 10 });
+    expect(out.requests).toEqual([
+      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', outcome: 'success' }, value: 0 },
+      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', outcome: 'error', error_type: 'timeout' }, value: 1 },
+      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'false', outcome: 'success' }, value: 1 },
+    ]);
+    expect(total(out.tokenUsage, { token_type: 'input' }, 'gen_ai_client_token_usage_sum')).toBe(20);
+    expect(total(out.duration, { le: '+Inf' })).toBe(2);
+  });
+
+  it('names requests without provider or model "unknown"', () => {
+    const { sut, clock } = makeTracker();
+    finish(sut, clock, 'a', undefined, undefined);
+    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: [], maxModelsPerProvider: 10 });
+    expect(out.requests[0].labels).toMatchObject({ provider: 'unknown', model: 'unknown' });
+  });
+
+  it('folds models past the cap into "other", first come first served, and keeps in-flight ones within it', () => {
+    const { sut, clock } = makeTracker();
+    for (const [i, m] of ['a', 'b', 'c', 'd'].entries()) finish(sut, clock, `r${i}`, 'p', m);
+    sut.start({ requestId: 'live', provider: 'p', openaiModel: 'e' });
+    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), maxModelsPerProvider: 2 });
+    expect(out.requests.map((s) => `${s.labels.model}=${s.value}`)).toEqual(['a=1', 'b=1', `${OTHER_MODEL}=2`]);
+    expect(out.foldedModels).toEqual([{ labels: { provider: 'p' }, value: 2 }]);
+    expect(out.activeRequests.find((s) => s.value === 1)?.labels).toMatchObject({ model: OTHER_MODEL });
+  });
+});

@@ -1,0 +1,189 @@
+import { addDistributions, newBucketDistributions } from '../calculations/distributions';
+import { addTotals, newSplit } from '../calculations/accumulation';
+import { cumulativeCounts, type Histogram } from '../calculations/histogram';
+import { UNKNOWN } from '../calculations/hierarchical';
+import {
+  LATENCY_BOUNDS,
+  OVERHEAD_BOUNDS,
+  TOKEN_COUNT_BOUNDS,
+  TOKEN_INTERVAL_BOUNDS,
+  TOKEN_RATE_BOUNDS,
+  TOKEN_TYPES,
+  type BucketDistributions,
+  type Distributions,
+} from '../model/distributions';
+import type { RequestRecord } from '../model/request-record';
+import type { Bucket, Split, Totals } from '../model/totals';
+
+/**
+ * Prometheus families built from the tracker's state at scrape time (never per request). Names follow
+ * the OpenTelemetry GenAI semantic conventions in their Prometheus form where one exists
+ * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/), `vdm_` otherwise.
+ * Every series is a per-instance count or sum, so `sum by (provider, model)` over replicas is the fleet.
+ */
+
+export type FamilyType = 'counter' | 'gauge' | 'histogram';
+
+export interface FamilySpec {
+  name: string;
+  help: string;
+  type: FamilyType;
+}
+
+export type Labels = Record<string, string | number>;
+
+/** One sample line; `metricName` only for histogram parts (`_bucket`, `_sum`, `_count`). */
+export interface Sample {
+  metricName?: string;
+  labels: Labels;
+  value: number;
+}
+
+export const FAMILIES = {
+  requests: { name: 'vdm_requests_total', type: 'counter', help: 'Finished requests by outcome (success, error) and error_type.' },
+  duration: { name: 'gen_ai_client_operation_duration_seconds', type: 'histogram', help: 'Request duration, from the request received to the response ended.' },
+  timeToFirstToken: { name: 'gen_ai_server_time_to_first_token_seconds', type: 'histogram', help: 'Time from the request received to the first content from the upstream (streams).' },
+  timePerOutputToken: { name: 'gen_ai_server_time_per_output_token_seconds', type: 'histogram', help: 'Inter-token latency of successful streams: (duration - TTFT) / (output tokens - 1).' },
+  tokenUsage: { name: 'gen_ai_client_token_usage', type: 'histogram', help: 'Tokens per finished request by token_type (input, output, cache_read, cache_creation); _sum is the token count.' },
+  toolUses: { name: 'vdm_tool_uses_total', type: 'counter', help: 'tool_use blocks in the message history of finished requests.' },
+  toolResults: { name: 'vdm_tool_results_total', type: 'counter', help: 'tool_result blocks in the message history of finished requests.' },
+  toolCalls: { name: 'vdm_tool_calls_total', type: 'counter', help: 'Tool calls the model made in finished responses.' },
+  overhead: { name: 'vdm_gateway_overhead_seconds', type: 'histogram', help: "The gateway's own time per request: duration minus time waiting on the upstream." },
+  outputTokensPerSecond: { name: 'vdm_output_tokens_per_second', type: 'histogram', help: 'Output tokens per second of successful streams, after the first token.' },
+  activeRequests: { name: 'vdm_active_requests', type: 'gauge', help: 'Requests in flight.' },
+  foldedModels: { name: 'vdm_model_labels_folded_total', type: 'counter', help: 'Distinct models beyond VDM_MAX_MODELS_PER_PROVIDER whose series are folded into model="other".' },
+} as const satisfies Record<string, FamilySpec>;
+
+export type FamilyKey = keyof typeof FAMILIES;
+export type FamilySamples = Record<FamilyKey, Sample[]>;
+
+/** Model label of the series that take every model beyond the per-provider cap. */
+export const OTHER_MODEL = 'other';
+
+export interface PrometheusInput {
+  buckets: Iterable<Bucket>;
+  active: Iterable<RequestRecord>;
+  maxModelsPerProvider: number;
+}
+
+interface Group {
+  provider: string;
+  model: string;
+  split: Split;
+  distributions: BucketDistributions;
+}
+
+/**
+ * Model labels per provider, first come first served in bucket creation order (which never
+ * changes), so a model keeps its label for the life of the process and counters never jump.
+ */
+class ModelLabels {
+  private readonly admitted = new Map<string, Set<string>>();
+  readonly folded = new Map<string, number>();
+
+  constructor(private readonly cap: number) {}
+
+  admit(provider: string, model: string): string {
+    let models = this.admitted.get(provider);
+    if (!models) {
+      models = new Set();
+      this.admitted.set(provider, models);
+      this.folded.set(provider, 0);
+    }
+    if (models.has(model)) return model;
+    if (models.size < this.cap) {
+      models.add(model);
+      return model;
+    }
+    this.folded.set(provider, (this.folded.get(provider) ?? 0) + 1);
+    return OTHER_MODEL;
+  }
+
+  /** The label an in-flight request shows, without claiming a place for its model. */
+  peek(provider: string, model: string): string {
+    const models = this.admitted.get(provider);
+    return !models || models.has(model) || models.size < this.cap ? model : OTHER_MODEL;
+  }
+}
+
+function groupBuckets(buckets: Iterable<Bucket>, labels: ModelLabels): Map<string, Group> {
+  const groups = new Map<string, Group>();
+  for (const bucket of buckets) {
+    const provider = bucket.provider ?? UNKNOWN;
+    const model = labels.admit(provider, bucket.model ?? UNKNOWN);
+    const key = `${provider}\u0000${model}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = { provider, model, split: newSplit(), distributions: newBucketDistributions() };
+      groups.set(key, group);
+    }
+    for (const mode of ['streaming', 'nonStreaming'] as const) {
+      addTotals(group.split[mode], bucket.split[mode]);
+      addDistributions(group.distributions[mode], bucket.distributions[mode]);
+    }
+  }
+  return groups;
+}
+
+function histogramSamples(out: Sample[], name: string, labels: Labels, bounds: readonly number[], h: Histogram): void {
+  const cumulative = cumulativeCounts(h);
+  for (let i = 0; i < bounds.length; i++) out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bounds[i] }, value: cumulative[i] });
+  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
+  out.push({ metricName: `${name}_sum`, labels, value: h.sum });
+  out.push({ metricName: `${name}_count`, labels, value: h.count });
+}
+
+function emptySamples(): FamilySamples {
+  const out = {} as FamilySamples;
+  for (const key of Object.keys(FAMILIES) as FamilyKey[]) out[key] = [];
+  return out;
+}
+
+/** Every gateway family's samples, from completed buckets and the in-flight requests. */
+export function prometheusSamples(input: PrometheusInput): FamilySamples {
+  const out = emptySamples();
+  const labels = new ModelLabels(input.maxModelsPerProvider);
+  const groups = groupBuckets(input.buckets, labels);
+  const active = new Map<string, { labels: Labels; value: number }>();
+
+  for (const group of groups.values()) {
+    for (const mode of ['streaming', 'nonStreaming'] as const) {
+      const t: Totals = group.split[mode];
+      if (t.requests === 0) continue;
+      const series = { provider: group.provider, model: group.model, streaming: String(mode === 'streaming') };
+      const d: Distributions = group.distributions[mode];
+      out.requests.push({ labels: { ...series, outcome: 'success' }, value: t.requests - t.errors });
+      for (const [errorType, n] of d.errorsByType) out.requests.push({ labels: { ...series, outcome: 'error', error_type: errorType }, value: n });
+      out.toolUses.push({ labels: series, value: t.toolUses });
+      out.toolResults.push({ labels: series, value: t.toolResults });
+      out.toolCalls.push({ labels: series, value: t.toolCalls });
+      histogramSamples(out.duration, FAMILIES.duration.name, series, LATENCY_BOUNDS, d.duration);
+      for (const type of TOKEN_TYPES) {
+        histogramSamples(out.tokenUsage, FAMILIES.tokenUsage.name, { ...series, token_type: type }, TOKEN_COUNT_BOUNDS, d.tokens[type]);
+      }
+      if (d.overhead.count > 0) histogramSamples(out.overhead, FAMILIES.overhead.name, series, OVERHEAD_BOUNDS, d.overhead);
+      if (d.timeToFirstToken.count > 0) {
+        histogramSamples(out.timeToFirstToken, FAMILIES.timeToFirstToken.name, series, LATENCY_BOUNDS, d.timeToFirstToken);
+      }
+      if (d.timePerOutputToken.count > 0) {
+        histogramSamples(out.timePerOutputToken, FAMILIES.timePerOutputToken.name, series, TOKEN_INTERVAL_BOUNDS, d.timePerOutputToken);
+        histogramSamples(out.outputTokensPerSecond, FAMILIES.outputTokensPerSecond.name, series, TOKEN_RATE_BOUNDS, d.outputTokensPerSecond);
+      }
+      // A known series shows 0 in flight rather than vanishing, so panels and sums stay continuous.
+      active.set(`${group.provider}\u0000${group.model}\u0000${series.streaming}`, { labels: series, value: 0 });
+    }
+  }
+
+  for (const r of input.active) {
+    const provider = r.provider ?? UNKNOWN;
+    const series = { provider, model: labels.peek(provider, r.openaiModel ?? UNKNOWN), streaming: String(r.isStreaming) };
+    const key = `${series.provider}\u0000${series.model}\u0000${series.streaming}`;
+    const entry = active.get(key);
+    if (entry) entry.value++;
+    else active.set(key, { labels: series, value: 1 });
+  }
+  for (const entry of active.values()) out.activeRequests.push(entry);
+
+  for (const [provider, n] of labels.folded) out.foldedModels.push({ labels: { provider }, value: n });
+  return out;
+}

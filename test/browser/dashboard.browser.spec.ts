@@ -1,0 +1,368 @@
+/**
+ * The dashboard in a real browser: Debian's chromium driven by playwright-core, against the whole
+ * gateway on a loopback port with a slow scripted upstream. Screenshots go to test-artifacts/dashboard/.
+ *
+ * CI installs chromium (.ci/run); without it this file fails on purpose, it does not skip.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.factory';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { makeConfig } from '../support/factories';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'dashboard');
+const WAIT = 15_000;
+const TEXT = 'The quick brown fox jumps over the lazy dog again and again.';
+const USAGE = { input: 1234, output: 56, cacheRead: 300, cacheCreation: 40 };
+
+interface Gateway {
+  app: NestFastifyApplication;
+  port: number;
+  url: string;
+  /** Stops the gateway, dropping open connections (the dashboard's stream among them) server side. */
+  close(): Promise<void>;
+}
+
+async function startGateway(env: Record<string, string>, port = 0): Promise<Gateway> {
+  const app = await createApp(makeConfig(env));
+  await app.listen({ host: '127.0.0.1', port });
+  const address = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    app,
+    port: address.port,
+    url,
+    close: once(() => closeCuttingConnections(app)),
+  };
+}
+
+/** An open SSE response keeps a graceful close waiting forever: cut every connection until the server has stopped listening. */
+async function closeCuttingConnections(app: NestFastifyApplication): Promise<void> {
+  let closed = false;
+  const closing = app.close().finally(() => {
+    closed = true;
+  });
+  while (!closed) {
+    app.getHttpServer().closeAllConnections();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await closing;
+}
+
+function once(f: () => Promise<void>): () => Promise<void> {
+  let result: Promise<void> | undefined;
+  return () => (result ??= f());
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+let browser: Browser;
+let fake: FakeUpstream;
+const cleanups: (() => Promise<void>)[] = [];
+
+function upstreamEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ANTHROPIC_API_KEY: 'sk-ant-upstream-test',
+    ANTHROPIC_BASE_URL: fake.url,
+    OPENAI_API_KEY: 'sk-openai-upstream-test',
+    OPENAI_BASE_URL: `${fake.url}/v1`,
+    VDM_DEFAULT_PROVIDER: 'anthropic',
+    VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.1',
+    ...extra,
+  };
+}
+
+async function gateway(env: Record<string, string>, port = 0): Promise<Gateway> {
+  const gw = await startGateway(env, port);
+  cleanups.push(() => gw.close());
+  return gw;
+}
+
+interface Watched {
+  page: Page;
+  context: BrowserContext;
+  /** Uncaught exceptions and CSP violations: none allowed. */
+  problems: string[];
+  requests: { url: string; headers: Record<string, string> }[];
+}
+
+async function openPage(colorScheme: 'light' | 'dark' = 'light'): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1100 }, colorScheme, locale: 'en-US' });
+  const page = await context.newPage();
+  const watched: Watched = { page, context, problems: [], requests: [] };
+  page.on('pageerror', (error) => watched.problems.push(`pageerror: ${error.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Uncaught|TypeError|ReferenceError/i.test(msg.text())) {
+      watched.problems.push(`console: ${msg.text()}`);
+    }
+  });
+  page.on('request', (request) => watched.requests.push({ url: request.url(), headers: request.headers() }));
+  cleanups.push(() => context.close());
+  return watched;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+const status = (page: Page): Promise<string | null> => page.getAttribute('#conn-status', 'data-state');
+const cell = (page: Page, selector: string): Promise<string | null> =>
+  page.locator(selector).first().textContent({ timeout: WAIT });
+
+/** What the page sees when its tab is hidden or shown again (headless chromium has no real tabs). */
+async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((value) => {
+    // This callback runs in the browser; the test's tsconfig has no DOM types.
+    const doc = (globalThis as any).document;
+    Object.defineProperty(doc, 'hidden', { configurable: true, get: () => value });
+    Object.defineProperty(doc, 'visibilityState', { configurable: true, get: () => (value ? 'hidden' : 'visible') });
+    doc.dispatchEvent(new (globalThis as any).Event('visibilitychange'));
+  }, hidden);
+}
+
+async function waitLive(page: Page): Promise<void> {
+  await page.waitForSelector('#conn-status[data-state="live"]', { timeout: WAIT });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium, as .ci/run does) or set CHROMIUM_PATH`);
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  fake = await FakeUpstream.start();
+});
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await fake?.close();
+});
+
+describe('dashboard in chromium', () => {
+  it('shows a streaming request live, then counts it in the providers grid; light and dark', async () => {
+    const gw = await gateway(upstreamEnv());
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard`); // redirects to /dashboard/
+    expect(page.url()).toBe(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    await page.waitForSelector('#active-empty:not([hidden])');
+    expect(await cell(page, '[data-metric="requests"] .value')).toBe('0');
+    const providersTop = async (): Promise<number | undefined> => (await page.locator('#providers-grid').boundingBox())?.y;
+    const topBefore = await providersTop();
+
+    const release = deferred();
+    fake.enqueue({ text: TEXT, usage: USAGE, chunkDelayMs: 300, holdUntil: release.promise });
+    const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
+    const done = anthropic.messages
+      .stream({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] })
+      .finalMessage();
+
+    // The row arrives with the SSE push of the request's start.
+    const row = page.locator('#active-grid tbody tr[data-provider="anthropic"]');
+    await row.waitFor({ timeout: WAIT });
+    expect(await row.locator('td[data-col="model"]').textContent()).toBe('claude-sonnet-4-5');
+    expect(await row.locator('td[data-col="mode"]').textContent()).toBe('stream');
+    expect(await cell(page, '#active-count')).toBe('1');
+    expect(await cell(page, '[data-metric="in_flight"] .value')).toBe('1');
+    // The duration ticks on the client while the upstream holds the request.
+    await expect.poll(() => row.locator('td[data-col="duration"]').textContent(), { timeout: WAIT }).not.toBe('0 s');
+    // Rows coming and going do not move the rest of the page.
+    expect(await providersTop()).toBe(topBefore);
+    await shot(page, '01-light-in-flight');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, '02-dark-in-flight');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // Token counts update as the stream reports them (message_start carries the input usage).
+    release.resolve();
+    await expect.poll(() => row.locator('td[data-col="input_tokens"]').textContent(), { timeout: WAIT }).toBe('1,234');
+    expect(await row.locator('td[data-col="cache_read_tokens"]').textContent()).toBe('300');
+
+    await done;
+    await page.locator('#active-grid tbody tr').first().waitFor({ state: 'detached', timeout: WAIT });
+    await expect.poll(() => cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="requests"]'), { timeout: WAIT }).toBe('1');
+    expect(await providersTop()).toBe(topBefore);
+    expect(await cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="streaming"]')).toBe('1');
+    expect(await cell(page, '#models-grid tr[data-model="claude-sonnet-4-5"] td[data-col="input_tokens"]')).toBe('1,234');
+    expect(await cell(page, '[data-metric="requests"] .value')).toBe('1');
+    expect(await cell(page, '[data-metric="input"] .value')).toBe('1,234');
+    expect(await cell(page, '[data-metric="in_flight"] .value')).toBe('0');
+    await page.locator('#traces-grid tbody tr').first().waitFor({ timeout: WAIT });
+
+    // A non-streaming request on another provider, and a failed one: split, second badge, errors.
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    await openai.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    fake.enqueue({ status: 429, errorMessage: 'Slow down' });
+    await expect(openai.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'y' }] })).rejects.toThrow();
+    await expect.poll(() => cell(page, '#providers-grid tr[data-provider="openai"] td[data-col="requests"]'), { timeout: WAIT }).toBe('2');
+    expect(await cell(page, '#providers-grid tr[data-provider="openai"] td[data-col="non_streaming"]')).toBe('2');
+    expect(await cell(page, '#providers-grid tr[data-provider="openai"] td[data-col="errors"]')).toBe('1');
+    await page.locator('#errors-grid tbody tr').first().waitFor({ timeout: WAIT });
+    expect(await cell(page, '[data-metric="errors"] .sub')).toMatch(/33(\.3)?% error rate/);
+
+    // Sortable: providers by name, ascending then descending.
+    await page.click('#providers-grid th[data-key="provider"] button');
+    expect(await page.locator('#providers-grid tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-provider')))).toEqual(['anthropic', 'openai']);
+    await page.click('#providers-grid th[data-key="provider"] button');
+    expect(await page.getAttribute('#providers-grid th[data-key="provider"]', 'aria-sort')).toBe('descending');
+    expect(await page.locator('#providers-grid tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-provider')))).toEqual(['openai', 'anthropic']);
+    // The streaming / non-streaming switch.
+    await page.click('.segmented input[value="streaming"] + span');
+    await expect.poll(() => page.locator('#providers-grid tbody tr').count()).toBe(1);
+    await page.click('.segmented input[value="total"] + span');
+
+    // Provider badges keep their colour: same hue in every grid, different across providers.
+    const hues: string[] = await page
+      .locator('.badge')
+      .evaluateAll((badges) => badges.map((b) => `${b.textContent}=${b.style.getPropertyValue('--hue')}`));
+    const byProvider = new Map(hues.map((h) => h.split('=') as [string, string]));
+    expect(new Set(hues).size).toBe(byProvider.size);
+    expect(byProvider.get('anthropic')).not.toBe(byProvider.get('openai'));
+
+    await shot(page, '03-light-after');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, '04-dark-after');
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('reconnects with backoff when the gateway restarts, and shows the new one’s data', async () => {
+    const first = await gateway(upstreamEnv());
+    let second: Gateway | undefined = undefined;
+    cleanups.push(async () => {
+      await second?.close();
+    });
+    const { page, problems } = await openPage();
+    await page.goto(`${first.url}/dashboard/`);
+    await waitLive(page);
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${first.url}/v1`, maxRetries: 0 });
+    await openai.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    await expect.poll(() => cell(page, '[data-metric="requests"] .value'), { timeout: WAIT }).toBe('1');
+
+    // Kill the stream server side: the whole gateway goes away.
+    await first.close();
+    await page.waitForSelector('#conn-status[data-state="reconnecting"]', { timeout: WAIT });
+    await expect.poll(() => cell(page, '#conn-status'), { timeout: WAIT }).toMatch(/Reconnecting in \d+ s \(try [2-9]\)/);
+    await shot(page, '05-reconnecting');
+
+    second = await startGateway(upstreamEnv(), first.port);
+    await waitLive(page);
+    // Resynced from the new process: its totals start from zero.
+    await expect.poll(() => cell(page, '[data-metric="requests"] .value'), { timeout: WAIT }).toBe('0');
+    const release = deferred();
+    fake.enqueue({ holdUntil: release.promise });
+    const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: second.url, maxRetries: 0 });
+    const done = anthropic.messages.stream({ model: 'sonnet', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] }).finalMessage();
+    await page.locator('#active-grid tbody tr[data-provider="anthropic"]').waitFor({ timeout: WAIT });
+    await shot(page, '06-reconnected');
+    release.resolve();
+    await done;
+    await expect.poll(() => cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="requests"]'), { timeout: WAIT }).toBe('1');
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('asks for PROXY_API_KEY once and sends it in a header, never in a URL', async () => {
+    const key = 'dash-secret-key-123';
+    const gw = await gateway(upstreamEnv({ PROXY_API_KEY: key }));
+    const { page, problems, requests } = await openPage('dark');
+    await page.goto(`${gw.url}/dashboard/`);
+    await page.waitForSelector('#key-dialog[open]', { timeout: WAIT });
+    expect(await status(page)).toBe('locked');
+    await shot(page, '07-key-dialog-dark');
+
+    await page.fill('#api-key', 'wrong-key');
+    await page.click('#key-form button[type="submit"]');
+    await page.waitForSelector('#key-dialog[open]', { timeout: WAIT });
+    await expect.poll(() => cell(page, '#key-error'), { timeout: WAIT }).toMatch(/refused/);
+
+    await page.fill('#api-key', key);
+    await page.click('#key-form button[type="submit"]');
+    await waitLive(page);
+    expect(await page.locator('#key-dialog').getAttribute('open')).toBeNull();
+
+    const anthropic = new Anthropic({ apiKey: key, baseURL: gw.url, maxRetries: 0 });
+    await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    await expect.poll(() => cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="requests"]'), { timeout: WAIT }).toBe('1');
+
+    // Once per tab: a reload does not ask again.
+    await page.reload();
+    await waitLive(page);
+    expect(await page.locator('#key-dialog').getAttribute('open')).toBeNull();
+    await expect.poll(() => cell(page, '[data-metric="requests"] .value'), { timeout: WAIT }).toBe('1');
+    await shot(page, '08-with-key-dark');
+
+    const metricsCalls = requests.filter((r) => r.url.includes('/metrics/'));
+    expect(metricsCalls.length).toBeGreaterThan(0);
+    expect(requests.filter((r) => r.url.includes(key))).toEqual([]);
+    expect(metricsCalls.filter((r) => r.headers['x-api-key'] === key).length).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('falls back to polling when the stream is off (503), and pauses while hidden', async () => {
+    const gw = await gateway(upstreamEnv({ VDM_ACTIVE_REQUESTS_SSE_ENABLED: 'false' }));
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await page.waitForSelector('#conn-status[data-state="polling"]', { timeout: WAIT });
+    expect(await page.isVisible('#notice')).toBe(true);
+
+    const release = deferred();
+    fake.enqueue({ holdUntil: release.promise });
+    const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
+    const done = anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    const row = page.locator('#active-grid tbody tr[data-provider="anthropic"]');
+    await row.waitFor({ timeout: WAIT });
+    expect(await row.locator('td[data-col="mode"]').textContent()).toBe('sync');
+    await shot(page, '09-polling');
+
+    // Hidden tab: everything stops; visible again: resync.
+    await setHidden(page, true);
+    await page.waitForSelector('#conn-status[data-state="paused"]', { timeout: WAIT });
+    release.resolve();
+    await done;
+    await setHidden(page, false);
+    await row.waitFor({ state: 'detached', timeout: WAIT });
+    await expect.poll(() => cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="requests"]'), { timeout: WAIT }).toBe('1');
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('says so when metrics are disabled', async () => {
+    const gw = await gateway(upstreamEnv({ LOG_REQUEST_METRICS: 'false' }));
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await page.waitForSelector('#conn-status[data-state="disabled"]', { timeout: WAIT });
+    await expect.poll(() => cell(page, '#notice'), { timeout: WAIT }).toMatch(/LOG_REQUEST_METRICS=true/);
+    await shot(page, '10-metrics-disabled');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('serves chart.js from node_modules and nothing else from there', async () => {
+    const gw = await gateway(upstreamEnv());
+    const js = await fetch(`${gw.url}/dashboard/vendor/chart.umd.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect((await js.text()).length).toBeGreaterThan(100_000);
+    expect((await fetch(`${gw.url}/dashboard/vendor/chart.cjs`)).status).toBe(404);
+    expect((await fetch(`${gw.url}/dashboard/vendor/../../package.json`)).status).toBe(404);
+    const page = await fetch(`${gw.url}/dashboard/`);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+  });
+});

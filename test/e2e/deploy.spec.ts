@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { load } from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+
+/** No Docker engine runs here: these check what each service is configured to do, natively. */
+const ROOT = resolve(__dirname, '../..');
+const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
+const compose = load(read('docker-compose.yml')) as any;
+const prometheus = load(read('deploy/prometheus/prometheus.yml')) as any;
+
+function mounts(service: string): Map<string, string> {
+  return new Map(compose.services[service].volumes.filter((v: string) => v.startsWith('./')).map((v: string) => {
+    const [host, container] = v.split(':');
+    return [container, host];
+  }));
+}
+
+describe('docker-compose.yml', () => {
+  it('runs the gateway, json_exporter, Prometheus and Grafana on the documented ports', () => {
+    const ports = Object.fromEntries(Object.entries(compose.services).map(([name, s]: [string, any]) => [name, s.ports]));
+    expect(ports).toEqual({ gateway: ['8082:8082'], 'json-exporter': ['7979:7979'], prometheus: ['9090:9090'], grafana: ['3000:3000'] });
+    const readme = read('README.md');
+    for (const port of ['8082', '7979', '9090', '3000']) expect(readme).toContain(port);
+    expect(compose.services.gateway.build).toBe('.');
+  });
+
+  it('mounts files that exist, where each program reads them', () => {
+    for (const service of ['json-exporter', 'prometheus', 'grafana']) {
+      for (const host of mounts(service).values()) expect(existsSync(resolve(ROOT, host)), host).toBe(true);
+    }
+    expect(compose.services['json-exporter'].command).toContain(`--config.file=${[...mounts('json-exporter').keys()][0]}`);
+    expect(compose.services.prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    expect(mounts('prometheus').get('/etc/prometheus/prometheus.yml')).toBe('./deploy/prometheus/prometheus.yml');
+    expect(mounts('grafana').get('/etc/grafana/provisioning')).toBe('./deploy/grafana/provisioning');
+    const provider = (load(read('deploy/grafana/provisioning/dashboards/vandamme.yml')) as any).providers[0];
+    expect(mounts('grafana').get(provider.options.path)).toBe('./deploy/grafana/dashboards');
+    expect(compose.services.gateway.stop_grace_period).toBe('15s');
+  });
+
+  it('has Prometheus scrape the native endpoint and json_exporter at their compose addresses', () => {
+    const jobs = Object.fromEntries(prometheus.scrape_configs.map((j: any) => [j.job_name, j]));
+    expect(jobs['vandamme-gateway']).toMatchObject({ metrics_path: '/metrics', static_configs: [{ targets: ['gateway:8082'] }] });
+    const json = jobs['vandamme-json'];
+    expect(json.metrics_path).toBe('/probe');
+    expect(json.params.module).toEqual([Object.keys((load(read('deploy/json-exporter/config.yml')) as any).modules)[0]]);
+    expect(json.static_configs[0].targets[0]).toMatch(/^http:\/\/gateway:8082\/metrics\/running-totals\?format=json/);
+    expect(json.relabel_configs.at(-1)).toEqual({ target_label: '__address__', replacement: 'json-exporter:7979' });
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const stages = dockerfile.split('\n').filter((l) => l.startsWith('FROM '));
+
+  it('is multi-stage and ships production dependencies only', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).not.toMatch(/npm ci(?! --omit=dev)/);
+    expect(runtime).toContain('COPY --from=deps');
+  });
+
+  it('runs as a non-root user, checks /health, and lets node receive SIGTERM', () => {
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).toMatch(/^USER (node|\d{3,})$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*\/health/m);
+    expect(runtime).toMatch(/^CMD \["node", "dist\/main.js"\]$/m);
+    expect(runtime).toMatch(/^STOPSIGNAL SIGTERM$/m);
+  });
+
+  it('builds what the build script produces and starts what start:prod runs', () => {
+    const pkg = JSON.parse(read('package.json'));
+    expect(pkg.scripts['start:prod']).toBe('node dist/main.js');
+    expect(dockerfile).toContain('RUN npm run build');
+    expect(read('.dockerignore')).toMatch(/^node_modules$/m);
+  });
+});

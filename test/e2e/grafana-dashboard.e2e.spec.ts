@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { load } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { startApp, type RunningApp } from '../support/app';
+import { parseExposition } from '../support/prom-text';
+import { driveKnownTraffic, fakeProviderEnv } from '../support/traffic';
+
+const ROOT = resolve(__dirname, '../..');
+const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
+const dashboard = JSON.parse(read('deploy/grafana/dashboards/vandamme-gateway.json'));
+const datasources = load(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as any;
+const METRIC_NAME = /\b(?:vdm|gen_ai)_[a-z0-9_]+/g;
+
+let exported: Set<string>;
+let fake: FakeUpstream;
+let gw: RunningApp;
+
+beforeAll(async () => {
+  fake = await FakeUpstream.start();
+  gw = await startApp(fakeProviderEnv(fake));
+  await driveKnownTraffic(gw.url, fake);
+  gw.tracker.start({ requestId: 'in-flight', provider: 'openai', openaiModel: 'gpt-4o' });
+  exported = new Set(parseExposition(await (await fetch(`${gw.url}/metrics`)).text()).map((s) => s.name));
+});
+afterAll(async () => {
+  await gw.close();
+  await fake.close();
+});
+
+describe('deploy/grafana', () => {
+  const uid: string = datasources.datasources[0].uid;
+  const panels: any[] = dashboard.panels;
+
+  it('provisions one Prometheus datasource with a fixed uid, pointing at the compose service', () => {
+    expect(datasources.apiVersion).toBe(1);
+    expect(datasources.datasources).toHaveLength(1);
+    expect(datasources.datasources[0]).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090', access: 'proxy' });
+    expect(uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
+  });
+
+  it('is a dashboard Grafana loads as it is: uid, title, schema version, unique panel ids inside the 24-column grid', () => {
+    expect(dashboard.uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
+    expect(dashboard.title).toBeTruthy();
+    expect(Number.isInteger(dashboard.schemaVersion) && dashboard.schemaVersion >= 36).toBe(true);
+    expect(dashboard.__inputs).toBeUndefined();
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    for (const p of panels) {
+      const { x, y, w, h } = p.gridPos;
+      expect([x, y, w, h].every(Number.isInteger) && x >= 0 && w > 0 && h > 0 && x + w <= 24, p.title).toBe(true);
+      expect(['timeseries', 'stat', 'table', 'bargauge']).toContain(p.type);
+    }
+  });
+
+  it('names its datasource by uid everywhere, never by name or ${DS_...} input', () => {
+    const refs = [...panels.flatMap((p) => [p.datasource, ...p.targets.map((t: any) => t.datasource)]), ...dashboard.templating.list.map((v: any) => v.datasource)];
+    for (const ref of refs) expect(ref).toEqual({ type: 'prometheus', uid });
+    expect(JSON.stringify(dashboard)).not.toContain('${DS_');
+  });
+
+  it('queries only metrics the gateway exports, in every panel and variable', () => {
+    const queries: string[] = [
+      ...panels.flatMap((p) => p.targets.map((t: any) => t.expr as string)),
+      ...dashboard.templating.list.map((v: any) => v.query.query as string),
+    ];
+    for (const q of queries) {
+      const names = q.match(METRIC_NAME) ?? [];
+      expect(names.length, q).toBeGreaterThan(0);
+      for (const name of names) expect(exported, `${name} in ${q}`).toContain(name);
+    }
+    for (const p of panels) {
+      expect(p.targets.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets) expect(t.refId, p.title).toMatch(/^[A-Z]$/);
+    }
+  });
+
+  it('has the headline panels: request rate, errors by type, tokens by type, duration and TTFT quantiles per provider/model, in-flight, top models', () => {
+    const exprsOf = (title: RegExp): string => panels.filter((p) => title.test(p.title)).flatMap((p) => p.targets.map((t: any) => t.expr)).join('\n');
+    expect(exprsOf(/^Request rate/)).toContain('sum by (provider, model) (rate(vdm_requests_total');
+    expect(exprsOf(/^Error rate by type/)).toContain('sum by (error_type)');
+    expect(exprsOf(/^Tokens by type/)).toContain('sum by (token_type) (rate(gen_ai_client_token_usage_sum');
+    for (const [title, metric] of [[/^Request duration/, 'gen_ai_client_operation_duration_seconds_bucket'], [/^Time to first token/, 'gen_ai_server_time_to_first_token_seconds_bucket']] as const) {
+      const exprs = exprsOf(title);
+      for (const q of ['0.5', '0.95', '0.99']) expect(exprs).toContain(`histogram_quantile(${q}, sum by (provider, model, le) (rate(${metric}`);
+    }
+    expect(exprsOf(/^In-flight/)).toContain('vdm_active_requests');
+    expect(exprsOf(/^Top models/)).toContain('topk(10, sum by (provider, model)');
+  });
+});

@@ -1,0 +1,97 @@
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogging, keyFingerprint } from '../../src/logging/logger';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { startApp, type RunningApp } from '../support/app';
+import { fakeProviderEnv } from '../support/traffic';
+
+const PROXY_KEY = 'proxy-secret-key-0123456789abcdef';
+const BODY_KEY = 'sk-body-secret-0123456789abcdef';
+const REQUEST_ID = 'a1b2c3d4-e5f6-4789-abcd-0123456789ef';
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+  get lines(): string[] {
+    return this.text.split('\n').filter((l) => l.length > 0);
+  }
+}
+
+let fake: FakeUpstream;
+let gw: RunningApp | undefined;
+beforeAll(async () => {
+  fake = await FakeUpstream.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+});
+
+function send(url: string, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': PROXY_KEY, authorization: `Bearer ${PROXY_KEY}`, 'x-request-id': REQUEST_ID, ...extraHeaders },
+    body: JSON.stringify({ model: 'sonnet', max_tokens: 10, api_key: BODY_KEY, metadata: { user_id: BODY_KEY }, messages: [{ role: 'user', content: `my key is ${BODY_KEY}` }] }),
+  });
+}
+
+const secrets = (): string[] => [PROXY_KEY, BODY_KEY, fakeProviderEnv(fake).ANTHROPIC_API_KEY, fakeProviderEnv(fake).OPENAI_API_KEY];
+
+describe('logs', () => {
+  it('JSON: every line of a request carries its id, and no key from headers or body is ever printed', async () => {
+    const out = new Capture();
+    gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: PROXY_KEY }, { pino: createLogging({ logLevel: 'trace', logPretty: false }, out).pino });
+    fake.enqueue({}, { status: 401, errorMessage: `invalid x-api-key ${fakeProviderEnv(fake).ANTHROPIC_API_KEY}` });
+    const ok = await send(gw.url);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-request-id')).toBe(REQUEST_ID);
+    await (await send(gw.url)).text();
+    await gw.close();
+    gw = undefined;
+
+    const lines = out.lines.map((l) => JSON.parse(l) as Record<string, any>);
+    const ofRequest = lines.filter((l) => /^request /.test(l.msg as string));
+    expect(ofRequest.map((l) => l.msg)).toEqual(['request received', 'request completed', 'request received', 'request completed']);
+    for (const line of ofRequest) expect(line.reqId).toBe(REQUEST_ID);
+    expect(ofRequest[0].request.headers).toMatchObject({ 'x-api-key': '[REDACTED]', authorization: '[REDACTED]' });
+    expect(ofRequest[1]).toMatchObject({ provider: 'anthropic', status: 200, client_key: keyFingerprint(PROXY_KEY) });
+    expect(ofRequest[1].client_key).toMatch(/^sha256:[0-9a-f]{8}$/);
+    for (const secret of secrets()) expect(out.text).not.toContain(secret);
+  });
+
+  it('pretty: leads each request line with an 8-character request id prefix, still without keys', async () => {
+    const out = new Capture();
+    const logging = createLogging({ logLevel: 'debug', logPretty: true }, out);
+    expect(logging.mode).toMatchObject({ requested: 'pretty', effective: 'pretty', handler: 'stream:pretty' });
+    gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: PROXY_KEY }, { pino: logging.pino });
+    fake.enqueue({});
+    await (await send(gw.url)).text();
+    await gw.close();
+    gw = undefined;
+    const requestLines = out.lines.filter((l) => l.includes('request completed') || l.includes('request received'));
+    expect(requestLines).toHaveLength(2);
+    for (const line of requestLines) {
+      expect(line).toContain(`[${REQUEST_ID.slice(0, 8)}] request`);
+      expect(line).not.toContain(REQUEST_ID);
+    }
+    for (const secret of secrets()) expect(out.text).not.toContain(secret);
+  });
+
+  it('GET /metrics/logs reports the logging mode truthfully', async () => {
+    gw = await startApp({ LOG_PRETTY: 'true' });
+    const pretty = (await (await fetch(`${gw.url}/metrics/logs`)).json()) as any;
+    expect(pretty.systemd).toEqual({ requested: false, effective: false, handler: 'stdout:pretty' });
+    expect(pretty.logging).toEqual({ requested: 'pretty', effective: 'pretty', handler: 'stdout:pretty', level: 'silent' });
+    await gw.close();
+    gw = await startApp({});
+    const json = (await (await fetch(`${gw.url}/metrics/logs`)).json()) as any;
+    expect(json.systemd).toEqual({ requested: false, effective: false, handler: 'stdout:json' });
+    expect(json.logging).toMatchObject({ requested: 'json', effective: 'json' });
+  });
+});

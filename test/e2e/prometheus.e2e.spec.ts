@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { load } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { startApp, type RunningApp } from '../support/app';
+import { loadJsonExporterConfig, startJsonExporter } from '../support/json-exporter';
+import { PrometheusServer } from '../support/prometheus-server';
+import { driveKnownTraffic, fakeProviderEnv, type KnownTotals } from '../support/traffic';
+
+const ROOT = resolve(__dirname, '../..');
+const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
+
+interface ScrapeConfig {
+  job_name: string;
+  static_configs: { targets: string[] }[];
+  relabel_configs?: { replacement?: string }[];
+  [key: string]: unknown;
+}
+
+/** The shipped config with compose host names swapped for this test's loopback ports, scraping every second. */
+function adaptConfig(gatewayUrl: string, jsonExporterPort: number): unknown {
+  const config = load(read('deploy/prometheus/prometheus.yml')) as { global: Record<string, string>; scrape_configs: ScrapeConfig[] };
+  config.global.scrape_interval = '1s';
+  const gatewayHost = new URL(gatewayUrl).host;
+  for (const job of config.scrape_configs) {
+    for (const sc of job.static_configs) {
+      sc.targets = sc.targets.map((t) => t.replace('gateway:8082', gatewayHost));
+    }
+    for (const relabel of job.relabel_configs ?? []) {
+      if (relabel.replacement === 'json-exporter:7979') relabel.replacement = `127.0.0.1:${jsonExporterPort}`;
+    }
+  }
+  return config;
+}
+
+let fake: FakeUpstream;
+let gw: RunningApp;
+let exporter: { port: number; close(): Promise<void> };
+let prometheus: PrometheusServer;
+let sent: KnownTotals;
+
+beforeAll(async () => {
+  fake = await FakeUpstream.start();
+  gw = await startApp(fakeProviderEnv(fake));
+  exporter = await startJsonExporter(loadJsonExporterConfig(read('deploy/json-exporter/config.yml')));
+  prometheus = await PrometheusServer.start(adaptConfig(gw.url, exporter.port));
+  sent = await driveKnownTraffic(gw.url, fake);
+  const trafficDone = Date.now() / 1000;
+  // Wait for a successful scrape of both jobs that started after the last request had finished.
+  for (const job of ['vandamme-gateway', 'vandamme-json']) {
+    await prometheus.poll(async () => {
+      const [sample] = await prometheus.query(`timestamp(up{job="${job}"} == 1)`);
+      return sample !== undefined && Number(sample.value[1]) > trafficDone;
+    }, `no scrape of ${job} after the traffic: ${JSON.stringify(await prometheus.targets())}`);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await prometheus?.stop();
+  await exporter?.close();
+  await gw?.close();
+  await fake?.close();
+});
+
+describe('a real Prometheus scraping the gateway with the shipped config', () => {
+  it('scrapes both jobs healthy', async () => {
+    const targets = await prometheus.targets();
+    expect(targets.map((t) => `${t.job}:${t.health}`).sort()).toEqual(['vandamme-gateway:up', 'vandamme-json:up']);
+  });
+
+  it('returns exactly the requests and tokens sent, by PromQL over the HTTP API', async () => {
+    expect(await prometheus.value('sum(vdm_requests_total)')).toBe(sent.requests);
+    expect(await prometheus.value('sum(vdm_requests_total{outcome="error"})')).toBe(sent.errors);
+    expect(await prometheus.value('sum(vdm_requests_total{streaming="true"})')).toBe(sent.streaming);
+    const tokens = await prometheus.query('sum by (token_type) (gen_ai_client_token_usage_sum)');
+    expect(Object.fromEntries(tokens.map((s) => [s.metric.token_type, Number(s.value[1])]))).toEqual({
+      input: sent.input, output: sent.output, cache_read: sent.cacheRead, cache_creation: sent.cacheCreation,
+    });
+    expect(await prometheus.value('sum(vdm_tool_calls_total)')).toBe(sent.toolCalls);
+    expect(await prometheus.value('sum(vdm_tool_uses_total)')).toBe(sent.toolUses);
+    expect(await prometheus.value('sum(gen_ai_client_operation_duration_seconds_count)')).toBe(sent.requests);
+    expect(await prometheus.value('sum(vdm_active_requests)')).toBe(0);
+    const byModel = await prometheus.query('sum by (provider, model) (vdm_requests_total)');
+    expect(byModel.map((s) => `${s.metric.provider}/${s.metric.model}=${s.value[1]}`).sort()).toEqual([
+      'anthropic/claude-opus-4=1', 'anthropic/claude-sonnet-4-5-20250929=2', 'openai/gpt-4o-mini=1', 'openai/gpt-4o=2',
+    ]);
+  });
+
+  it('gets the same counts through json_exporter from the JSON running totals', async () => {
+    expect(await prometheus.value('sum(vdm_json_requests{mode="total"})')).toBe(sent.requests);
+    expect(await prometheus.value('sum(vdm_json_errors{mode="total"})')).toBe(sent.errors);
+    expect(await prometheus.value('sum(vdm_json_input_tokens{mode="total"})')).toBe(sent.input);
+    expect(await prometheus.value('sum(vdm_json_output_tokens{mode="total"})')).toBe(sent.output);
+    expect(await prometheus.value('sum(vdm_json_total_requests)')).toBe(sent.requests);
+  });
+
+  it('evaluates every query of the Grafana dashboard without a PromQL error', async () => {
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/vandamme-gateway.json'));
+    const queries: string[] = [
+      ...dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr as string)),
+      ...dashboard.templating.list.map((v: any) => (v.query.query as string).replace(/^label_values\((.*), \w+\)$/, '$1')),
+    ];
+    for (const q of queries) {
+      const promql = q.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$provider', '.*').replaceAll('$model', '.*');
+      await expect(prometheus.query(promql), promql).resolves.toBeDefined();
+    }
+  });
+});
