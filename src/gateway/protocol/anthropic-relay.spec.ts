@@ -231,8 +231,8 @@ describe(createAnthropicRelay.name, () => {
     ['authentication_error', 'auth_error'],
     ['permission_error', 'auth_error'],
     ['invalid_request_error', 'bad_request'],
-    ['api_error', 'api_error'],
-    ['brand_new_error', 'api_error'],
+    ['api_error', 'upstream_error'],
+    ['brand_new_error', 'upstream_error'],
   ])('reports an error event of type %s as %s', (type, expected) => {
     const sink = new RecordingSink();
     const stream = MESSAGE_START + sse('error', { type: 'error', error: { type, message: 'Overloaded' } });

@@ -38,16 +38,16 @@ describe(errorTypeForApiError.name, () => {
     [['authentication_error'], 'auth_error'],
     [['permission_error'], 'auth_error'],
     [['invalid_request_error'], 'bad_request'],
-    [['api_error'], 'api_error'],
-    [['something_new'], 'api_error'],
+    [['api_error'], 'upstream_error'],
+    [['something_new'], 'upstream_error'],
     [['invalid_api_key', 'invalid_request_error'], 'auth_error'],
     [['rate_limit_exceeded', 'tokens'], 'rate_limit'],
     [[null, 'invalid_request_error'], 'bad_request'],
     [[429], 'rate_limit'],
     [[401], 'auth_error'],
-    [[503], 'api_error'],
-    [['toString'], 'api_error'],
-    [[], 'api_error'],
+    [[503], 'upstream_error'],
+    [['toString'], 'upstream_error'],
+    [[], 'upstream_error'],
   ])('%j -> %s', (kinds, expected) => {
     expect(errorTypeForApiError(...kinds)).toBe(expected);
   });

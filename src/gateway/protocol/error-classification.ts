@@ -49,7 +49,8 @@ export function errorTypeForApiError(...kinds: unknown[]): ErrorType {
       if (byStatus !== 'upstream_http_error') return byStatus;
     }
   }
-  return 'api_error';
+  // A provider-side failure inside a 200 answer, as the conversion path records it too.
+  return 'upstream_error';
 }
 
 const TIMEOUT_CODES = new Set([

@@ -248,8 +248,8 @@ describe(createOpenAIRelay.name, () => {
     ],
     [{ message: 'bad', type: 'invalid_request_error', code: null }, 'bad_request'],
     [{ message: 'Provider returned error', code: 429 }, 'rate_limit'],
-    [{ message: 'Provider returned error', code: 502 }, 'api_error'],
-    [{ message: 'The server had an error', type: 'server_error' }, 'api_error'],
+    [{ message: 'Provider returned error', code: 502 }, 'upstream_error'],
+    [{ message: 'The server had an error', type: 'server_error' }, 'upstream_error'],
   ])('reports a mid-stream error chunk %j as %s', (error, expected) => {
     const sink = new RecordingSink();
     const stream = chunk([delta({ content: 'Hi' })]) + `data: ${JSON.stringify({ error })}\n\n`;
