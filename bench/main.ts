@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals to pick sections.
+ * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
+import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
+import { printSse, runSseBench, type SseLevel } from './sse.bench';
+import { HAS_TASKSET, pinSelf, spawnChild } from './support/proc';
+import { QUICK } from './support/stats';
+import { printTracker, runTrackerBench, type TrackerResult } from './tracker.bench';
+
+interface Results {
+  date: string;
+  machine: { nproc: number; cpu: string; node: string; pinned: boolean; loadAvg: string };
+  quick: boolean;
+  tracker?: TrackerResult;
+  overhead?: OverheadResult;
+  sse?: SseLevel[];
+  runningTotals?: RunningTotalsResult;
+}
+
+async function main(): Promise<void> {
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals').split(',');
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const pinned = pinSelf(1);
+  const results: Results = {
+    date: new Date().toISOString(),
+    machine: {
+      nproc: cpus().length,
+      cpu: /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      pinned: pinned && HAS_TASKSET,
+      loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    },
+    quick: QUICK,
+  };
+  log(`bench ${QUICK ? '(quick) ' : ''}on ${results.machine.nproc} x ${results.machine.cpu}, node ${process.version}, pinned: ${results.machine.pinned}, load ${results.machine.loadAvg}`);
+  const report: string[] = [];
+  if (only.includes('tracker')) {
+    log('1. tracker hot path ...');
+    results.tracker = runTrackerBench();
+    report.push(printTracker(results.tracker));
+  }
+  if (only.includes('overhead')) {
+    log('2. gateway overhead ...');
+    const servers = await startServers();
+    try {
+      results.overhead = await runOverheadBench(servers, log);
+      report.push(printOverhead(results.overhead));
+    } finally {
+      await stopServers(servers);
+    }
+  }
+  if (only.includes('sse') || only.includes('totals')) {
+    const upstream = await spawnChild('lean-upstream', 'support/lean-upstream.js', {}, 1);
+    try {
+      if (only.includes('sse')) {
+        log('3. SSE fan-out ...');
+        results.sse = await runSseBench(upstream, log);
+        report.push(printSse(results.sse));
+      }
+      if (only.includes('totals')) {
+        log('4. running totals ...');
+        results.runningTotals = await runRunningTotalsBench(upstream, log);
+        report.push(printRunningTotals(results.runningTotals));
+      }
+    } finally {
+      await upstream.stop();
+    }
+  }
+  const dir = join(process.cwd(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, QUICK ? 'latest-quick.json' : 'latest.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\n${report.join('\n\n')}\n\nJSON: ${file}\n`);
+}
+
+void main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

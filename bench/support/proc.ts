@@ -1,0 +1,98 @@
+/** Child processes for the benches: spawned pinned to a CPU with `taskset` when available, each reporting its port over IPC. */
+import { fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProcStats } from './ipc-stats';
+
+export const HAS_TASKSET = ((): boolean => {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Pins this process (and the threads it already has) to `cpu`. */
+export function pinSelf(cpu: number): boolean {
+  if (!HAS_TASKSET) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Child {
+  name: string;
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  stats(gc?: boolean): Promise<ProcStats & Record<string, any>>;
+  stop(): Promise<void>;
+}
+
+let seq = 0;
+
+/** Forks a compiled script of this directory tree (`rel` relative to bench/) pinned to `cpu`. */
+export async function spawnChild(name: string, rel: string, env: Record<string, string>, cpu?: number): Promise<Child> {
+  const script = join(__dirname, '..', rel);
+  if (!existsSync(script)) throw new Error(`missing ${script}: run through npm run bench`);
+  const proc = fork(script, [], {
+    env: { ...process.env, ...env },
+    execArgv: ['--expose-gc', '--max-old-space-size=2048'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  if (cpu !== undefined) pinPid(proc.pid!, cpu);
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
+    proc.on('message', (m: { type?: string; port?: number }) => {
+      if (m.type === 'ready' && m.port !== undefined) resolve(m.port);
+    });
+  });
+  const waiting = new Map<number, (s: any) => void>();
+  proc.on('message', (m: { id?: number }) => {
+    if (m.id !== undefined) {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+    }
+  });
+  return {
+    name,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    stats: (gc = false) =>
+      new Promise((resolve) => {
+        const id = ++seq;
+        waiting.set(id, resolve);
+        proc.send({ id, gc });
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.disconnect();
+        setTimeout(() => proc.kill('SIGKILL'), 5_000).unref();
+      }),
+  };
+}
+
+function pinPid(pid: number, cpu: number): void {
+  if (!HAS_TASKSET) return;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  } catch {
+    // Pinning is best effort.
+  }
+}
+
+/** The compiled gateway entry (bench/support/gateway-child.ts). */
+export function spawnGateway(name: string, env: Record<string, string>, cpu?: number): Promise<Child> {
+  return spawnChild(name, 'support/gateway-child.js', { LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', ...env }, cpu);
+}
+
+export function cpuUs(s: { cpuUserUs: number; cpuSystemUs: number }): number {
+  return s.cpuUserUs + s.cpuSystemUs;
+}

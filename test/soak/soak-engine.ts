@@ -1,0 +1,401 @@
+/**
+ * The fault soak: a seeded schedule of upstream faults, client aborts and bad requests, driven at a
+ * fixed concurrency through the gateway against the scriptable FakeUpstream, then checked for exact
+ * accounting. Shared by test/soak/soak.spec.ts (small, in the suite) and test/soak/soak-main.ts
+ * (`npm run soak`, the full run against a child process).
+ */
+import { load as loadYaml } from 'js-yaml';
+import { Agent, request } from 'undici';
+import type { Fault, FakeUpstream, RecordedRequest, Script, Usage } from '../fakes/fake-upstream';
+
+/**
+ * Timeouts short enough that stalls resolve in seconds, long enough that healthy traffic on a
+ * 2-core machine shared with other test runs never trips them (at 2 s it did, once, under a
+ * concurrent benchmark: a few planned outcomes turned into upstream_timeout).
+ */
+export const SOAK_GATEWAY_ENV: Readonly<Record<string, string>> = {
+  ANTHROPIC_API_KEY: 'sk-ant-soak',
+  OPENAI_API_KEY: 'sk-openai-soak',
+  REQUEST_TIMEOUT: '5',
+  STREAMING_CONNECT_TIMEOUT_SECONDS: '5',
+  STREAMING_READ_TIMEOUT_SECONDS: '3',
+  LOG_SUMMARY_INTERVAL: '1000000',
+};
+
+export type Protocol = 'anthropic' | 'openai';
+
+export type Kind =
+  | 'ok'
+  | 'trickle'
+  | 'status-401'
+  | 'status-429'
+  | 'status-500'
+  | Fault
+  | 'client-abort'
+  | 'bad-json'
+  | 'bad-body';
+
+export interface Planned {
+  index: number;
+  kind: Kind;
+  protocol: Protocol;
+  stream: boolean;
+  usage: Required<Usage>;
+}
+
+export interface Expected {
+  requests: number;
+  errors: Record<string, number>;
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheCreation: number;
+}
+
+/** Mulberry32: small, fast and the same everywhere. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Weights per kind (they need not sum to 1); `streamOnly` kinds always stream. */
+const WEIGHTS: readonly [Kind, number][] = [
+  ['ok', 0.46],
+  ['trickle', 0.05],
+  ['status-401', 0.03],
+  ['status-429', 0.04],
+  ['status-500', 0.04],
+  ['reset-before-headers', 0.03],
+  ['reset-mid-stream', 0.03],
+  ['stall-before-headers', 0.02],
+  ['stall-mid-stream', 0.02],
+  ['malformed-sse', 0.03],
+  ['truncated-json', 0.03],
+  ['error-event-mid-stream', 0.03],
+  ['client-abort', 0.04],
+  ['bad-json', 0.03],
+  ['bad-body', 0.02],
+];
+const STREAM_ONLY = new Set<Kind>(['trickle', 'reset-mid-stream', 'stall-mid-stream', 'malformed-sse', 'truncated-json', 'error-event-mid-stream', 'client-abort']);
+
+/** What each kind is recorded as (observed behaviour, see test/e2e/gateway.e2e.spec.ts). */
+export const ERROR_TYPE_OF: Readonly<Record<Kind, string | undefined>> = {
+  ok: undefined,
+  trickle: undefined,
+  'status-401': 'auth_error',
+  'status-429': 'rate_limit',
+  'status-500': 'upstream_http_error',
+  'reset-before-headers': 'upstream_error',
+  'reset-mid-stream': 'upstream_error',
+  'stall-before-headers': 'upstream_timeout',
+  'stall-mid-stream': 'upstream_timeout',
+  'malformed-sse': 'streaming_error',
+  'truncated-json': 'streaming_error',
+  'error-event-mid-stream': 'upstream_error',
+  'client-abort': 'client_disconnect',
+  'bad-json': 'bad_request',
+  'bad-body': 'bad_request',
+};
+
+export function buildSchedule(seed: number, n: number): Planned[] {
+  const random = rng(seed);
+  const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
+  const out: Planned[] = [];
+  for (let index = 0; index < n; index++) {
+    let pick = random() * total;
+    let kind: Kind = 'ok';
+    for (const [k, w] of WEIGHTS) {
+      pick -= w;
+      if (pick < 0) {
+        kind = k;
+        break;
+      }
+    }
+    const protocol: Protocol = random() < 0.5 ? 'anthropic' : 'openai';
+    const stream = STREAM_ONLY.has(kind) || random() < 0.5;
+    const usage = {
+      input: 1 + Math.floor(random() * 500),
+      output: 1 + Math.floor(random() * 200),
+      cacheRead: Math.floor(random() * 50),
+      // OpenAI has no cache-creation count.
+      cacheCreation: protocol === 'anthropic' ? Math.floor(random() * 20) : 0,
+    };
+    out.push({ index, kind, protocol, stream, usage });
+  }
+  return out;
+}
+
+/**
+ * The usage the upstream reports before the request ends. A whole answer reports all of it. An
+ * Anthropic stream cut after its first content event has already sent `message_start`, whose usage
+ * carries the input and cache counts and output_tokens 1; an OpenAI stream reports usage only in
+ * its last chunk, so a cut one reports none. Refused and pre-header failures report nothing.
+ */
+export function reportedUsage(p: Planned): Required<Usage> {
+  const none = { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  switch (p.kind) {
+    case 'ok':
+    case 'trickle':
+      return p.usage;
+    case 'reset-mid-stream':
+    case 'stall-mid-stream':
+    case 'malformed-sse':
+    case 'truncated-json':
+    case 'error-event-mid-stream':
+    case 'client-abort':
+      return p.protocol === 'anthropic' ? { ...p.usage, output: 1 } : none;
+    case 'status-401':
+    case 'status-429':
+    case 'status-500':
+    case 'reset-before-headers':
+    case 'stall-before-headers':
+    case 'bad-json':
+    case 'bad-body':
+      return none;
+  }
+}
+
+export function expectedTotals(schedule: readonly Planned[]): Expected {
+  const e: Expected = { requests: schedule.length, errors: {}, input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  for (const p of schedule) {
+    const type = ERROR_TYPE_OF[p.kind];
+    if (type !== undefined) e.errors[type] = (e.errors[type] ?? 0) + 1;
+    const u = reportedUsage(p);
+    e.input += u.input;
+    e.output += u.output;
+    e.cacheRead += u.cacheRead;
+    e.cacheCreation += u.cacheCreation;
+  }
+  return e;
+}
+
+const MARK = /soak-(\d+)/;
+
+/** The FakeUpstream script for the request a schedule entry sent (found by the marker in its prompt). */
+export function scriptFor(schedule: readonly Planned[]): (req: RecordedRequest) => Script {
+  return (req) => {
+    const match = MARK.exec(req.rawBody);
+    const p = match ? schedule[Number(match[1])] : undefined;
+    if (!p) return { status: 599, errorMessage: `unplanned request ${req.path}` };
+    const usage = p.usage;
+    switch (p.kind) {
+      case 'ok':
+        return { usage };
+      case 'trickle':
+        return { usage, text: 'one two three four five six seven eight', chunkDelayMs: 5 + (p.index % 20) };
+      case 'status-401':
+        return { status: 401 };
+      case 'status-429':
+        return { status: 429, headers: { 'retry-after': '1' } };
+      case 'status-500':
+        return { status: 500 };
+      case 'client-abort':
+        return { usage, fault: 'stall-mid-stream' };
+      case 'bad-json':
+      case 'bad-body':
+        return { status: 598, errorMessage: 'a refused request reached the upstream' };
+      case 'reset-before-headers':
+      case 'reset-mid-stream':
+      case 'stall-before-headers':
+      case 'stall-mid-stream':
+      case 'malformed-sse':
+      case 'truncated-json':
+      case 'error-event-mid-stream':
+        return { usage, fault: p.kind };
+    }
+  };
+}
+
+function bodyFor(p: Planned): string {
+  if (p.kind === 'bad-json') return `{"model": "x", "messages": [soak-${p.index}`;
+  const content = `soak-${p.index}`;
+  if (p.kind === 'bad-body') return JSON.stringify({ model: p.protocol === 'anthropic' ? 'anthropic:claude-soak' : 'openai:gpt-soak', note: content });
+  return p.protocol === 'anthropic'
+    ? JSON.stringify({ model: 'anthropic:claude-soak', max_tokens: 64, stream: p.stream, messages: [{ role: 'user', content }] })
+    : JSON.stringify({ model: 'openai:gpt-soak', stream: p.stream, messages: [{ role: 'user', content }] });
+}
+
+export interface DriveResult {
+  sent: number;
+  statuses: Record<string, number>;
+  clientErrors: number;
+  healthChecks: number;
+  healthFailures: number;
+  elapsedMs: number;
+}
+
+/** Sends every planned request at `concurrency`, polling /health all along. */
+export async function drive(gatewayUrl: string, schedule: readonly Planned[], concurrency: number): Promise<DriveResult> {
+  const agent = new Agent({ connections: concurrency + 4, keepAliveTimeout: 1_000 });
+  const result: DriveResult = { sent: 0, statuses: {}, clientErrors: 0, healthChecks: 0, healthFailures: 0, elapsedMs: 0 };
+  const started = performance.now();
+  let next = 0;
+  let done = false;
+
+  const health = (async () => {
+    while (!done) {
+      result.healthChecks++;
+      try {
+        const res = await request(`${gatewayUrl}/health`, { dispatcher: agent });
+        await res.body.text();
+        if (res.statusCode !== 200) result.healthFailures++;
+      } catch {
+        result.healthFailures++;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+
+  const one = async (p: Planned): Promise<void> => {
+    const path = p.protocol === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
+    const controller = new AbortController();
+    result.sent++;
+    try {
+      const res = await request(gatewayUrl + path, {
+        method: 'POST',
+        dispatcher: agent,
+        signal: controller.signal,
+        headers: { 'content-type': 'application/json', 'x-api-key': 'client-key', 'anthropic-version': '2023-06-01' },
+        body: bodyFor(p),
+      });
+      result.statuses[res.statusCode] = (result.statuses[res.statusCode] ?? 0) + 1;
+      if (p.kind === 'client-abort') {
+        // Leave as soon as the first bytes of the stream arrive.
+        await new Promise<void>((resolve) => {
+          res.body.once('data', () => resolve());
+          res.body.once('error', () => resolve());
+          res.body.once('end', () => resolve());
+        });
+        controller.abort();
+        res.body.on('error', () => undefined);
+        return;
+      }
+      await res.body.text();
+    } catch {
+      result.clientErrors++;
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    while (next < schedule.length) {
+      const p = schedule[next++];
+      await one(p);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  done = true;
+  await health;
+  await agent.close();
+  result.elapsedMs = performance.now() - started;
+  return result;
+}
+
+/** Installs the schedule's scripts on the fake. */
+export function scriptFake(fake: FakeUpstream, schedule: readonly Planned[]): void {
+  fake.script(scriptFor(schedule));
+}
+
+export interface Observed {
+  totalRequests: number;
+  activeRequests: number;
+  errors: Record<string, number>;
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheCreation: number;
+}
+
+/** The summary of the JSON running totals. */
+export function observedFromJson(doc: any, errors: Record<string, number>): Observed {
+  const s = doc.summary;
+  return {
+    totalRequests: s.total_requests,
+    activeRequests: s.active_requests,
+    errors,
+    input: s.total_input_tokens,
+    output: s.total_output_tokens,
+    cacheRead: s.total_cache_read_tokens,
+    cacheCreation: s.total_cache_creation_tokens,
+  };
+}
+
+/** The checks' own connections, kept apart so they can be closed before counting the gateway's sockets. */
+let checkAgent = new Agent({ keepAliveTimeout: 1_000 });
+
+export async function getText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const res = await request(url, { headers, dispatcher: checkAgent });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+export async function closeCheckConnections(): Promise<void> {
+  const old = checkAgent;
+  checkAgent = new Agent({ keepAliveTimeout: 1_000 });
+  await old.close();
+}
+
+/** Running totals in both formats; YAML parsed, for comparison with the JSON. */
+export async function runningTotals(gatewayUrl: string): Promise<{ json: any; yaml: any }> {
+  const json = JSON.parse((await getText(`${gatewayUrl}/metrics/running-totals?format=json`)).text);
+  const yaml = loadYaml((await getText(`${gatewayUrl}/metrics/running-totals`)).text);
+  return { json, yaml };
+}
+
+/** Prometheus text exposition, as name -> samples. */
+export function parsePrometheus(text: string): Map<string, { labels: Record<string, string>; value: number }[]> {
+  const out = new Map<string, { labels: Record<string, string>; value: number }[]>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    const list = out.get(m[1]) ?? [];
+    list.push({ labels, value: Number(m[4]) });
+    out.set(m[1], list);
+  }
+  return out;
+}
+
+/** What `/metrics` says, or undefined when the gateway has no Prometheus endpoint. */
+export async function observedFromPrometheus(gatewayUrl: string): Promise<Observed | undefined> {
+  const res = await getText(`${gatewayUrl}/metrics`);
+  if (res.status !== 200 || !res.text.includes('vdm_requests_total')) return undefined;
+  const families = parsePrometheus(res.text);
+  const sum = (name: string, where: (l: Record<string, string>) => boolean = () => true): number =>
+    (families.get(name) ?? []).filter((s) => where(s.labels)).reduce((a, s) => a + s.value, 0);
+  const errors: Record<string, number> = {};
+  for (const s of families.get('vdm_requests_total') ?? []) {
+    const type = s.labels.error_type;
+    if (type !== undefined && type !== '' && s.value > 0) errors[type] = (errors[type] ?? 0) + s.value;
+  }
+  const tokens = (type: string): number => sum('gen_ai_client_token_usage_sum', (l) => l.token_type === type);
+  return {
+    totalRequests: sum('vdm_requests_total'),
+    activeRequests: sum('vdm_active_requests'),
+    errors,
+    input: tokens('input'),
+    output: tokens('output'),
+    cacheRead: tokens('cache_read'),
+    cacheCreation: tokens('cache_creation'),
+  };
+}
+
+/** The expected totals in the shape of an observation (active requests: 0). */
+export function asObserved(e: Expected): Observed {
+  return { totalRequests: e.requests, activeRequests: 0, errors: e.errors, input: e.input, output: e.output, cacheRead: e.cacheRead, cacheCreation: e.cacheCreation };
+}
+
+export function countKinds(schedule: readonly Planned[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const p of schedule) {
+    const key = `${p.kind}${p.stream ? ' (stream)' : ''}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}

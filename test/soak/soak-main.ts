@@ -1,0 +1,108 @@
+/**
+ * `npm run soak`: the full fault soak. 20,000 requests at concurrency 200 (SOAK_REQUESTS,
+ * SOAK_CONCURRENCY, SOAK_SEED override) through the gateway running as a child process
+ * (bench/support/gateway-child.ts, started with --expose-gc), against the FakeUpstream in this process.
+ * Prints every check; exits 1 when one fails.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { spawnGateway } from '../../bench/support/proc';
+import {
+  asObserved,
+  buildSchedule,
+  countKinds,
+  drive,
+  expectedTotals,
+  observedFromJson,
+  observedFromPrometheus,
+  runningTotals,
+  scriptFake,
+  SOAK_GATEWAY_ENV,
+  closeCheckConnections,
+} from './soak-engine';
+
+const SEED = Number(process.env.SOAK_SEED ?? 20261124);
+const REQUESTS = Number(process.env.SOAK_REQUESTS ?? 20_000);
+const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 200);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const mb = (n: number): string => `${(n / 2 ** 20).toFixed(1)} MB`;
+
+async function main(): Promise<void> {
+  let failed = 0;
+  const check = (name: string, ok: boolean, detail = ''): void => {
+    if (!ok) failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+  };
+  const fake = await FakeUpstream.start();
+  const gw = await spawnGateway('gateway-soak', { ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1` });
+  let crashed = false;
+  gw.proc.on('exit', (code, signal) => {
+    crashed = true;
+    console.log(`gateway exited: code ${code} signal ${signal}`);
+  });
+  try {
+    // Warm up (a few successful requests) so the "before" memory includes a warm JIT and pools.
+    const warm = buildSchedule(SEED + 1, 200).map((p) => ({ ...p, kind: 'ok' as const }));
+    scriptFake(fake, warm);
+    await drive(gw.url, warm, 20);
+    await sleep(6_000); // upstream keep-alive sockets time out (5 s)
+    await closeCheckConnections();
+    await sleep(500);
+    const before = await gw.stats(true);
+    const warmTotals = observedFromJson((await runningTotals(gw.url)).json, before.errors);
+
+    const schedule = buildSchedule(SEED, REQUESTS);
+    scriptFake(fake, schedule);
+    console.log(`soak: seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCURRENCY}`);
+    console.log(JSON.stringify(countKinds(schedule)));
+    const driven = await drive(gw.url, schedule, CONCURRENCY);
+    console.log(`driven in ${(driven.elapsedMs / 1000).toFixed(1)} s; client statuses ${JSON.stringify(driven.statuses)}; client errors ${driven.clientErrors}`);
+
+    for (let i = 0; i < 200 && (await gw.stats()).active > 0; i++) await sleep(50);
+    const activeNow = (await gw.stats()).active;
+    await sleep(1_000);
+    const activeLater = (await gw.stats()).active;
+    check('active_requests is 0 after the drain and stays 0', activeNow === 0 && activeLater === 0, `${activeNow}, then ${activeLater}`);
+
+    const expected = asObserved(expectedTotals(schedule));
+    const { json, yaml } = await runningTotals(gw.url);
+    const stats = await gw.stats();
+    const observed = observedFromJson(json, stats.errors);
+    const soakOnly = {
+      ...observed,
+      totalRequests: observed.totalRequests - warmTotals.totalRequests,
+      input: observed.input - warmTotals.input,
+      output: observed.output - warmTotals.output,
+      cacheRead: observed.cacheRead - warmTotals.cacheRead,
+      cacheCreation: observed.cacheCreation - warmTotals.cacheCreation,
+    };
+    check('total_requests equals the requests sent to the proxy routes', soakOnly.totalRequests === expected.totalRequests, `${soakOnly.totalRequests} vs ${expected.totalRequests}`);
+    check('errors per error_type equal the faults injected', isDeepStrictEqual(soakOnly.errors, expected.errors), `observed ${JSON.stringify(soakOnly.errors)} expected ${JSON.stringify(expected.errors)}`);
+    const tokens = (o: typeof expected): string => `in ${o.input} out ${o.output} cache_read ${o.cacheRead} cache_creation ${o.cacheCreation}`;
+    check('tokens equal the usage the upstream reported', tokens(soakOnly) === tokens(expected), `observed ${tokens(soakOnly)}; expected ${tokens(expected)}`);
+    check('JSON and YAML running totals agree', isDeepStrictEqual(yaml.summary, json.summary) && isDeepStrictEqual(yaml.providers, json.providers));
+    const prom = await observedFromPrometheus(gw.url);
+    if (prom === undefined) console.log('skip /metrics: no Prometheus endpoint in this build');
+    else check('/metrics agrees with the JSON running totals', isDeepStrictEqual(prom, observed), `prometheus ${JSON.stringify(prom)} json ${JSON.stringify(observed)}`);
+    check('/health answered throughout', driven.healthFailures === 0, `${driven.healthChecks} checks, ${driven.healthFailures} failures`);
+
+    await closeCheckConnections();
+    await sleep(6_000); // idle upstream keep-alive sockets close
+    const after = await gw.stats(true);
+    const growth = (after.rss - before.rss) / before.rss;
+    console.log(`rss before ${mb(before.rss)}, after soak + GC ${mb(after.rss)} (${(growth * 100).toFixed(1)}%); heap ${mb(before.heapUsed)} -> ${mb(after.heapUsed)}`);
+    check('resident memory after the soak and a GC within 10% of before', growth <= 0.1);
+    console.log(`handles before ${JSON.stringify(before.resources)}, after ${JSON.stringify(after.resources)}`);
+    const sockets = (r: Record<string, number>): number => (r.TCPSocketWrap ?? 0);
+    const timers = (r: Record<string, number>): number => (r.Timeout ?? 0);
+    check('no socket or timer left open', sockets(after.resources) <= sockets(before.resources) && timers(after.resources) <= timers(before.resources) && fake.openConnections() === 0, `sockets ${sockets(after.resources)} (before ${sockets(before.resources)}), timers ${timers(after.resources)} (before ${timers(before.resources)}), fake upstream connections ${fake.openConnections()}`);
+    check('the gateway never crashed', !crashed && gw.proc.exitCode === null);
+  } finally {
+    await gw.stop();
+    await fake.close();
+  }
+  console.log(failed === 0 ? 'soak: all checks passed' : `soak: ${failed} check(s) failed`);
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+void main();
