@@ -6,7 +6,7 @@ import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { MetricsContext } from '../metrics/metrics-context';
 import type { ErrorType } from '../metrics/model/error-type';
-import type { ProxyRequestContext } from '../metrics/request-orchestrator.interceptor';
+import type { ProxyRequestContext, RequestLifetime } from '../metrics/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
 import { createOpenAIRelay } from './protocol/openai-relay';
@@ -39,10 +39,10 @@ const JSON_TYPE = 'application/json';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const ANTHROPIC_VERSION = '2023-06-01';
 
-/** Why an upstream call ended early, as the signals that ended it tell. */
-function abortCause(timeout: AbortSignal, client: AbortSignal, error: unknown): ErrorType {
-  if (client.aborted) return 'client_disconnect';
-  if (timeout.aborted) return 'upstream_timeout';
+/** Why an upstream call ended early, as the request's lifetime tells. */
+function abortCause(lifetime: RequestLifetime, error: unknown): ErrorType {
+  if (lifetime.clientGone) return 'client_disconnect';
+  if (lifetime.timedOut) return 'upstream_timeout';
   return errorTypeForNetworkError(error);
 }
 
@@ -85,10 +85,9 @@ export class ProxyService {
     const exchange = chooseExchange(format, body, route);
     const stream = body.stream === true;
 
-    const timeout = new AbortController();
+    const lifetime = call.lifetime;
     const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
-    const timer = setTimeout(() => timeout.abort(), limitMs);
-    const signal = AbortSignal.any([timeout.signal, call.clientGone]);
+    const timer = setTimeout(() => lifetime.timeOut(), limitMs);
     call.metrics.upstreamStarted();
     let response: Dispatcher.ResponseData;
     try {
@@ -96,13 +95,13 @@ export class ProxyService {
         url: endpoint(route.provider, exchange.upstreamFormat),
         headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers),
         body: JSON.stringify(exchange.upstreamBody),
-        signal,
+        signal: lifetime.signal,
         headersTimeoutMs: limitMs,
         bodyTimeoutMs: stream ? this.config.streamingReadTimeoutMs : this.config.requestTimeoutMs,
       });
     } catch (error) {
       clearTimeout(timer);
-      throw this.upstreamFailure(format, abortCause(timeout.signal, call.clientGone, error), error);
+      throw this.upstreamFailure(format, abortCause(lifetime, error), error);
     }
 
     if (response.statusCode < 200 || response.statusCode >= 300) {
@@ -125,7 +124,7 @@ export class ProxyService {
         call.metrics.upstreamFinished();
         return { contentType: JSON_TYPE, body: completeBody(exchange, text, call.metrics) };
       } catch (error) {
-        throw this.upstreamFailure(format, abortCause(timeout.signal, call.clientGone, error), error);
+        throw this.upstreamFailure(format, abortCause(lifetime, error), error);
       } finally {
         clearTimeout(timer);
       }
@@ -349,19 +348,17 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
   upstream.on('error', (error: unknown) => {
     if (failure !== undefined) return;
     upstream.unpipe(out);
-    const type = call.clientGone.aborted ? 'client_disconnect' : errorTypeForNetworkError(error);
+    const type = abortCause(call.lifetime, error);
     const message =
       type === 'upstream_timeout'
         ? 'The upstream stream was idle past STREAMING_READ_TIMEOUT_SECONDS'
         : `The upstream stream failed: ${describeNetworkError(error)}`;
     metrics.fail(type, message);
     metrics.upstreamFinished();
-    failure = call.clientGone.aborted ? '' : streamErrorEvent(format, message);
+    failure = call.lifetime.clientGone ? '' : streamErrorEvent(format, message);
     if (failure) metrics.addResponseBytes(Buffer.byteLength(failure));
     if (!out.writableEnded) out.end();
   });
-  // The client left: stop reading from (and so release) the upstream at once.
-  call.clientGone.addEventListener('abort', () => upstream.destroy(), { once: true });
   upstream.pipe(out);
   return out;
 }

@@ -1,10 +1,20 @@
 import { HttpException, HttpStatus, Inject, Injectable, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
-import { auditTime, concat, defer, filter, finalize, map, merge, of, share, skip, Subject, takeUntil, timer, type Observable } from 'rxjs';
+import { audit, auditTime, concat, defer, filter, finalize, map, merge, of, share, skip, Subject, takeUntil, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { CLOCK, TrackerService, type Clock } from './tracker.service';
 
 /** Changes to the active set within this window coalesce into one update (contract section 5). */
 export const COALESCE_MS = 5;
+/**
+ * With many clients the window widens (0.1 ms per client, at most 1 s), so one update fans out to
+ * 1,000 clients at most 10 times a second: a burst still ends in one update carrying the final state.
+ */
+export const COALESCE_MS_PER_CLIENT = 0.1;
+export const MAX_COALESCE_MS = 1000;
+
+export function coalesceWindowMs(clients: number): number {
+  return Math.min(MAX_COALESCE_MS, Math.max(COALESCE_MS, clients * COALESCE_MS_PER_CLIENT));
+}
 
 export const DISABLED_MESSAGE = 'Request metrics are disabled';
 export const DISABLED_SUGGESTION = 'Set LOG_REQUEST_METRICS=true to enable request metrics';
@@ -28,7 +38,10 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
   ) {
     // The subject replays its current value to each new subscription; the shared stream wants changes only.
     const changes$ = tracker.changes$.pipe(skip(1));
-    const membership$ = changes$.pipe(filter((c) => c.kind === 'membership'), auditTime(COALESCE_MS));
+    const membership$ = changes$.pipe(
+      filter((c) => c.kind === 'membership'),
+      audit(() => timer(coalesceWindowMs(this.clientCount))),
+    );
     const progress$ = changes$.pipe(filter((c) => c.kind === 'progress'), auditTime(config.sse.intervalMs));
     this.updates$ = merge(membership$, progress$).pipe(
       filter((c) => c.version !== this.lastVersion),

@@ -17,11 +17,37 @@ import type { MetricsContext } from './metrics-context';
 import type { ErrorType } from './model/error-type';
 import { TrackerService } from './tracker.service';
 
-/** What the proxy path gets for one request: its metrics handle and a signal for "the client left". */
+/**
+ * Why a request's upstream call must stop: the client left, or the gateway's own timeout fired.
+ * One abort signal per request serves both, so the hot path creates one signal, not three.
+ */
+export class RequestLifetime {
+  private readonly controller = new AbortController();
+  clientGone = false;
+  timedOut = false;
+
+  /** Aborted when the client left or the upstream timed out; pass it to the upstream call. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  clientLeft(): void {
+    if (this.clientGone) return;
+    this.clientGone = true;
+    this.controller.abort();
+  }
+
+  timeOut(): void {
+    if (this.clientGone || this.timedOut) return;
+    this.timedOut = true;
+    this.controller.abort();
+  }
+}
+
+/** What the proxy path gets for one request: its metrics handle and its lifetime. */
 export interface ProxyRequestContext {
   metrics: MetricsContext;
-  /** Aborted when the client goes away before the response has been fully sent. */
-  clientGone: AbortSignal;
+  lifetime: RequestLifetime;
 }
 
 const contexts = new WeakMap<FastifyRequest, ProxyRequestContext>();
@@ -106,11 +132,11 @@ export class RequestOrchestrator implements NestInterceptor {
       request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
     }
     const key = presentedKey(request.headers);
-    const abort = new AbortController();
+    const lifetime = new RequestLifetime();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) {
         metrics.fail('client_disconnect', 'The client closed the connection before the response was complete');
-        abort.abort();
+        lifetime.clientLeft();
       }
       metrics.finalize();
       const r = metrics.record;
@@ -130,6 +156,6 @@ export class RequestOrchestrator implements NestInterceptor {
         'request completed',
       );
     });
-    return { metrics, clientGone: abort.signal };
+    return { metrics, lifetime };
   }
 }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeConfig, ManualClock } from '../../test/support/factories';
 import { compileGlob } from './calculations/wildcard';
 import { wireRunningTotals, wireSeries, type WireSection } from './format/wire';
-import { ERROR_CAPACITY, TRACE_CAPACITY, TrackerService, type ActiveChange } from './tracker.service';
+import { ERROR_CAPACITY, SUMMARY_TOP_MODELS, TRACE_CAPACITY, TrackerService, type ActiveChange } from './tracker.service';
 
 function makeTracker(env: Record<string, string> = {}): { sut: TrackerService; clock: ManualClock } {
   const clock = new ManualClock();
@@ -225,6 +225,20 @@ describe(TrackerService.name, () => {
       expect(log.mock.calls[1][0]).toBe('Model distribution: {"a":2,"b":1}');
       expect(warn).toHaveBeenCalledWith('Error distribution: {"rate_limit":1}');
     });
+  });
+
+  it('names only the busiest models in the summary log', () => {
+    ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL: '30' }));
+    const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    for (let i = 0; i < 30; i++) {
+      sut.start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 5 ? 'busy' : `m${i}` });
+      sut.end(`r${i}`);
+    }
+    const line = log.mock.calls.find((c) => String(c[0]).startsWith('Model distribution'))![0] as string;
+    const shown = JSON.parse(line.slice('Model distribution: '.length)) as Record<string, number>;
+    expect(Object.keys(shown)).toHaveLength(SUMMARY_TOP_MODELS + 1);
+    expect(shown.busy).toBe(5);
+    expect(shown['(6 others)']).toBe(6);
   });
 
   describe('changes$', () => {

@@ -16,6 +16,16 @@ import { newRecord, type RequestOutcome, type RequestRecord, type RequestStart, 
 import type { Bucket, Totals } from './model/totals';
 
 export const TRACE_CAPACITY = 200;
+/** The summary log names this many models at most, the busiest, so the line stays short. */
+export const SUMMARY_TOP_MODELS = 20;
+
+function topEntries(counts: Map<string, number>, n: number): Record<string, number> {
+  const sorted = [...counts].sort((a, b) => b[1] - a[1]);
+  const top: Record<string, number> = Object.fromEntries(sorted.slice(0, n));
+  const rest = sorted.slice(n).reduce((sum, [, c]) => sum + c, 0);
+  if (rest > 0) top[`(${sorted.length - n} others)`] = rest;
+  return top;
+}
 export const ERROR_CAPACITY = 100;
 
 /** A change to the set of in-flight requests: `membership` (start, end, route) or `progress` (usage). */
@@ -245,7 +255,7 @@ export class TrackerService implements TrackerPort {
         `input_tokens=${t.inputTokens} output_tokens=${t.outputTokens} cache_read_tokens=${t.cacheReadTokens} ` +
         `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls}`,
     );
-    this.logger.log(`Model distribution: ${JSON.stringify(this.modelDistribution())}`);
+    this.logger.log(`Model distribution: ${JSON.stringify(topEntries(this.modelCounts, SUMMARY_TOP_MODELS))}`);
     if (t.errors > 0) this.logger.warn(`Error distribution: ${JSON.stringify(this.errorDistribution())}`);
   }
 }

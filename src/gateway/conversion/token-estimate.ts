@@ -1,4 +1,3 @@
-import { countTokens } from 'gpt-tokenizer';
 
 /** Collects the text a model would read from an Anthropic Messages request. */
 function textOf(value: unknown, out: string[]): void {
@@ -22,6 +21,9 @@ function textOf(value: unknown, out: string[]): void {
  * an OpenAI tokenizer over the text, plus a few tokens per message and the tool schemas.
  */
 export function estimateInputTokens(body: { system?: unknown; messages?: unknown; tools?: unknown }): number {
+  // Loaded on first use: the encoder tables are large and most deployments never need them.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { countTokens } = require('gpt-tokenizer') as typeof import('gpt-tokenizer');
   const parts: string[] = [];
   textOf(body.system, parts);
   const messages = Array.isArray(body.messages) ? body.messages : [];

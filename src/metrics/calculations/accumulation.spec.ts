@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeRecord } from '../../../test/support/factories';
-import { addRecord, addRecordToSplit, addSplit, newSplit, newTotals } from './accumulation';
+import { addRecord, addRecordToSplit, addSplit, addTotals, newSplit, newTotals } from './accumulation';
 
 describe(addRecord.name, () => {
   it('adds every counter of a finished request, duration in whole ms', () => {
@@ -46,5 +46,17 @@ describe(addSplit.name, () => {
     expect(a.total.inputTokens).toBe(6);
     expect(a.streaming.requests).toBe(2);
     expect(a.nonStreaming.requests).toBe(0);
+  });
+});
+
+describe(addTotals.name, () => {
+  it('adds every field of Totals', () => {
+    const source = newTotals();
+    let i = 1;
+    for (const key of Object.keys(source) as (keyof typeof source)[]) source[key] = i++;
+    const sut = newTotals();
+    addTotals(sut, source);
+    addTotals(sut, source);
+    for (const key of Object.keys(source) as (keyof typeof source)[]) expect(sut[key]).toBe(2 * source[key]);
   });
 });

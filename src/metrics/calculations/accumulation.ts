@@ -55,8 +55,23 @@ export function addRecordToSplit(split: Split, r: RequestRecord): void {
   addRecord(r.isStreaming ? split.streaming : split.nonStreaming, r);
 }
 
+/** Field by field, spelled out: this runs once per bucket and section on every report. */
 export function addTotals(target: Totals, source: Totals): void {
-  for (const key of Object.keys(source) as (keyof Totals)[]) target[key] += source[key];
+  target.requests += source.requests;
+  target.errors += source.errors;
+  target.inputTokens += source.inputTokens;
+  target.outputTokens += source.outputTokens;
+  target.cacheReadTokens += source.cacheReadTokens;
+  target.cacheCreationTokens += source.cacheCreationTokens;
+  target.toolUses += source.toolUses;
+  target.toolResults += source.toolResults;
+  target.toolCalls += source.toolCalls;
+  target.completed += source.completed;
+  target.totalDurationMs += source.totalDurationMs;
+  target.ttftCount += source.ttftCount;
+  target.totalTtftMs += source.totalTtftMs;
+  target.overheadCount += source.overheadCount;
+  target.totalOverheadMs += source.totalOverheadMs;
 }
 
 export function addSplit(target: Split, source: Split): void {

@@ -1,0 +1,43 @@
+import { load } from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { renderYamlReport, toYaml } from './yaml';
+
+describe(toYaml.name, () => {
+  it('round-trips through a YAML parser, keys with colons, slashes and spaces included', () => {
+    const doc = {
+      summary: { last_accessed: { top: '2026-11-23T10:15:02Z' }, total_requests: 3, average_duration_ms: 12, ratio: 0.25 },
+      providers: {
+        openrouter: {
+          last_accessed: null,
+          models: {
+            'anthropic/claude-3-5-sonnet:context-flash': { total: { requests: 1 } },
+            'kwaipilot/kat-coder-pro:free': { total: { requests: 2 } },
+            'name with "quotes" and: colon': { total: { requests: 0 } },
+            null: { total: {} },
+            '123': { x: true, y: false },
+          },
+        },
+        empty: {},
+      },
+      message: 'multi\nline "text" # not a comment',
+    };
+    expect(load(toYaml(doc))).toEqual(doc);
+  });
+
+  it('keeps ISO timestamps as strings, as the contract shows them', () => {
+    expect(toYaml({ top: '2026-11-23T10:15:02Z' })).toBe('top: "2026-11-23T10:15:02Z"\n');
+    expect(load(toYaml({ top: '2026-11-23T10:15:02Z' }))).toEqual({ top: '2026-11-23T10:15:02Z' });
+  });
+
+  it('writes an empty map as {}', () => {
+    expect(toYaml({ providers: {} })).toBe('providers: {}\n');
+  });
+});
+
+describe(renderYamlReport.name, () => {
+  it('puts the title, the generation time and the filter in comments above the document', () => {
+    const text = renderYamlReport('Running Totals Report', { a: 1 }, 1_795_000_000, 'provider=open*');
+    expect(text).toBe('# Running Totals Report\n# Generated: 2026-11-18T11:06:40Z\n# Filter: provider=open*\na: 1\n');
+    expect(load(text)).toEqual({ a: 1 });
+  });
+});
