@@ -6,6 +6,7 @@
  * update and its memory per client. Gateway pinned to CPU 0; clients, load and upstream on CPU 1.
  */
 import { Pool } from 'undici';
+import { coalesceWindowMs } from '../src/metrics/active-requests.hub';
 import { cpuUs, spawnGateway, type Child } from './support/proc';
 import { watchMany, type SseWatcher } from './support/sse-clients';
 import { fmt, QUICK, sleep, summarize, table } from './support/stats';
@@ -65,12 +66,14 @@ export async function runSseBench(upstream: Child, log: (line: string) => void):
       const before = await gw.stats();
       let sent = 0;
       const pending: Promise<void>[] = [];
+      // Held requests outlive the coalescing window at this client count, as the guarantee is stated for them.
+      const holdMs = Math.ceil(coalesceWindowMs(n)) + 50;
       while (sent < total) {
         const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE) + 1);
         for (; sent < due; sent++) {
           const i = sent;
           sendAt[i] = performance.now();
-          const body = JSON.stringify({ model: 'anthropic:claude-bench', max_tokens: 8, metadata: { user_id: held[i] ? 'hold_ms=50' : 'now' }, messages: [{ role: 'user', content: 'hi' }] });
+          const body = JSON.stringify({ model: 'anthropic:claude-bench', max_tokens: 8, metadata: { user_id: held[i] ? `hold_ms=${holdMs}` : 'now' }, messages: [{ role: 'user', content: 'hi' }] });
           pending.push(
             pool
               .request({ path: '/v1/messages', method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': `${prefix}${i}` }, body })
