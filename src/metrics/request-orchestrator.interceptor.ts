@@ -13,6 +13,7 @@ import { PassThroughError } from '../common/upstream-http.error';
 import { keyFingerprint } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
 import { describeNetworkError } from '../gateway/protocol/error-classification';
+import { redactSecrets } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
 import type { ErrorType } from './model/error-type';
 import { TrackerService } from './tracker.service';
@@ -75,6 +76,12 @@ function errorTypeOf(error: unknown): ErrorType {
   return 'unexpected_error';
 }
 
+/** What the traces show: the gateway's own message for errors it raised, a redacted summary otherwise. */
+function errorMessageOf(error: unknown): string {
+  if (error instanceof PassThroughError || error instanceof HttpException) return redactSecrets(error.message);
+  return error instanceof Error ? describeNetworkError(error) : redactSecrets(String(error));
+}
+
 /**
  * Starts metrics for every proxied request, records what the body says, and finalizes exactly once
  * when the response has fully ended or failed: the response's `close` is the one event that comes
@@ -92,7 +99,7 @@ export class RequestOrchestrator implements NestInterceptor {
     contexts.set(request, proxy);
     return next.handle().pipe(
       catchError((error: unknown) => {
-        proxy.metrics.fail(errorTypeOf(error), error instanceof Error ? describeNetworkError(error) : String(error));
+        proxy.metrics.fail(errorTypeOf(error), errorMessageOf(error));
         return throwError(() => error);
       }),
       // A response already gone before the handler settled has had its close event.

@@ -218,7 +218,9 @@ describe('errors and their categories', () => {
     const error = await anthropic.messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ErrorClass);
     expect((error as InstanceType<typeof Anthropic.APIError>).status).toBe(status);
-    expect(await lastTrace()).toMatchObject({ status: 'error', error_type: errorType });
+    const trace = await lastTrace();
+    expect(trace).toMatchObject({ status: 'error', error_type: errorType });
+    expect(trace.error).toMatch(new RegExp(`^Upstream anthropic answered ${status}: .*upstream says ${status}`));
   });
 
   it.each([
