@@ -1,3 +1,4 @@
+import { MAX_EVENT_CHARS } from './event-relay';
 import { describe, expect, it } from 'vitest';
 import { createAnthropicRelay } from './anthropic-relay';
 import { byteLength, RecordingSink, runRelay } from './testing/recording-sink';
@@ -309,5 +310,18 @@ describe(createAnthropicRelay.name, () => {
     const { output, verdict } = runRelay(createAnthropicRelay({ sink: new RecordingSink() }), stream);
     expect(output).toBe(MESSAGE_START);
     expect(verdict).toEqual({ complete: false, trailing: '' });
+  });
+});
+
+describe('event size limit', () => {
+  it('drops an event that grows past the limit without ending, and reports the stream malformed', () => {
+    const sut = createAnthropicRelay({ sink: new RecordingSink() });
+    const piece = new TextEncoder().encode('x'.repeat(1024 * 1024));
+    expect(sut.push(new TextEncoder().encode('event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"'))).toBe('');
+    for (let i = 0; i < MAX_EVENT_CHARS / (1024 * 1024) + 1; i++) sut.push(piece);
+    const verdict = sut.finish();
+    expect(verdict.complete).toBe(false);
+    expect(verdict.malformed).toContain('without ending');
+    expect(verdict.trailing.length).toBeLessThan(2 * 1024 * 1024);
   });
 });

@@ -3,6 +3,9 @@ import { createModelRewriter } from './model-rewrite';
 import { type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
 import type { StreamRelay, StreamSink, StreamVerdict } from './types';
 
+/** The largest single event a relay holds while waiting for its end (16 MiB of text). */
+export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
 /** The model alias to put in the client's view: the upstream answers with `from`, the client asked for `to`. */
 interface ModelRewrite {
   from: string;
@@ -40,7 +43,13 @@ export abstract class EventRelay implements StreamRelay {
   }
 
   push(chunk: Uint8Array): string {
-    return this.feed(() => this.splitter.push(chunk, this.collect));
+    const out = this.feed(() => this.splitter.push(chunk, this.collect));
+    // An upstream that never ends an event must not make the gateway hold unbounded memory.
+    if (this.splitter.pending > MAX_EVENT_CHARS) {
+      this.splitter.discardPending();
+      this.malformed ??= `an upstream event grew past ${MAX_EVENT_CHARS} characters without ending`;
+    }
+    return out;
   }
 
   finish(): StreamVerdict {

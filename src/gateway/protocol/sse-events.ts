@@ -41,6 +41,21 @@ export class SseEventSplitter {
     this.scan(onEvent, false);
   }
 
+  /** Characters held for an event that has not ended yet. */
+  get pending(): number {
+    return this.buf.length;
+  }
+
+  /** Drops the event being collected (it grew past what a relay will hold). */
+  discardPending(): void {
+    this.buf = '';
+    this.lineStart = 0;
+    this.scanPos = 0;
+    this.eventName = '';
+    this.data = '';
+    this.hasData = false;
+  }
+
   /** The stream ended: hands out what is left, an unterminated tail last (with `terminated: false`). */
   end(onEvent: SseEventHandler): void {
     const text = this.decoder.decode();
