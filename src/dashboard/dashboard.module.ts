@@ -54,7 +54,6 @@ export class DashboardModule implements OnModuleInit {
       index: ['index.html'],
       wildcard: true,
       decorateReply: false,
-      // jsconfig.json is for the linter only.
       allowedPath: (pathName) => !pathName.endsWith('.json'),
       setHeaders: securityHeaders,
     });
