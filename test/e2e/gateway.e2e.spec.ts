@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
+import { HISTORY } from '../support/traffic';
 import { eventually } from '../support/sse-client';
 
 const ANTHROPIC_KEY = 'sk-ant-upstream-secret-0001';
@@ -41,23 +42,6 @@ async function lastTrace(): Promise<any> {
   return logs.traces[0];
 }
 
-const history: Anthropic.MessageParam[] = [
-  { role: 'user', content: 'What is the weather in Paris and Rome?' },
-  {
-    role: 'assistant',
-    content: [
-      { type: 'tool_use', id: 'toolu_1', name: 'weather', input: { city: 'Paris' } },
-      { type: 'tool_use', id: 'toolu_2', name: 'weather', input: { city: 'Rome' } },
-    ],
-  },
-  {
-    role: 'user',
-    content: [
-      { type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' },
-      { type: 'tool_result', tool_use_id: 'toolu_2', content: 'rainy' },
-    ],
-  },
-];
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
@@ -73,7 +57,7 @@ describe('Anthropic Messages passthrough', () => {
   it('proxies a non-streaming request by alias, answers with the alias, and accounts every count', async () => {
     await boot();
     fake.script({ text: 'Paris is sunny.', usage: { input: 120, output: 15, cacheRead: 40, cacheCreation: 7 } });
-    const message = await anthropic.messages.create({ model: 'sonnet', max_tokens: 100, system: 'Be brief.', messages: history });
+    const message = await anthropic.messages.create({ model: 'sonnet', max_tokens: 100, system: 'Be brief.', messages: HISTORY });
     expect(message.model).toBe('sonnet');
     expect(message.content[0]).toMatchObject({ type: 'text', text: 'Paris is sunny.' });
 

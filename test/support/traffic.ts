@@ -29,7 +29,8 @@ export interface KnownTotals {
   toolCalls: number;
 }
 
-const HISTORY: Anthropic.MessageParam[] = [
+/** A turn with two parallel tool calls and their results: 2 tool uses, 2 tool results. */
+export const HISTORY: Anthropic.MessageParam[] = [
   { role: 'user', content: 'Weather in Paris and Rome?' },
   {
     role: 'assistant',
