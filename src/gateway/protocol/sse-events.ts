@@ -48,12 +48,7 @@ export class SseEventSplitter {
 
   /** Drops the event being collected (it grew past what a relay will hold). */
   discardPending(): void {
-    this.buf = '';
-    this.lineStart = 0;
-    this.scanPos = 0;
-    this.eventName = '';
-    this.data = '';
-    this.hasData = false;
+    this.reset();
   }
 
   /** The stream ended: hands out what is left, an unterminated tail last (with `terminated: false`). */
