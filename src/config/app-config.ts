@@ -23,6 +23,8 @@ export interface AppConfig {
   streamingConnectTimeoutMs: number;
   streamingReadTimeoutMs: number;
   bodyLimitBytes: number;
+  /** Largest non-streaming upstream answer the gateway reads. */
+  upstreamResponseLimitBytes: number;
   shutdownGraceMs: number;
   demoTokenDelayMs: number;
   /** Providers from `{NAME}_API_KEY`, `{NAME}_BASE_URL`, `{NAME}_API_FORMAT`, `{NAME}_ALIAS_{ALIAS}`. */
@@ -74,6 +76,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     streamingConnectTimeoutMs: (dto.STREAMING_CONNECT_TIMEOUT_SECONDS ?? 30) * 1000,
     streamingReadTimeoutMs: (dto.STREAMING_READ_TIMEOUT_SECONDS ?? requestTimeout) * 1000,
     bodyLimitBytes: dto.REQUEST_BODY_LIMIT_BYTES ?? 32 * 1024 * 1024,
+    upstreamResponseLimitBytes: dto.UPSTREAM_RESPONSE_LIMIT_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
     demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,
     providers,

@@ -79,6 +79,10 @@ export class EnvDto {
   @Min(1, { message: 'must be a whole number of bytes, 1 or more' })
   REQUEST_BODY_LIMIT_BYTES?: number;
 
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of bytes, 1 or more' })
+  @Min(1, { message: 'must be a whole number of bytes, 1 or more' })
+  UPSTREAM_RESPONSE_LIMIT_BYTES?: number;
+
   @IsOptional() @Transform(toNumber) @IsNumber({}, SECONDS) @Min(0, SECONDS)
   SHUTDOWN_GRACE_SECONDS?: number;
 

@@ -20,6 +20,7 @@ import { anthropicUsage, openaiUsage } from './protocol/usage';
 import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
 import { speaks, type ApiFormat, type Provider } from './providers/provider';
+import { readLimited, ResponseTooLargeError } from './upstream/read-limited';
 import { UpstreamClient } from './upstream/upstream-client';
 
 export interface ProxyResponse {
@@ -38,6 +39,8 @@ interface ChatBody {
 const JSON_TYPE = 'application/json';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const ANTHROPIC_VERSION = '2023-06-01';
+/** Upstream error bodies are messages: a larger one is not read (the client gets an empty body with the status). */
+const ERROR_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Why an upstream call ended early, as the request's lifetime tells. */
 function abortCause(lifetime: RequestLifetime, error: unknown): ErrorType {
@@ -106,7 +109,7 @@ export class ProxyService {
 
     if (response.statusCode < 200 || response.statusCode >= 300) {
       clearTimeout(timer);
-      const text = await response.body.text().catch(() => '');
+      const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
       call.metrics.upstreamFinished();
       const answer = exchange.failure(response.statusCode, text, String(response.headers['content-type'] ?? JSON_TYPE));
       throw new PassThroughError(
@@ -120,11 +123,12 @@ export class ProxyService {
 
     if (!stream) {
       try {
-        const text = await response.body.text();
+        const text = await readLimited(response.body, this.config.upstreamResponseLimitBytes);
         call.metrics.upstreamFinished();
         return { contentType: JSON_TYPE, body: completeBody(exchange, text, call.metrics) };
       } catch (error) {
-        throw this.upstreamFailure(format, abortCause(lifetime, error), error);
+        const cause = error instanceof ResponseTooLargeError ? 'upstream_error' : abortCause(lifetime, error);
+        throw this.upstreamFailure(format, cause, error);
       } finally {
         clearTimeout(timer);
       }
@@ -155,7 +159,7 @@ export class ProxyService {
     } catch (error) {
       throw this.upstreamFailure('anthropic', timeout.aborted ? 'upstream_timeout' : errorTypeForNetworkError(error), error);
     }
-    const text = await response.body.text();
+    const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES);
     if (response.statusCode >= 400) {
       throw new PassThroughError(response.statusCode, text, JSON_TYPE, errorTypeForStatus(response.statusCode), summarize(text));
     }
@@ -171,11 +175,13 @@ export class ProxyService {
   private upstreamFailure(format: ApiFormat, errorType: ErrorType, error: unknown): PassThroughError {
     const status = errorType === 'upstream_timeout' ? 504 : 502;
     const message =
-      errorType === 'upstream_timeout'
-        ? 'The upstream provider did not answer in time'
-        : errorType === 'client_disconnect'
-          ? 'The client closed the connection'
-          : `The upstream provider could not be reached: ${describeNetworkError(error)}`;
+      error instanceof ResponseTooLargeError
+        ? error.message
+        : errorType === 'upstream_timeout'
+          ? 'The upstream provider did not answer in time'
+          : errorType === 'client_disconnect'
+            ? 'The client closed the connection'
+            : `The upstream provider could not be reached: ${describeNetworkError(error)}`;
     return new PassThroughError(status, JSON.stringify(errorBody(format, status, message)), JSON_TYPE, errorType, message);
   }
 }

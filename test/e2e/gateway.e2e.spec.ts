@@ -228,6 +228,16 @@ describe('errors and their categories', () => {
     expect(await lastTrace()).toMatchObject({ status: 'error', error_type: errorType });
   });
 
+  it('refuses a non-streaming upstream answer over UPSTREAM_RESPONSE_LIMIT_BYTES with 502 upstream_error', async () => {
+    await boot({ UPSTREAM_RESPONSE_LIMIT_BYTES: '2000' });
+    fake.script({ text: 'x'.repeat(5000), usage: { input: 1, output: 1 } });
+    const error = await anthropic.messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.APIError);
+    expect((error as InstanceType<typeof Anthropic.APIError>).status).toBe(502);
+    await eventually(() => gw.tracker.activeCount === 0);
+    expect(await lastTrace()).toMatchObject({ status: 'error', error_type: 'upstream_error', error: 'The upstream response body is larger than 2000 bytes' });
+  });
+
   it('aborts the upstream at once when the client leaves mid-stream, and records client_disconnect', async () => {
     await boot({ STREAMING_READ_TIMEOUT_SECONDS: '30' });
     fake.script({ fault: 'stall-mid-stream' });
