@@ -159,7 +159,12 @@ export class ProxyService {
     } catch (error) {
       throw this.upstreamFailure('anthropic', timeout.aborted ? 'upstream_timeout' : errorTypeForNetworkError(error), error);
     }
-    const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES);
+    let text: string;
+    try {
+      text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES);
+    } catch (error) {
+      throw this.upstreamFailure('anthropic', error instanceof ResponseTooLargeError ? 'upstream_error' : errorTypeForNetworkError(error), error);
+    }
     if (response.statusCode >= 400) {
       throw new PassThroughError(response.statusCode, text, JSON_TYPE, errorTypeForStatus(response.statusCode), summarize(text));
     }
