@@ -35,10 +35,6 @@ export class MetricsContext {
     if (!this.done) this.tracker.route(this.record, provider, model);
   }
 
-  addRequestFacts(facts: Partial<Pick<RequestRecord, 'messageCount' | 'requestSize' | 'toolUseCount' | 'toolResultCount' | 'claudeModel' | 'isStreaming'>>): void {
-    if (!this.done) Object.assign(this.record, facts);
-  }
-
   usage(patch: UsagePatch): void {
     if (!this.done) this.tracker.usage(this.record, patch);
   }

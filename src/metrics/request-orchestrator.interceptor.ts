@@ -96,7 +96,6 @@ export class RequestOrchestrator implements NestInterceptor {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const proxy = this.begin(request, reply);
-    contexts.set(request, proxy);
     return next.handle().pipe(
       catchError((error: unknown) => {
         proxy.metrics.fail(errorTypeOf(error), errorMessageOf(error));
@@ -117,9 +116,7 @@ export class RequestOrchestrator implements NestInterceptor {
   /** Accounts a request refused before it reached a handler (bad JSON, too large), as bad_request. */
   accountRefused(request: FastifyRequest, reply: FastifyReply, message: string): void {
     if (contexts.has(request)) return;
-    const proxy = this.begin(request, reply);
-    contexts.set(request, proxy);
-    proxy.metrics.fail('bad_request', message);
+    this.begin(request, reply).metrics.fail('bad_request', message);
   }
 
   private begin(request: FastifyRequest, reply: FastifyReply): ProxyRequestContext {
@@ -163,6 +160,8 @@ export class RequestOrchestrator implements NestInterceptor {
         'request completed',
       );
     });
-    return { metrics, lifetime };
+    const proxy = { metrics, lifetime };
+    contexts.set(request, proxy);
+    return proxy;
   }
 }

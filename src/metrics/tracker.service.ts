@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BehaviorSubject, filter, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { addRecord, addRecordToSplit, newSplit, newTotals } from './calculations/accumulation';
+import { addRecordToSplit, addTotals, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
-import { buildRunningTotals, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
+import { buildRunningTotals, UNKNOWN, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
 import { RingBuffer } from './calculations/ring-buffer';
 import { mergeUsage } from './calculations/usage';
 import type { ProviderModelFilter } from './calculations/wildcard';
@@ -13,7 +13,7 @@ import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import type { ErrorType } from './model/error-type';
 import { newRecord, type RequestOutcome, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
-import type { Bucket, Totals } from './model/totals';
+import type { Bucket } from './model/totals';
 
 export const TRACE_CAPACITY = 200;
 /** The summary log names this many models at most, the busiest, so the line stays short. */
@@ -53,8 +53,6 @@ export class TrackerService implements TrackerPort {
   readonly enabled: boolean;
   private readonly active = new Map<string, RequestRecord>();
   private readonly buckets = new Map<string, Bucket>();
-  private readonly totals: Totals = newTotals();
-  private readonly modelCounts = new Map<string, number>();
   private readonly errorCounts = new Map<ErrorType, number>();
   private readonly lastAccessed: LastAccessed = { providers: new Map(), models: new Map() };
   private readonly traces = new RingBuffer<WireTrace>(TRACE_CAPACITY);
@@ -177,9 +175,6 @@ export class TrackerService implements TrackerPort {
     }
     addRecordToSplit(bucket.split, record);
     addBucketDistributions(bucket.distributions, record);
-    addRecord(this.totals, record);
-    const modelName = record.openaiModel ?? 'unknown';
-    this.modelCounts.set(modelName, (this.modelCounts.get(modelName) ?? 0) + 1);
 
     this.traces.push(wireTrace(record, ++this.traceSeq));
     if (record.errorType !== undefined) {
@@ -223,10 +218,6 @@ export class TrackerService implements TrackerPort {
     return this.errors.newestFirst(limit);
   }
 
-  modelDistribution(): Record<string, number> {
-    return Object.fromEntries(this.modelCounts);
-  }
-
   errorDistribution(): Record<string, number> {
     return Object.fromEntries(this.errorCounts);
   }
@@ -248,14 +239,21 @@ export class TrackerService implements TrackerPort {
     this.changes.next({ version: ++this.version, kind });
   }
 
+  /** Totals and model counts come from the buckets here, every interval, rather than per request. */
   private logSummary(): void {
-    const t = this.totals;
+    const t = newTotals();
+    const modelCounts = new Map<string, number>();
+    for (const bucket of this.buckets.values()) {
+      addTotals(t, bucket.split.total);
+      const model = bucket.model ?? UNKNOWN;
+      modelCounts.set(model, (modelCounts.get(model) ?? 0) + bucket.split.total.requests);
+    }
     this.logger.log(
       `Summary after ${t.requests} requests: errors=${t.errors} avg_duration_ms=${averageMs(t.totalDurationMs, t.completed)} ` +
         `input_tokens=${t.inputTokens} output_tokens=${t.outputTokens} cache_read_tokens=${t.cacheReadTokens} ` +
         `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls}`,
     );
-    this.logger.log(`Model distribution: ${JSON.stringify(topEntries(this.modelCounts, SUMMARY_TOP_MODELS))}`);
+    this.logger.log(`Model distribution: ${JSON.stringify(topEntries(modelCounts, SUMMARY_TOP_MODELS))}`);
     if (t.errors > 0) this.logger.warn(`Error distribution: ${JSON.stringify(this.errorDistribution())}`);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketKey, splitBucketKey } from './bucket-key';
+import { bucketKey } from './bucket-key';
 
 describe(bucketKey.name, () => {
   it.each([
@@ -10,14 +10,5 @@ describe(bucketKey.name, () => {
     [undefined, undefined, 'unknown'],
   ])('(%s, %s) -> %s', (provider, model, key) => {
     expect(bucketKey(provider, model)).toBe(key);
-  });
-});
-
-describe(splitBucketKey.name, () => {
-  it('splits on the first colon only', () => {
-    expect(splitBucketKey('openrouter:kwaipilot/kat-coder-pro:free')).toEqual({ provider: 'openrouter', model: 'kwaipilot/kat-coder-pro:free' });
-  });
-  it('leaves a key without a colon as a provider', () => {
-    expect(splitBucketKey('openai')).toEqual({ provider: 'openai' });
   });
 });

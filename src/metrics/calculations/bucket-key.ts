@@ -3,9 +3,3 @@ export function bucketKey(provider: string | undefined, model: string | undefine
   if (provider && model) return `${provider}:${model}`;
   return provider || model || 'unknown';
 }
-
-/** Splits on the FIRST colon only: the model part may itself contain colons. */
-export function splitBucketKey(key: string): { provider: string; model?: string } {
-  const i = key.indexOf(':');
-  return i < 0 ? { provider: key } : { provider: key.slice(0, i), model: key.slice(i + 1) };
-}

@@ -1,5 +1,5 @@
 import { averageMs, isoSeconds } from '../calculations/duration';
-import type { RunningTotalsTree } from '../calculations/hierarchical';
+import { UNKNOWN, type RunningTotalsTree } from '../calculations/hierarchical';
 import type { RequestRecord } from '../model/request-record';
 import type { SectionName, Split, Totals } from '../model/totals';
 
@@ -136,8 +136,6 @@ export interface WireSeriesRow extends WireSection {
   mode: SectionName;
 }
 
-/** Requests with no known model appear in series under this model name. */
-export const NO_MODEL = 'unknown';
 
 const MODES: [SectionName, keyof WireSplit][] = [
   ['total', 'total'],
@@ -160,7 +158,7 @@ export function wireSeries(doc: WireRunningTotals): WireSeriesRow[] {
       }
     }
     if (remainder.total.requests > 0) {
-      for (const [mode, key] of MODES) rows.push({ provider, model: NO_MODEL, mode, ...remainder[key] });
+      for (const [mode, key] of MODES) rows.push({ provider, model: UNKNOWN, mode, ...remainder[key] });
     }
   }
   return rows;
