@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals to pick sections.
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals to pick sections;
+ * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

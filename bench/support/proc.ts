@@ -36,12 +36,13 @@ export interface Child {
 let seq = 0;
 
 /** Forks a compiled script of this directory tree (`rel` relative to bench/) pinned to `cpu`. */
-export async function spawnChild(name: string, rel: string, env: Record<string, string>, cpu?: number): Promise<Child> {
+export async function spawnChild(name: string, rel: string, env: Record<string, string>, cpu?: number, profile = false): Promise<Child> {
   const script = join(__dirname, '..', rel);
   if (!existsSync(script)) throw new Error(`missing ${script}: run through npm run bench`);
+  const profDir = profile ? process.env.BENCH_PROF_DIR : undefined;
   const proc = fork(script, [], {
     env: { ...process.env, ...env },
-    execArgv: ['--expose-gc', '--max-old-space-size=2048'],
+    execArgv: ['--expose-gc', '--max-old-space-size=2048', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   if (cpu !== undefined) pinPid(proc.pid!, cpu);
@@ -79,7 +80,7 @@ export async function spawnChild(name: string, rel: string, env: Record<string, 
   };
 }
 
-function pinPid(pid: number, cpu: number): void {
+export function pinPid(pid: number, cpu: number): void {
   if (!HAS_TASKSET) return;
   try {
     execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
@@ -88,9 +89,12 @@ function pinPid(pid: number, cpu: number): void {
   }
 }
 
-/** The compiled gateway entry (bench/support/gateway-child.ts). */
+/**
+ * The compiled gateway entry (bench/support/gateway-child.ts). With BENCH_PROF_DIR set, each gateway
+ * writes a V8 CPU profile (`<name>.cpuprofile`) there when it stops.
+ */
 export function spawnGateway(name: string, env: Record<string, string>, cpu?: number): Promise<Child> {
-  return spawnChild(name, 'support/gateway-child.js', { LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', ...env }, cpu);
+  return spawnChild(name, 'support/gateway-child.js', { LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', ...env }, cpu, true);
 }
 
 export function cpuUs(s: { cpuUserUs: number; cpuSystemUs: number }): number {

@@ -10,24 +10,73 @@ function scalar(value: unknown): string {
   return JSON.stringify(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
-function key(name: string): string {
+function quotedKey(name: string): string {
   return PLAIN_KEY.test(name) && name !== 'null' && name !== 'true' && name !== 'false' ? name : JSON.stringify(name);
 }
 
-function emit(value: unknown, indent: string, out: string[]): void {
-  for (const [name, child] of Object.entries(value as Record<string, unknown>)) {
-    if (child !== null && typeof child === 'object' && !Array.isArray(child)) {
-      if (Object.keys(child).length === 0) {
-        out.push(`${indent}${key(name)}: {}\n`);
+const LINES_PER_CHUNK = 512;
+
+function isEmptyMap(value: object): boolean {
+  for (const _ in value) return false;
+  return true;
+}
+
+/**
+ * Writes one document. Field names repeat thousands of times in a large report (every section has
+ * the same eighteen), so each name is checked and quoted once per document.
+ */
+class Emitter {
+  private readonly keys = new Map<string, string>();
+  private readonly indents = [''];
+  /** Lines not yet joined; joined every few hundred, so a large document is a few flat strings, not a hundred thousand small ones for the GC to copy. */
+  private lines: string[] = [];
+  private readonly chunks: string[] = [];
+
+  map(value: Record<string, unknown>, depth: number): void {
+    const indent = this.indent(depth);
+    for (const name in value) {
+      const child = value[name];
+      const label = this.key(name);
+      if (child !== null && typeof child === 'object' && !Array.isArray(child)) {
+        if (isEmptyMap(child)) {
+          this.line(`${indent}${label}: {}\n`);
+        } else {
+          this.line(`${indent}${label}:\n`);
+          this.map(child as Record<string, unknown>, depth + 1);
+        }
+      } else if (Array.isArray(child)) {
+        this.line(`${indent}${label}: ${JSON.stringify(child)}\n`);
       } else {
-        out.push(`${indent}${key(name)}:\n`);
-        emit(child, `${indent}  `, out);
+        this.line(`${indent}${label}: ${scalar(child)}\n`);
       }
-    } else if (Array.isArray(child)) {
-      out.push(`${indent}${key(name)}: ${JSON.stringify(child)}\n`);
-    } else {
-      out.push(`${indent}${key(name)}: ${scalar(child)}\n`);
     }
+  }
+
+  finish(): string {
+    this.chunks.push(this.lines.join(''));
+    this.lines = [];
+    return this.chunks.join('');
+  }
+
+  private line(text: string): void {
+    if (this.lines.push(text) === LINES_PER_CHUNK) {
+      this.chunks.push(this.lines.join(''));
+      this.lines = [];
+    }
+  }
+
+  private key(name: string): string {
+    let label = this.keys.get(name);
+    if (label === undefined) {
+      label = quotedKey(name);
+      this.keys.set(name, label);
+    }
+    return label;
+  }
+
+  private indent(depth: number): string {
+    while (this.indents.length <= depth) this.indents.push(`${this.indents[this.indents.length - 1]}  `);
+    return this.indents[depth];
   }
 }
 
@@ -37,9 +86,9 @@ function emit(value: unknown, indent: string, out: string[]): void {
  * scalar; these documents always quote strings, which any YAML parser reads back unchanged.
  */
 export function toYaml(doc: object): string {
-  const out: string[] = [];
-  emit(doc, '', out);
-  return out.join('');
+  const emitter = new Emitter();
+  emitter.map(doc as Record<string, unknown>, 0);
+  return emitter.finish();
 }
 
 /** A commented YAML report that parses with any YAML parser (contract section 3). */
