@@ -1,4 +1,3 @@
-import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
@@ -44,12 +43,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode), adapter, {
     logger: new PinoNestLogger(logger),
   });
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true }));
   app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes));
   const fastify = app.getHttpAdapter().getInstance();
+  const shutdown = app.get(GracefulShutdown);
+  // One onRequest hook for everything: each hook is a step on every request's path.
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    done();
+    if (!shutdown.refused(request, reply)) done();
   });
   const orchestrator = app.get(RequestOrchestrator);
   // Bodies sent whole (JSON answers, errors); streamed bodies are counted as they are relayed.
@@ -59,6 +59,5 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     }
     done(null, payload);
   });
-  app.get(GracefulShutdown).install();
   return app;
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, flavorOf } from '../common/api-error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { TrackerService } from '../metrics/tracker.service';
@@ -27,13 +27,15 @@ export class GracefulShutdown {
     return this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
   }
 
-  /** While draining, requests on kept-alive connections get 503 and `connection: close`. */
-  install(): void {
-    this.fastify.addHook('onRequest', (request, reply, done) => {
-      if (!this.draining) return done();
-      const path = request.url.split('?', 1)[0];
-      void reply.code(503).header('connection', 'close').send(errorBody(flavorOf(path), 503, 'The gateway is shutting down'));
-    });
+  /**
+   * Called from the app's onRequest hook: while draining, requests on kept-alive connections get
+   * 503 and `connection: close`. True when the request was answered so.
+   */
+  refused(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (!this.draining) return false;
+    const path = request.url.split('?', 1)[0];
+    void reply.code(503).header('connection', 'close').send(errorBody(flavorOf(path), 503, 'The gateway is shutting down'));
+    return true;
   }
 
   async drain(): Promise<void> {

@@ -47,9 +47,19 @@ export interface Logging {
   mode: LoggingMode;
 }
 
+/** Fingerprints of recently seen keys: a gateway sees few distinct keys, each on many requests. */
+const fingerprints = new Map<string, string>();
+const FINGERPRINT_CACHE_SIZE = 256;
+
 /** A short, stable fingerprint of a secret, to correlate log lines without printing the secret. */
 export function keyFingerprint(secret: string): string {
-  return `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 8)}`;
+  let fingerprint = fingerprints.get(secret);
+  if (fingerprint === undefined) {
+    fingerprint = `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 8)}`;
+    if (fingerprints.size >= FINGERPRINT_CACHE_SIZE) fingerprints.clear();
+    fingerprints.set(secret, fingerprint);
+  }
+  return fingerprint;
 }
 
 /** Pretty lines lead with the first 8 characters of the request id: `[1a2b3c4d] request completed`. */

@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, Query, Res, Sse, type MessageEvent } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Res, Sse, UsePipes, ValidationPipe, type MessageEvent } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Observable } from 'rxjs';
 import { ActiveRequestsHub } from './active-requests.hub';
@@ -15,7 +15,9 @@ function encoded(body: string): Buffer {
   return Buffer.from(body, 'utf8');
 }
 
+/** Query DTOs are validated here only: the proxy routes take bodies as they come, with no pipe on their path. */
 @Controller('metrics')
+@UsePipes(new ValidationPipe({ whitelist: true, transform: true }))
 export class MetricsController {
   constructor(
     private readonly reports: MetricsReportService,

@@ -16,6 +16,7 @@ import { describeNetworkError } from '../gateway/protocol/error-classification';
 import { redactSecrets } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
 import type { ErrorType } from './model/error-type';
+import type { RequestRecord } from './model/request-record';
 import { TrackerService } from './tracker.service';
 
 /**
@@ -82,6 +83,29 @@ function errorMessageOf(error: unknown): string {
   return error instanceof Error ? describeNetworkError(error) : redactSecrets(String(error));
 }
 
+/** Log levels at which the per-request info line is not written (nor built). */
+const ABOVE_INFO = new Set(['warn', 'error', 'fatal', 'silent']);
+
+/** The one line per finished request: what it was, how it ended, which client key (as a fingerprint). */
+function logCompleted(request: FastifyRequest, reply: FastifyReply, r: RequestRecord): void {
+  const key = presentedKey(request.headers);
+  request.log.info(
+    {
+      provider: r.provider,
+      model: r.openaiModel,
+      status: reply.raw.statusCode,
+      streaming: r.isStreaming,
+      duration_ms: r.durationMs === undefined ? undefined : Math.round(r.durationMs),
+      input_tokens: r.inputTokens,
+      output_tokens: r.outputTokens,
+      error_type: r.errorType,
+      // Which client key, for correlation; never the key itself.
+      client_key: key === undefined ? undefined : keyFingerprint(key),
+    },
+    'request completed',
+  );
+}
+
 /**
  * Starts metrics for every proxied request, records what the body says, and finalizes exactly once
  * when the response has fully ended or failed: the response's `close` is the one event that comes
@@ -135,7 +159,6 @@ export class RequestOrchestrator implements NestInterceptor {
       // Credentials in the headers are censored by the logger's redact paths.
       request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
     }
-    const key = presentedKey(request.headers);
     const lifetime = new RequestLifetime();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) {
@@ -143,22 +166,7 @@ export class RequestOrchestrator implements NestInterceptor {
         lifetime.clientLeft();
       }
       metrics.finalize();
-      const r = metrics.record;
-      request.log.info(
-        {
-          provider: r.provider,
-          model: r.openaiModel,
-          status: reply.raw.statusCode,
-          streaming: r.isStreaming,
-          duration_ms: r.durationMs === undefined ? undefined : Math.round(r.durationMs),
-          input_tokens: r.inputTokens,
-          output_tokens: r.outputTokens,
-          error_type: r.errorType,
-          // Which client key, for correlation; never the key itself.
-          client_key: key === undefined ? undefined : keyFingerprint(key),
-        },
-        'request completed',
-      );
+      if (!ABOVE_INFO.has(request.log.level)) logCompleted(request, reply, metrics.record);
     });
     const proxy = { metrics, lifetime };
     contexts.set(request, proxy);
