@@ -1,6 +1,7 @@
 /**
  * 2. Gateway overhead with autocannon against the lean fake upstream on loopback:
- * (a) direct, (b) bare Fastify + undici forwarder, (c) gateway with LOG_REQUEST_METRICS=false,
+ * (a) direct, (b) bare Fastify + undici forwarder, (n) the same forwarder as a NestJS app with one
+ * interceptor (the framework's floor), (c) gateway with LOG_REQUEST_METRICS=false,
  * (d) gateway with metrics on, (e) (d) with 200 SSE dashboard clients connected.
  * Servers under test run pinned to CPU 0; autocannon, the upstream and the SSE clients share CPU 1.
  */
@@ -9,10 +10,12 @@ import { cpuUs, spawnChild, spawnGateway, type Child } from './support/proc';
 import { watchMany, type SseWatcher } from './support/sse-clients';
 import { fmt, median, QUICK, sleep, table } from './support/stats';
 
-export type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
+export type Variant = 'a' | 'b' | 'n' | 'c' | 'd' | 'e';
+const VARIANTS: Variant[] = ['a', 'b', 'n', 'c', 'd', 'e'];
 const LABEL: Record<Variant, string> = {
   a: 'a direct',
   b: 'b bare forwarder',
+  n: 'n Nest forwarder (framework floor)',
   c: 'c gateway, metrics off',
   d: 'd gateway, metrics on',
   e: 'e gateway, metrics on, 200 SSE clients',
@@ -32,7 +35,7 @@ export interface OverheadRow extends LoadResult {
 export interface OverheadResult {
   rows: OverheadRow[];
   summary: Record<string, Record<Variant, { rps: number; p50: number; p99: number; p999: number; cpuUsPerRequest?: number }>>;
-  ratios: Record<string, { dc: number; db: number; ed: number; addedP50Ms: number; addedP99Ms: number; bookkeepingUs?: number }>;
+  ratios: Record<string, { dc: number; db: number; nb: number; dn: number; ed: number; addedP50Ms: number; addedP99Ms: number; bookkeepingUs?: number }>;
   neutral: { addedP99C1Ms: number; addedP50C1Ms: number; maxRateP99Under20Ms: number; sweep: { rate: number; rps: number; p99: number }[] };
   metricsScrape?: undefined;
 }
@@ -40,6 +43,7 @@ export interface OverheadResult {
 export interface Servers {
   upstream: Child;
   forwarder: Child;
+  nest: Child;
   off: Child;
   on: Child;
 }
@@ -48,13 +52,14 @@ export async function startServers(): Promise<Servers> {
   const upstream = await spawnChild('lean-upstream', 'support/lean-upstream.js', {}, 1);
   const providerEnv = { ANTHROPIC_API_KEY: 'x', ANTHROPIC_BASE_URL: upstream.url };
   const forwarder = await spawnChild('bare-forwarder', 'bare-forwarder.js', { UPSTREAM_URL: upstream.url }, 0);
+  const nest = await spawnChild('nest-forwarder', 'nest-forwarder.js', { UPSTREAM_URL: upstream.url }, 0);
   const off = await spawnGateway('gateway-metrics-off', { ...providerEnv, LOG_REQUEST_METRICS: 'false' }, 0);
   const on = await spawnGateway('gateway-metrics-on', { ...providerEnv, LOG_REQUEST_METRICS: 'true' }, 0);
-  return { upstream, forwarder, off, on };
+  return { upstream, forwarder, nest, off, on };
 }
 
 export async function stopServers(s: Servers): Promise<void> {
-  await Promise.all([s.upstream.stop(), s.forwarder.stop(), s.off.stop(), s.on.stop()]);
+  await Promise.all([s.upstream.stop(), s.forwarder.stop(), s.nest.stop(), s.off.stop(), s.on.stop()]);
 }
 
 export async function runOverheadBench(s: Servers, log: (line: string) => void): Promise<OverheadResult> {
@@ -67,6 +72,8 @@ export async function runOverheadBench(s: Servers, log: (line: string) => void):
         return { url: `${s.upstream.url}/v1/messages` };
       case 'b':
         return { url: `${s.forwarder.url}/v1/messages`, proc: s.forwarder };
+      case 'n':
+        return { url: `${s.nest.url}/v1/messages`, proc: s.nest };
       case 'c':
         return { url: `${s.off.url}/v1/messages`, proc: s.off };
       case 'd':
@@ -97,13 +104,13 @@ export async function runOverheadBench(s: Servers, log: (line: string) => void):
   };
 
   // Warm every path (JIT, keep-alive pools).
-  for (const v of ['a', 'b', 'c', 'd'] as Variant[]) {
+  for (const v of ['a', 'b', 'n', 'c', 'd'] as Variant[]) {
     for (const stream of [false, true]) await load({ url: target(v).url, body: anthropicBody(stream), connections: 8, durationS: 1 });
   }
   for (const stream of [false, true]) {
     for (const connections of levels) {
       for (let round = 0; round < rounds; round++) {
-        const order: Variant[] = round % 2 === 0 ? ['a', 'b', 'c', 'd', 'e'] : ['e', 'd', 'c', 'b', 'a'];
+        const order: Variant[] = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
         for (const v of order) await one(v, stream, connections, round);
       }
     }
@@ -120,11 +127,13 @@ export async function runOverheadBench(s: Servers, log: (line: string) => void):
         const cpu = rs.map((r) => r.cpuUsPerRequest).filter((x): x is number => x !== undefined);
         return { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), p999: median(rs.map((r) => r.p999)), cpuUsPerRequest: cpu.length ? median(cpu) : undefined };
       };
-      const m = { a: agg('a'), b: agg('b'), c: agg('c'), d: agg('d'), e: agg('e') };
+      const m = { a: agg('a'), b: agg('b'), n: agg('n'), c: agg('c'), d: agg('d'), e: agg('e') };
       summary[key] = m;
       ratios[key] = {
         dc: m.d.rps / m.c.rps,
         db: m.d.rps / m.b.rps,
+        nb: m.n.rps / m.b.rps,
+        dn: m.d.rps / m.n.rps,
         ed: m.e.rps / m.d.rps,
         addedP50Ms: m.d.p50 - m.a.p50,
         addedP99Ms: m.d.p99 - m.a.p99,
@@ -153,7 +162,7 @@ export function printOverhead(r: OverheadResult): string {
   const out: string[] = ['## 2. Gateway overhead (medians over alternating rounds; latency in ms; cpu = server process CPU per request)'];
   const rows: (string | number)[][] = [];
   for (const [key, m] of Object.entries(r.summary)) {
-    for (const v of ['a', 'b', 'c', 'd', 'e'] as Variant[]) {
+    for (const v of VARIANTS) {
       const x = m[v];
       rows.push([key, LABEL[v], fmt(x.rps, 0), fmt(x.p50, 3), fmt(x.p99, 3), fmt(x.p999, 3), x.cpuUsPerRequest !== undefined ? fmt(x.cpuUsPerRequest, 1) : '-']);
     }
@@ -161,8 +170,8 @@ export function printOverhead(r: OverheadResult): string {
   out.push(table(['load', 'variant', 'req/s', 'p50', 'p99', 'p99.9', 'cpu us/req'], rows));
   out.push(
     table(
-      ['load', 'd/c', 'd/b', 'e/d', 'd-a p50 ms', 'd-a p99 ms', 'd-c cpu us/req'],
-      Object.entries(r.ratios).map(([k, x]) => [k, fmt(x.dc, 3), fmt(x.db, 3), fmt(x.ed, 3), fmt(x.addedP50Ms, 3), fmt(x.addedP99Ms, 3), x.bookkeepingUs !== undefined ? fmt(x.bookkeepingUs, 1) : '-']),
+      ['load', 'd/c', 'd/b', 'n/b', 'd/n', 'e/d', 'd-a p50 ms', 'd-a p99 ms', 'd-c cpu us/req'],
+      Object.entries(r.ratios).map(([k, x]) => [k, fmt(x.dc, 3), fmt(x.db, 3), fmt(x.nb, 3), fmt(x.dn, 3), fmt(x.ed, 3), fmt(x.addedP50Ms, 3), fmt(x.addedP99Ms, 3), x.bookkeepingUs !== undefined ? fmt(x.bookkeepingUs, 1) : '-']),
     ),
   );
   out.push(`neutral format: added p99 at concurrency 1 (gateway d minus direct, json) = ${fmt(r.neutral.addedP99C1Ms, 3)} ms (p50 ${fmt(r.neutral.addedP50C1Ms, 3)} ms); highest fixed rate with gateway p99 < 20 ms = ${r.neutral.maxRateP99Under20Ms} req/s`);

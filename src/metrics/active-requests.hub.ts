@@ -52,7 +52,7 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
       share(),
     );
     this.heartbeat$ = timer(config.sse.heartbeatMs, config.sse.heartbeatMs).pipe(
-      map(() => ({ type: 'heartbeat', data: `{"timestamp":${this.clock.nowUnix()}}` })),
+      map(() => ({ type: 'heartbeat', id: String(this.tracker.changeVersion), data: `{"timestamp":${this.clock.nowUnix()}}` })),
       share(),
     );
   }
@@ -102,10 +102,16 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
     this.closing.next();
   }
 
+  /**
+   * Every event carries its own id, the tracker's change version when it was built, so ids never fall
+   * on any connection. An event without one would be numbered by Nest per connection, written into
+   * the event object that all connections share.
+   */
   private snapshotEvent(): MessageEvent {
     const rows = this.tracker.activeSnapshot();
     return {
       type: 'update',
+      id: String(this.tracker.changeVersion),
       data: `{"disabled":false,"active_requests":${JSON.stringify(rows)},"timestamp":${this.clock.nowUnix()}}`,
     };
   }

@@ -208,6 +208,33 @@ describe('GET /metrics/active-requests/stream', () => {
     client.close();
   });
 
+  it('numbers every event with the change version it shows, rising on every connection', async () => {
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.05' });
+    for (let i = 0; i < 5; i++) app.tracker.begin({ requestId: `before-${i}`, provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false }).finalize();
+    const early = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
+    await early.next('update');
+    expect(early.ids[0]).toBe(String(app.tracker.changeVersion));
+    const first = app.tracker.begin({ requestId: 'v1', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false });
+    await early.next('update', (e) => e.data.includes('"request_id":"v1"'));
+    const late = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
+    await late.next('update', (e) => e.data.includes('"request_id":"v1"'));
+    first.finalize();
+    const second = app.tracker.begin({ requestId: 'v2', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false });
+    second.finalize();
+    await eventually(() => [early, late].every((c) => (c.lastUpdate() as any)?.active_requests.length === 0));
+    await late.next('heartbeat');
+    for (const client of [early, late]) {
+      const ids = client.ids.map(Number);
+      expect(client.ids.every((id) => /^\d+$/.test(id))).toBe(true);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    }
+    // The last update is one shared event, numbered with the final version, on both connections.
+    expect(early.ids.at(-1)).toBe(String(app.tracker.changeVersion));
+    expect(late.ids.at(-1)).toBe(String(app.tracker.changeVersion));
+    early.close();
+    late.close();
+  });
+
   it('pushes token progress of in-flight requests at most per interval', async () => {
     const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.05' });
     const client = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);

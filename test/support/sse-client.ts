@@ -4,11 +4,14 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 export interface SseEvent {
   event: string;
   data: string;
+  id?: string;
 }
 
 /** A real SSE client over a raw socket, so tests can also drop it without a clean close. */
 export class SseClient {
   readonly events: SseEvent[] = [];
+  /** The id of every event received, in order ('' for none); `events` is consumed by next(), this is not. */
+  readonly ids: string[] = [];
   status = 0;
   headers: http.IncomingHttpHeaders = {};
   body = '';
@@ -24,7 +27,8 @@ export class SseClient {
         client.headers = res.headers;
         const parser = createParser({
           onEvent: (m: EventSourceMessage) => {
-            client.events.push({ event: m.event ?? 'message', data: m.data });
+            client.events.push({ event: m.event ?? 'message', data: m.data, id: m.id });
+            client.ids.push(m.id ?? '');
             client.wake();
           },
         });
