@@ -5,7 +5,7 @@
  * (d) gateway with metrics on, (e) (d) with 200 SSE dashboard clients connected.
  * Servers under test run pinned to CPU 0; autocannon, the upstream and the SSE clients share CPU 1.
  */
-import { anthropicBody, load, type LoadResult } from './support/load';
+import { anthropicBody, load, paced, type LoadResult } from './support/load';
 import { cpuUs, spawnChild, spawnGateway, type Child } from './support/proc';
 import { watchMany, type SseWatcher } from './support/sse-clients';
 import { fmt, median, QUICK, sleep, table } from './support/stats';
@@ -146,11 +146,11 @@ export async function runOverheadBench(s: Servers, log: (line: string) => void):
   const c1 = ratios['json c=1'];
   const sweep: { rate: number; rps: number; p99: number }[] = [];
   let maxRate = 0;
-  const rates = QUICK ? [500, 1000, 2000, 3000] : [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000];
+  const rates = QUICK ? [250, 500, 1000, 1500] : [250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000];
   for (const rate of rates) {
-    const r = await load({ url: `${s.on.url}/v1/messages`, body: anthropicBody(false), connections: 64, durationS: QUICK ? 1 : 3, rate });
+    const r = await paced({ url: `${s.on.url}/v1/messages`, body: anthropicBody(false), rate, durationS: QUICK ? 2 : 4 });
     sweep.push({ rate, rps: r.rps, p99: r.p99 });
-    log(`  rate sweep (d, json, 64 connections): offered ${rate}/s -> ${fmt(r.rps, 0)}/s, p99 ${fmt(r.p99, 2)} ms`);
+    log(`  rate sweep (d, json, open loop, evenly paced): offered ${rate}/s -> ${fmt(r.rps, 0)}/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms`);
     const kept = r.rps >= rate * 0.95 && r.p99 < 20 && r.errors + r.non2xx === 0;
     if (!kept) break;
     maxRate = rate;
