@@ -5,6 +5,8 @@ export interface ProcStats {
   cpuSystemUs: number;
   rss: number;
   heapUsed: number;
+  /** V8 heap committed (used, free and the young generation's semispaces). */
+  heapTotal: number;
   /** Memory of C++ objects bound to JS ones, Buffers included. */
   external: number;
   arrayBuffers: number;
@@ -22,7 +24,7 @@ export function procStats(id: number, gcFirst: boolean): ProcStats {
   const mem = process.memoryUsage();
   const resources: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) resources[r] = (resources[r] ?? 0) + 1;
-  return { id, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers, resources };
+  return { id, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, resources };
 }
 
 export function serveStats(extra: () => Record<string, unknown> = () => ({})): void {
