@@ -3,6 +3,9 @@ import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { sleep, summarize } from './stats';
 
+/** What every bench client sends: an Anthropic Messages call with a client key. */
+const CLIENT_HEADERS = { 'content-type': 'application/json', 'x-api-key': 'client', 'anthropic-version': '2023-06-01' };
+
 export interface LoadResult {
   requests: number;
   rps: number;
@@ -29,7 +32,7 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
   const instance = autocannon({
     url: o.url,
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': 'client', 'anthropic-version': '2023-06-01', ...o.headers },
+    headers: { ...CLIENT_HEADERS, ...o.headers },
     body: o.body,
     connections: o.connections,
     duration: o.durationS,
@@ -77,7 +80,6 @@ export interface PacedOptions {
 export async function paced(o: PacedOptions): Promise<LoadResult> {
   const target = new URL(o.url);
   const pool = new Pool(target.origin, { connections: o.maxConnections ?? 256 });
-  const headers = { 'content-type': 'application/json', 'x-api-key': 'client', 'anthropic-version': '2023-06-01' };
   const latencies: number[] = [];
   let errors = 0;
   let non2xx = 0;
@@ -90,7 +92,7 @@ export async function paced(o: PacedOptions): Promise<LoadResult> {
     for (; sent < due; sent++) {
       const dueAt = t0 + (sent * 1000) / o.rate;
       pending.push(
-        pool.request({ path: target.pathname, method: 'POST', headers, body: o.body }).then(
+        pool.request({ path: target.pathname, method: 'POST', headers: CLIENT_HEADERS, body: o.body }).then(
           async (res) => {
             await res.body.dump();
             if (res.statusCode === 200) latencies.push(performance.now() - dueAt);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { LoggerService } from '@nestjs/common';
-import pino, { type Logger as Pino } from 'pino';
+import pino, { levels, type Level, type Logger as Pino } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config';
 
@@ -45,6 +45,12 @@ export interface LoggingMode {
 export interface Logging {
   pino: Pino;
   mode: LoggingMode;
+}
+
+/** Whether `logger` writes lines of `level` (`silent`, or any unknown level, writes none). */
+export function levelEnabled(logger: { level: string }, level: Level): boolean {
+  const current = levels.values[logger.level] as number | undefined;
+  return current !== undefined && current <= levels.values[level];
 }
 
 /** Fingerprints of recently seen keys: a gateway sees few distinct keys, each on many requests. */

@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
 import { presentedKey } from '../common/api-key.guard';
 import { PassThroughError } from '../common/upstream-http.error';
-import { keyFingerprint } from '../logging/logger';
+import { keyFingerprint, levelEnabled } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
 import { describeNetworkError } from '../gateway/protocol/error-classification';
 import { redactSecrets } from '../gateway/protocol/redact';
@@ -83,8 +83,6 @@ function errorMessageOf(error: unknown): string {
   return error instanceof Error ? describeNetworkError(error) : redactSecrets(String(error));
 }
 
-/** Log levels at which the per-request info line is not written (nor built). */
-const ABOVE_INFO = new Set(['warn', 'error', 'fatal', 'silent']);
 
 /** The one line per finished request: what it was, how it ended, which client key (as a fingerprint). */
 function logCompleted(request: FastifyRequest, reply: FastifyReply, r: RequestRecord): void {
@@ -155,7 +153,7 @@ export class RequestOrchestrator implements NestInterceptor {
       requestSize: Number.isFinite(length) ? length : 0,
       ...facts,
     });
-    if (request.log.level === 'debug' || request.log.level === 'trace') {
+    if (levelEnabled(request.log, 'debug')) {
       // Credentials in the headers are censored by the logger's redact paths.
       request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
     }
@@ -166,7 +164,8 @@ export class RequestOrchestrator implements NestInterceptor {
         lifetime.clientLeft();
       }
       metrics.finalize();
-      if (!ABOVE_INFO.has(request.log.level)) logCompleted(request, reply, metrics.record);
+      // Neither written nor built when info is off.
+      if (levelEnabled(request.log, 'info')) logCompleted(request, reply, metrics.record);
     });
     const proxy = { metrics, lifetime };
     contexts.set(request, proxy);
