@@ -14,7 +14,6 @@ export interface TrackerPort {
  */
 export class MetricsContext {
   private done = false;
-  private firstTokenSeen = false;
   private upstreamStart?: number;
 
   constructor(
@@ -51,8 +50,7 @@ export class MetricsContext {
 
   /** First content byte from the upstream (time to first token). */
   firstToken(nowMono = performance.now()): void {
-    if (this.firstTokenSeen || this.done) return;
-    this.firstTokenSeen = true;
+    if (this.record.ttftMs !== undefined || this.done) return;
     this.record.ttftMs = nowMono - this.record.startMono;
   }
 

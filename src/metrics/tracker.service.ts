@@ -103,15 +103,9 @@ export class TrackerService implements TrackerPort {
 
   /** Finalizes every in-flight request as `cancelled` (shutdown after the grace period); returns how many. */
   cancelActive(reason: string): number {
-    const records = [...this.active.values()];
-    for (const record of records) {
-      if (record.errorType === undefined) {
-        record.errorType = 'cancelled';
-        record.error = reason;
-      }
-      this.finalize(record);
-    }
-    return records.length;
+    const ids = [...this.active.keys()];
+    for (const id of ids) this.end(id, { errorType: 'cancelled', error: reason });
+    return ids.length;
   }
 
   /** Starts tracking and returns the request's context (a no-op one when metrics are off). */
