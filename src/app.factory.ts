@@ -4,6 +4,8 @@ import { LogController } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
+import { Authenticator } from './common/authenticator';
+import { limitBodyTime } from './common/body-timeout';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 import { RequestOrchestrator } from './metrics/request-orchestrator.interceptor';
@@ -46,11 +48,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes));
   const fastify = app.getHttpAdapter().getInstance();
   const shutdown = app.get(GracefulShutdown);
-  // One onRequest hook for everything: each hook is a step on every request's path.
+  const authenticator = app.get(Authenticator);
+  // One onRequest hook for everything: each hook is a step on every request's path. Authentication
+  // happens here, on the matched route's declared facts, before any byte of the body is read.
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
-    if (!shutdown.refused(request, reply)) done();
+    if (!shutdown.refused(request, reply) && !authenticator.refused(request, reply)) done();
   });
+  limitBodyTime(fastify, config.bodyTimeoutMs);
   const orchestrator = app.get(RequestOrchestrator);
   // Bodies sent whole (JSON answers, errors); streamed bodies are counted as they are relayed.
   fastify.addHook('onSend', (request, _reply, payload, done) => {

@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { ApiKeyGuard } from './common/api-key.guard';
+import { Authenticator } from './common/authenticator';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -18,7 +17,7 @@ export class AppModule {
       module: AppModule,
       imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging), MetricsModule, GatewayModule, DashboardModule],
       controllers: [HealthController],
-      providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }, GracefulShutdown],
+      providers: [Authenticator, GracefulShutdown],
     };
   }
 }

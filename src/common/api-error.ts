@@ -1,17 +1,11 @@
-/** Which API's error format a path speaks: clients get errors in the format of the API they called. */
-export type ApiFlavor = 'anthropic' | 'openai' | 'generic';
-
-export function flavorOf(path: string): ApiFlavor {
-  if (path.startsWith('/v1/messages')) return 'anthropic';
-  if (path.startsWith('/v1/')) return 'openai';
-  return 'generic';
-}
+import type { ErrorFormat } from '../core/route-facts';
 
 const ANTHROPIC_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
   403: 'permission_error',
   404: 'not_found_error',
+  408: 'timeout_error',
   413: 'request_too_large',
   429: 'rate_limit_error',
   500: 'api_error',
@@ -35,6 +29,7 @@ const REASONS: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
@@ -47,8 +42,8 @@ export function anthropicErrorType(status: number): string {
   return ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 
-/** The error body in the format of the API at `path`. */
-export function errorBody(flavor: ApiFlavor, status: number, message: string, type?: string): object {
+/** The error body in a route's error format. */
+export function errorBody(flavor: ErrorFormat, status: number, message: string, type?: string): object {
   switch (flavor) {
     case 'anthropic':
       return { type: 'error', error: { type: type ?? anthropicErrorType(status), message } };

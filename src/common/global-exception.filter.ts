@@ -1,6 +1,8 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody, flavorOf } from './api-error';
+import { errorBody } from './api-error';
+import { BodyTimeoutError } from './body-timeout';
+import { routeFactsOf } from '../core/route-facts';
 import type { RequestOrchestrator } from '../metrics/request-orchestrator.interceptor';
 import { PassThroughError } from './upstream-http.error';
 import { redactSecrets } from '../gateway/protocol/redact';
@@ -14,8 +16,6 @@ function messageOf(exception: HttpException): string {
   return exception.message;
 }
 
-/** Answers every error in the format of the API that was called; never leaks internals in a 500. */
-const PROXY_ROUTES = new Set(['/v1/messages', '/v1/chat/completions']);
 
 /** Fastify's own errors (unparsable JSON, a body over the limit) carry a status but are no HttpException. */
 function fastifyClientError(exception: unknown): number | undefined {
@@ -23,6 +23,7 @@ function fastifyClientError(exception: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
+/** Answers every error in the format of the API that was called; never leaks internals in a 500. */
 @Catch()
 export class GlobalExceptionFilter implements ExceptionFilter {
   constructor(
@@ -38,11 +39,18 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       if (!reply.raw.writableEnded) reply.raw.end();
       return;
     }
-    const path = request.url.split('?', 1)[0];
-    // Refused before any handler ran (unparsable JSON, a body over the limit): still counted.
-    if (request.method === 'POST' && PROXY_ROUTES.has(path)) {
-      this.orchestrator.accountRefused(request, reply, exception instanceof Error ? exception.message : String(exception));
+    const facts = routeFactsOf(request.routeOptions.config);
+    // Refused before any handler ran (unparsable JSON, a body over the limit, too slow, aborted): still counted.
+    if (facts.api !== undefined) {
+      if (request.raw.socket?.destroyed === true) {
+        this.orchestrator.accountRefused(request, reply, 'client_disconnect', 'The client closed the connection before its request body arrived');
+        return;
+      }
+      const timedOut = exception instanceof BodyTimeoutError;
+      this.orchestrator.accountRefused(request, reply, timedOut ? 'timeout' : 'bad_request', exception instanceof Error ? exception.message : String(exception));
     }
+    // The rest of an unread body would have to be drained before the connection could be reused.
+    if (exception instanceof BodyTimeoutError) void reply.header('connection', 'close');
     if (exception instanceof PassThroughError) {
       void reply.status(exception.status).type(exception.contentType).send(exception.body);
       return;
@@ -54,7 +62,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       const body =
         typeof response === 'object' && response !== null && 'disabled' in response
           ? response
-          : errorBody(flavorOf(path), status, messageOf(exception));
+          : errorBody(facts.errors, status, messageOf(exception));
       void reply.status(status).send(body);
       return;
     }
@@ -64,11 +72,11 @@ export class GlobalExceptionFilter implements ExceptionFilter {
         clientStatus === 413
           ? `Request body is larger than the ${this.bodyLimitBytes}-byte limit`
           : (exception as Error).message;
-      void reply.status(clientStatus).send(errorBody(flavorOf(path), clientStatus, message));
+      void reply.status(clientStatus).send(errorBody(facts.errors, clientStatus, message));
       return;
     }
     // The request's own logger, so the line carries its request id; messages may echo credentials.
     request.log.error({ context: 'Http' }, redactSecrets(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
-    void reply.status(500).send(errorBody(flavorOf(path), 500, 'Internal server error'));
+    void reply.status(500).send(errorBody(facts.errors, 500, 'Internal server error'));
   }
 }

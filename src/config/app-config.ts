@@ -23,6 +23,8 @@ export interface AppConfig {
   streamingConnectTimeoutMs: number;
   streamingReadTimeoutMs: number;
   bodyLimitBytes: number;
+  /** A request body not fully received within this is cut off with 408. */
+  bodyTimeoutMs: number;
   /** Largest non-streaming upstream answer the gateway reads. */
   upstreamResponseLimitBytes: number;
   shutdownGraceMs: number;
@@ -76,6 +78,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     streamingConnectTimeoutMs: (dto.STREAMING_CONNECT_TIMEOUT_SECONDS ?? 30) * 1000,
     streamingReadTimeoutMs: (dto.STREAMING_READ_TIMEOUT_SECONDS ?? requestTimeout) * 1000,
     bodyLimitBytes: dto.REQUEST_BODY_LIMIT_BYTES ?? 32 * 1024 * 1024,
+    bodyTimeoutMs: (dto.REQUEST_BODY_TIMEOUT_SECONDS ?? 30) * 1000,
     upstreamResponseLimitBytes: dto.UPSTREAM_RESPONSE_LIMIT_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
     demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,

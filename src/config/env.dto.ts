@@ -70,6 +70,9 @@ export class EnvDto {
   REQUEST_TIMEOUT?: number;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  REQUEST_BODY_TIMEOUT_SECONDS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
   STREAMING_CONNECT_TIMEOUT_SECONDS?: number;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)

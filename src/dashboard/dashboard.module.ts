@@ -2,6 +2,7 @@ import { Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ROUTE_FACTS_KEY, type RouteFacts } from '../core/route-facts';
 import { DashboardController } from './dashboard.controller';
 import { CHART_JS_FILE, chartJsDistDir, DASHBOARD_PUBLIC_DIR } from './dashboard.paths';
 
@@ -18,6 +19,8 @@ export const DASHBOARD_CSP = [
   "form-action 'self'",
 ].join('; ');
 
+const PUBLIC_FILES: RouteFacts = { access: 'public', errors: 'generic' };
+
 function securityHeaders(reply: FastifyReply, path: string): void {
   void reply.header('content-security-policy', DASHBOARD_CSP);
   void reply.header('x-content-type-options', 'nosniff');
@@ -28,7 +31,7 @@ function securityHeaders(reply: FastifyReply, path: string): void {
 
 /**
  * GET /dashboard/: a static page (public/) plus chart.js from node_modules under /dashboard/vendor/.
- * Public on purpose: the page asks for PROXY_API_KEY and sends it in headers to /metrics/*.
+ * Public on purpose: the page asks for the gateway key and sends it in headers to /metrics/*.
  */
 @Module({ controllers: [DashboardController] })
 export class DashboardModule implements OnModuleInit {
@@ -48,24 +51,30 @@ export class DashboardModule implements OnModuleInit {
       return;
     }
     const fastify = adapter.getInstance<FastifyInstance>();
-    void fastify.register(fastifyStatic, {
-      root: DASHBOARD_PUBLIC_DIR,
-      prefix: '/dashboard/',
-      index: ['index.html'],
-      wildcard: true,
-      decorateReply: false,
-      allowedPath: (pathName) => !pathName.endsWith('.json'),
-      setHeaders: securityHeaders,
-    });
-    void fastify.register(fastifyStatic, {
-      root: chartJsDistDir(),
-      prefix: '/dashboard/vendor/',
-      wildcard: true,
-      decorateReply: false,
-      index: false,
-      maxAge: '1d',
-      allowedPath: (pathName) => pathName === `/${CHART_JS_FILE}`,
-      setHeaders: securityHeaders,
+    // One scope for the static files: every route in it is declared public, whatever its path.
+    void fastify.register(async (scope) => {
+      scope.addHook('onRoute', (route) => {
+        route.config = { ...(route.config), [ROUTE_FACTS_KEY]: PUBLIC_FILES };
+      });
+      await scope.register(fastifyStatic, {
+        root: DASHBOARD_PUBLIC_DIR,
+        prefix: '/dashboard/',
+        index: ['index.html'],
+        wildcard: true,
+        decorateReply: false,
+        allowedPath: (pathName) => !pathName.endsWith('.json'),
+        setHeaders: securityHeaders,
+      });
+      await scope.register(fastifyStatic, {
+        root: chartJsDistDir(),
+        prefix: '/dashboard/vendor/',
+        wildcard: true,
+        decorateReply: false,
+        index: false,
+        maxAge: '1d',
+        allowedPath: (pathName) => pathName === `/${CHART_JS_FILE}`,
+        setHeaders: securityHeaders,
+      });
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { ApiRoute, ProxyRoute } from '../core/route.decorator';
 import { ProxyContext, RequestOrchestrator, type ProxyRequestContext } from '../metrics/request-orchestrator.interceptor';
 import { ModelsService, type ModelList } from './models.service';
 import { ProxyService, type ProxyResponse } from './proxy.service';
@@ -20,6 +21,7 @@ export class GatewayController {
   ) {}
 
   @Post('messages')
+  @ProxyRoute('anthropic_messages')
   @HttpCode(200)
   @UseInterceptors(RequestOrchestrator)
   async messages(
@@ -33,6 +35,7 @@ export class GatewayController {
 
   /** Not a model call: answered, but not counted as a request in the metrics. */
   @Post('messages/count_tokens')
+  @ApiRoute('anthropic')
   @HttpCode(200)
   async countTokens(
     @Body() body: unknown,
@@ -43,6 +46,7 @@ export class GatewayController {
   }
 
   @Post('chat/completions')
+  @ProxyRoute('openai_chat')
   @HttpCode(200)
   @UseInterceptors(RequestOrchestrator)
   async chatCompletions(
@@ -55,6 +59,7 @@ export class GatewayController {
   }
 
   @Get('models')
+  @ApiRoute('openai')
   list(): ModelList {
     return this.models.list();
   }

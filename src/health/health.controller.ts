@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { PublicRoute } from '../core/route.decorator';
 import { TrackerService } from '../metrics/tracker.service';
 
 @Controller()
@@ -6,6 +7,7 @@ export class HealthController {
   constructor(private readonly tracker: TrackerService) {}
 
   @Get('health')
+  @PublicRoute()
   health(): { status: 'ok'; active_requests: number; uptime_s: number } {
     return { status: 'ok', active_requests: this.tracker.activeCount, uptime_s: Math.round(process.uptime()) };
   }

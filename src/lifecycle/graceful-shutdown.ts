@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody, flavorOf } from '../common/api-error';
+import { errorBody } from '../common/api-error';
+import { routeFactsOf } from '../core/route-facts';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { TrackerService } from '../metrics/tracker.service';
 
@@ -33,8 +34,8 @@ export class GracefulShutdown {
    */
   refused(request: FastifyRequest, reply: FastifyReply): boolean {
     if (!this.draining) return false;
-    const path = request.url.split('?', 1)[0];
-    void reply.code(503).header('connection', 'close').send(errorBody(flavorOf(path), 503, 'The gateway is shutting down'));
+    const errors = routeFactsOf(request.routeOptions.config).errors;
+    void reply.code(503).header('connection', 'close').send(errorBody(errors, 503, 'The gateway is shutting down'));
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, Query, Res, Sse, UsePipes, ValidationPipe, type MessageEvent } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Observable } from 'rxjs';
+import { ScrapeRoute } from '../core/route.decorator';
 import { ActiveRequestsHub } from './active-requests.hub';
 import { LogsQuery } from './dto/logs.query';
 import { RunningTotalsQuery } from './dto/running-totals.query';
@@ -27,6 +28,7 @@ export class MetricsController {
 
   /** Prometheus text, or OpenMetrics when the scraper asks for it. */
   @Get()
+  @ScrapeRoute()
   async prometheusMetrics(
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -10,6 +10,7 @@ import {
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { FAMILIES, prometheusSamples, type FamilyKey, type FamilySamples, type FamilySpec, type Sample } from './format/prometheus';
 import type { RenderedReport } from './metrics-report.service';
+import { RejectionCounter } from './rejections';
 import { TrackerService } from './tracker.service';
 
 type AnyRegistry = Registry | Registry<OpenMetricsContentType>;
@@ -72,6 +73,7 @@ export class PrometheusExporter {
   constructor(
     private readonly tracker: TrackerService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly rejections: RejectionCounter,
   ) {
     this.registerFamilies(this.text);
     this.registerFamilies(this.openMetrics);
@@ -107,5 +109,12 @@ export class PrometheusExporter {
       // prom-client's typings admit only its own metric classes; its registry needs just get() (see above).
       registry.registerMetric(family as unknown as Metric);
     }
+    const rejected = new ScrapedFamily(
+      'vdm_rejected_requests_total',
+      'Requests refused for a missing or wrong gateway key, by reason; not usage, so in no other family.',
+      'counter',
+      () => this.rejections.entries().map(([reason, value]) => ({ labels: { reason }, value })),
+    );
+    registry.registerMetric(rejected as unknown as Metric);
   }
 }

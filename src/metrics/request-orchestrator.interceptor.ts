@@ -8,7 +8,9 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
-import { presentedKey } from '../common/api-key.guard';
+import { clientOf } from '../common/authenticator';
+import { presentedKey } from '../core/client-key';
+import { routeFactsOf } from '../core/route-facts';
 import { PassThroughError } from '../common/upstream-http.error';
 import { keyFingerprint, levelEnabled } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
@@ -86,7 +88,7 @@ function errorMessageOf(error: unknown): string {
 
 /** The one line per finished request: what it was, how it ended, which client key (as a fingerprint). */
 function logCompleted(request: FastifyRequest, reply: FastifyReply, r: RequestRecord): void {
-  const key = presentedKey(request.headers);
+  const key = clientOf(request)?.keyFingerprint === undefined ? presentedKey(request.headers) : undefined;
   request.log.info(
     {
       provider: r.provider,
@@ -98,7 +100,7 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, r: RequestRe
       output_tokens: r.outputTokens,
       error_type: r.errorType,
       // Which client key, for correlation; never the key itself.
-      client_key: key === undefined ? undefined : keyFingerprint(key),
+      client_key: clientOf(request)?.keyFingerprint ?? (key === undefined ? undefined : keyFingerprint(key)),
     },
     'request completed',
   );
@@ -135,15 +137,19 @@ export class RequestOrchestrator implements NestInterceptor {
     return contexts.get(request);
   }
 
-  /** Accounts a request refused before it reached a handler (bad JSON, too large), as bad_request. */
-  accountRefused(request: FastifyRequest, reply: FastifyReply, message: string): void {
+  /**
+   * Accounts a request refused before it reached a handler: bad JSON or a body over the limit
+   * (bad_request), a body that did not arrive in time (timeout), or a client that left while
+   * sending it (client_disconnect; finalized at once, its connection is already gone).
+   */
+  accountRefused(request: FastifyRequest, reply: FastifyReply, errorType: ErrorType, message: string): void {
     if (contexts.has(request)) return;
-    this.begin(request, reply).metrics.fail('bad_request', message);
+    this.begin(request, reply).metrics.fail(errorType, message);
   }
 
   private begin(request: FastifyRequest, reply: FastifyReply): ProxyRequestContext {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as ModelBody;
-    const anthropic = request.url.startsWith('/v1/messages');
+    const anthropic = routeFactsOf(request.routeOptions.config).api === 'anthropic_messages';
     const facts = anthropic ? anthropicRequestFacts(request.body) : openaiRequestFacts(request.body);
     const length = Number(request.headers['content-length']);
     const metrics = this.tracker.begin({
@@ -158,7 +164,10 @@ export class RequestOrchestrator implements NestInterceptor {
       request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
     }
     const lifetime = new RequestLifetime();
-    reply.raw.once('close', () => {
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
       if (!reply.raw.writableFinished) {
         metrics.fail('client_disconnect', 'The client closed the connection before the response was complete');
         lifetime.clientLeft();
@@ -166,7 +175,10 @@ export class RequestOrchestrator implements NestInterceptor {
       metrics.finalize();
       // Neither written nor built when info is off.
       if (levelEnabled(request.log, 'info')) logCompleted(request, reply, metrics.record);
-    });
+    };
+    reply.raw.once('close', end);
+    // A connection already gone (an aborted upload) has had its close event, or is about to: end now.
+    if (reply.raw.destroyed || request.raw.socket?.destroyed === true) end();
     const proxy = { metrics, lifetime };
     contexts.set(request, proxy);
     return proxy;

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+
+/** A request body that did not fully arrive within REQUEST_BODY_TIMEOUT_SECONDS. */
+export class BodyTimeoutError extends Error {
+  readonly statusCode = 408;
+
+  constructor(limitMs: number) {
+    super(`The request body did not arrive within REQUEST_BODY_TIMEOUT_SECONDS (${limitMs / 1000} s)`);
+    this.name = 'BodyTimeoutError';
+  }
+}
+
+/**
+ * Bounds the time a request body may take to arrive (header and idle timeouts stay Node's own).
+ * On expiry the error is handed to Fastify's body reader as a stream error: it stops reading and
+ * answers through the error handler. Destroying the request instead would also destroy its socket,
+ * and the client would never get its 408.
+ */
+export function limitBodyTime(fastify: FastifyInstance, limitMs: number): void {
+  fastify.addHook('preParsing', (request, _reply, payload, done) => {
+    const length = request.headers['content-length'];
+    if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined) {
+      done(null, payload);
+      return;
+    }
+    const timer = setTimeout(() => payload.emit('error', new BodyTimeoutError(limitMs)), limitMs);
+    const clear = (): void => clearTimeout(timer);
+    payload.once('end', clear);
+    payload.once('close', clear);
+    done(null, payload);
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * What a route is, declared once on its handler and read by everything that needs to know: the
+ * authentication hook, the exception filter and the request orchestrator. Nothing tests URL strings.
+ */
+
+/** The client APIs whose requests are accounted (contract section 1, `api`). */
+export type ClientApi = 'anthropic_messages' | 'openai_chat';
+
+/** The error body format clients of a route expect. */
+export type ErrorFormat = 'anthropic' | 'openai' | 'generic';
+
+/**
+ * Who may call a route: `key` needs a gateway key when one is configured (the default for every
+ * route, declared or not), `public` never does, `scrape` is public when VDM_METRICS_PUBLIC is set.
+ */
+export type Access = 'key' | 'public' | 'scrape';
+
+export interface RouteFacts {
+  access: Access;
+  errors: ErrorFormat;
+  /** Set on proxy routes: requests to them are usage and are accounted. */
+  api?: ClientApi;
+}
+
+/** The key under which the facts travel in Fastify's per-route `config`. */
+export const ROUTE_FACTS_KEY = 'vdmRoute';
+
+/** What an undeclared route, or a path no route matches, is: needs the key, generic errors. */
+export const UNDECLARED: RouteFacts = Object.freeze({ access: 'key', errors: 'generic' });
+
+/** The facts of the route Fastify matched, from its route config; deny by default. */
+export function routeFactsOf(routeConfig: unknown): RouteFacts {
+  const facts = (routeConfig as Record<string, unknown> | undefined)?.[ROUTE_FACTS_KEY];
+  return facts === undefined ? UNDECLARED : (facts as RouteFacts);
+}
+
+export function errorFormatOf(api: ClientApi): ErrorFormat {
+  return api === 'anthropic_messages' ? 'anthropic' : 'openai';
+}
