@@ -44,7 +44,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       this.orchestrator.accountRefused(request, reply, exception instanceof Error ? exception.message : String(exception));
     }
     if (exception instanceof PassThroughError) {
-      void reply.status(exception.status).type(exception.contentType).send(exception.body);
+      void reply.status(exception.status).headers(exception.headers).type(exception.contentType).send(exception.body);
       return;
     }
     if (exception instanceof HttpException) {

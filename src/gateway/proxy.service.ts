@@ -22,11 +22,14 @@ import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
 import { speaks, type ApiFormat, type Provider } from './providers/provider';
 import { readLimited, ResponseTooLargeError } from './upstream/read-limited';
+import { forwardedHeaders } from './upstream/response-headers';
 import { UpstreamClient } from './upstream/upstream-client';
 
 export interface ProxyResponse {
   contentType: string;
   body: string | Readable;
+  /** Upstream headers passed on to the client. */
+  headers?: Record<string, string>;
 }
 
 interface ChatBody {
@@ -108,6 +111,13 @@ export class ProxyService {
       throw this.upstreamFailure(format, abortCause(lifetime, error), error);
     }
 
+    if (response.statusCode >= 300 && response.statusCode < 400) {
+      clearTimeout(timer);
+      response.body.on('error', () => undefined).destroy();
+      call.metrics.upstreamFinished();
+      throw redirected(format, response);
+    }
+    const headersOut = forwardedHeaders(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       clearTimeout(timer);
       const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
@@ -119,6 +129,7 @@ export class ProxyService {
         answer.contentType,
         errorTypeForStatus(response.statusCode),
         `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
+        headersOut,
       );
     }
 
@@ -141,7 +152,7 @@ export class ProxyService {
       try {
         const text = await readLimited(response.body, this.config.upstreamResponseLimitBytes);
         call.metrics.upstreamFinished();
-        return { contentType: JSON_TYPE, body: completeBody(format, exchange, response.statusCode, text, call.metrics) };
+        return { contentType: JSON_TYPE, body: completeBody(format, exchange, response.statusCode, text, call.metrics), headers: headersOut };
       } catch (error) {
         if (error instanceof PassThroughError) throw error;
         const cause = error instanceof ResponseTooLargeError ? 'upstream_error' : abortCause(lifetime, error);
@@ -152,7 +163,7 @@ export class ProxyService {
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics)), call) };
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics)), call), headers: headersOut };
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
@@ -295,6 +306,21 @@ function completeBody(format: ApiFormat, exchange: Exchange, status: number, tex
 /** A 2xx answer the client cannot be given: 502 in the client's format, accounted as upstream_error. */
 function unusableAnswer(format: ApiFormat, message: string): PassThroughError {
   return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', message);
+}
+
+/**
+ * A 3xx is not followed: the provider key would travel to wherever it points, and relaying it would
+ * send the client (and its gateway key) there. The target shows in the trace only, without its query.
+ */
+function redirected(format: ApiFormat, response: Dispatcher.ResponseData): PassThroughError {
+  const message = `The upstream answered ${response.statusCode}, a redirect the gateway does not follow`;
+  const location = first(response.headers.location);
+  let target = '';
+  if (location !== undefined && URL.canParse(location)) {
+    const url = new URL(location);
+    target = `, to ${url.origin}${url.pathname}`;
+  }
+  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', `${message}${summarize(target)}`);
 }
 
 function mediaType(contentType: string | string[] | undefined): string | undefined {
