@@ -111,11 +111,13 @@ export class ProxyService {
       throw this.upstreamFailure(format, abortCause(lifetime, error), error);
     }
 
-    if (response.statusCode >= 300 && response.statusCode < 400) {
+    const refused = refusal(format, response, stream);
+    if (refused !== undefined) {
       clearTimeout(timer);
+      // Not read: destroying it closes the connection, and the abort it raises is expected.
       response.body.on('error', () => undefined).destroy();
       call.metrics.upstreamFinished();
-      throw redirected(format, response);
+      throw refused;
     }
     const headersOut = forwardedHeaders(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
@@ -133,14 +135,6 @@ export class ProxyService {
       );
     }
 
-    const unreadable = unreadableAnswer(response, stream);
-    if (unreadable !== undefined) {
-      clearTimeout(timer);
-      // Not read: destroying it closes the connection, and the abort it raises is expected.
-      response.body.on('error', () => undefined).destroy();
-      call.metrics.upstreamFinished();
-      throw unusableAnswer(format, unreadable);
-    }
     if (stream && isJsonType(response.headers['content-type'])) {
       clearTimeout(timer);
       const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
@@ -306,6 +300,14 @@ function completeBody(format: ApiFormat, exchange: Exchange, status: number, tex
 /** A 2xx answer the client cannot be given: 502 in the client's format, accounted as upstream_error. */
 function unusableAnswer(format: ApiFormat, message: string): PassThroughError {
   return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', message);
+}
+
+/** An answer refused by its status and headers alone: a redirect, or a success the gateway cannot read. */
+function refusal(format: ApiFormat, response: Dispatcher.ResponseData, stream: boolean): PassThroughError | undefined {
+  if (response.statusCode >= 300 && response.statusCode < 400) return redirected(format, response);
+  if (response.statusCode < 200 || response.statusCode >= 300) return undefined;
+  const unreadable = unreadableAnswer(response, stream);
+  return unreadable === undefined ? undefined : unusableAnswer(format, unreadable);
 }
 
 /**
