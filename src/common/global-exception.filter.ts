@@ -52,7 +52,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     // The rest of an unread body would have to be drained before the connection could be reused.
     if (exception instanceof BodyTimeoutError) void reply.header('connection', 'close');
     if (exception instanceof PassThroughError) {
-      void reply.status(exception.status).type(exception.contentType).send(exception.body);
+      void reply.status(exception.status).headers(exception.headers).type(exception.contentType).send(exception.body);
       return;
     }
     if (exception instanceof HttpException) {

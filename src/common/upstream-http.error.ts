@@ -11,6 +11,8 @@ export class PassThroughError extends Error {
     readonly contentType: string,
     readonly errorType: ErrorType,
     message: string,
+    /** Upstream headers the client gets with it (retry-after, rate limits). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'PassThroughError';

@@ -9,6 +9,7 @@ type ClientHeaders = Record<string, string | string[] | undefined>;
 
 function send(reply: FastifyReply, response: ProxyResponse): ProxyResponse['body'] {
   void reply.type(response.contentType);
+  if (response.headers) void reply.headers(response.headers);
   if (response.contentType.startsWith('text/event-stream')) void reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
   return response.body;
 }

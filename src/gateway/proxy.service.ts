@@ -8,7 +8,8 @@ import type { MetricsContext } from '../metrics/metrics-context';
 import type { ErrorType } from '../metrics/model/error-type';
 import type { ProxyRequestContext, RequestLifetime } from '../metrics/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
-import { describeNetworkError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
+import { describeNetworkError, errorTypeForApiError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
+import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
 import type { StreamRelay, StreamSink, UsagePatch } from './protocol/types';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
@@ -21,11 +22,14 @@ import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
 import { speaks, type ApiFormat, type Provider } from './providers/provider';
 import { readLimited, ResponseTooLargeError } from './upstream/read-limited';
+import { forwardedHeaders } from './upstream/response-headers';
 import { UpstreamClient } from './upstream/upstream-client';
 
 export interface ProxyResponse {
   contentType: string;
   body: string | Readable;
+  /** Upstream headers passed on to the client. */
+  headers?: Record<string, string>;
 }
 
 interface ChatBody {
@@ -107,6 +111,15 @@ export class ProxyService {
       throw this.upstreamFailure(format, abortCause(lifetime, error), error);
     }
 
+    const refused = refusal(format, response, stream);
+    if (refused !== undefined) {
+      clearTimeout(timer);
+      // Not read: destroying it closes the connection, and the abort it raises is expected.
+      response.body.on('error', () => undefined).destroy();
+      call.metrics.upstreamFinished();
+      throw refused;
+    }
+    const headersOut = forwardedHeaders(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       clearTimeout(timer);
       const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
@@ -118,15 +131,24 @@ export class ProxyService {
         answer.contentType,
         errorTypeForStatus(response.statusCode),
         `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
+        headersOut,
       );
+    }
+
+    if (stream && isJsonType(response.headers['content-type'])) {
+      clearTimeout(timer);
+      const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
+      call.metrics.upstreamFinished();
+      throw jsonInsteadOfStream(format, exchange, response.statusCode, text);
     }
 
     if (!stream) {
       try {
         const text = await readLimited(response.body, this.config.upstreamResponseLimitBytes);
         call.metrics.upstreamFinished();
-        return { contentType: JSON_TYPE, body: completeBody(exchange, text, call.metrics) };
+        return { contentType: JSON_TYPE, body: completeBody(format, exchange, response.statusCode, text, call.metrics), headers: headersOut };
       } catch (error) {
+        if (error instanceof PassThroughError) throw error;
         const cause = error instanceof ResponseTooLargeError ? 'upstream_error' : abortCause(lifetime, error);
         throw this.upstreamFailure(format, cause, error);
       } finally {
@@ -135,7 +157,7 @@ export class ProxyService {
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics)), call) };
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics)), call), headers: headersOut };
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
@@ -262,17 +284,93 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
   );
 }
 
-function completeBody(exchange: Exchange, text: string, metrics: MetricsContext): string {
+function completeBody(format: ApiFormat, exchange: Exchange, status: number, text: string, metrics: MetricsContext): string {
+  if (text === '') throw unusableAnswer(format, `The upstream answered ${status} with no body`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    metrics.fail('upstream_error', 'The upstream answered 200 with a body that is not JSON');
-    return text;
+    throw unusableAnswer(format, `The upstream answered ${status} with a body that is not JSON`);
   }
   metrics.usage(exchange.usage(parsed));
   const answer = exchange.answer(parsed);
   return answer === undefined ? text : JSON.stringify(answer);
+}
+
+/** A 2xx answer the client cannot be given: 502 in the client's format, accounted as upstream_error. */
+function unusableAnswer(format: ApiFormat, message: string): PassThroughError {
+  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', message);
+}
+
+/** An answer refused by its status and headers alone: a redirect, or a success the gateway cannot read. */
+function refusal(format: ApiFormat, response: Dispatcher.ResponseData, stream: boolean): PassThroughError | undefined {
+  if (response.statusCode >= 300 && response.statusCode < 400) return redirected(format, response);
+  if (response.statusCode < 200 || response.statusCode >= 300) return undefined;
+  const unreadable = unreadableAnswer(response, stream);
+  return unreadable === undefined ? undefined : unusableAnswer(format, unreadable);
+}
+
+/**
+ * A 3xx is not followed: the provider key would travel to wherever it points, and relaying it would
+ * send the client (and its gateway key) there. The target shows in the trace only, without its query.
+ */
+function redirected(format: ApiFormat, response: Dispatcher.ResponseData): PassThroughError {
+  const message = `The upstream answered ${response.statusCode}, a redirect the gateway does not follow`;
+  const location = first(response.headers.location);
+  let target = '';
+  if (location !== undefined && URL.canParse(location)) {
+    const url = new URL(location);
+    target = `, to ${url.origin}${url.pathname}`;
+  }
+  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', `${message}${summarize(target)}`);
+}
+
+function mediaType(contentType: string | string[] | undefined): string | undefined {
+  return first(contentType)?.split(';', 1)[0].trim().toLowerCase();
+}
+
+function isJsonType(contentType: string | string[] | undefined): boolean {
+  const media = mediaType(contentType);
+  return media !== undefined && (media === JSON_TYPE || media.endsWith('+json'));
+}
+
+/** Why a 2xx answer cannot be relayed, by its headers; encodings are refused, not decoded: the gateway asked for identity. */
+function unreadableAnswer(response: Dispatcher.ResponseData, stream: boolean): string | undefined {
+  const status = response.statusCode;
+  const encoding = first(response.headers['content-encoding'])?.trim();
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    return `The upstream answered ${status} with content-encoding ${encoding}, which the gateway did not ask for`;
+  }
+  if (status === 204 || status === 205) return `The upstream answered ${status} with no body`;
+  const contentType = first(response.headers['content-type']);
+  const media = mediaType(contentType);
+  // No content type: the body decides.
+  if (media === undefined || contentType === undefined) return undefined;
+  if (stream) {
+    return media === 'text/event-stream' || isJsonType(contentType) ? undefined : `The upstream answered ${status} with content-type ${summarize(contentType)}, not an event stream`;
+  }
+  return isJsonType(contentType) ? undefined : `The upstream answered ${status} with content-type ${summarize(contentType)}, not JSON`;
+}
+
+/** A streaming request answered with JSON: an error the upstream reported goes to the client as one. */
+function jsonInsteadOfStream(format: ApiFormat, exchange: Exchange, status: number, text: string): PassThroughError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return unusableAnswer(format, `The upstream answered ${status} with a body that is not JSON`);
+  }
+  if (!isRecord(parsed) || !isRecord(parsed.error)) {
+    return unusableAnswer(format, `The upstream answered ${status} with content-type application/json, not an event stream`);
+  }
+  const answer = exchange.failure(502, text, JSON_TYPE);
+  return new PassThroughError(
+    answer.status,
+    answer.body,
+    answer.contentType,
+    errorTypeForApiError(parsed.error.code, parsed.error.type),
+    `The upstream answered ${status} with an error instead of an event stream: ${summarize(text)}`,
+  );
 }
 
 function validateBody(body: unknown): ChatBody {
@@ -299,7 +397,12 @@ function first(value: string | string[] | undefined): string | undefined {
 function upstreamHeaders(provider: Provider, format: ApiFormat, client: Record<string, string | string[] | undefined>): Record<string, string> {
   const clientKey = first(client['x-api-key']) ?? first(client.authorization)?.replace(/^Bearer\s+/i, '');
   const key = provider.apiKey ?? clientKey ?? '';
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE, accept: format === 'anthropic' ? JSON_TYPE : `${JSON_TYPE}, text/event-stream` };
+  const headers: Record<string, string> = {
+    'content-type': JSON_TYPE,
+    accept: format === 'anthropic' ? JSON_TYPE : `${JSON_TYPE}, text/event-stream`,
+    // undici asks for no encoding, which lets a server pick any (RFC 9110 §12.5.3); the gateway reads plain bytes.
+    'accept-encoding': 'identity',
+  };
   if (format === 'anthropic') {
     headers['x-api-key'] = key;
     headers['anthropic-version'] = first(client['anthropic-version']) ?? ANTHROPIC_VERSION;
