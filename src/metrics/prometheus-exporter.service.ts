@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   collectDefaultMetrics,
   openMetricsContentType,
@@ -7,7 +7,6 @@ import {
   type Metric,
   type OpenMetricsContentType,
 } from 'prom-client';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { FAMILIES, prometheusSamples, type FamilyKey, type FamilySamples, type FamilySpec, type Sample } from './format/prometheus';
 import type { RenderedReport } from './metrics-report.service';
 import { TrackerService } from './tracker.service';
@@ -69,10 +68,7 @@ export class PrometheusExporter {
   private readonly openMetrics = openMetricsRegistry();
   private cache?: { version: number; samples: FamilySamples };
 
-  constructor(
-    private readonly tracker: TrackerService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
+  constructor(private readonly tracker: TrackerService) {
     this.registerFamilies(this.text);
     this.registerFamilies(this.openMetrics);
   }
@@ -94,7 +90,7 @@ export class PrometheusExporter {
       const samples = prometheusSamples({
         buckets: this.tracker.completedBuckets(),
         active: this.tracker.activeRecords(),
-        maxModelsPerProvider: this.config.maxModelsPerProvider,
+        models: this.tracker.models,
       });
       this.cache = { version, samples };
     }
