@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config';
 import { Authenticator } from './common/authenticator';
 import { limitBodyTime } from './common/body-timeout';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
+import { installJsonBodyParser } from './common/json-body';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 import { RequestOrchestrator } from './metrics/request-orchestrator.interceptor';
 import { createLogging, PinoNestLogger, type Logging } from './logging/logger';
@@ -44,9 +45,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode), adapter, {
     logger: new PinoNestLogger(logger),
+    // The JSON parser is the gateway's own (installJsonBodyParser); the API takes nothing else.
+    bodyParser: false,
   });
   app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes));
   const fastify = app.getHttpAdapter().getInstance();
+  installJsonBodyParser(fastify);
   const shutdown = app.get(GracefulShutdown);
   const authenticator = app.get(Authenticator);
   // One onRequest hook for everything: each hook is a step on every request's path. Authentication

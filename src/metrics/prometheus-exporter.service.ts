@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
   collectDefaultMetrics,
   openMetricsContentType,
@@ -7,7 +7,6 @@ import {
   type Metric,
   type OpenMetricsContentType,
 } from 'prom-client';
-import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { FAMILIES, prometheusSamples, type FamilyKey, type FamilySamples, type FamilySpec, type Sample } from './format/prometheus';
 import type { RenderedReport } from './metrics-report.service';
 import { RejectionCounter } from './rejections';
@@ -72,7 +71,6 @@ export class PrometheusExporter {
 
   constructor(
     private readonly tracker: TrackerService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rejections: RejectionCounter,
   ) {
     this.registerFamilies(this.text);
@@ -96,7 +94,7 @@ export class PrometheusExporter {
       const samples = prometheusSamples({
         buckets: this.tracker.completedBuckets(),
         active: this.tracker.activeRecords(),
-        maxModelsPerProvider: this.config.maxModelsPerProvider,
+        models: this.tracker.models,
       });
       this.cache = { version, samples };
     }

@@ -192,6 +192,78 @@ describe(TrackerService.name, () => {
     });
   });
 
+  describe('model cap (VDM_MAX_MODELS_PER_PROVIDER)', () => {
+    function feedModels(t: TrackerService, provider: string, models: string[]): void {
+      for (const [i, model] of models.entries()) {
+        t.start({ requestId: `${provider}-${i}`, provider, openaiModel: model, isStreaming: i % 2 === 0, toolUseCount: 1 });
+        t.update(`${provider}-${i}`, { inputTokens: 10 + i, outputTokens: 1, cacheReadTokens: 2 });
+        clock.advance(10);
+        t.end(`${provider}-${i}`, i % 3 === 0 ? { errorType: 'bad_request' } : {});
+      }
+    }
+
+    it('keeps at most the cap of named models per provider, folds later ones into "other", and counts every request exactly', () => {
+      ({ sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '3' }));
+      const models = Array.from({ length: 50 }, (_, i) => `invented-${i % 25}`);
+      feedModels(sut, 'openai', models);
+      feedModels(sut, 'anthropic', ['a', 'b']);
+      const doc = totals(sut);
+
+      expect(Object.keys(doc.providers.openai.models)).toEqual(['invented-0', 'invented-1', 'invented-2', 'other']);
+      expect(doc.providers.openai.models['invented-0'].total.requests).toBe(2);
+      expect(doc.providers.openai.models.other.total.requests).toBe(44);
+      expect(Object.keys(doc.providers.anthropic.models)).toEqual(['a', 'b']);
+      expect([...sut.completedBuckets()]).toHaveLength(6);
+      expect(sut.models.foldedRequests).toEqual(new Map([['openai', 44], ['anthropic', 0]]));
+
+      expect(doc.summary.total_requests).toBe(52);
+      expect(doc.summary.total_input_tokens).toBe([...models.keys()].reduce((n, i) => n + 10 + i, 0) + 10 + 11);
+      expect(doc.summary.total_errors).toBe(17 + 1);
+      for (const key of SECTION_KEYS) {
+        const summaryKey = key === 'total_duration_ms' ? key : (`total_${key}` as keyof typeof doc.summary);
+        const modelSum = Object.values(doc.providers).flatMap((p) => Object.values(p.models)).reduce((n, m) => n + m.total[key], 0);
+        expect(doc.summary[summaryKey], key).toBe(modelSum);
+        for (const p of Object.values(doc.providers)) {
+          expect(p.rollup.total[key]).toBe(Object.values(p.models).reduce((n, m) => n + m.total[key], 0));
+        }
+      }
+    });
+
+    it('keeps a model admitted before the cap filled under its own name', () => {
+      ({ sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '2' }));
+      feedModels(sut, 'p', ['a', 'b', 'c', 'a', 'd', 'b']);
+      const models = totals(sut).providers.p.models;
+      expect(Object.fromEntries(Object.entries(models).map(([m, n]) => [m, n.total.requests]))).toEqual({ a: 2, b: 2, other: 2 });
+    });
+
+    it('shows in-flight requests by their real model, and in the rollup under the model they will be counted as', () => {
+      ({ sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '1' }));
+      feedModels(sut, 'p', ['a', 'b']);
+      sut.start({ requestId: 'live-a', provider: 'p', openaiModel: 'a' });
+      sut.start({ requestId: 'live-z', provider: 'p', openaiModel: 'z' });
+      expect(sut.activeSnapshot().map((r) => r.resolved_model)).toEqual(['z', 'a']);
+      const live = totals(sut, true).providers.p.models;
+      expect(Object.keys(live)).toEqual(['a', 'other']);
+      expect([live.a.total.requests, live.other.total.requests]).toEqual([2, 2]);
+      sut.end('live-a');
+      sut.end('live-z');
+      const done = totals(sut, false).providers.p.models;
+      expect([done.a.total.requests, done.other.total.requests]).toEqual([2, 2]);
+    });
+
+    it('keeps last_accessed for the cap and "other" only, not per invented model', () => {
+      ({ sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '1' }));
+      feedModels(sut, 'p', ['a']);
+      clock.advance(5_000);
+      feedModels(sut, 'q', ['x']);
+      sut.start({ requestId: 'late', provider: 'p', openaiModel: 'b' });
+      sut.end('late');
+      const doc = totals(sut);
+      expect(doc.providers.p.models.other.last_accessed).toBe(doc.providers.p.last_accessed);
+      expect(doc.providers.p.models.a.last_accessed).not.toBe(doc.providers.p.last_accessed);
+    });
+  });
+
   describe('buffers', () => {
     it(`keeps the last ${TRACE_CAPACITY} traces and ${ERROR_CAPACITY} errors, newest first`, () => {
       for (let i = 0; i < 300; i++) {

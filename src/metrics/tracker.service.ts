@@ -6,6 +6,7 @@ import { bucketKey } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
 import { buildRunningTotals, UNKNOWN, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
+import { ModelCap, type ModelCapView } from './calculations/model-cap';
 import { RingBuffer } from './calculations/ring-buffer';
 import { mergeUsage } from './calculations/usage';
 import type { ProviderModelFilter } from './calculations/wildcard';
@@ -53,6 +54,7 @@ export class TrackerService implements TrackerPort {
   readonly enabled: boolean;
   private readonly active = new Map<string, RequestRecord>();
   private readonly buckets = new Map<string, Bucket>();
+  private readonly modelCap: ModelCap;
   private readonly errorCounts = new Map<ErrorType, number>();
   private readonly lastAccessed: LastAccessed = { providers: new Map(), models: new Map() };
   private readonly traces = new RingBuffer<WireTrace>(TRACE_CAPACITY);
@@ -69,6 +71,7 @@ export class TrackerService implements TrackerPort {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.enabled = config.metricsEnabled;
+    this.modelCap = new ModelCap(config.maxModelsPerProvider);
   }
 
   /** Active-request changes; a new subscriber gets the latest at once, so none can miss it. */
@@ -92,6 +95,11 @@ export class TrackerService implements TrackerPort {
 
   activeRecords(): Iterable<RequestRecord> {
     return this.active.values();
+  }
+
+  /** Which models have buckets of their own (VDM_MAX_MODELS_PER_PROVIDER), and how many requests folded into `other`. */
+  get models(): ModelCapView {
+    return this.modelCap;
   }
 
   /** Resolves true once nothing is in flight, or false when `timeoutMs` passes first. */
@@ -161,10 +169,12 @@ export class TrackerService implements TrackerPort {
     record.durationMs = nowMono - record.startMono;
     record.endTime = record.startTime + record.durationMs / 1000;
 
-    const key = bucketKey(record.provider, record.openaiModel);
+    const model = record.openaiModel === undefined ? undefined : this.modelCap.admit(record.provider ?? UNKNOWN, record.openaiModel);
+    const key = bucketKey(record.provider, model);
+    if (model !== record.openaiModel) this.touchFolded(record, key);
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { key, provider: record.provider, model: record.openaiModel, split: newSplit(), distributions: newBucketDistributions() };
+      bucket = { key, provider: record.provider, model, split: newSplit(), distributions: newBucketDistributions() };
       this.buckets.set(key, bucket);
     }
     addRecordToSplit(bucket.split, record);
@@ -201,6 +211,7 @@ export class TrackerService implements TrackerPort {
       includeActive,
       filter,
       lastAccessed: this.lastAccessed,
+      models: this.modelCap,
     });
   }
 
@@ -223,10 +234,19 @@ export class TrackerService implements TrackerPort {
     if (record.provider) {
       if (!(t <= (la.providers.get(record.provider) ?? -1))) la.providers.set(record.provider, t);
       if (record.openaiModel) {
-        const key = bucketKey(record.provider, record.openaiModel);
+        // Kept under the model the request will count as, so invented names add no entries.
+        const key = bucketKey(record.provider, this.modelCap.peek(record.provider, record.openaiModel));
         if (!(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
       }
     }
+  }
+
+  /** A folded request's start counts for `other`; its own model, never admitted, keeps no entry. */
+  private touchFolded(record: RequestRecord, otherKey: string): void {
+    if (!record.provider || !record.openaiModel) return;
+    const la = this.lastAccessed;
+    la.models.delete(bucketKey(record.provider, record.openaiModel));
+    if (!(record.startTime <= (la.models.get(otherKey) ?? -1))) la.models.set(otherKey, record.startTime);
   }
 
   private emit(kind: ActiveChange['kind']): void {

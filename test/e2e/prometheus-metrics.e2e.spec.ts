@@ -118,18 +118,18 @@ describe('GET /metrics labels and access', () => {
     expect(sumOf(samples, 'vdm_active_requests', { provider: 'openai', model: 'gpt-4o', streaming: 'true' })).toBe(1);
   });
 
-  it('folds models beyond VDM_MAX_MODELS_PER_PROVIDER into "other" and counts the folded ones', async () => {
+  it('folds models beyond VDM_MAX_MODELS_PER_PROVIDER into "other" and counts the folded requests', async () => {
     const app = await boot({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
-    for (const [i, model] of ['m1', 'm2', 'm3', 'm4', 'm1'].entries()) {
+    for (const [i, model] of ['m1', 'm2', 'm3', 'm4', 'm1', 'm3'].entries()) {
       app.tracker.start({ requestId: `r${i}`, provider: 'openrouter', openaiModel: model });
       app.tracker.update(`r${i}`, { inputTokens: 10 });
       app.tracker.end(`r${i}`);
     }
     const { samples } = await scrape(app);
     const byModel = (model: string): number => sumOf(samples, 'vdm_requests_total', { provider: 'openrouter', model });
-    expect([byModel('m1'), byModel('m2'), byModel('other'), byModel('m3')]).toEqual([2, 1, 2, 0]);
-    expect(sumOf(samples, 'gen_ai_client_token_usage_sum', { model: 'other', token_type: 'input' })).toBe(20);
-    expect(sumOf(samples, 'vdm_model_labels_folded_total', { provider: 'openrouter' })).toBe(2);
+    expect([byModel('m1'), byModel('m2'), byModel('other'), byModel('m3')]).toEqual([2, 1, 3, 0]);
+    expect(sumOf(samples, 'gen_ai_client_token_usage_sum', { model: 'other', token_type: 'input' })).toBe(30);
+    expect(sumOf(samples, 'vdm_model_folded_requests_total', { provider: 'openrouter' })).toBe(3);
   });
 
   it('needs PROXY_API_KEY unless VDM_METRICS_PUBLIC=true', async () => {

@@ -2,6 +2,7 @@ import type { RequestRecord } from '../model/request-record';
 import type { Bucket, Split, Totals } from '../model/totals';
 import { addRecordToSplit, addSplit, addTotals, newSplit, newTotals } from './accumulation';
 import { bucketKey } from './bucket-key';
+import type { ModelCapView } from './model-cap';
 import { matchesFilter, type ProviderModelFilter } from './wildcard';
 
 export const UNKNOWN = 'unknown';
@@ -38,6 +39,8 @@ export interface RunningTotalsInput {
   includeActive: boolean;
   filter: ProviderModelFilter;
   lastAccessed: LastAccessed;
+  /** In-flight requests count under the model their bucket will have (`other` past the cap). */
+  models: ModelCapView;
 }
 
 function providerNode(tree: RunningTotalsTree, name: string, la: LastAccessed): ProviderNode {
@@ -82,10 +85,11 @@ export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree
   if (input.includeActive) {
     for (const r of input.active) {
       const provider = r.provider ?? UNKNOWN;
-      if (!matchesFilter(input.filter, provider, r.openaiModel)) continue;
+      const model = r.openaiModel === undefined ? undefined : input.models.peek(provider, r.openaiModel);
+      if (!matchesFilter(input.filter, provider, model)) continue;
       const pNode = providerNode(tree, provider, la);
       addRecordToSplit(pNode.rollup, r);
-      if (r.openaiModel !== undefined) addRecordToSplit(modelNode(pNode, provider, r.openaiModel, la).split, r);
+      if (model !== undefined) addRecordToSplit(modelNode(pNode, provider, model, la).split, r);
     }
   }
 

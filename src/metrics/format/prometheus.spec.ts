@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { makeConfig, ManualClock } from '../../../test/support/factories';
 import { TrackerService } from '../tracker.service';
-import { OTHER_MODEL, prometheusSamples, type Sample } from './prometheus';
+import { OTHER_MODEL } from '../calculations/model-cap';
+import { prometheusSamples, type Sample } from './prometheus';
 
-function makeTracker(): { sut: TrackerService; clock: ManualClock } {
+function makeTracker(env: Record<string, string> = {}): { sut: TrackerService; clock: ManualClock } {
   const clock = new ManualClock();
-  return { sut: new TrackerService(makeConfig(), clock), clock };
+  return { sut: new TrackerService(makeConfig(env), clock), clock };
 }
 
 function finish(t: TrackerService, clock: ManualClock, id: string, provider: string | undefined, model: string | undefined, opts: { stream?: boolean; error?: boolean } = {}): void {
@@ -25,7 +26,7 @@ describe(prometheusSamples.name, () => {
     const { sut, clock } = makeTracker();
     finish(sut, clock, 'a', 'openai', 'gpt-4o');
     finish(sut, clock, 'b', 'openai', 'gpt-4o', { stream: true, error: true });
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), maxModelsPerProvider: 10 });
+    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(out.requests).toEqual([
       { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', outcome: 'success' }, value: 0 },
       { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', outcome: 'error', error_type: 'timeout' }, value: 1 },
@@ -38,17 +39,17 @@ describe(prometheusSamples.name, () => {
   it('names requests without provider or model "unknown"', () => {
     const { sut, clock } = makeTracker();
     finish(sut, clock, 'a', undefined, undefined);
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: [], maxModelsPerProvider: 10 });
+    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: [], models: sut.models });
     expect(out.requests[0].labels).toMatchObject({ provider: 'unknown', model: 'unknown' });
   });
 
-  it('folds models past the cap into "other", first come first served, and keeps in-flight ones within it', () => {
-    const { sut, clock } = makeTracker();
-    for (const [i, m] of ['a', 'b', 'c', 'd'].entries()) finish(sut, clock, `r${i}`, 'p', m);
+  it('labels the tracker\'s "other" bucket, counts its folded requests, and keeps in-flight ones within the cap', () => {
+    const { sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
+    for (const [i, m] of ['a', 'b', 'c', 'd', 'c'].entries()) finish(sut, clock, `r${i}`, 'p', m);
     sut.start({ requestId: 'live', provider: 'p', openaiModel: 'e' });
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), maxModelsPerProvider: 2 });
-    expect(out.requests.map((s) => `${s.labels.model}=${s.value}`)).toEqual(['a=1', 'b=1', `${OTHER_MODEL}=2`]);
-    expect(out.foldedModels).toEqual([{ labels: { provider: 'p' }, value: 2 }]);
+    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
+    expect(out.requests.map((s) => `${s.labels.model}=${s.value}`)).toEqual(['a=1', 'b=1', `${OTHER_MODEL}=3`]);
+    expect(out.foldedRequests).toEqual([{ labels: { provider: 'p' }, value: 3 }]);
     expect(out.activeRequests.find((s) => s.value === 1)?.labels).toMatchObject({ model: OTHER_MODEL });
   });
 });

@@ -2,6 +2,7 @@ import { addDistributions, newBucketDistributions } from '../calculations/distri
 import { addTotals, newSplit } from '../calculations/accumulation';
 import { cumulativeCounts, type Histogram } from '../calculations/histogram';
 import { UNKNOWN } from '../calculations/hierarchical';
+import type { ModelCapView } from '../calculations/model-cap';
 import {
   LATENCY_BOUNDS,
   OVERHEAD_BOUNDS,
@@ -51,19 +52,17 @@ export const FAMILIES = {
   overhead: { name: 'vdm_gateway_overhead_seconds', type: 'histogram', help: "The gateway's own time per request: duration minus time waiting on the upstream." },
   outputTokensPerSecond: { name: 'vdm_output_tokens_per_second', type: 'histogram', help: 'Output tokens per second of successful streams, after the first token.' },
   activeRequests: { name: 'vdm_active_requests', type: 'gauge', help: 'Requests in flight.' },
-  foldedModels: { name: 'vdm_model_labels_folded_total', type: 'counter', help: 'Distinct models beyond VDM_MAX_MODELS_PER_PROVIDER whose series are folded into model="other".' },
+  foldedRequests: { name: 'vdm_model_folded_requests_total', type: 'counter', help: 'Finished requests counted under model="other" because their provider already had VDM_MAX_MODELS_PER_PROVIDER models.' },
 } as const satisfies Record<string, FamilySpec>;
 
 export type FamilyKey = keyof typeof FAMILIES;
 export type FamilySamples = Record<FamilyKey, Sample[]>;
 
-/** Model label of the series that take every model beyond the per-provider cap. */
-export const OTHER_MODEL = 'other';
-
 export interface PrometheusInput {
+  /** The tracker's buckets, already capped per provider (VDM_MAX_MODELS_PER_PROVIDER), so labels are bounded too. */
   buckets: Iterable<Bucket>;
   active: Iterable<RequestRecord>;
-  maxModelsPerProvider: number;
+  models: ModelCapView;
 }
 
 interface Group {
@@ -73,44 +72,11 @@ interface Group {
   distributions: BucketDistributions;
 }
 
-/**
- * Model labels per provider, first come first served in bucket creation order (which never
- * changes), so a model keeps its label for the life of the process and counters never jump.
- */
-class ModelLabels {
-  private readonly admitted = new Map<string, Set<string>>();
-  readonly folded = new Map<string, number>();
-
-  constructor(private readonly cap: number) {}
-
-  admit(provider: string, model: string): string {
-    let models = this.admitted.get(provider);
-    if (!models) {
-      models = new Set();
-      this.admitted.set(provider, models);
-      this.folded.set(provider, 0);
-    }
-    if (models.has(model)) return model;
-    if (models.size < this.cap) {
-      models.add(model);
-      return model;
-    }
-    this.folded.set(provider, (this.folded.get(provider) ?? 0) + 1);
-    return OTHER_MODEL;
-  }
-
-  /** The label an in-flight request shows, without claiming a place for its model. */
-  peek(provider: string, model: string): string {
-    const models = this.admitted.get(provider);
-    return !models || models.has(model) || models.size < this.cap ? model : OTHER_MODEL;
-  }
-}
-
-function groupBuckets(buckets: Iterable<Bucket>, labels: ModelLabels): Map<string, Group> {
+function groupBuckets(buckets: Iterable<Bucket>): Map<string, Group> {
   const groups = new Map<string, Group>();
   for (const bucket of buckets) {
     const provider = bucket.provider ?? UNKNOWN;
-    const model = labels.admit(provider, bucket.model ?? UNKNOWN);
+    const model = bucket.model ?? UNKNOWN;
     const key = `${provider}\u0000${model}`;
     let group = groups.get(key);
     if (!group) {
@@ -142,8 +108,7 @@ function emptySamples(): FamilySamples {
 /** Every gateway family's samples, from completed buckets and the in-flight requests. */
 export function prometheusSamples(input: PrometheusInput): FamilySamples {
   const out = emptySamples();
-  const labels = new ModelLabels(input.maxModelsPerProvider);
-  const groups = groupBuckets(input.buckets, labels);
+  const groups = groupBuckets(input.buckets);
   const active = new Map<string, { labels: Labels; value: number }>();
 
   for (const group of groups.values()) {
@@ -176,7 +141,8 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
 
   for (const r of input.active) {
     const provider = r.provider ?? UNKNOWN;
-    const series = { provider, model: labels.peek(provider, r.openaiModel ?? UNKNOWN), streaming: String(r.isStreaming) };
+    const model = r.openaiModel === undefined ? UNKNOWN : input.models.peek(provider, r.openaiModel);
+    const series = { provider, model, streaming: String(r.isStreaming) };
     const key = `${series.provider}\u0000${series.model}\u0000${series.streaming}`;
     const entry = active.get(key);
     if (entry) entry.value++;
@@ -184,6 +150,6 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
   }
   for (const entry of active.values()) out.activeRequests.push(entry);
 
-  for (const [provider, n] of labels.folded) out.foldedModels.push({ labels: { provider }, value: n });
+  for (const [provider, n] of input.models.foldedRequests) out.foldedRequests.push({ labels: { provider }, value: n });
   return out;
 }
