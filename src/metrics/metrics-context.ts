@@ -1,5 +1,5 @@
 import type { ErrorType } from './model/error-type';
-import type { RequestRecord, UsagePatch } from './model/request-record';
+import { newRecord, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
 
 /** What the request path can tell the tracker about one request. */
 export interface TrackerPort {
@@ -23,6 +23,11 @@ export class MetricsContext {
 
   get requestId(): string {
     return this.record.requestId;
+  }
+
+  /** False when metrics are off: usage and routing are then not recorded, so not known. */
+  get tracked(): boolean {
+    return this.tracker !== NOOP_PORT;
   }
 
   get finalized(): boolean {
@@ -75,21 +80,7 @@ export class MetricsContext {
 
 const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, finalize: () => undefined };
 
-export function noopContext(requestId: string): MetricsContext {
-  return new MetricsContext(NOOP_PORT, {
-    requestId,
-    startTime: 0,
-    startMono: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadTokens: 0,
-    cacheCreationTokens: 0,
-    messageCount: 0,
-    requestSize: 0,
-    responseSize: 0,
-    isStreaming: false,
-    toolUseCount: 0,
-    toolResultCount: 0,
-    toolCallCount: 0,
-  });
+/** Metrics off: the record holds what the request said and how it failed, and goes nowhere. */
+export function noopContext(start: RequestStart): MetricsContext {
+  return new MetricsContext(NOOP_PORT, newRecord(start, 0, 0));
 }

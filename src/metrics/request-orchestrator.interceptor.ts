@@ -86,19 +86,29 @@ function errorMessageOf(error: unknown): string {
 }
 
 
-/** The one line per finished request: what it was, how it ended, which client key (as a fingerprint). */
-function logCompleted(request: FastifyRequest, reply: FastifyReply, r: RequestRecord): void {
+/**
+ * The one line per finished request: what it was, how it ended, which client key (as a fingerprint).
+ * A failure is a warning with its (redacted) reason. With metrics off, routing and usage are not
+ * recorded, so their fields are left out rather than shown as zeros.
+ */
+function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: MetricsContext): void {
+  const r = metrics.record;
   const key = clientOf(request)?.keyFingerprint === undefined ? presentedKey(request.headers) : undefined;
-  request.log.info(
+  const status = reply.raw.statusCode;
+  const failed = r.errorType !== undefined || status >= 400;
+  if (!failed && !levelEnabled(request.log, 'info')) return;
+  const known = metrics.tracked;
+  request.log[failed ? 'warn' : 'info'](
     {
-      provider: r.provider,
-      model: r.openaiModel,
-      status: reply.raw.statusCode,
+      provider: known ? r.provider : undefined,
+      model: known ? r.openaiModel : undefined,
+      status,
       streaming: r.isStreaming,
       duration_ms: r.durationMs === undefined ? undefined : Math.round(r.durationMs),
-      input_tokens: r.inputTokens,
-      output_tokens: r.outputTokens,
+      input_tokens: known ? r.inputTokens : undefined,
+      output_tokens: known ? r.outputTokens : undefined,
       error_type: r.errorType,
+      error: r.error === undefined ? undefined : redactSecrets(r.error),
       // Which client key, for correlation; never the key itself.
       client_key: clientOf(request)?.keyFingerprint ?? (key === undefined ? undefined : keyFingerprint(key)),
     },
@@ -174,7 +184,7 @@ export class RequestOrchestrator implements NestInterceptor {
       }
       metrics.finalize();
       // Neither written nor built when info is off.
-      if (levelEnabled(request.log, 'info')) logCompleted(request, reply, metrics.record);
+      if (levelEnabled(request.log, 'warn')) logCompleted(request, reply, metrics);
     };
     reply.raw.once('close', end);
     // A connection already gone (an aborted upload) has had its close event, or is about to: end now.

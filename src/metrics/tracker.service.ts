@@ -119,7 +119,7 @@ export class TrackerService implements TrackerPort {
   /** Starts tracking and returns the request's context (a no-op one when metrics are off). */
   begin(start: RequestStart): MetricsContext {
     const record = this.start(start);
-    return record ? new MetricsContext(this, record) : noopContext(start.requestId);
+    return record ? new MetricsContext(this, record) : noopContext(start);
   }
 
   start(start: RequestStart): RequestRecord | undefined {

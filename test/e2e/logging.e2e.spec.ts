@@ -96,4 +96,39 @@ describe('logs', () => {
     expect(json.systemd).toEqual({ requested: false, effective: false, handler: 'stdout:json' });
     expect(json.logging).toMatchObject({ requested: 'json', effective: 'json' });
   });
+
+  it('a failed request completes with a warning that says why', async () => {
+    const out = new Capture();
+    gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: PROXY_KEY }, { pino: createLogging({ logLevel: 'warn', logPretty: false }, out).pino });
+    fake.enqueue({}, { status: 429, errorMessage: 'slow down' });
+    fake.enqueue({});
+    await (await send(gw.url)).text();
+    await (await send(gw.url)).text();
+    await gw.close();
+    gw = undefined;
+    const completed = out.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.msg === 'request completed');
+    // At warn level only the failure is written; the success is an info line.
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ level: 40, status: 429, error_type: 'rate_limit' });
+    expect(completed[0].error).toContain('429');
+  });
+
+  it('with metrics off, says the truth about a stream and leaves unknown counts out', async () => {
+    const out = new Capture();
+    gw = await startApp({ ...fakeProviderEnv(fake), LOG_REQUEST_METRICS: 'false' }, { pino: createLogging({ logLevel: 'info', logPretty: false }, out).pino });
+    fake.enqueue({ usage: { input: 5, output: 3 } });
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sonnet', max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await res.text();
+    await gw.close();
+    gw = undefined;
+    const completed = out.lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.msg === 'request completed');
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ level: 30, status: 200, streaming: true });
+    expect(completed[0]).not.toHaveProperty('input_tokens');
+    expect(completed[0]).not.toHaveProperty('output_tokens');
+  });
 });
