@@ -6,8 +6,10 @@ import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import { loadJsonExporterConfig, startJsonExporter } from '../support/json-exporter';
 import { PrometheusServer } from '../support/prometheus-server';
+import { requireBinary } from '../support/require-binary';
 import { driveKnownTraffic, fakeProviderEnv, type KnownTotals } from '../support/traffic';
 
+const PROMETHEUS = requireBinary('prometheus', 'prometheus');
 const ROOT = resolve(__dirname, '../..');
 const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
 
@@ -44,7 +46,7 @@ beforeAll(async () => {
   fake = await FakeUpstream.start();
   gw = await startApp(fakeProviderEnv(fake));
   exporter = await startJsonExporter(loadJsonExporterConfig(read('deploy/json-exporter/config.yml')));
-  prometheus = await PrometheusServer.start(adaptConfig(gw.url, exporter.port));
+  prometheus = await PrometheusServer.start(adaptConfig(gw.url, exporter.port), PROMETHEUS);
   sent = await driveKnownTraffic(gw.url, fake);
   const trafficDone = Date.now() / 1000;
   // Wait for a successful scrape of both jobs that started after the last request had finished.
@@ -63,7 +65,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-describe('a real Prometheus scraping the gateway with the shipped config', () => {
+describe.skipIf(PROMETHEUS === undefined)('a real Prometheus scraping the gateway with the shipped config', () => {
   it('scrapes both jobs healthy', async () => {
     const targets = await prometheus.targets();
     expect(targets.map((t) => `${t.job}:${t.health}`).sort()).toEqual(['vandamme-gateway:up', 'vandamme-json:up']);

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import SummaryReporter from './summary-reporter';
-import { runVitest } from './vitest-child';
+import { CHILD_TIMEOUT_MS, runVitest } from './vitest-child';
 
 const FIXTURES = resolve(__dirname, 'fixtures/summary');
 
@@ -13,5 +13,5 @@ describe(SummaryReporter.name, () => {
     // mixed: 1 passed, 1 failed, 1 todo; hook-throws: its test skipped, the file failed; import-throws: the file failed.
     expect(run.summary).toBe('1 passed, 3 failed, 2 skipped');
     expect(run.code).toBe(1);
-  });
+  }, CHILD_TIMEOUT_MS + 20_000);
 });

@@ -11,6 +11,9 @@ export interface VitestRun {
   summary: string | undefined;
 }
 
+/** Callers give their test more than this, so a hung child is stopped (SIGTERM) before the test times out. */
+export const CHILD_TIMEOUT_MS = 100_000;
+
 /** `vitest run` in a child process from the project root, outside the current run (its VITEST_* variables dropped). */
 export async function runVitest(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<VitestRun> {
   const childEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(VITEST|TEST$|NODE_ENV$)/.test(k)));
@@ -18,6 +21,7 @@ export async function runVitest(args: string[], env: NodeJS.ProcessEnv = process
     cwd: ROOT,
     env: { ...childEnv, NO_COLOR: '1', FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: CHILD_TIMEOUT_MS,
   });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
