@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createApp } from './app.factory';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { closeOnSignals } from './lifecycle/graceful-shutdown';
+import { listen, ListenError } from './lifecycle/listen';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -15,7 +16,13 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   const app = await createApp(config);
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await listen(app, config.host, config.port);
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
   // Not Nest's enableShutdownHooks: in-flight requests must drain before its destroy hooks run.
   closeOnSignals(app);
   app.getHttpAdapter().getInstance().log.info(`Gateway listening on http://${config.host}:${config.port}`);

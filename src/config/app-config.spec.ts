@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, loadConfig, type AppConfig } from './app-config';
+
+function problemsOf(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
 
 describe(loadConfig.name, () => {
   it('applies the contract defaults to an empty environment', () => {
@@ -52,6 +62,35 @@ describe(loadConfig.name, () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(`${name}=${JSON.stringify(value)}`);
     expect(problems[0]).toContain(hint);
+  });
+
+  const BOOLEANS: [string, (c: AppConfig) => boolean][] = [
+    ['LOG_PRETTY', (c) => c.logPretty],
+    ['LOG_REQUEST_METRICS', (c) => c.metricsEnabled],
+    ['VDM_ACTIVE_REQUESTS_SSE_ENABLED', (c) => c.sse.enabled],
+    ['VDM_METRICS_PUBLIC', (c) => c.metricsPublic],
+  ];
+  const SPELLINGS: [string, boolean][] = ['true', '1', 'yes', 'on', 'TRUE', 'Yes', 'ON']
+    .map((v): [string, boolean] => [v, true])
+    .concat(['false', '0', 'no', 'off', 'False', 'NO', 'Off'].map((v): [string, boolean] => [v, false]));
+
+  it.each(BOOLEANS)('reads %s as true/false, 1/0, yes/no, on/off in any case', (name, read) => {
+    for (const [value, expected] of SPELLINGS) expect(read(loadConfig({ [name]: value })), `${name}=${value}`).toBe(expected);
+  });
+
+  it.each(BOOLEANS.flatMap(([name]) => ['maybe', '', 'tru', '2', 'y'].map((value) => [name, value])))(
+    'rejects %s=%j with one line saying what it accepts',
+    (name, value) => {
+      const problems = problemsOf(() => loadConfig({ [name]: value }));
+      expect(problems).toEqual([`Invalid configuration: ${name}=${JSON.stringify(value)} must be true or false (also 1/0, yes/no, on/off)`]);
+    },
+  );
+
+  it('rejects a VDM_DEFAULT_PROVIDER that is not configured, demo mode included, naming what it accepts', () => {
+    expect(problemsOf(() => loadConfig({ VDM_DEFAULT_PROVIDER: 'nope' }))).toEqual([
+      'Invalid configuration: VDM_DEFAULT_PROVIDER="nope" must name a configured provider (demo: no provider is configured)',
+    ]);
+    expect(loadConfig({ VDM_DEFAULT_PROVIDER: 'Demo' }).providers).toMatchObject({ usesDemo: true, defaultProvider: 'demo' });
   });
 
   it('lists every bad variable at once', () => {

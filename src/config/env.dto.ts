@@ -17,7 +17,7 @@ function toNumber({ value }: { value: unknown }): unknown {
   return Number.isNaN(n) ? value : n;
 }
 
-const BOOL = { message: 'must be true or false' };
+const BOOL = { message: 'must be true or false (also 1/0, yes/no, on/off)' };
 const SECONDS = { message: 'must be a number of seconds, 0 or more' };
 const POSITIVE_SECONDS = { message: 'must be a number of seconds greater than 0' };
 

@@ -9,6 +9,9 @@ const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8')
 const compose = load(read('docker-compose.yml')) as any;
 const prometheus = load(read('deploy/prometheus/prometheus.yml')) as any;
 
+/** Compose's `${VAR:-default}` interpolation with nothing set in `.env`. */
+const interpolate = (value: string): string => value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+
 function mounts(service: string): Map<string, string> {
   return new Map(compose.services[service].volumes.filter((v: string) => v.startsWith('./')).map((v: string) => {
     const [host, container] = v.split(':');
@@ -17,9 +20,13 @@ function mounts(service: string): Map<string, string> {
 }
 
 describe('docker-compose.yml', () => {
-  it('runs the gateway, json_exporter, Prometheus and Grafana on the documented ports', () => {
-    const ports = Object.fromEntries(Object.entries(compose.services).map(([name, s]: [string, any]) => [name, s.ports]));
-    expect(ports).toEqual({ gateway: ['8082:8082'], 'json-exporter': ['7979:7979'], prometheus: ['9090:9090'], grafana: ['3000:3000'] });
+  it('runs the gateway, json_exporter, Prometheus and Grafana on the documented ports, on loopback unless told otherwise', () => {
+    const ports = Object.fromEntries(Object.entries(compose.services).map(([name, s]: [string, any]) => [name, s.ports.map(interpolate)]));
+    expect(ports).toEqual({
+      gateway: ['127.0.0.1:8082:8082'], 'json-exporter': ['127.0.0.1:7979:7979'], prometheus: ['127.0.0.1:9090:9090'], grafana: ['127.0.0.1:3000:3000'],
+    });
+    // json_exporter sends the key to whatever target a probe names: it never gets a wider address.
+    expect(compose.services['json-exporter'].ports).toEqual(['127.0.0.1:7979:7979']);
     const readme = read('README.md');
     for (const port of ['8082', '7979', '9090', '3000']) expect(readme).toContain(port);
     expect(compose.services.gateway.build).toBe('.');
@@ -36,6 +43,23 @@ describe('docker-compose.yml', () => {
     const provider = (load(read('deploy/grafana/provisioning/dashboards/vandamme.yml')) as any).providers[0];
     expect(mounts('grafana').get(provider.options.path)).toBe('./deploy/grafana/dashboards');
     expect(compose.services.gateway.stop_grace_period).toBe('15s');
+  });
+
+  it('keeps /metrics behind PROXY_API_KEY: the scrapers present the key from a mounted file', () => {
+    expect(compose.services.gateway.environment?.VDM_METRICS_PUBLIC).toBeUndefined();
+    const { content } = compose.configs.proxy_api_key;
+    expect(content).toMatch(/^\$\{PROXY_API_KEY:-[^}]+\}$/);
+    const mountedAt = (service: string): string[] =>
+      (compose.services[service].configs ?? []).filter((c: any) => c.source === 'proxy_api_key').map((c: any) => c.target);
+
+    const job = prometheus.scrape_configs.find((j: any) => j.job_name === 'vandamme-gateway');
+    expect(job.authorization.type ?? 'Bearer').toBe('Bearer');
+    expect(mountedAt('prometheus')).toEqual([job.authorization.credentials_file]);
+
+    const exporter = (load(read('deploy/json-exporter/config.yml')) as any).modules.running_totals.http_client_config;
+    expect(exporter.authorization.type ?? 'Bearer').toBe('Bearer');
+    expect(mountedAt('json-exporter')).toEqual([exporter.authorization.credentials_file]);
+    expect(mountedAt('gateway')).toEqual([]);
   });
 
   it('has Prometheus scrape the native endpoint and json_exporter at their compose addresses', () => {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
-import { exportSamples, jsonPath, loadJsonExporterConfig, type ExportedSample, type JsonExporterMetric } from '../support/json-exporter';
+import { exportSamples, jsonPath, loadJsonExporterConfig, probeHeaders, writeKeyFile, type ExportedSample, type JsonExporterMetric } from '../support/json-exporter';
 import { driveKnownTraffic, fakeProviderEnv, type KnownTotals } from '../support/traffic';
 
 const CONFIG = loadJsonExporterConfig(readFileSync(resolve(__dirname, '../../deploy/json-exporter/config.yml'), 'utf8'));
@@ -14,13 +14,20 @@ let gw: RunningApp;
 let sent: KnownTotals;
 let doc: any;
 
+const KEY = 'proxy-key-for-the-scrapers';
+
 beforeAll(async () => {
   fake = await FakeUpstream.start();
-  gw = await startApp(fakeProviderEnv(fake));
-  sent = await driveKnownTraffic(gw.url, fake);
-  // The exact URL the shipped Prometheus config hands json_exporter as its target.
+  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY });
+  sent = await driveKnownTraffic(gw.url, fake, KEY);
+  // The exact URL the shipped Prometheus config hands json_exporter as its target, with the module's credentials.
   const target = /targets: \['(http:\/\/gateway:8082\/metrics\/running-totals[^']*)'\]/.exec(PROMETHEUS)![1];
-  doc = await (await fetch(target.replace('http://gateway:8082', gw.url))).json();
+  const module = structuredClone(CONFIG.modules.running_totals);
+  const auth = module.http_client_config?.authorization;
+  if (auth?.credentials_file !== undefined) auth.credentials_file = writeKeyFile(KEY);
+  const res = await fetch(target.replace('http://gateway:8082', gw.url), { headers: probeHeaders(module) });
+  expect(res.status, 'json_exporter authenticates to the JSON running totals').toBe(200);
+  doc = await res.json();
 });
 afterAll(async () => {
   await gw.close();

@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { load } from 'js-yaml';
 
 /**
@@ -17,8 +20,33 @@ export interface JsonExporterMetric {
   values?: Record<string, string>;
 }
 
+/** The part of prometheus/common's HTTP client config the shipped config uses. */
+export interface JsonExporterHttpClientConfig {
+  authorization?: { type?: string; credentials?: string; credentials_file?: string };
+}
+
+export interface JsonExporterModule {
+  metrics: JsonExporterMetric[];
+  http_client_config?: JsonExporterHttpClientConfig;
+}
+
 export interface JsonExporterConfig {
-  modules: Record<string, { metrics: JsonExporterMetric[] }>;
+  modules: Record<string, JsonExporterModule>;
+}
+
+/** The headers json_exporter sends to a module's target: `Authorization: <type> <credentials>`, the file's content trimmed. */
+export function probeHeaders(module: JsonExporterModule): Record<string, string> {
+  const auth = module.http_client_config?.authorization;
+  if (auth === undefined) return {};
+  const credentials = auth.credentials ?? (auth.credentials_file === undefined ? '' : readFileSync(auth.credentials_file, 'utf8').trim());
+  return { authorization: `${auth.type ?? 'Bearer'} ${credentials}` };
+}
+
+/** A key file in a fresh temporary folder, standing in for one that docker compose mounts. */
+export function writeKeyFile(key: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'vdm-key-')), 'proxy_api_key');
+  writeFileSync(path, `${key}\n`);
+  return path;
 }
 
 export function loadJsonExporterConfig(text: string): JsonExporterConfig {
@@ -122,8 +150,8 @@ export async function startJsonExporter(config: JsonExporterConfig): Promise<{ p
       res.writeHead(400).end('bad probe');
       return;
     }
-    fetch(target)
-      .then((r) => r.json())
+    fetch(target, { headers: probeHeaders(module) })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`target answered ${r.status}`))))
       .then((doc) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(render(exportSamples(module.metrics, doc))))
       .catch((error: unknown) => res.writeHead(500).end(String(error)));
   });

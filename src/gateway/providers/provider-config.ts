@@ -70,7 +70,12 @@ export function loadProviders(env: Readonly<Record<string, string | undefined>>,
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (providers.size === 0) {
-    return { providers, defaultProvider: defaultProvider ?? DEMO_PROVIDER, usesDemo: true };
+    if (defaultProvider !== undefined && defaultProvider !== DEMO_PROVIDER) {
+      throw new ConfigError([
+        `Invalid configuration: VDM_DEFAULT_PROVIDER=${JSON.stringify(defaultProvider)} must name a configured provider (${DEMO_PROVIDER}: no provider is configured)`,
+      ]);
+    }
+    return { providers, defaultProvider: DEMO_PROVIDER, usesDemo: true };
   }
   const chosen = defaultProvider ?? (providers.has('openai') ? 'openai' : [...providers.keys()].sort()[0]);
   if (!providers.has(chosen)) {
