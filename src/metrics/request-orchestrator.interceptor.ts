@@ -18,7 +18,6 @@ import { describeNetworkError } from '../gateway/protocol/error-classification';
 import { redactSecrets } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
 import type { ErrorType } from './model/error-type';
-import type { RequestRecord } from './model/request-record';
 import { TrackerService } from './tracker.service';
 
 /**
