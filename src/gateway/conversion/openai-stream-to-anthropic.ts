@@ -61,7 +61,7 @@ interface ToolCallState {
 
 type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; tool: ToolCallState };
 
-type RelayState = 'open' | 'stopped' | 'errored' | 'malformed';
+type RelayState = 'open' | 'stopped' | 'errored' | 'malformed' | 'cut';
 
 class OpenAIToAnthropicRelay extends EventRelay {
   private state: RelayState = 'open';
@@ -91,6 +91,11 @@ class OpenAIToAnthropicRelay extends EventRelay {
     return this.internalFailure(error);
   }
 
+  protected override overflowed(reason: string): void {
+    super.overflowed(reason);
+    if (this.state === 'open') this.state = 'cut';
+  }
+
   protected override close(): string {
     switch (this.state) {
       case 'stopped':
@@ -98,6 +103,9 @@ class OpenAIToAnthropicRelay extends EventRelay {
         return '';
       case 'malformed':
         return errorEvent('api_error', MALFORMED_MESSAGE);
+      case 'cut':
+        // The reason quotes nothing of the upstream's text, so the client may see it.
+        return errorEvent('api_error', this.malformed ?? MALFORMED_MESSAGE);
       case 'open':
         if (this.finishReason !== null) return this.finalize();
         this.state = 'errored';
