@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,convert to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
 import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
 import { printSse, runSseBench, type SseLevel } from './sse.bench';
@@ -22,10 +23,11 @@ interface Results {
   overhead?: OverheadResult;
   sse?: SseLevel[];
   runningTotals?: RunningTotalsResult;
+  convert?: ConvertResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,convert').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -72,6 +74,11 @@ async function main(): Promise<void> {
     } finally {
       await upstream.stop();
     }
+  }
+  if (only.includes('convert')) {
+    log('5. stream conversion throughput ...');
+    results.convert = await runConvertBench(log);
+    report.push(printConvert(results.convert));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -436,11 +436,20 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
   const metrics = call.metrics;
   /** Set when the upstream failed mid-stream: the error event owed to the client ('' if it left). */
   let failure: string | undefined;
+  /** Set when the relay stopped taking input and the upstream was closed by the gateway. */
+  let cut = false;
   const out = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       const text = relay.push(chunk);
       if (text) metrics.addResponseBytes(Buffer.byteLength(text));
       done(null, text || undefined);
+      if (relay.stopped && !cut) {
+        // Whatever the upstream sends next would be dropped: close it now and end the client's stream.
+        cut = true;
+        upstream.unpipe(out);
+        upstream.destroy();
+        out.end();
+      }
     },
     flush(done) {
       if (failure !== undefined) {
@@ -453,14 +462,16 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
       if (verdict.malformed !== undefined || !verdict.complete) {
         const message = verdict.malformed ?? 'The upstream stream ended before its final event';
         metrics.fail('streaming_error', message);
-        if (format === 'anthropic' && !tail.includes('event: error')) tail += streamErrorEvent(format, message);
+        // OpenAI clients saw the bad chunk itself, except when the gateway cut the stream.
+        const owed = format === 'anthropic' ? !tail.includes('event: error') : cut;
+        if (owed) tail += streamErrorEvent(format, message);
       }
       if (tail) metrics.addResponseBytes(Buffer.byteLength(tail));
       done(null, tail || undefined);
     },
   });
   upstream.on('error', (error: unknown) => {
-    if (failure !== undefined) return;
+    if (failure !== undefined || cut) return;
     upstream.unpipe(out);
     const type = abortCause(call.lifetime, error);
     const message =

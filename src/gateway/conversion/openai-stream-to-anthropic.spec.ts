@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StreamSink } from '../protocol/types';
 import { parseAnthropicSse, type SinkCall } from './fixtures/corpus';
 import { createOpenAIToAnthropicRelay, EARLY_END_MESSAGE } from './openai-stream-to-anthropic';
@@ -203,5 +203,53 @@ describe(createOpenAIToAnthropicRelay.name, () => {
       { type: 'tool_use', id: 'b', name: 't', input: { city: 'Rome' } },
     ]);
     expect(message.stop_reason).toBe('tool_use');
+  });
+});
+
+describe(`${createOpenAIToAnthropicRelay.name} on long interleaved tool calls`, () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('does work linear in the stream: tool arguments are not parsed again on every delta', () => {
+    const deltas = 20_000;
+    const events = [
+      toolDelta(0, { id: 'a', name: 'w', args: '{"a":"' }),
+      toolDelta(1, { id: 'b', name: 't', args: '{"b":"' }),
+    ];
+    for (let i = 0; i < deltas; i++) events.push(toolDelta(0, { args: 'x' }), toolDelta(1, { args: 'y' }));
+    events.push(
+      toolDelta(0, { args: '"}' }),
+      toolDelta(1, { args: '"}' }),
+      chunk({}, 'tool_calls'),
+      '[DONE]',
+    );
+    const bytes = enc(events.map(data).join(''));
+    const sut = createOpenAIToAnthropicRelay({
+      sink: { onFirstContent: () => {}, onUsage: () => {}, onError: () => {} },
+      requestedModel: 'sonnet',
+    });
+
+    const parse = vi.spyOn(JSON, 'parse');
+    let text = '';
+    for (let start = 0; start < bytes.length; start += 64 * 1024)
+      text += sut.push(bytes.subarray(start, start + 64 * 1024));
+    const verdict = sut.finish();
+    const parsedChars = parse.mock.calls.reduce((sum, [source]) => sum + source.length, 0);
+    parse.mockRestore();
+
+    // Each upstream event is parsed once, each call's arguments at most once when they close.
+    expect(parsedChars).toBeLessThanOrEqual(bytes.length + 2 * (deltas + 16));
+    expect(verdict).toMatchObject({ complete: true });
+    const inputs = new Map<number, string>();
+    for (const event of parseAnthropicSse(text + verdict.trailing)) {
+      const d = event.data as { index?: number; delta?: { partial_json?: string } };
+      if (d.delta?.partial_json !== undefined)
+        inputs.set(d.index!, (inputs.get(d.index!) ?? '') + d.delta.partial_json);
+    }
+    expect([...inputs.values()].map((json) => JSON.parse(json) as unknown)).toEqual([
+      { a: 'x'.repeat(deltas) },
+      { b: 'y'.repeat(deltas) },
+    ]);
   });
 });

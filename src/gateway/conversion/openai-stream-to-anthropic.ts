@@ -2,6 +2,7 @@ import { EventRelay } from '../protocol/event-relay';
 import type { SseEvent } from '../protocol/sse-events';
 import type { StreamRelay, StreamSink } from '../protocol/types';
 import { isNumber, isObject, isString } from './guards';
+import { JsonCompleteness } from './json-completeness';
 import {
   anthropicMessageId,
   mapStopReason,
@@ -48,20 +49,17 @@ interface ToolCallState {
   openaiIndex: number;
   id: string;
   name: string;
-  /** All argument text received. */
-  args: string;
+  /** Whether all argument text received so far is complete JSON, kept up to date delta by delta. */
+  args: JsonCompleteness;
   /** Argument text received but not yet sent to the client. */
   unsent: string;
   blockIndex: number | null;
   closed: boolean;
-  /** Memo of the JSON completeness check, keyed by args length. */
-  checkedLength: number;
-  complete: boolean;
 }
 
 type OpenBlock = { kind: 'text'; index: number } | { kind: 'tool'; tool: ToolCallState };
 
-type RelayState = 'open' | 'stopped' | 'errored' | 'malformed';
+type RelayState = 'open' | 'stopped' | 'errored' | 'malformed' | 'cut';
 
 class OpenAIToAnthropicRelay extends EventRelay {
   private state: RelayState = 'open';
@@ -91,6 +89,11 @@ class OpenAIToAnthropicRelay extends EventRelay {
     return this.internalFailure(error);
   }
 
+  protected override overflowed(reason: string): void {
+    super.overflowed(reason);
+    if (this.state === 'open') this.state = 'cut';
+  }
+
   protected override close(): string {
     switch (this.state) {
       case 'stopped':
@@ -98,6 +101,9 @@ class OpenAIToAnthropicRelay extends EventRelay {
         return '';
       case 'malformed':
         return errorEvent('api_error', MALFORMED_MESSAGE);
+      case 'cut':
+        // The reason quotes nothing of the upstream's text, so the client may see it.
+        return errorEvent('api_error', this.malformed ?? MALFORMED_MESSAGE);
       case 'open':
         if (this.finishReason !== null) return this.finalize();
         this.state = 'errored';
@@ -203,7 +209,7 @@ class OpenAIToAnthropicRelay extends EventRelay {
     const args = isString(fn.arguments) ? fn.arguments : '';
     this.markFirstContent();
     if (tool.closed) return '';
-    tool.args += args;
+    tool.args.feed(args);
     if (this.open?.kind === 'tool' && this.open.tool === tool)
       return args === '' ? '' : jsonDelta(tool, args);
     tool.unsent += args;
@@ -227,12 +233,10 @@ class OpenAIToAnthropicRelay extends EventRelay {
         openaiIndex: index,
         id: '',
         name: '',
-        args: '',
+        args: new JsonCompleteness(),
         unsent: '',
         blockIndex: null,
         closed: false,
-        checkedLength: -1,
-        complete: false,
       };
       this.tools.set(index, tool);
       this.sink.onUsage({ toolCallCount: this.tools.size });
@@ -243,12 +247,7 @@ class OpenAIToAnthropicRelay extends EventRelay {
   /** The open block may be closed now: text always, a tool call once its arguments are complete JSON. */
   private canRelease(): boolean {
     if (this.open?.kind !== 'tool') return true;
-    const tool = this.open.tool;
-    if (tool.checkedLength !== tool.args.length) {
-      tool.checkedLength = tool.args.length;
-      tool.complete = isCompleteJson(tool.args);
-    }
-    return tool.complete;
+    return this.open.tool.args.complete;
   }
 
   /** Closes the open block, then sends text that waited behind it as its own block. */

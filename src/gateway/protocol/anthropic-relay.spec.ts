@@ -319,6 +319,8 @@ describe('event size limit', () => {
     const piece = new TextEncoder().encode('x'.repeat(1024 * 1024));
     expect(sut.push(new TextEncoder().encode('event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"'))).toBe('');
     for (let i = 0; i < MAX_EVENT_CHARS / (1024 * 1024) + 1; i++) sut.push(piece);
+    expect(sut.stopped).toBe(true);
+    expect(sut.push(new TextEncoder().encode('"}}\n\n'))).toBe('');
     const verdict = sut.finish();
     expect(verdict.complete).toBe(false);
     expect(verdict.malformed).toContain('without ending');

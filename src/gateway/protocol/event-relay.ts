@@ -28,7 +28,7 @@ export abstract class EventRelay implements StreamRelay {
   protected malformed?: string;
   private firstContentSeen = false;
   private toolCalls = 0;
-  private readonly splitter = new SseEventSplitter();
+  private readonly splitter = new SseEventSplitter({ maxEventChars: MAX_EVENT_CHARS });
   private out = '';
   private readonly collect = (event: SseEvent): void => {
     this.out += this.relay(event);
@@ -43,13 +43,15 @@ export abstract class EventRelay implements StreamRelay {
   }
 
   push(chunk: Uint8Array): string {
+    if (this.stopped) return '';
     const out = this.feed(() => this.splitter.push(chunk, this.collect));
     // An upstream that never ends an event must not make the gateway hold unbounded memory.
-    if (this.splitter.pending > MAX_EVENT_CHARS) {
-      this.splitter.discardPending();
-      this.malformed ??= `an upstream event grew past ${MAX_EVENT_CHARS} characters without ending`;
-    }
+    if (this.splitter.overflowed) this.overflowed(`an upstream event grew past ${MAX_EVENT_CHARS} characters without ending`);
     return out;
+  }
+
+  get stopped(): boolean {
+    return this.splitter.overflowed;
   }
 
   finish(): StreamVerdict {
@@ -64,6 +66,11 @@ export abstract class EventRelay implements StreamRelay {
    * last, with `terminated: false`.
    */
   protected abstract relay(event: SseEvent): string;
+
+  /** The stream is cut at an event that outgrew MAX_EVENT_CHARS; a subclass may settle its own state too. */
+  protected overflowed(reason: string): void {
+    this.malformed ??= reason;
+  }
 
   /** Text owed to the client after the last event (a closing sequence, say); may settle the verdict. */
   protected close(): string {

@@ -204,6 +204,60 @@ describe(SseEventSplitter.name, () => {
   });
 });
 
+describe(`${SseEventSplitter.name} event size limit`, () => {
+  const MiB = 1024 * 1024;
+
+  it('cuts an event that never ends at the limit, searching each byte once, and takes nothing after', () => {
+    const sut = new SseEventSplitter({ maxEventChars: 16 * MiB });
+    const piece = encoder.encode('x'.repeat(64 * 1024));
+    const seen: SseEvent[] = [];
+    const collect = (e: SseEvent): void => {
+      seen.push(e);
+    };
+    const head = encoder.encode('data: {"text":"');
+    sut.push(head, collect);
+    let fed = head.length;
+    for (let i = 0; i < 1024 && !sut.overflowed; i++) {
+      sut.push(piece, collect);
+      fed += piece.length;
+    }
+    expect(sut.overflowed).toBe(true);
+    expect(fed).toBeGreaterThan(16 * MiB);
+    expect(fed).toBeLessThanOrEqual(16 * MiB + piece.length);
+    // Linear: each byte is searched once for \n and once for \r, never again as the event grows.
+    expect(sut.charsExamined).toBeLessThanOrEqual(2 * fed + 64);
+    const before = sut.charsExamined;
+    sut.push(encoder.encode('\n\ndata: late\n\n'), collect);
+    sut.end(collect);
+    expect(sut.charsExamined).toBe(before);
+    expect(seen).toEqual([]);
+  });
+
+  it('hands out events up to the limit and cuts the first one past it', () => {
+    const sut = new SseEventSplitter({ maxEventChars: 20 });
+    const seen: string[] = [];
+    sut.push(encoder.encode('data: 0123456789ab\n\ndata: 0123456789abc\n\ndata: c\n\n'), (e) =>
+      seen.push(e.raw),
+    );
+    expect(seen).toEqual(['data: 0123456789ab\n\n']);
+    expect(sut.overflowed).toBe(true);
+  });
+
+  it('examines a stream of small events split into small chunks a bounded number of times per byte', () => {
+    const event =
+      'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"abc"}}\n\n';
+    const bytes = encoder.encode(event.repeat(20_000));
+    const sut = new SseEventSplitter({ maxEventChars: 16 * MiB });
+    let count = 0;
+    for (let start = 0; start < bytes.length; start += 7)
+      sut.push(bytes.subarray(start, start + 7), () => count++);
+    sut.end(() => count++);
+    expect(count).toBe(20_000);
+    expect(sut.overflowed).toBe(false);
+    expect(sut.charsExamined).toBeLessThanOrEqual(5 * bytes.length);
+  });
+});
+
 describe(`${SseEventSplitter.name} against eventsource-parser`, () => {
   // Deterministic PRNG so a failure is reproducible.
   function mulberry32(seed: number): () => number {

@@ -19,101 +19,161 @@ const CR = 13;
 const COLON = 58;
 const SPACE = 32;
 
+export interface SseEventSplitterOptions {
+  /** The longest event (raw characters) handed out; a longer one stops the splitter (`overflowed`). */
+  maxEventChars?: number;
+}
+
 /**
  * Incremental SSE splitter: feed it byte chunks in any split, it hands out each complete block once its
- * blank line has arrived. Lines end with \n, \r\n or a lone \r, as the SSE spec allows.
+ * blank line has arrived. Lines end with \n, \r\n or a lone \r, as the SSE spec allows. Each chunk is
+ * scanned once and an event's pieces are joined once, when it ends: the work is linear in the stream.
  */
 export class SseEventSplitter {
   private readonly decoder = new TextDecoder('utf-8');
-  private buf = '';
-  /** Start of the line being parsed. */
-  private lineStart = 0;
-  /** Where to resume looking for a line end (the current line is known to have none before it). */
-  private scanPos = 0;
+  private readonly maxEventChars: number;
+  /** The event being collected, in the pieces it arrived in. */
+  private eventParts: string[] = [];
+  private eventChars = 0;
+  /** The line being collected (its text is also in eventParts). */
+  private lineParts: string[] = [];
+  /** The last chunk ended in \r, which may be the first half of \r\n: it starts the next chunk. */
+  private heldCR = false;
   private eventName = '';
   private data = '';
   private hasData = false;
+  private cut = false;
+  private examined = 0;
+
+  constructor(options: SseEventSplitterOptions = {}) {
+    this.maxEventChars = options.maxEventChars ?? Infinity;
+  }
 
   push(chunk: Uint8Array, onEvent: SseEventHandler): void {
-    const text = this.decoder.decode(chunk, { stream: true });
-    if (text.length === 0) return;
-    this.buf = this.buf.length === 0 ? text : this.buf + text;
-    this.scan(onEvent, false);
+    if (this.cut) return;
+    this.scan(this.decoder.decode(chunk, { stream: true }), onEvent, false);
   }
 
-  /** Characters held for an event that has not ended yet. */
-  get pending(): number {
-    return this.buf.length;
+  /** An event grew past `maxEventChars`: it was dropped, and the splitter takes no more input. */
+  get overflowed(): boolean {
+    return this.cut;
   }
 
-  /** Drops the event being collected (it grew past what a relay will hold). */
-  discardPending(): void {
-    this.reset();
+  /** Characters scanned or copied so far, a measure of the work done. */
+  get charsExamined(): number {
+    return this.examined;
   }
 
   /** The stream ended: hands out what is left, an unterminated tail last (with `terminated: false`). */
   end(onEvent: SseEventHandler): void {
-    const text = this.decoder.decode();
-    if (text.length > 0) this.buf += text;
-    this.scan(onEvent, true);
-    const buf = this.buf;
-    if (buf.length > 0) {
-      if (this.lineStart < buf.length) this.field(buf, this.lineStart, buf.length);
-      onEvent({ raw: buf, event: this.eventName, data: this.data, hasData: this.hasData, terminated: false });
+    if (this.cut) return;
+    this.scan(this.decoder.decode(), onEvent, true);
+    if (this.cut) return;
+    if (this.eventChars > 0) {
+      if (this.lineParts.length > 0) {
+        const line = this.join(this.lineParts);
+        this.field(line, 0, line.length);
+      }
+      const raw = this.join(this.eventParts);
+      onEvent({ raw, event: this.eventName, data: this.data, hasData: this.hasData, terminated: false });
     }
     this.reset();
   }
 
-  private scan(onEvent: SseEventHandler, final: boolean): void {
-    const buf = this.buf;
-    const len = buf.length;
-    let lineStart = this.lineStart;
-    let i = this.scanPos;
-    // The current event always starts at 0: the buffer is trimmed after each emitted event.
+  private scan(chunk: string, onEvent: SseEventHandler, final: boolean): void {
+    let text = chunk;
+    if (this.heldCR) {
+      this.heldCR = false;
+      text = `\r${chunk}`;
+      this.examined += chunk.length;
+    }
+    const len = text.length;
     let eventStart = 0;
+    let lineStart = 0;
+    let i = 0;
+    // The next \n and \r at or after i (len when none): each is searched for once per occurrence.
+    let lf = -1;
+    let cr = -1;
     while (i < len) {
-      const c = buf.charCodeAt(i);
-      if (c !== LF && c !== CR) {
-        i++;
-        continue;
+      if (lf < i) lf = this.find(text, '\n', i);
+      if (cr < i) cr = this.find(text, '\r', i);
+      const eol = lf < cr ? lf : cr;
+      if (eol === len) {
+        i = len;
+        break;
       }
-      let next = i + 1;
-      if (c === CR) {
+      let next = eol + 1;
+      if (eol === cr) {
         // A \r at the end may be the first half of \r\n: wait for the next chunk.
-        if (next === len && !final) break;
-        if (next < len && buf.charCodeAt(next) === LF) next++;
+        if (next === len && !final) {
+          i = eol;
+          break;
+        }
+        if (next === lf) next++;
       }
-      if (i === lineStart) {
-        onEvent({
-          raw: buf.slice(eventStart, next),
+      if (eol === lineStart && this.lineParts.length === 0) {
+        if (this.eventChars + next - eventStart > this.maxEventChars) {
+          this.overflow();
+          return;
+        }
+        this.eventParts.push(text.slice(eventStart, next));
+        const event = {
+          raw: this.join(this.eventParts),
           event: this.eventName,
           data: this.data,
           hasData: this.hasData,
           terminated: true,
-        });
+        };
+        this.eventChars = 0;
         this.eventName = '';
         this.data = '';
         this.hasData = false;
         eventStart = next;
+        onEvent(event);
       } else {
-        this.field(buf, lineStart, i);
+        this.line(text, lineStart, eol);
       }
       lineStart = next;
       i = next;
     }
-    if (eventStart > 0) {
-      this.buf = eventStart === len ? '' : buf.slice(eventStart);
-      lineStart -= eventStart;
-      i -= eventStart;
+    if (i < len) this.heldCR = true;
+    if (eventStart < i) {
+      this.eventParts.push(text.slice(eventStart, i));
+      this.eventChars += i - eventStart;
     }
-    this.lineStart = lineStart;
-    this.scanPos = i;
+    if (lineStart < i) this.lineParts.push(text.slice(lineStart, i));
+    if (this.eventChars > this.maxEventChars) this.overflow();
+  }
+
+  /** Index of `char` at or after `from`, len when none; counts the characters searched. */
+  private find(text: string, char: string, from: number): number {
+    const at = text.indexOf(char, from);
+    if (at === -1) {
+      this.examined += text.length - from;
+      return text.length;
+    }
+    this.examined += at + 1 - from;
+    return at;
+  }
+
+  /** One complete line, ending at `end` of `text`; earlier pieces of it may be held. */
+  private line(text: string, start: number, end: number): void {
+    if (this.lineParts.length === 0) {
+      this.field(text, start, end);
+      return;
+    }
+    if (start < end) this.lineParts.push(text.slice(start, end));
+    const line = this.join(this.lineParts);
+    this.lineParts = [];
+    this.field(line, 0, line.length);
   }
 
   private field(buf: string, start: number, end: number): void {
     if (buf.charCodeAt(start) === COLON) return;
-    let colon = buf.indexOf(':', start);
-    if (colon === -1 || colon >= end) colon = end;
+    // Only this line is searched for its colon: indexOf could run on into the lines after it.
+    let colon = start;
+    while (colon < end && buf.charCodeAt(colon) !== COLON) colon++;
+    this.examined += colon - start;
     const nameLength = colon - start;
     let valueStart = colon + 1;
     if (valueStart < end && buf.charCodeAt(valueStart) === SPACE) valueStart++;
@@ -126,10 +186,24 @@ export class SseEventSplitter {
     }
   }
 
+  /** Joins pieces into one string once, emptying the list. */
+  private join(parts: string[]): string {
+    const joined = parts.length === 1 ? parts[0] : parts.join('');
+    if (parts.length > 1) this.examined += joined.length;
+    parts.length = 0;
+    return joined;
+  }
+
+  private overflow(): void {
+    this.reset();
+    this.cut = true;
+  }
+
   private reset(): void {
-    this.buf = '';
-    this.lineStart = 0;
-    this.scanPos = 0;
+    this.eventParts = [];
+    this.eventChars = 0;
+    this.lineParts = [];
+    this.heldCR = false;
     this.eventName = '';
     this.data = '';
     this.hasData = false;

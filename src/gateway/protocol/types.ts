@@ -39,6 +39,8 @@ export interface StreamVerdict {
 export interface StreamRelay {
   /** Feeds upstream bytes; returns the text to write to the client now (possibly ''). */
   push(chunk: Uint8Array): string;
+  /** The relay takes no more input (an event outgrew the limit): stop reading the upstream and finish. */
+  readonly stopped: boolean;
   /** The upstream ended (or was cut): returns the verdict and any trailing text to send. */
   finish(): StreamVerdict;
 }
