@@ -5,6 +5,8 @@ import type { RequestRecord, UsagePatch } from './model/request-record';
 export interface TrackerPort {
   route(record: RequestRecord, provider: string, model: string): void;
   usage(record: RequestRecord, patch: UsagePatch): void;
+  /** The record's in-flight progress (output characters) moved. */
+  progress(record: RequestRecord): void;
   finalize(record: RequestRecord): void;
 }
 
@@ -36,6 +38,14 @@ export class MetricsContext {
 
   usage(patch: UsagePatch): void {
     if (!this.done) this.tracker.usage(this.record, patch);
+  }
+
+  /** A streamed content delta: counted as it arrives, shown while the upstream has not reported output tokens yet. */
+  output(chars: number): void {
+    if (this.done) return;
+    this.record.outputChars += chars;
+    this.record.outputChunks++;
+    this.tracker.progress(this.record);
   }
 
   upstreamStarted(nowMono = performance.now()): void {
@@ -73,7 +83,7 @@ export class MetricsContext {
   }
 }
 
-const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, finalize: () => undefined };
+const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, progress: () => undefined, finalize: () => undefined };
 
 export function noopContext(requestId: string): MetricsContext {
   return new MetricsContext(NOOP_PORT, {
@@ -91,5 +101,7 @@ export function noopContext(requestId: string): MetricsContext {
     toolUseCount: 0,
     toolResultCount: 0,
     toolCallCount: 0,
+    outputChars: 0,
+    outputChunks: 0,
   });
 }
