@@ -33,6 +33,9 @@ export function elapsed(ms) {
   return duration(v);
 }
 
+/** The exact count for a tooltip, where compact() rounded it; '' (no tooltip) where it did not. */
+export const exact = (n) => (compact(n) === num(n) ? '' : num(n));
+
 export function bytes(n) {
   const v = Number(n) || 0;
   if (v < 1024) return `${v} B`;
