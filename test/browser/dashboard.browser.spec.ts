@@ -451,6 +451,49 @@ describe('dashboard in chromium', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it('shows a stream’s output growing while it runs, labelled as characters until tokens are reported', async () => {
+    const gw = await gateway(upstreamEnv());
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    fake.enqueue({ text: words, usage: USAGE, chunkDelayMs: 100 });
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const done = openai.chat.completions.create({ model: 'openai:gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count' }] }).then(async (stream) => {
+      for await (const chunk of stream) void chunk;
+    });
+    cleanups.push(async () => {
+      await done.catch(() => undefined);
+    });
+    const output = page.locator('#active-grid tbody tr[data-provider="openai"] td[data-col="output_tokens"]');
+    await expect.poll(() => output.textContent(), { timeout: WAIT }).toMatch(/^~\d+ chars$/);
+    const first = await output.textContent();
+    expect(await output.getAttribute('title')).toMatch(/^\d+ characters in \d+ chunks? received so far/);
+    await expect.poll(async () => {
+      const now = await output.textContent();
+      return now !== first && /^~\d+ chars$/.test(now ?? '');
+    }, { timeout: WAIT }).toBe(true);
+    const later = Number((await output.textContent())!.replace(/\D/g, ''));
+    expect(later).toBeGreaterThan(Number(first!.replace(/\D/g, '')));
+    await shot(page, '12-output-progress');
+    await done;
+    // Tokens replace the estimate once reported; Anthropic's message_start `output_tokens: 1` is a placeholder, not a report.
+    const rows = [
+      { output_tokens: 1, output_chars: 1234, output_chunks: 40 },
+      { output_tokens: 0, output_chars: 12_345, output_chunks: 300 },
+      { output_tokens: 56, output_chars: 200, output_chunks: 12 },
+      { output_tokens: 0, output_chars: 0, output_chunks: 0 },
+    ];
+    // A string, so the test's bundler leaves this import() for the page to run.
+    const cases = await page.evaluate<{ text: string; estimate: boolean; title: string }[]>(
+      `import('./format.js').then((fmt) => ${JSON.stringify(rows)}.map(fmt.outputProgress))`,
+    );
+    expect(cases.map((c) => [c.text, c.estimate])).toEqual([['~1,234 chars', true], ['~12.3K chars', true], ['56', false], ['0', false]]);
+    expect(cases[0].title).toMatch(/^1,234 characters in 40 chunks received so far/);
+    expect(cases[2].title).toBe('56 output tokens; 200 characters in 12 chunks received');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it('serves chart.js from node_modules and nothing else from there', async () => {
     const gw = await gateway(upstreamEnv());
     const js = await fetch(`${gw.url}/dashboard/vendor/chart.umd.js`);

@@ -332,11 +332,19 @@ function setCount(td, value) {
   td.classList.toggle('zero', !value);
 }
 
+function setOutput(td, row) {
+  const output = fmt.outputProgress(row);
+  setText(td, output.text);
+  setTitle(td, output.title);
+  td.classList.toggle('estimate', output.estimate);
+  td.classList.toggle('zero', !output.estimate && !row.output_tokens);
+}
+
 function updateActiveRow(entry) {
   const { row, tr } = entry;
   const cells = tr.children;
   setCount(cells[4], row.input_tokens);
-  setCount(cells[5], row.output_tokens);
+  setOutput(cells[5], row);
   setCount(cells[6], row.cache_read_tokens);
   setCount(cells[7], row.cache_creation_tokens);
   setCount(cells[8], row.tool_calls);
@@ -390,7 +398,7 @@ function applyActive(doc) {
 }
 
 const countsOf = (row) =>
-  `${row.input_tokens}/${row.output_tokens}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}`;
+  `${row.input_tokens}/${row.output_tokens}/${row.output_chars}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}`;
 
 function clearActive() {
   for (const entry of state.active.values()) entry.tr.remove();
