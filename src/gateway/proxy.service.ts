@@ -57,6 +57,7 @@ function sinkFor(metrics: MetricsContext): StreamSink {
   return {
     onUsage: (patch) => metrics.usage(patch),
     onFirstContent: () => metrics.firstToken(),
+    onOutput: (chars) => metrics.output(chars),
     onError: (type, message) => metrics.fail(type, message),
   };
 }

@@ -16,6 +16,12 @@ export function coalesceWindowMs(clients: number): number {
   return Math.min(MAX_COALESCE_MS, Math.max(COALESCE_MS, clients * COALESCE_MS_PER_CLIENT));
 }
 
+/** A shared update and the change version it shows. */
+interface VersionedEvent {
+  version: number;
+  event: MessageEvent;
+}
+
 export const DISABLED_MESSAGE = 'Request metrics are disabled';
 export const DISABLED_SUGGESTION = 'Set LOG_REQUEST_METRICS=true to enable request metrics';
 
@@ -28,7 +34,8 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
   private clientCount = 0;
   private readonly closing = new Subject<void>();
   private lastVersion = -1;
-  private readonly updates$: Observable<MessageEvent>;
+  private lastEventId = 0;
+  private readonly updates$: Observable<VersionedEvent>;
   private readonly heartbeat$: Observable<MessageEvent>;
 
   constructor(
@@ -43,16 +50,17 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
       audit(() => timer(coalesceWindowMs(this.clientCount))),
     );
     const progress$ = changes$.pipe(filter((c) => c.kind === 'progress'), auditTime(config.sse.intervalMs));
+    // A window may end after a later change was already sent by the other: compare with what a snapshot would show now.
     this.updates$ = merge(membership$, progress$).pipe(
-      filter((c) => c.version !== this.lastVersion),
-      map((c) => {
-        this.lastVersion = c.version;
-        return this.snapshotEvent();
+      filter(() => this.tracker.changeVersion !== this.lastVersion),
+      map(() => {
+        this.lastVersion = this.tracker.changeVersion;
+        return { version: this.lastVersion, event: this.snapshotEvent() };
       }),
       share(),
     );
     this.heartbeat$ = timer(config.sse.heartbeatMs, config.sse.heartbeatMs).pipe(
-      map(() => ({ type: 'heartbeat', id: String(this.tracker.changeVersion), data: `{"timestamp":${this.clock.nowUnix()}}` })),
+      map(() => ({ type: 'heartbeat', id: this.nextEventId(), data: `{"timestamp":${this.clock.nowUnix()}}` })),
       share(),
     );
   }
@@ -91,7 +99,16 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
     }
     this.clientCount++;
     // Built and subscribed in one synchronous step: no change can fall between the two.
-    return defer(() => concat(of(this.snapshotEvent()), merge(this.updates$, this.heartbeat$))).pipe(
+    return defer(() => {
+      const shown = this.tracker.changeVersion;
+      const initial = this.snapshotEvent();
+      // A window that was open at connect time ends with a state this client's snapshot already showed.
+      const updates$ = this.updates$.pipe(
+        filter((u) => u.version > shown),
+        map((u) => u.event),
+      );
+      return concat(of(initial), merge(updates$, this.heartbeat$));
+    }).pipe(
       takeUntil(this.closing),
       finalize(() => this.clientCount--),
     );
@@ -103,15 +120,20 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
   }
 
   /**
-   * Every event carries its own id, the tracker's change version when it was built, so ids never fall
-   * on any connection. An event without one would be numbered by Nest per connection, written into
-   * the event object that all connections share.
+   * Every event carries its own id, counted in the order events are built, so ids rise on every
+   * connection (the change version would repeat: a heartbeat or a client's initial snapshot shows the
+   * same one as the update beside it). An event without an id would be numbered by Nest per
+   * connection, written into the event object that all connections share.
    */
+  private nextEventId(): string {
+    return String(++this.lastEventId);
+  }
+
   private snapshotEvent(): MessageEvent {
     const rows = this.tracker.activeSnapshot();
     return {
       type: 'update',
-      id: String(this.tracker.changeVersion),
+      id: this.nextEventId(),
       data: `{"disabled":false,"active_requests":${JSON.stringify(rows)},"timestamp":${this.clock.nowUnix()}}`,
     };
   }

@@ -5,6 +5,8 @@ import { newRecord, type RequestRecord, type RequestStart, type UsagePatch } fro
 export interface TrackerPort {
   route(record: RequestRecord, provider: string, model: string): void;
   usage(record: RequestRecord, patch: UsagePatch): void;
+  /** The record's in-flight progress (output characters) moved. */
+  progress(record: RequestRecord): void;
   finalize(record: RequestRecord): void;
 }
 
@@ -43,6 +45,14 @@ export class MetricsContext {
     if (!this.done) this.tracker.usage(this.record, patch);
   }
 
+  /** A streamed content delta: counted as it arrives, shown while the upstream has not reported output tokens yet. */
+  output(chars: number): void {
+    if (this.done) return;
+    this.record.outputChars += chars;
+    this.record.outputChunks++;
+    this.tracker.progress(this.record);
+  }
+
   upstreamStarted(nowMono = performance.now()): void {
     this.upstreamStart ??= nowMono;
   }
@@ -78,7 +88,7 @@ export class MetricsContext {
   }
 }
 
-const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, finalize: () => undefined };
+const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, progress: () => undefined, finalize: () => undefined };
 
 /** Metrics off: the record holds what the request said and how it failed, and goes nowhere. */
 export function noopContext(start: RequestStart): MetricsContext {

@@ -29,7 +29,7 @@ function topEntries(counts: Map<string, number>, n: number): Record<string, numb
 }
 export const ERROR_CAPACITY = 100;
 
-/** A change to the set of in-flight requests: `membership` (start, end, route) or `progress` (usage). */
+/** A change to the set of in-flight requests: `membership` (start, end, route) or `progress` (usage, output so far). */
 export interface ActiveChange {
   version: number;
   kind: 'membership' | 'progress';
@@ -142,6 +142,10 @@ export class TrackerService implements TrackerPort {
 
   usage(record: RequestRecord, patch: UsagePatch): void {
     if (mergeUsage(record, patch) && this.active.has(record.requestId)) this.emit('progress');
+  }
+
+  progress(record: RequestRecord): void {
+    if (this.active.has(record.requestId)) this.emit('progress');
   }
 
   /** Updates an in-flight request by id; unknown ids are ignored. */

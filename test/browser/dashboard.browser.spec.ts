@@ -352,6 +352,146 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(problems).toEqual([]);
   }, 60_000);
 
+  it('keeps every grid readable at 1024 and 1280 px, long model names included', async () => {
+    const gw = await gateway(upstreamEnv({ OPENROUTER_API_KEY: 'sk-or-upstream-test', OPENROUTER_BASE_URL: `${fake.url}/v1` }));
+    const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const models = [
+      'openrouter:anthropic/claude-3-5-sonnet:context-flash',
+      'openrouter:meta-llama/llama-3.1-405b-instruct:nitro',
+      'openai:gpt-4o-mini-2024-07-18',
+    ];
+    fake.script({ text: TEXT, usage: { input: 123_456_789, output: 9_876_543, cacheRead: 12_345_678, cacheCreation: 1_234_567 } });
+    await anthropic.messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    for (const model of models) await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] });
+    fake.enqueue({ status: 429, errorMessage: 'Rate limit reached for requests per minute on this organization; please retry after 20 seconds' });
+    await expect(openai.chat.completions.create({ model: models[0], messages: [{ role: 'user', content: 'y' }] })).rejects.toThrow();
+    // In flight: held upstream, one row per long name.
+    const release = deferred();
+    fake.enqueue(...models.map(() => ({ text: TEXT, holdUntil: release.promise })));
+    const held = models.map((model) =>
+      openai.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'z' }] }).then(async (stream) => {
+        for await (const chunk of stream) void chunk;
+      }),
+    );
+    cleanups.push(async () => {
+      release.resolve();
+      await Promise.allSettled(held);
+    });
+
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    await expect.poll(() => page.locator('#active-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length);
+    await page.locator('#errors-grid tbody tr').first().waitFor({ timeout: WAIT });
+    await expect.poll(() => page.locator('#models-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
+
+    for (const width of [1024, 1280]) {
+      await page.setViewportSize({ width, height: 1100 });
+      await page.evaluate(() => new Promise((resolve) => (globalThis as any).requestAnimationFrame(resolve)));
+      await shot(page, `11-width-${width}`);
+      const grids = await page.evaluate(() => {
+        // This callback runs in the browser; the test's tsconfig has no DOM types.
+        const doc = (globalThis as any).document;
+        // Text is cut when its laid-out extent leaves the cell's box (ellipsis only paints over the overflow).
+        const clipped = (cell: any): boolean => {
+          const box = cell.getBoundingClientRect();
+          const range = doc.createRange();
+          range.selectNodeContents(cell);
+          return [...range.getClientRects()].some((r: any) => r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5));
+        };
+        const tooltip = (cell: any): string => [cell, ...cell.querySelectorAll('[title]')].map((n: any) => n.title as string).join(' ');
+        return [...doc.querySelectorAll('table.grid')].map((table: any) => {
+          const wrap = table.parentElement;
+          const shown = [...table.tHead.rows[0].cells].map((th: any, i: number) => [th, i]).filter(([th]: any) => th.getClientRects().length > 0);
+          return {
+            id: table.id as string,
+            hidden: table.tHead.rows[0].cells.length - shown.length,
+            overflow: table.getBoundingClientRect().width - wrap.clientWidth,
+            columns: shown.map(([th, i]: any) => ({
+              label: th.textContent.trim() as string,
+              width: th.getBoundingClientRect().width as number,
+              headerClipped: clipped(th),
+              cells: [...table.tBodies[0].rows].map((tr: any) => {
+                const td = tr.cells[i];
+                return { text: td.textContent.trim() as string, title: tooltip(td), clipped: clipped(td), numeric: td.classList.contains('num') };
+              }),
+            })),
+          };
+        });
+      });
+      expect(grids.map((g) => g.id).sort()).toEqual(['active-grid', 'errors-grid', 'models-grid', 'providers-grid', 'traces-grid']);
+      for (const grid of grids) {
+        const where = `${grid.id} at ${width} px`;
+        // Fits its panel: nothing hides behind a horizontal scroll.
+        expect(grid.overflow, where).toBeLessThanOrEqual(1);
+        for (const column of grid.columns) {
+          const at = `${where}, column ${column.label}`;
+          expect(column.width, at).toBeGreaterThanOrEqual(column.label === 'Model' || column.label === 'Message' ? 160 : 56);
+          expect(column.headerClipped, at).toBe(false);
+          for (const cell of column.cells) {
+            // Numbers are never cut; text is shown whole, or cut with the whole of it in the tooltip.
+            if (cell.numeric) expect(cell.clipped, `${at}: ${cell.text}`).toBe(false);
+            else if (cell.clipped) expect(cell.title, `${at}: ${cell.text}`).toContain(cell.text);
+          }
+        }
+      }
+      // At 1024 px the models grid leaves out its stream / sync split (the switch above shows it); nothing else is left out.
+      expect(Object.fromEntries(grids.map((g) => [g.id, g.hidden]))).toEqual({
+        'active-grid': 0, 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'errors-grid': 0, 'traces-grid': 0,
+      });
+      const modelCells = grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label === 'Model')!.cells;
+      // Each in-flight row names its model, whole in the tooltip however narrow the column.
+      for (const model of models) expect(modelCells.filter((c) => c.title.includes(model.slice(model.indexOf(':') + 1)))).toHaveLength(1);
+    }
+    release.resolve();
+    await Promise.all(held);
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('shows a stream’s output growing while it runs, labelled as characters until tokens are reported', async () => {
+    const gw = await gateway(upstreamEnv());
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    fake.enqueue({ text: words, usage: USAGE, chunkDelayMs: 100 });
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const done = openai.chat.completions.create({ model: 'openai:gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'count' }] }).then(async (stream) => {
+      for await (const chunk of stream) void chunk;
+    });
+    cleanups.push(async () => {
+      await done.catch(() => undefined);
+    });
+    const output = page.locator('#active-grid tbody tr[data-provider="openai"] td[data-col="output_tokens"]');
+    await expect.poll(() => output.textContent(), { timeout: WAIT }).toMatch(/^~\d+ chars$/);
+    const first = await output.textContent();
+    expect(await output.getAttribute('title')).toMatch(/^\d+ characters in \d+ chunks? received so far/);
+    await expect.poll(async () => {
+      const now = await output.textContent();
+      return now !== first && /^~\d+ chars$/.test(now ?? '');
+    }, { timeout: WAIT }).toBe(true);
+    const later = Number((await output.textContent())!.replace(/\D/g, ''));
+    expect(later).toBeGreaterThan(Number(first!.replace(/\D/g, '')));
+    await shot(page, '12-output-progress');
+    await done;
+    // Tokens replace the estimate once reported; Anthropic's message_start `output_tokens: 1` is a placeholder, not a report.
+    const rows = [
+      { output_tokens: 1, output_chars: 1234, output_chunks: 40 },
+      { output_tokens: 0, output_chars: 12_345, output_chunks: 300 },
+      { output_tokens: 56, output_chars: 200, output_chunks: 12 },
+      { output_tokens: 0, output_chars: 0, output_chunks: 0 },
+    ];
+    // A string, so the test's bundler leaves this import() for the page to run.
+    const cases = await page.evaluate<{ text: string; estimate: boolean; title: string }[]>(
+      `import('./format.js').then((fmt) => ${JSON.stringify(rows)}.map(fmt.outputProgress))`,
+    );
+    expect(cases.map((c) => [c.text, c.estimate])).toEqual([['~1,234 chars', true], ['~12.3K chars', true], ['56', false], ['0', false]]);
+    expect(cases[0].title).toMatch(/^1,234 characters in 40 chunks received so far/);
+    expect(cases[2].title).toBe('56 output tokens; 200 characters in 12 chunks received');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it('serves chart.js from node_modules and nothing else from there', async () => {
     const gw = await gateway(upstreamEnv());
     const js = await fetch(`${gw.url}/dashboard/vendor/chart.umd.js`);

@@ -208,12 +208,11 @@ describe('GET /metrics/active-requests/stream', () => {
     client.close();
   });
 
-  it('numbers every event with the change version it shows, rising on every connection', async () => {
+  it('numbers events in the order they are built: ids rise on every connection, a shared update has one id', async () => {
     const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.05' });
     for (let i = 0; i < 5; i++) app.tracker.begin({ requestId: `before-${i}`, provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false }).finalize();
     const early = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await early.next('update');
-    expect(early.ids[0]).toBe(String(app.tracker.changeVersion));
     const first = app.tracker.begin({ requestId: 'v1', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false });
     await early.next('update', (e) => e.data.includes('"request_id":"v1"'));
     const late = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
@@ -222,17 +221,49 @@ describe('GET /metrics/active-requests/stream', () => {
     const second = app.tracker.begin({ requestId: 'v2', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false });
     second.finalize();
     await eventually(() => [early, late].every((c) => (c.lastUpdate() as any)?.active_requests.length === 0));
+    const lastUpdateId = (c: SseClient): string | undefined => c.events.filter((e) => e.event === 'update').at(-1)?.id;
+    expect(lastUpdateId(early)).toBe(lastUpdateId(late));
     await late.next('heartbeat');
     for (const client of [early, late]) {
       const ids = client.ids.map(Number);
       expect(client.ids.every((id) => /^\d+$/.test(id))).toBe(true);
-      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(ids).toEqual([...new Set(ids)].sort((a, b) => a - b));
     }
-    // The last update is one shared event, numbered with the final version, on both connections.
-    expect(early.ids.at(-1)).toBe(String(app.tracker.changeVersion));
-    expect(late.ids.at(-1)).toBe(String(app.tracker.changeVersion));
+    // The late client's first event was built after the early one's.
+    expect(Number(late.ids[0])).toBeGreaterThan(Number(early.ids[0]));
     early.close();
     late.close();
+  });
+
+  it('never repeats an id on a connection: starts, progress, heartbeats and ends in bursts', async () => {
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.02', VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.03' });
+    const early = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
+    await early.next('update');
+    const clients = [early];
+    const ctxs = [];
+    for (let round = 0; round < 6; round++) {
+      // Progress first (its window is the longer one), then a start: both windows end with no change between them.
+      for (const ctx of ctxs) ctx.usage({ outputTokens: round + 1 });
+      ctxs.push(app.tracker.begin({ requestId: `burst-${round}`, provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true }));
+      if (round === 2) clients.push(await SseClient.connect(`${app.url}/metrics/active-requests/stream`));
+      if (round % 2 === 1) ctxs.shift()?.finalize();
+      await early.next('heartbeat');
+    }
+    for (const ctx of ctxs) ctx.finalize();
+    await eventually(() => clients.every((c) => (c.lastUpdate() as any)?.active_requests.length === 0));
+    for (const client of clients) {
+      await client.next('heartbeat');
+      await client.next('heartbeat');
+    }
+    for (const client of clients) {
+      expect(client.ids.every((id) => /^\d+$/.test(id))).toBe(true);
+      const ids = client.ids.map(Number);
+      expect(ids.filter((id, i) => i > 0 && id <= ids[i - 1])).toEqual([]);
+      // Nor is an update sent again for a state the connection was already shown.
+      const states = client.updates.map((data) => JSON.stringify(JSON.parse(data, (key, value: unknown) => (key === 'duration_ms' || key === 'timestamp' ? undefined : value))));
+      expect(states.filter((state, i) => i > 0 && state === states[i - 1])).toEqual([]);
+    }
+    clients.forEach((c) => c.close());
   });
 
   it('pushes token progress of in-flight requests at most per interval', async () => {

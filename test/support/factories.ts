@@ -19,6 +19,8 @@ export function makeRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
     toolUseCount: 0,
     toolResultCount: 0,
     toolCallCount: 0,
+    outputChars: 0,
+    outputChunks: 0,
     ...overrides,
   };
 }

@@ -12,6 +12,8 @@ export class SseClient {
   readonly events: SseEvent[] = [];
   /** The id of every event received, in order ('' for none); `events` is consumed by next(), this is not. */
   readonly ids: string[] = [];
+  /** The data of every `update` event received, in order; not consumed by next() either. */
+  readonly updates: string[] = [];
   status = 0;
   headers: http.IncomingHttpHeaders = {};
   body = '';
@@ -29,6 +31,7 @@ export class SseClient {
           onEvent: (m: EventSourceMessage) => {
             client.events.push({ event: m.event ?? 'message', data: m.data, id: m.id });
             client.ids.push(m.id ?? '');
+            if (m.event === 'update') client.updates.push(m.data);
             client.wake();
           },
         });

@@ -322,16 +322,29 @@ function setText(td, text) {
   if (td.textContent !== text) td.textContent = text;
 }
 
+function setTitle(td, title) {
+  if (td.title !== title) td.title = title;
+}
+
 function setCount(td, value) {
-  setText(td, fmt.num(value));
+  setText(td, fmt.compact(value));
+  setTitle(td, fmt.exact(value));
   td.classList.toggle('zero', !value);
+}
+
+function setOutput(td, row) {
+  const output = fmt.outputProgress(row);
+  setText(td, output.text);
+  setTitle(td, output.title);
+  td.classList.toggle('estimate', output.estimate);
+  td.classList.toggle('zero', !output.estimate && !row.output_tokens);
 }
 
 function updateActiveRow(entry) {
   const { row, tr } = entry;
   const cells = tr.children;
   setCount(cells[4], row.input_tokens);
-  setCount(cells[5], row.output_tokens);
+  setOutput(cells[5], row);
   setCount(cells[6], row.cache_read_tokens);
   setCount(cells[7], row.cache_creation_tokens);
   setCount(cells[8], row.tool_calls);
@@ -385,7 +398,7 @@ function applyActive(doc) {
 }
 
 const countsOf = (row) =>
-  `${row.input_tokens}/${row.output_tokens}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}`;
+  `${row.input_tokens}/${row.output_tokens}/${row.output_chars}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}`;
 
 function clearActive() {
   for (const entry of state.active.values()) entry.tr.remove();
@@ -543,23 +556,24 @@ function recolorChart() {
 
 // ------------------------------------------------------------------ sortable grids
 
-/** A sortable table: columns {key, label, num?, col?, render?(row) -> Node|string, value?(row), title?}. */
+/**
+ * A sortable table: columns {key, label, num?, col?, cls?, render?(row) -> Node|string, value?(row),
+ * title?(row) (the cell's tooltip), hint? (the header's)}. `cls` goes on the column's col, th and tds.
+ */
 function makeGrid(table, columns, sort) {
   const grid = { table, columns, sort, rows: [], rowAttrs: () => ({}) };
   const colgroup = el('colgroup');
   for (const column of columns) {
-    const col = el('col', column.col ?? (column.num ? 'c-num' : 'c-wide'));
-    if (column.width) col.style.width = `${column.width}px`;
-    colgroup.append(col);
+    colgroup.append(el('col', [column.col ?? (column.num ? 'c-num' : 'c-wide'), column.cls].filter(Boolean).join(' ')));
   }
   const head = el('tr');
   for (const column of columns) {
-    const th = el('th', column.num ? 'num' : '');
+    const th = el('th', [column.num ? 'num' : '', column.cls].filter(Boolean).join(' '));
     th.dataset.key = column.key;
     const button = el('button');
     button.append(el('span', 'label', column.label));
     button.type = 'button';
-    if (column.title) button.title = column.title;
+    if (column.hint) button.title = column.hint;
     button.addEventListener('click', () => {
       grid.sort = grid.sort.key === column.key ? { key: column.key, dir: -grid.sort.dir } : { key: column.key, dir: column.num ? -1 : 1 };
       renderGrid(grid, grid.rows);
@@ -602,13 +616,13 @@ function renderGrid(grid, rows) {
     const tr = el('tr');
     for (const [name, value] of Object.entries(grid.rowAttrs(row))) tr.dataset[name] = value;
     for (const c of grid.columns) {
-      const td = el('td', c.num ? 'num' : '');
+      const td = el('td', [c.num ? 'num' : '', c.cls].filter(Boolean).join(' '));
       td.dataset.col = c.key;
       const content = c.render ? c.render(row) : String(valueOf(c, row) ?? '');
       if (typeof content === 'string') td.textContent = content;
       else td.append(content);
       if (c.num && !valueOf(c, row)) td.classList.add('zero');
-      if (c.title && typeof c.title === 'function') td.title = c.title(row);
+      if (c.title) td.title = c.title(row);
       else if (typeof content === 'string' && !c.num) td.title = content;
       tr.append(td);
     }
@@ -619,27 +633,29 @@ function renderGrid(grid, rows) {
   if (empty) empty.hidden = rows.length > 0;
 }
 
-const numCol = (key, label, format = fmt.num, extra = {}) => ({ key, label, num: true, render: (row) => format(row[key]), ...extra });
+/** A count column: compact past 9,999 ("12.3K") so every grid fits 1024 px, the exact number in the tooltip. */
+const countCol = (key, label, extra = {}) => ({ key, label, num: true, render: (row) => fmt.compact(row[key]), title: (row) => fmt.exact(row[key]), ...extra });
+const numCol = (key, label, format, extra = {}) => ({ key, label, num: true, render: (row) => format(row[key]), ...extra });
 const sectionCols = [
-  numCol('requests', 'Requests'),
-  numCol('streaming', 'Streaming', fmt.num, { col: 'c-tok', title: 'Streaming requests (all)' }),
-  numCol('non_streaming', 'Non-stream', fmt.num, { col: 'c-tok', title: 'Non-streaming requests (all)' }),
-  numCol('errors', 'Errors', fmt.num, { col: 'c-small', render: (row) => errorCount(row.errors) }),
-  numCol('error_rate', 'Error rate', fmt.percent, { width: 92 }),
-  numCol('input_tokens', 'Input'),
-  numCol('output_tokens', 'Output'),
-  numCol('cache_read_tokens', 'Cache read', fmt.num, { col: 'c-tok' }),
-  numCol('cache_creation_tokens', 'Cache write', fmt.num, { col: 'c-tok' }),
-  numCol('average_duration_ms', 'Avg duration', (v) => (v ? fmt.duration(v) : '—'), { width: 116 }),
+  countCol('requests', 'Requests', { col: 'c-req' }),
+  countCol('streaming', 'Stream', { col: 'c-num-w', cls: 'split', hint: 'Streaming requests (all)' }),
+  countCol('non_streaming', 'Sync', { cls: 'split', hint: 'Non-streaming requests (all)' }),
+  countCol('errors', 'Errors', { render: (row) => errorCount(row.errors) }),
+  numCol('error_rate', 'Error rate', fmt.percent),
+  countCol('input_tokens', 'Input'),
+  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
+  countCol('cache_read_tokens', 'Cache read'),
+  countCol('cache_creation_tokens', 'Cache write'),
+  numCol('average_duration_ms', 'Avg duration', (v) => (v ? fmt.duration(v) : '—'), { col: 'c-dur' }),
   {
-    key: 'last_accessed', label: 'Last access', col: 'c-time',
+    key: 'last_accessed', label: 'Last access', col: 'c-ago',
     value: (row) => fmt.toDate(row.last_accessed)?.getTime(),
     render: (row) => fmt.ago(row.last_accessed), title: (row) => fmt.fullDate(row.last_accessed),
   },
 ];
 
 function errorCount(n) {
-  const span = el('span', n ? 'bad' : '', fmt.num(n));
+  const span = el('span', n ? 'bad' : '', fmt.compact(n));
   return span;
 }
 
@@ -699,22 +715,22 @@ const errorsGrid = makeGrid($('#errors-grid'), [
   { key: 'model', label: 'Model', col: 'c-model', value: modelOf },
   { key: 'error_type', label: 'Type', col: 'c-type', render: (row) => el('span', 'pill error', row.error_type || 'error') },
   { key: 'error', label: 'Message', render: (row) => row.error || '' },
-  numCol('duration_ms', 'Duration', fmt.duration),
+  numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
 ], { key: 'ts', dir: -1 });
 errorsGrid.rowAttrs = (row) => ({ requestId: row.request_id });
 
 const tracesGrid = makeGrid($('#traces-grid'), [
   timeCol,
-  { key: 'status', label: 'Status', col: 'c-small', render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status) },
+  { key: 'status', label: 'Status', col: 'c-num-w', render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status) },
   { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
   { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
   { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
-  numCol('duration_ms', 'Duration', fmt.duration),
-  numCol('input_tokens', 'Input'),
-  numCol('output_tokens', 'Output'),
-  numCol('cache_read_tokens', 'Cache read', fmt.num, { col: 'c-tok' }),
-  numCol('cache_creation_tokens', 'Cache write', fmt.num, { col: 'c-tok' }),
-  numCol('tool_call_count', 'Tools', fmt.num, { col: 'c-small' }),
+  numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
+  countCol('input_tokens', 'Input'),
+  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
+  countCol('cache_read_tokens', 'Cache read'),
+  countCol('cache_creation_tokens', 'Cache write'),
+  countCol('tool_call_count', 'Tools', { col: 'c-small' }),
 ], { key: 'ts', dir: -1 });
 tracesGrid.rowAttrs = (row) => ({ requestId: row.request_id });
 

@@ -33,6 +33,25 @@ export function elapsed(ms) {
   return duration(v);
 }
 
+/**
+ * The Output cell of an in-flight request: output tokens once the upstream reports them, until then
+ * the characters streamed so far, marked as such. Anthropic's message_start says `output_tokens: 1`
+ * before any text: a placeholder, not a count.
+ */
+export function outputProgress(row) {
+  const tokens = Number(row.output_tokens) || 0;
+  const chars = Number(row.output_chars) || 0;
+  const chunks = Number(row.output_chunks) || 0;
+  const received = `${num(chars)} characters in ${num(chunks)} ${chunks === 1 ? 'chunk' : 'chunks'} received`;
+  if (chars === 0 || tokens > 1) {
+    return { text: compact(tokens), estimate: false, title: chars === 0 ? exact(tokens) : `${num(tokens)} output tokens; ${received}` };
+  }
+  return { text: `~${compact(chars)} chars`, estimate: true, title: `${received} so far; the upstream reports output tokens at the end of the stream` };
+}
+
+/** The exact count for a tooltip, where compact() rounded it; '' (no tooltip) where it did not. */
+export const exact = (n) => (compact(n) === num(n) ? '' : num(n));
+
 export function bytes(n) {
   const v = Number(n) || 0;
   if (v < 1024) return `${v} B`;

@@ -1,4 +1,5 @@
 import { EventRelay } from '../protocol/event-relay';
+import { openaiDeltaChars } from '../protocol/output-chars';
 import type { SseEvent } from '../protocol/sse-events';
 import type { StreamRelay, StreamSink } from '../protocol/types';
 import { isNumber, isObject, isString } from './guards';
@@ -137,6 +138,7 @@ class OpenAIToAnthropicRelay extends EventRelay {
     const choice = choices.find((c): c is OpenAIChunkChoice => isObject(c) && (c.index ?? 0) === 0);
     if (choice !== undefined) {
       const delta = isObject(choice.delta) ? choice.delta : {};
+      this.addOutput(openaiDeltaChars(delta));
       if (
         (isString(delta.reasoning_content) && delta.reasoning_content !== '') ||
         (isString(delta.reasoning) && delta.reasoning !== '')

@@ -104,6 +104,12 @@ describe(createAnthropicRelay.name, () => {
     expect(sink.calls).toEqual(EXPECTED_CALLS);
   });
 
+  it('reports the characters of every text and tool-argument delta as it arrives', () => {
+    const sink = new RecordingSink();
+    runRelay(createAnthropicRelay({ sink }), TOOL_STREAM);
+    expect(sink.output).toEqual(['Okay, '.length, 'checking 🌦'.length, '{"location": "San Fra'.length, 'ncisco, CA"}'.length, 2]);
+  });
+
   it('gives identical output and reports whatever byte the stream is split at', () => {
     const length = byteLength(TOOL_STREAM);
     for (let position = 0; position <= length; position++) {

@@ -2,6 +2,7 @@ import type { UsagePatch } from '../../metrics/model/request-record';
 import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
 import { isRecord, positiveCount, tokenCount, type JsonObject } from './json-fields';
+import { anthropicDeltaChars } from './output-chars';
 import { redactSecrets } from './redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
@@ -51,6 +52,7 @@ class AnthropicRelay extends EventRelay {
         return raw;
       case 'content_block_delta':
         this.markFirstContent();
+        this.addOutput(anthropicDeltaChars(payload.delta));
         return raw;
       case 'message_stop':
         this.complete = true;

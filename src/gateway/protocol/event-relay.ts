@@ -100,6 +100,11 @@ export abstract class EventRelay implements StreamRelay {
     this.sink.onFirstContent();
   }
 
+  /** Reports a content delta's characters, so in-flight rows move before the upstream reports output tokens. */
+  protected addOutput(chars: number): void {
+    if (chars > 0) this.sink.onOutput?.(chars);
+  }
+
   /** Counts newly started tool calls and reports the running total. */
   protected addToolCalls(count: number): void {
     this.toolCalls += count;

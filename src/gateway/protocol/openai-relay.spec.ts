@@ -92,6 +92,15 @@ describe(createOpenAIRelay.name, () => {
     ]);
   });
 
+  it('reports the characters of text and tool-argument chunks, not of role-only or empty ones', () => {
+    const text = new RecordingSink();
+    runRelay(createOpenAIRelay({ sink: text, dropUsageChunk: false }), TEXT_STREAM);
+    expect(text.output).toEqual(['Hello'.length, ' wörld 🌍'.length]);
+    const tools = new RecordingSink();
+    runRelay(createOpenAIRelay({ sink: tools, dropUsageChunk: false }), TOOL_STREAM);
+    expect(tools.output).toEqual(['{"lo'.length, 'cation":"Paris"}'.length, 2]);
+  });
+
   it('gives identical output and reports whatever byte the stream is split at', () => {
     const expectedCalls = [
       { kind: 'firstContent' },

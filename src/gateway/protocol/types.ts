@@ -19,6 +19,8 @@ export interface StreamSink {
   onUsage(patch: UsagePatch): void;
   /** The first content (text, tool arguments, thinking) arrived: time to first token. */
   onFirstContent(): void;
+  /** A content delta with this many characters (text, thinking, tool arguments); optional for sinks that only account usage. */
+  onOutput?(chars: number): void;
   /** An error event inside an otherwise successful (HTTP 200) stream. */
   onError(errorType: ErrorType, message: string): void;
 }

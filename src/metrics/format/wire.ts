@@ -195,6 +195,9 @@ export interface WireActiveRow {
   tool_calls: number;
   request_size: number;
   message_count: number;
+  /** Streamed content so far (text, thinking, tool-argument characters, and the deltas that carried them): progress before output tokens are reported. */
+  output_chars: number;
+  output_chunks: number;
 }
 
 /** The requested model without its provider prefix (`openai:gpt-4o` -> `gpt-4o`). */
@@ -225,6 +228,8 @@ export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow 
     tool_calls: r.toolCallCount,
     request_size: r.requestSize,
     message_count: r.messageCount,
+    output_chars: r.outputChars,
+    output_chunks: r.outputChunks,
   };
 }
 

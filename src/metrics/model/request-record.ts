@@ -27,6 +27,9 @@ export interface RequestRecord {
   toolUseCount: number;
   toolResultCount: number;
   toolCallCount: number;
+  /** Characters of streamed content deltas (text, thinking, tool arguments) received so far, and how many deltas. */
+  outputChars: number;
+  outputChunks: number;
   /** Time to first token (ms from start), streams only. */
   ttftMs?: number;
   /** Time spent waiting on the upstream (ms); duration minus this is the gateway's own overhead. */
@@ -79,5 +82,7 @@ export function newRecord(start: RequestStart, nowUnix: number, nowMono: number)
     toolUseCount: start.toolUseCount ?? 0,
     toolResultCount: start.toolResultCount ?? 0,
     toolCallCount: 0,
+    outputChars: 0,
+    outputChunks: 0,
   };
 }

@@ -9,6 +9,8 @@ export type SinkCall =
 /** A StreamSink for specs that records every call in order. */
 export class RecordingSink implements StreamSink {
   readonly calls: SinkCall[] = [];
+  /** The characters of each content delta reported, in order (kept apart from `calls`). */
+  readonly output: number[] = [];
 
   onUsage(patch: UsagePatch): void {
     this.calls.push({ kind: 'usage', patch });
@@ -16,6 +18,10 @@ export class RecordingSink implements StreamSink {
 
   onFirstContent(): void {
     this.calls.push({ kind: 'firstContent' });
+  }
+
+  onOutput(chars: number): void {
+    this.output.push(chars);
   }
 
   onError(errorType: ErrorType, message: string): void {
