@@ -39,10 +39,10 @@ function baseline(from: number, n: number): void {
 
 function tracked(tracker: TrackerService, from: number, n: number): void {
   for (let i = from; i < from + n; i++) {
-    const record = tracker.start(startFor(i))!;
-    tracker.usage(record, { inputTokens: 100 + (i & 7), cacheReadTokens: 3, outputTokens: 1 });
-    tracker.usage(record, { outputTokens: 40 + (i & 3) });
-    tracker.finalize(record);
+    const handle = tracker.begin(startFor(i));
+    handle.usage({ inputTokens: 100 + (i & 7), cacheReadTokens: 3, outputTokens: 1 });
+    handle.usage({ outputTokens: 40 + (i & 3) });
+    handle.finalize();
   }
 }
 

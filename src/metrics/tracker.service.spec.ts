@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { makeConfig, ManualClock } from '../../test/support/factories';
+import { ids, makeConfig, ManualClock } from '../../test/support/factories';
 import { compileGlob } from './calculations/wildcard';
 import { wireRunningTotals, wireSeries, type WireSection } from './format/wire';
 import { ERROR_CAPACITY, SUMMARY_TOP_MODELS, TRACE_CAPACITY, TrackerService, type ActiveChange } from './tracker.service';
@@ -32,13 +32,25 @@ describe(TrackerService.name, () => {
   });
 
   describe('lifecycle', () => {
+    it('cancels in-flight requests through their handles, so a late report cannot change a finished record', () => {
+      const handle = sut.begin({ requestId: 'late', provider: 'openai', openaiModel: 'gpt-4o' });
+      handle.usage({ inputTokens: 5 });
+      expect(sut.cancelActive('shutting down')).toBe(1);
+      expect(handle.finalized).toBe(true);
+      handle.usage({ inputTokens: 500, outputTokens: 9 });
+      handle.fail('upstream_error', 'too late');
+      const summary = totals(sut).summary;
+      expect(summary).toMatchObject({ total_requests: 1, total_errors: 1, total_input_tokens: 5, total_output_tokens: 0 });
+      expect(handle.record).toMatchObject({ errorType: 'cancelled', inputTokens: 5 });
+    });
+
     it('starts, updates, and finalizes a request into its provider:model bucket', () => {
-      const record = sut.start({ requestId: 'a', claudeModel: 'openai:gpt-4o', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true, messageCount: 2 });
-      expect(sut.get('a')).toBe(record);
-      sut.update('a', { inputTokens: 10, outputTokens: 3, cacheReadTokens: 4 });
+      const record = ids(sut).start({ requestId: 'a', claudeModel: 'openai:gpt-4o', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true, messageCount: 2 });
+      expect(ids(sut).get('a')).toBe(record);
+      ids(sut).update('a', { inputTokens: 10, outputTokens: 3, cacheReadTokens: 4 });
       clock.advance(250);
-      sut.end('a');
-      expect(sut.get('a')).toBeUndefined();
+      ids(sut).end('a');
+      expect(ids(sut).get('a')).toBeUndefined();
       const doc = totals(sut);
       expect(doc.summary).toMatchObject({ total_requests: 1, total_input_tokens: 10, total_output_tokens: 3, total_cache_read_tokens: 4, total_duration_ms: 250, average_duration_ms: 250, active_requests: 0 });
       expect(doc.providers.openai.models['gpt-4o'].streaming.requests).toBe(1);
@@ -46,10 +58,10 @@ describe(TrackerService.name, () => {
     });
 
     it('finalizes once: a second end and an unknown id are no-ops', () => {
-      sut.start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
-      sut.end('a', { errorType: 'timeout', error: 'slow' });
-      sut.end('a', { errorType: 'rate_limit' });
-      sut.end('nope');
+      ids(sut).start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      ids(sut).end('a', { errorType: 'timeout', error: 'slow' });
+      ids(sut).end('a', { errorType: 'rate_limit' });
+      ids(sut).end('nope');
       const doc = totals(sut);
       expect(doc.summary.total_requests).toBe(1);
       expect(doc.summary.total_errors).toBe(1);
@@ -61,7 +73,7 @@ describe(TrackerService.name, () => {
       ctx.fail('client_disconnect', 'gone');
       ctx.finalize();
       ctx.finalize();
-      sut.end('c');
+      ids(sut).end('c');
       expect(totals(sut).summary.total_requests).toBe(1);
     });
 
@@ -105,17 +117,17 @@ describe(TrackerService.name, () => {
         { id: '4', p: 'anthropic', m: 'claude-x', s: true, out: 7, ms: 70 },
       ];
       for (const r of plan) {
-        sut.start({ requestId: r.id, provider: r.p, openaiModel: r.m, isStreaming: r.s, toolUseCount: 1 });
-        sut.update(r.id, { outputTokens: r.out });
+        ids(sut).start({ requestId: r.id, provider: r.p, openaiModel: r.m, isStreaming: r.s, toolUseCount: 1 });
+        ids(sut).update(r.id, { outputTokens: r.out });
         clock.advance(r.ms);
-        sut.end(r.id, r.err ? { errorType: 'upstream_http_error' } : {});
+        ids(sut).end(r.id, r.err ? { errorType: 'upstream_http_error' } : {});
       }
     }
 
     it('makes the summary the sum of providers, and each rollup the sum of its models', () => {
       feed();
-      sut.start({ requestId: 'nomodel', provider: 'openai' });
-      sut.end('nomodel');
+      ids(sut).start({ requestId: 'nomodel', provider: 'openai' });
+      ids(sut).end('nomodel');
       const doc = totals(sut);
       for (const key of SECTION_KEYS) {
         const providerSum = Object.values(doc.providers).reduce((n, p) => n + p.rollup.total[key], 0);
@@ -135,8 +147,8 @@ describe(TrackerService.name, () => {
     it('adds in-flight requests to counts but never to durations or averages', () => {
       feed();
       const before = totals(sut).summary;
-      sut.start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
-      sut.update('live', { inputTokens: 99, outputTokens: 1 });
+      ids(sut).start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+      ids(sut).update('live', { inputTokens: 99, outputTokens: 1 });
       clock.advance(10_000);
       const withActive = totals(sut, true);
       expect(withActive.summary.total_requests).toBe(before.total_requests + 1);
@@ -153,8 +165,8 @@ describe(TrackerService.name, () => {
 
     it('filters by case-insensitive globs, and a model filter keeps entries with no model', () => {
       feed();
-      sut.start({ requestId: 'nomodel', provider: 'openai' });
-      sut.end('nomodel');
+      ids(sut).start({ requestId: 'nomodel', provider: 'openai' });
+      ids(sut).end('nomodel');
       const doc = totals(sut, true, { provider: compileGlob('OPEN*'), model: compileGlob('GPT-*') });
       expect(Object.keys(doc.providers)).toEqual(['openai']);
       expect(Object.keys(doc.providers.openai.models)).toEqual(['gpt-4o']);
@@ -162,11 +174,11 @@ describe(TrackerService.name, () => {
     });
 
     it('tracks last_accessed per model, provider and overall as the latest start', () => {
-      sut.start({ requestId: 'a', provider: 'openai', openaiModel: 'gpt-4o' });
+      ids(sut).start({ requestId: 'a', provider: 'openai', openaiModel: 'gpt-4o' });
       clock.advance(5_000);
-      sut.start({ requestId: 'b', provider: 'openai', openaiModel: 'o1' });
-      sut.end('a');
-      sut.end('b');
+      ids(sut).start({ requestId: 'b', provider: 'openai', openaiModel: 'o1' });
+      ids(sut).end('a');
+      ids(sut).end('b');
       const doc = totals(sut);
       expect(doc.summary.last_accessed).toEqual({ top: '2026-11-18T11:06:45Z' });
       expect(doc.providers.openai.last_accessed).toBe('2026-11-18T11:06:45Z');
@@ -180,8 +192,8 @@ describe(TrackerService.name, () => {
 
     it('puts only model rows in the flat series, so sums never double count', () => {
       feed();
-      sut.start({ requestId: 'nomodel', provider: 'openai' });
-      sut.end('nomodel');
+      ids(sut).start({ requestId: 'nomodel', provider: 'openai' });
+      ids(sut).end('nomodel');
       const rows = wireSeries(totals(sut));
       const total = rows.filter((r) => r.mode === 'total').reduce((n, r) => n + r.requests, 0);
       expect(total).toBe(5);
@@ -195,10 +207,10 @@ describe(TrackerService.name, () => {
   describe('model cap (VDM_MAX_MODELS_PER_PROVIDER)', () => {
     function feedModels(t: TrackerService, provider: string, models: string[]): void {
       for (const [i, model] of models.entries()) {
-        t.start({ requestId: `${provider}-${i}`, provider, openaiModel: model, isStreaming: i % 2 === 0, toolUseCount: 1 });
-        t.update(`${provider}-${i}`, { inputTokens: 10 + i, outputTokens: 1, cacheReadTokens: 2 });
+        ids(t).start({ requestId: `${provider}-${i}`, provider, openaiModel: model, isStreaming: i % 2 === 0, toolUseCount: 1 });
+        ids(t).update(`${provider}-${i}`, { inputTokens: 10 + i, outputTokens: 1, cacheReadTokens: 2 });
         clock.advance(10);
-        t.end(`${provider}-${i}`, i % 3 === 0 ? { errorType: 'bad_request' } : {});
+        ids(t).end(`${provider}-${i}`, i % 3 === 0 ? { errorType: 'bad_request' } : {});
       }
     }
 
@@ -239,14 +251,14 @@ describe(TrackerService.name, () => {
     it('shows in-flight requests by their real model, and in the rollup under the model they will be counted as', () => {
       ({ sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '1' }));
       feedModels(sut, 'p', ['a', 'b']);
-      sut.start({ requestId: 'live-a', provider: 'p', openaiModel: 'a' });
-      sut.start({ requestId: 'live-z', provider: 'p', openaiModel: 'z' });
+      ids(sut).start({ requestId: 'live-a', provider: 'p', openaiModel: 'a' });
+      ids(sut).start({ requestId: 'live-z', provider: 'p', openaiModel: 'z' });
       expect(sut.activeSnapshot().map((r) => r.resolved_model)).toEqual(['z', 'a']);
       const live = totals(sut, true).providers.p.models;
       expect(Object.keys(live)).toEqual(['a', 'other']);
       expect([live.a.total.requests, live.other.total.requests]).toEqual([2, 2]);
-      sut.end('live-a');
-      sut.end('live-z');
+      ids(sut).end('live-a');
+      ids(sut).end('live-z');
       const done = totals(sut, false).providers.p.models;
       expect([done.a.total.requests, done.other.total.requests]).toEqual([2, 2]);
     });
@@ -256,8 +268,8 @@ describe(TrackerService.name, () => {
       feedModels(sut, 'p', ['a']);
       clock.advance(5_000);
       feedModels(sut, 'q', ['x']);
-      sut.start({ requestId: 'late', provider: 'p', openaiModel: 'b' });
-      sut.end('late');
+      ids(sut).start({ requestId: 'late', provider: 'p', openaiModel: 'b' });
+      ids(sut).end('late');
       const doc = totals(sut);
       expect(doc.providers.p.models.other.last_accessed).toBe(doc.providers.p.last_accessed);
       expect(doc.providers.p.models.a.last_accessed).not.toBe(doc.providers.p.last_accessed);
@@ -267,8 +279,8 @@ describe(TrackerService.name, () => {
   describe('buffers', () => {
     it(`keeps the last ${TRACE_CAPACITY} traces and ${ERROR_CAPACITY} errors, newest first`, () => {
       for (let i = 0; i < 300; i++) {
-        sut.start({ requestId: `r${i}`, provider: 'p', openaiModel: 'm' });
-        sut.end(`r${i}`, i % 2 === 0 ? { errorType: 'bad_request', error: `bad ${i}` } : {});
+        ids(sut).start({ requestId: `r${i}`, provider: 'p', openaiModel: 'm' });
+        ids(sut).end(`r${i}`, i % 2 === 0 ? { errorType: 'bad_request', error: `bad ${i}` } : {});
       }
       const traces = sut.recentTraces(1000);
       expect(traces).toHaveLength(TRACE_CAPACITY);
@@ -287,9 +299,9 @@ describe(TrackerService.name, () => {
       const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
       const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
       for (let i = 0; i < 5; i++) {
-        sut.start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 2 ? 'a' : 'b' });
-        sut.update(`r${i}`, { inputTokens: 10 });
-        sut.end(`r${i}`, i === 0 ? { errorType: 'rate_limit' } : {});
+        ids(sut).start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 2 ? 'a' : 'b' });
+        ids(sut).update(`r${i}`, { inputTokens: 10 });
+        ids(sut).end(`r${i}`, i === 0 ? { errorType: 'rate_limit' } : {});
       }
       expect(log).toHaveBeenCalledTimes(2);
       expect(log.mock.calls[0][0]).toContain('Summary after 3 requests: errors=1');
@@ -303,8 +315,8 @@ describe(TrackerService.name, () => {
     ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL: '30' }));
     const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     for (let i = 0; i < 30; i++) {
-      sut.start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 5 ? 'busy' : `m${i}` });
-      sut.end(`r${i}`);
+      ids(sut).start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 5 ? 'busy' : `m${i}` });
+      ids(sut).end(`r${i}`);
     }
     const line = log.mock.calls.find((c) => String(c[0]).startsWith('Model distribution'))![0] as string;
     const shown = JSON.parse(line.slice('Model distribution: '.length)) as Record<string, number>;
@@ -316,14 +328,14 @@ describe(TrackerService.name, () => {
   describe('changes$', () => {
     it('replays the latest change to a late subscriber and marks usage as progress', () => {
       const seen: ActiveChange[] = [];
-      sut.start({ requestId: 'a' });
+      ids(sut).start({ requestId: 'a' });
       sut.changes$.subscribe((c) => seen.push(c)).unsubscribe();
       expect(seen).toEqual([{ version: 1, kind: 'membership' }]);
       const later: ActiveChange['kind'][] = [];
       const sub = sut.changes$.subscribe((c) => later.push(c.kind));
-      sut.update('a', { outputTokens: 3 });
-      sut.update('a', { outputTokens: 3 });
-      sut.end('a');
+      ids(sut).update('a', { outputTokens: 3 });
+      ids(sut).update('a', { outputTokens: 3 });
+      ids(sut).end('a');
       sub.unsubscribe();
       expect(later).toEqual(['membership', 'progress', 'membership']);
     });
@@ -336,7 +348,7 @@ describe(TrackerService.name, () => {
       ctx.route('p', 'm');
       ctx.usage({ outputTokens: 5 });
       ctx.finalize();
-      expect(sut.start({ requestId: 'b' })).toBeUndefined();
+      expect(sut.begin({ requestId: 'b' }).tracked).toBe(false);
       expect(sut.activeCount).toBe(0);
       expect(totals(sut).summary.total_requests).toBe(0);
     });
@@ -344,9 +356,9 @@ describe(TrackerService.name, () => {
 
   describe('shutdown', () => {
     it('cancelActive finalizes every in-flight request as cancelled, keeping an earlier failure', () => {
-      sut.start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
-      sut.start({ requestId: 'b', provider: 'p', openaiModel: 'm' });
-      sut.get('b')!.errorType = 'timeout';
+      ids(sut).start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      ids(sut).start({ requestId: 'b', provider: 'p', openaiModel: 'm' });
+      ids(sut).get('b')!.errorType = 'timeout';
       expect(sut.cancelActive('shutting down')).toBe(2);
       expect(sut.activeCount).toBe(0);
       expect(sut.errorDistribution()).toEqual({ cancelled: 1, timeout: 1 });
@@ -354,11 +366,11 @@ describe(TrackerService.name, () => {
     });
 
     it('whenIdle resolves true once the last request ends, false when the time runs out first', async () => {
-      sut.start({ requestId: 'a' });
+      ids(sut).start({ requestId: 'a' });
       const idle = sut.whenIdle(60_000);
-      sut.end('a');
+      ids(sut).end('a');
       await expect(idle).resolves.toBe(true);
-      sut.start({ requestId: 'b' });
+      ids(sut).start({ requestId: 'b' });
       await expect(sut.whenIdle(1)).resolves.toBe(false);
     });
   });

@@ -13,7 +13,7 @@ import type { ProviderModelFilter } from './calculations/wildcard';
 import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import type { ErrorType } from './model/error-type';
-import { newRecord, type RequestOutcome, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
+import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket } from './model/totals';
 
 export const TRACE_CAPACITY = 200;
@@ -49,10 +49,11 @@ export const CLOCK = Symbol('CLOCK');
  * are O(1); running totals cost O(buckets + in-flight), never O(requests served).
  */
 @Injectable()
-export class TrackerService implements TrackerPort {
+export class TrackerService {
   private readonly logger = new Logger('Metrics');
   readonly enabled: boolean;
-  private readonly active = new Map<string, RequestRecord>();
+  /** In-flight requests by id, through the same handle the request path holds. */
+  private readonly active = new Map<string, MetricsContext>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly modelCap: ModelCap;
   private readonly errorCounts = new Map<ErrorType, number>();
@@ -93,8 +94,8 @@ export class TrackerService implements TrackerPort {
     return this.buckets.values();
   }
 
-  activeRecords(): Iterable<RequestRecord> {
-    return this.active.values();
+  *activeRecords(): Iterable<RequestRecord> {
+    for (const handle of this.active.values()) yield handle.record;
   }
 
   /** Which models have buckets of their own (VDM_MAX_MODELS_PER_PROVIDER), and how many requests folded into `other`. */
@@ -109,65 +110,51 @@ export class TrackerService implements TrackerPort {
     return firstValueFrom(race(idle$, timer(timeoutMs).pipe(map(() => this.active.size === 0))));
   }
 
-  /** Finalizes every in-flight request as `cancelled` (shutdown after the grace period); returns how many. */
+  /**
+   * Finalizes every in-flight request as `cancelled` (shutdown after the grace period) through its
+   * own handle, so nothing the request path reports later can change it; returns how many.
+   */
   cancelActive(reason: string): number {
-    const ids = [...this.active.keys()];
-    for (const id of ids) this.end(id, { errorType: 'cancelled', error: reason });
-    return ids.length;
+    const handles = [...this.active.values()];
+    for (const handle of handles) {
+      handle.fail('cancelled', reason);
+      handle.finalize();
+    }
+    return handles.length;
   }
 
-  /** Starts tracking and returns the request's context (a no-op one when metrics are off). */
+  /** Starts tracking and returns the request's handle (a no-op one when metrics are off): the one way in. */
   begin(start: RequestStart): MetricsContext {
-    const record = this.start(start);
-    return record ? new MetricsContext(this, record) : noopContext(start);
-  }
-
-  start(start: RequestStart): RequestRecord | undefined {
-    if (!this.enabled) return undefined;
+    if (!this.enabled) return noopContext(start);
     // Clients may reuse an x-request-id while the first request is in flight: both must count.
     const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
     const record = newRecord({ ...start, requestId }, this.clock.nowUnix(), this.clock.nowMono());
-    this.active.set(record.requestId, record);
+    const handle = new MetricsContext(this.port, record);
+    this.active.set(requestId, handle);
     this.touch(record);
     this.emit('membership');
-    return record;
+    return handle;
   }
 
-  route(record: RequestRecord, provider: string, model: string): void {
-    record.provider = provider;
-    record.openaiModel = model;
-    this.touch(record);
-    if (this.active.has(record.requestId)) this.emit('membership');
-  }
+  /** What a handle tells the tracker; reachable only through a handle. */
+  private readonly port: TrackerPort = {
+    route: (record, provider, model) => {
+      record.provider = provider;
+      record.openaiModel = model;
+      this.touch(record);
+      if (this.active.has(record.requestId)) this.emit('membership');
+    },
+    usage: (record, patch) => {
+      if (mergeUsage(record, patch) && this.active.has(record.requestId)) this.emit('progress');
+    },
+    progress: (record) => {
+      if (this.active.has(record.requestId)) this.emit('progress');
+    },
+    finalize: (record) => this.finalize(record),
+  };
 
-  usage(record: RequestRecord, patch: UsagePatch): void {
-    if (mergeUsage(record, patch) && this.active.has(record.requestId)) this.emit('progress');
-  }
-
-  progress(record: RequestRecord): void {
-    if (this.active.has(record.requestId)) this.emit('progress');
-  }
-
-  /** Updates an in-flight request by id; unknown ids are ignored. */
-  update(requestId: string, patch: UsagePatch): void {
-    const record = this.active.get(requestId);
-    if (record) this.usage(record, patch);
-  }
-
-  /** Finalizes by id: idempotent, and an unknown id is a no-op. */
-  end(requestId: string, outcome: RequestOutcome = {}): void {
-    const record = this.active.get(requestId);
-    if (!record) return;
-    if (outcome.errorType !== undefined && record.errorType === undefined) {
-      record.errorType = outcome.errorType;
-      record.error = outcome.error ?? outcome.errorType;
-    }
-    if (outcome.responseSize !== undefined) record.responseSize = outcome.responseSize;
-    this.finalize(record);
-  }
-
-  finalize(record: RequestRecord): void {
-    if (this.active.get(record.requestId) !== record) return;
+  private finalize(record: RequestRecord): void {
+    if (this.active.get(record.requestId)?.record !== record) return;
     this.active.delete(record.requestId);
     const nowMono = this.clock.nowMono();
     record.durationMs = nowMono - record.startMono;
@@ -195,22 +182,18 @@ export class TrackerService implements TrackerPort {
     if (this.finishedCount % this.config.summaryInterval === 0) this.logSummary();
   }
 
-  get(requestId: string): RequestRecord | undefined {
-    return this.active.get(requestId);
-  }
-
   /** In-flight rows, newest first (contract section 4). */
   activeSnapshot(): WireActiveRow[] {
     const nowMono = this.clock.nowMono();
     const rows: WireActiveRow[] = [];
-    for (const r of this.active.values()) rows.push(wireActiveRow(r, nowMono));
+    for (const r of this.activeRecords()) rows.push(wireActiveRow(r, nowMono));
     return rows.reverse();
   }
 
   runningTotals(filter: ProviderModelFilter, includeActive: boolean): RunningTotalsTree {
     return buildRunningTotals({
       buckets: this.buckets.values(),
-      active: this.active.values(),
+      active: this.activeRecords(),
       activeCount: this.active.size,
       includeActive,
       filter,

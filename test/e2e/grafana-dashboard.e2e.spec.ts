@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
+import { ids } from '../support/factories';
 import { startApp, type RunningApp } from '../support/app';
 import { parseExposition } from '../support/prom-text';
 import { driveKnownTraffic, fakeProviderEnv } from '../support/traffic';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   fake = await FakeUpstream.start();
   gw = await startApp(fakeProviderEnv(fake));
   await driveKnownTraffic(gw.url, fake);
-  gw.tracker.start({ requestId: 'in-flight', provider: 'openai', openaiModel: 'gpt-4o' });
+  ids(gw.tracker).start({ requestId: 'in-flight', provider: 'openai', openaiModel: 'gpt-4o' });
   exported = new Set(parseExposition(await (await fetch(`${gw.url}/metrics`)).text()).map((s) => s.name));
 });
 afterAll(async () => {

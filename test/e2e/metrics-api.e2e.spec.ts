@@ -1,5 +1,6 @@
 import { load } from 'js-yaml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ids } from '../support/factories';
 import { startApp, type RunningApp } from '../support/app';
 import { eventually, SseClient } from '../support/sse-client';
 
@@ -21,12 +22,12 @@ async function start(env: Record<string, string> = {}): Promise<RunningApp> {
 
 function feed(app: RunningApp): void {
   const t = app.tracker;
-  t.start({ requestId: 'r1', claudeModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash', provider: 'openrouter', openaiModel: 'anthropic/claude-3-5-sonnet:context-flash', isStreaming: true });
-  t.update('r1', { inputTokens: 100, outputTokens: 20, cacheReadTokens: 30, cacheCreationTokens: 5, toolCallCount: 1 });
-  t.end('r1');
-  t.start({ requestId: 'r2', claudeModel: 'fast', provider: 'openai', openaiModel: 'gpt-4o' });
-  t.update('r2', { inputTokens: 10, outputTokens: 2 });
-  t.end('r2', { errorType: 'rate_limit', error: 'slow down' });
+  ids(t).start({ requestId: 'r1', claudeModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash', provider: 'openrouter', openaiModel: 'anthropic/claude-3-5-sonnet:context-flash', isStreaming: true });
+  ids(t).update('r1', { inputTokens: 100, outputTokens: 20, cacheReadTokens: 30, cacheCreationTokens: 5, toolCallCount: 1 });
+  ids(t).end('r1');
+  ids(t).start({ requestId: 'r2', claudeModel: 'fast', provider: 'openai', openaiModel: 'gpt-4o' });
+  ids(t).update('r2', { inputTokens: 10, outputTokens: 2 });
+  ids(t).end('r2', { errorType: 'rate_limit', error: 'slow down' });
 }
 
 describe('GET /metrics/running-totals', () => {
@@ -73,7 +74,7 @@ describe('GET /metrics/running-totals', () => {
 
   it('counts in-flight requests unless include_active=false', async () => {
     const app = await start();
-    app.tracker.start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o' });
+    ids(app.tracker).start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o' });
     const on = (await (await fetch(`${app.url}/metrics/running-totals?format=json`)).json()) as any;
     const off = (await (await fetch(`${app.url}/metrics/running-totals?format=json&include_active=false`)).json()) as any;
     expect(on.summary).toMatchObject({ total_requests: 1, active_requests: 1 });
@@ -111,7 +112,7 @@ describe('GET /metrics/active-requests and /metrics/logs', () => {
     const app = await start();
     const ctx = app.tracker.begin({ requestId: 'a', claudeModel: 'openrouter:kwaipilot/kat-coder-pro:free', isStreaming: true, requestSize: 321, messageCount: 3 });
     ctx.route('openrouter', 'kwaipilot/kat-coder-pro:free');
-    app.tracker.start({ requestId: 'b', claudeModel: 'x' });
+    ids(app.tracker).start({ requestId: 'b', claudeModel: 'x' });
     const body = (await (await fetch(`${app.url}/metrics/active-requests`)).json()) as any;
     expect(body.disabled).toBe(false);
     expect(body.active_requests.map((r: any) => r.request_id)).toEqual(['b', 'a']);
@@ -349,20 +350,20 @@ describe('GET /metrics/active-requests/stream', () => {
     await Promise.all(clients.map((c) => c.next('update')));
     let expectedInput = 0;
     let expectedOutput = 0;
-    const open: string[] = [];
+    const open: { finalize(): void }[] = [];
     for (let i = 0; i < 1000; i++) {
       const id = `req-${i}`;
       const ctx = app.tracker.begin({ requestId: id, provider: `p${i % 3}`, openaiModel: `m${i % 7}`, isStreaming: i % 2 === 0 });
       ctx.usage({ inputTokens: i + 1, outputTokens: 2 * i + 1 });
       expectedInput += i + 1;
       expectedOutput += 2 * i + 1;
-      open.push(id);
+      open.push(ctx);
       if (i % 10 === 0) await new Promise((r) => setImmediate(r));
       if (i % 3 === 2) {
-        for (const done of open.splice(0, 2)) app.tracker.end(done);
+        for (const done of open.splice(0, 2)) done.finalize();
       }
     }
-    for (const done of open.splice(0)) app.tracker.end(done);
+    for (const done of open.splice(0)) done.finalize();
     await eventually(() => clients.every((c) => (c.lastUpdate() as any)?.active_requests.length === 0 && c.events.length > 0));
     await new Promise((r) => setTimeout(r, 50));
     for (const c of clients) expect((c.lastUpdate() as any).active_requests).toEqual([]);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
+import { ids } from '../support/factories';
 import { startApp, type RunningApp } from '../support/app';
 import { parseExposition, sumOf, type PromSample } from '../support/prom-text';
 import { driveKnownTraffic, fakeProviderEnv } from '../support/traffic';
@@ -113,7 +114,7 @@ describe('GET /metrics labels and access', () => {
 
   it('counts in-flight requests in the gauge, by resolved model', async () => {
     const app = await boot();
-    app.tracker.start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+    ids(app.tracker).start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
     const { samples } = await scrape(app);
     expect(sumOf(samples, 'vdm_active_requests', { provider: 'openai', model: 'gpt-4o', streaming: 'true' })).toBe(1);
   });
@@ -121,9 +122,9 @@ describe('GET /metrics labels and access', () => {
   it('folds models beyond VDM_MAX_MODELS_PER_PROVIDER into "other" and counts the folded requests', async () => {
     const app = await boot({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
     for (const [i, model] of ['m1', 'm2', 'm3', 'm4', 'm1', 'm3'].entries()) {
-      app.tracker.start({ requestId: `r${i}`, provider: 'openrouter', openaiModel: model });
-      app.tracker.update(`r${i}`, { inputTokens: 10 });
-      app.tracker.end(`r${i}`);
+      ids(app.tracker).start({ requestId: `r${i}`, provider: 'openrouter', openaiModel: model });
+      ids(app.tracker).update(`r${i}`, { inputTokens: 10 });
+      ids(app.tracker).end(`r${i}`);
     }
     const { samples } = await scrape(app);
     const byModel = (model: string): number => sumOf(samples, 'vdm_requests_total', { provider: 'openrouter', model });

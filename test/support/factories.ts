@@ -1,4 +1,7 @@
-import type { RequestRecord } from '../../src/metrics/model/request-record';
+import type { RequestRecord, RequestStart, UsagePatch } from '../../src/metrics/model/request-record';
+import type { ErrorType } from '../../src/metrics/model/error-type';
+import type { MetricsContext } from '../../src/metrics/metrics-context';
+import type { TrackerService } from '../../src/metrics/tracker.service';
 import type { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/app-config';
 import type { Clock } from '../../src/metrics/tracker.service';
@@ -43,4 +46,45 @@ export class ManualClock implements Clock {
     this.unix += ms / 1000;
     this.mono += ms;
   }
+}
+
+type Outcome = { errorType?: ErrorType; error?: string };
+
+/** A tracker driven by request id through its one API, the record handles, the way the request path holds them. */
+export interface TrackerById {
+  start(start: RequestStart): RequestRecord;
+  update(requestId: string, patch: UsagePatch): void;
+  end(requestId: string, outcome?: Outcome): void;
+  /** The in-flight record, undefined once finalized. */
+  get(requestId: string): RequestRecord | undefined;
+}
+
+const drivers = new WeakMap<TrackerService, TrackerById>();
+
+export function ids(tracker: TrackerService): TrackerById {
+  let driver = drivers.get(tracker);
+  if (driver) return driver;
+  const handles = new Map<string, MetricsContext>();
+  driver = {
+    start(start) {
+      const handle = tracker.begin(start);
+      handles.set(start.requestId, handle);
+      return handle.record;
+    },
+    update(requestId, patch) {
+      handles.get(requestId)?.usage(patch);
+    },
+    end(requestId, outcome = {}) {
+      const handle = handles.get(requestId);
+      if (!handle) return;
+      if (outcome.errorType !== undefined) handle.fail(outcome.errorType, outcome.error ?? outcome.errorType);
+      handle.finalize();
+    },
+    get(requestId) {
+      const handle = handles.get(requestId);
+      return handle && !handle.finalized ? handle.record : undefined;
+    },
+  };
+  drivers.set(tracker, driver);
+  return driver;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeConfig, ManualClock } from '../../../test/support/factories';
+import { ids, makeConfig, ManualClock } from '../../../test/support/factories';
 import { TrackerService } from '../tracker.service';
 import { OTHER_MODEL } from '../calculations/model-cap';
 import { prometheusSamples, type Sample } from './prometheus';
@@ -10,10 +10,10 @@ function makeTracker(env: Record<string, string> = {}): { sut: TrackerService; c
 }
 
 function finish(t: TrackerService, clock: ManualClock, id: string, provider: string | undefined, model: string | undefined, opts: { stream?: boolean; error?: boolean } = {}): void {
-  t.start({ requestId: id, provider, openaiModel: model, isStreaming: opts.stream ?? false });
-  t.update(id, { inputTokens: 10, outputTokens: 4 });
+  ids(t).start({ requestId: id, provider, openaiModel: model, isStreaming: opts.stream ?? false });
+  ids(t).update(id, { inputTokens: 10, outputTokens: 4 });
   clock.advance(100);
-  t.end(id, opts.error ? { errorType: 'timeout' } : {});
+  ids(t).end(id, opts.error ? { errorType: 'timeout' } : {});
 }
 
 const total = (samples: Sample[], match: Record<string, string> = {}, metricName?: string): number =>
@@ -46,7 +46,7 @@ describe(prometheusSamples.name, () => {
   it('labels the tracker\'s "other" bucket, counts its folded requests, and keeps in-flight ones within the cap', () => {
     const { sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
     for (const [i, m] of ['a', 'b', 'c', 'd', 'c'].entries()) finish(sut, clock, `r${i}`, 'p', m);
-    sut.start({ requestId: 'live', provider: 'p', openaiModel: 'e' });
+    ids(sut).start({ requestId: 'live', provider: 'p', openaiModel: 'e' });
     const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(out.requests.map((s) => `${s.labels.model}=${s.value}`)).toEqual(['a=1', 'b=1', `${OTHER_MODEL}=3`]);
     expect(out.foldedRequests).toEqual([{ labels: { provider: 'p' }, value: 3 }]);

@@ -57,12 +57,6 @@ export interface UsagePatch {
   toolCallCount?: number;
 }
 
-export interface RequestOutcome {
-  error?: string;
-  errorType?: ErrorType;
-  responseSize?: number;
-}
-
 export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
   return {
     requestId: start.requestId,
