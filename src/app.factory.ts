@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
-import type { Logger as Pino } from 'pino';
+import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
@@ -21,10 +21,12 @@ export function requestIdFor(header: string | string[] | undefined): string {
 export interface CreateAppOptions {
   /** A ready logger (tests capture output this way); it is reported as a `custom` handler. */
   pino?: Pino;
+  /** Where the app's own logger writes instead of stdout (tests capture output this way). */
+  logDestination?: DestinationStream;
 }
 
 function loggingFor(config: AppConfig, options: CreateAppOptions): Logging {
-  if (!options.pino) return createLogging(config);
+  if (!options.pino) return createLogging(config, options.logDestination);
   const format = config.logPretty ? 'pretty' : 'json';
   return { pino: options.pino, mode: { requested: format, effective: 'json', handler: 'custom', level: options.pino.level } };
 }
