@@ -4,6 +4,8 @@ import { LogController } from 'fastify';
 import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
+import { configuredSecrets } from './config/secrets';
+import { Redactor } from './gateway/protocol/redact';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 import { RequestOrchestrator } from './metrics/request-orchestrator.interceptor';
@@ -25,14 +27,16 @@ export interface CreateAppOptions {
   logDestination?: DestinationStream;
 }
 
-function loggingFor(config: AppConfig, options: CreateAppOptions): Logging {
-  if (!options.pino) return createLogging(config, options.logDestination);
+function loggingFor(config: AppConfig, options: CreateAppOptions, redactor: Redactor): Logging {
+  if (!options.pino) return createLogging(config, options.logDestination, redactor);
   const format = config.logPretty ? 'pretty' : 'json';
   return { pino: options.pino, mode: { requested: format, effective: 'json', handler: 'custom', level: options.pino.level } };
 }
 
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const logging = loggingFor(config, options);
+  // Built once: every relayed error, record and log line is masked with it.
+  const redactor = new Redactor(configuredSecrets(config));
+  const logging = loggingFor(config, options, redactor);
   const logger = logging.pino;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -42,7 +46,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
     return503OnClosing: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode, redactor), adapter, {
     logger: new PinoNestLogger(logger),
   });
   app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes));

@@ -10,10 +10,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
 import { presentedKey } from '../common/api-key.guard';
 import { PassThroughError } from '../common/upstream-http.error';
-import { keyFingerprint, levelEnabled } from '../logging/logger';
+import { keyFingerprint, levelEnabled, redactHeaders } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
 import { describeNetworkError } from '../gateway/protocol/error-classification';
-import { redactSecrets } from '../gateway/protocol/redact';
+import { Redactor, type Redact } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
 import type { ErrorType } from './model/error-type';
 import type { RequestRecord } from './model/request-record';
@@ -78,9 +78,9 @@ function errorTypeOf(error: unknown): ErrorType {
 }
 
 /** What the traces show: the gateway's own message for errors it raised, a redacted summary otherwise. */
-function errorMessageOf(error: unknown): string {
-  if (error instanceof PassThroughError || error instanceof HttpException) return redactSecrets(error.message);
-  return error instanceof Error ? describeNetworkError(error) : redactSecrets(String(error));
+function errorMessageOf(error: unknown, redact: Redact): string {
+  if (error instanceof PassThroughError || error instanceof HttpException) return redact(error.message);
+  return redact(error instanceof Error ? describeNetworkError(error) : String(error));
 }
 
 
@@ -111,7 +111,10 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, r: RequestRe
  */
 @Injectable()
 export class RequestOrchestrator implements NestInterceptor {
-  constructor(private readonly tracker: TrackerService) {}
+  constructor(
+    private readonly tracker: TrackerService,
+    private readonly redactor: Redactor,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
@@ -120,7 +123,7 @@ export class RequestOrchestrator implements NestInterceptor {
     const proxy = this.begin(request, reply);
     return next.handle().pipe(
       catchError((error: unknown) => {
-        proxy.metrics.fail(errorTypeOf(error), errorMessageOf(error));
+        proxy.metrics.fail(errorTypeOf(error), errorMessageOf(error, this.redactFor(request)));
         return throwError(() => error);
       }),
       // A response already gone before the handler settled has had its close event.
@@ -138,7 +141,12 @@ export class RequestOrchestrator implements NestInterceptor {
   /** Accounts a request refused before it reached a handler (bad JSON, too large), as bad_request. */
   accountRefused(request: FastifyRequest, reply: FastifyReply, message: string): void {
     if (contexts.has(request)) return;
-    this.begin(request, reply).metrics.fail('bad_request', message);
+    this.begin(request, reply).metrics.fail('bad_request', this.redactFor(request)(message));
+  }
+
+  /** The key the client presented is a secret of its request too (a passthrough provider got it). */
+  private redactFor(request: FastifyRequest): Redact {
+    return this.redactor.forRequest(presentedKey(request.headers));
   }
 
   private begin(request: FastifyRequest, reply: FastifyReply): ProxyRequestContext {
@@ -154,8 +162,8 @@ export class RequestOrchestrator implements NestInterceptor {
       ...facts,
     });
     if (levelEnabled(request.log, 'debug')) {
-      // Credentials in the headers are censored by the logger's redact paths.
-      request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
+      // Credentials in the URL are masked by the logger's line redaction.
+      request.log.debug({ request: { method: request.method, url: request.url, headers: redactHeaders(request.headers) } }, 'request received');
     }
     const lifetime = new RequestLifetime();
     reply.raw.once('close', () => {
