@@ -6,7 +6,10 @@ import type PinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config';
 import { REDACTED, Redactor } from '../gateway/protocol/redact';
 
-/** Header and body fields that carry credentials: never printed. */
+/**
+ * Header and body fields that carry credentials: never printed. Literal paths only: a leading `*` made
+ * every line ~10x slower, and the line redaction masks configured secrets and key patterns anywhere.
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
@@ -20,16 +23,14 @@ export const REDACT_PATHS = [
   'headers["proxy-authorization"]',
   'headers["x-goog-api-key"]',
   'headers.cookie',
-  '*.headers.authorization',
-  '*.headers["x-api-key"]',
-  '*.headers["api-key"]',
-  '*.headers["proxy-authorization"]',
-  '*.headers["x-goog-api-key"]',
-  '*.headers.cookie',
+  'request.headers.authorization',
+  'request.headers["x-api-key"]',
+  'request.headers["api-key"]',
+  'request.headers["proxy-authorization"]',
+  'request.headers["x-goog-api-key"]',
+  'request.headers.cookie',
   'apiKey',
   'api_key',
-  '*.apiKey',
-  '*.api_key',
 ];
 
 /** Header names that carry credentials or account identifiers, whatever the provider calls them. */
