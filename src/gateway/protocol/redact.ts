@@ -62,8 +62,9 @@ export class Redactor {
   /** Also masks `secret`, a per-request one (the key a client presented, forwarded to a passthrough provider). */
   forRequest(secret: string | undefined): Redact {
     if (secret === undefined || secret.length < MIN_SECRET_LENGTH || this.known.has(secret)) return this.redact;
-    const extra = spellings(secret);
-    return (text) => this.apply(extra.reduce((t, s) => t.replaceAll(s, REDACTED), text));
+    // Built on first use: most requests never fail, and this runs for every one.
+    let extra: string[] | undefined;
+    return (text) => this.apply((extra ??= spellings(secret)).reduce((t, s) => t.replaceAll(s, REDACTED), text));
   }
 
   // By value first: a pattern rule may stop inside a secret (at a comma, say) and leave its tail.
