@@ -1,11 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
-import type { Logger as Pino } from 'pino';
+import type { DestinationStream, Logger as Pino } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { Authenticator } from './common/authenticator';
 import { limitBodyTime } from './common/body-timeout';
+import { configuredSecrets } from './config/secrets';
+import { Redactor } from './gateway/protocol/redact';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
 import { installJsonBodyParser } from './common/json-body';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
@@ -24,16 +26,20 @@ export function requestIdFor(header: string | string[] | undefined): string {
 export interface CreateAppOptions {
   /** A ready logger (tests capture output this way); it is reported as a `custom` handler. */
   pino?: Pino;
+  /** Where the app's own logger writes instead of stdout (tests capture output this way). */
+  logDestination?: DestinationStream;
 }
 
-function loggingFor(config: AppConfig, options: CreateAppOptions): Logging {
-  if (!options.pino) return createLogging(config);
+function loggingFor(config: AppConfig, options: CreateAppOptions, redactor: Redactor): Logging {
+  if (!options.pino) return createLogging(config, options.logDestination, redactor);
   const format = config.logPretty ? 'pretty' : 'json';
   return { pino: options.pino, mode: { requested: format, effective: 'json', handler: 'custom', level: options.pino.level } };
 }
 
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const logging = loggingFor(config, options);
+  // Built once: every relayed error, record and log line is masked with it.
+  const redactor = new Redactor(configuredSecrets(config));
+  const logging = loggingFor(config, options, redactor);
   const logger = logging.pino;
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -43,7 +49,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => requestIdFor(req.headers['x-request-id']),
     return503OnClosing: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logging.mode, redactor), adapter, {
     logger: new PinoNestLogger(logger),
     // The JSON parser is the gateway's own (installJsonBodyParser); the API takes nothing else.
     bodyParser: false,

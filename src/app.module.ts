@@ -5,6 +5,7 @@ import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { HealthController } from './health/health.controller';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+import type { Redactor } from './gateway/protocol/redact';
 import type { LoggingMode } from './logging/logger';
 import { LoggingModule } from './logging/logging.module';
 import { GatewayModule } from './gateway/gateway.module';
@@ -12,10 +13,10 @@ import { MetricsModule } from './metrics/metrics.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, logging: LoggingMode): DynamicModule {
+  static forRoot(config: AppConfig, logging: LoggingMode, redactor: Redactor): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging), MetricsModule, GatewayModule, DashboardModule],
+      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, GatewayModule, DashboardModule],
       controllers: [HealthController],
       providers: [Authenticator, GracefulShutdown],
     };

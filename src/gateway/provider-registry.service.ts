@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DemoUpstream } from './demo/demo-upstream';
+import { Redactor } from './protocol/redact';
 import { demoProvider, DEMO_PROVIDER } from './providers/provider-config';
 import { routeModel, type RouteResult } from './providers/model-router';
 import type { Provider } from './providers/provider';
@@ -12,7 +13,10 @@ export class ProviderRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly providers: Map<string, Provider>;
   private demo?: DemoUpstream;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redactor: Redactor,
+  ) {
     this.providers = new Map(config.providers.providers);
   }
 
@@ -38,7 +42,8 @@ export class ProviderRegistry implements OnModuleInit, OnModuleDestroy {
       );
     } else {
       for (const p of this.providers.values()) {
-        this.logger.log(`Provider "${p.name}": ${Object.entries(p.baseUrls).map(([f, u]) => `${f} at ${u}`).join(', ')}`);
+        // Base URLs may carry userinfo (`http://user:password@host`).
+        this.logger.log(this.redactor.redact(`Provider "${p.name}": ${Object.entries(p.baseUrls).map(([f, u]) => `${f} at ${u}`).join(', ')}`));
       }
       this.logger.log(`Default provider: ${this.defaultProvider}`);
     }

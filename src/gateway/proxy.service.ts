@@ -11,6 +11,7 @@ import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError, errorTypeForApiError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
 import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
+import { Redactor, type Redact } from './protocol/redact';
 import type { StreamRelay, StreamSink, UsagePatch } from './protocol/types';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
 import { estimateInputTokens } from './conversion/token-estimate';
@@ -69,6 +70,7 @@ export class ProxyService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: ProviderRegistry,
     private readonly upstream: UpstreamClient,
+    private readonly redactor: Redactor,
   ) {}
 
   /** POST /v1/messages (Anthropic Messages API). */
@@ -92,6 +94,8 @@ export class ProxyService {
     call.metrics.route(route.provider.name, route.model);
     const exchange = chooseExchange(format, body, route);
     const stream = body.stream === true;
+    // An upstream may echo the credential it got: the gateway's own, or the client's for a passthrough provider.
+    const redact = this.redactor.forRequest(clientKeyOf(headers));
 
     const lifetime = call.lifetime;
     const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
@@ -109,7 +113,7 @@ export class ProxyService {
       });
     } catch (error) {
       clearTimeout(timer);
-      throw this.upstreamFailure(format, abortCause(lifetime, error), error);
+      throw this.upstreamFailure(format, abortCause(lifetime, error), error, redact);
     }
 
     const refused = refusal(format, response, stream);
@@ -123,7 +127,8 @@ export class ProxyService {
     const headersOut = forwardedHeaders(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       clearTimeout(timer);
-      const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
+      // Masked whole, before anything is cut from it: a cut could split a secret.
+      const text = redact(await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => ''));
       call.metrics.upstreamFinished();
       const answer = exchange.failure(response.statusCode, text, String(response.headers['content-type'] ?? JSON_TYPE));
       throw new PassThroughError(
@@ -151,20 +156,21 @@ export class ProxyService {
       } catch (error) {
         if (error instanceof PassThroughError) throw error;
         const cause = error instanceof ResponseTooLargeError ? 'upstream_error' : abortCause(lifetime, error);
-        throw this.upstreamFailure(format, cause, error);
+        throw this.upstreamFailure(format, cause, error, redact);
       } finally {
         clearTimeout(timer);
       }
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics)), call), headers: headersOut };
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact), headers: headersOut };
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
   async countTokens(rawBody: unknown, headers: Record<string, string | string[] | undefined>): Promise<ProxyResponse> {
     const body = validateBody(rawBody);
     const route = this.resolve(body.model);
+    const redact = this.redactor.forRequest(clientKeyOf(headers));
     if (!speaks(route.provider, 'anthropic')) {
       return { contentType: JSON_TYPE, body: JSON.stringify({ input_tokens: estimateInputTokens(body) }) };
     }
@@ -180,16 +186,17 @@ export class ProxyService {
         bodyTimeoutMs: this.config.requestTimeoutMs,
       });
     } catch (error) {
-      throw this.upstreamFailure('anthropic', timeout.aborted ? 'upstream_timeout' : errorTypeForNetworkError(error), error);
+      throw this.upstreamFailure('anthropic', timeout.aborted ? 'upstream_timeout' : errorTypeForNetworkError(error), error, redact);
     }
     let text: string;
     try {
       text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES);
     } catch (error) {
-      throw this.upstreamFailure('anthropic', error instanceof ResponseTooLargeError ? 'upstream_error' : errorTypeForNetworkError(error), error);
+      throw this.upstreamFailure('anthropic', error instanceof ResponseTooLargeError ? 'upstream_error' : errorTypeForNetworkError(error), error, redact);
     }
     if (response.statusCode >= 400) {
-      throw new PassThroughError(response.statusCode, text, JSON_TYPE, errorTypeForStatus(response.statusCode), summarize(text));
+      const masked = redact(text);
+      throw new PassThroughError(response.statusCode, masked, JSON_TYPE, errorTypeForStatus(response.statusCode), summarize(masked));
     }
     return { contentType: JSON_TYPE, body: text };
   }
@@ -200,16 +207,17 @@ export class ProxyService {
     return result.route;
   }
 
-  private upstreamFailure(format: ApiFormat, errorType: ErrorType, error: unknown): PassThroughError {
+  private upstreamFailure(format: ApiFormat, errorType: ErrorType, error: unknown, redact: Redact): PassThroughError {
     const status = errorType === 'upstream_timeout' ? 504 : 502;
-    const message =
+    const message = redact(
       error instanceof ResponseTooLargeError
         ? error.message
         : errorType === 'upstream_timeout'
           ? 'The upstream provider did not answer in time'
           : errorType === 'client_disconnect'
             ? 'The client closed the connection'
-            : `The upstream provider could not be reached: ${describeNetworkError(error)}`;
+            : `The upstream provider could not be reached: ${describeNetworkError(error)}`,
+    );
     return new PassThroughError(status, JSON.stringify(errorBody(format, status, message)), JSON_TYPE, errorType, message);
   }
 }
@@ -224,7 +232,7 @@ interface Exchange {
   usage(parsed: unknown): UsagePatch;
   /** The client's body for a successful upstream JSON answer; undefined to send the upstream's text as is. */
   answer(parsed: unknown): unknown;
-  relay(sink: StreamSink): StreamRelay;
+  relay(sink: StreamSink, redact: Redact): StreamRelay;
   failure(status: number, text: string, contentType: string): { status: number; body: string; contentType: string };
 }
 
@@ -242,7 +250,7 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
       upstreamBody: { ...body, model: route.model },
       usage: anthropicUsage,
       answer: renamed,
-      relay: (sink) => createAnthropicRelay({ sink, rewriteModel: rewrite(route) }),
+      relay: (sink, redact) => createAnthropicRelay({ sink, rewriteModel: rewrite(route), redact }),
       failure: passFailure,
     };
   }
@@ -255,7 +263,7 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
       upstreamBody,
       usage: openaiUsage,
       answer: renamed,
-      relay: (sink) => createOpenAIRelay({ sink, rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage }),
+      relay: (sink, redact) => createOpenAIRelay({ sink, rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage, redact }),
       failure: passFailure,
     };
   }
@@ -267,7 +275,7 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
       upstreamBody: toOpenAIRequest(request, route.model),
       usage: openaiUsage,
       answer: (parsed) => toAnthropicResponse(parsed as OpenAIChatCompletion, route.requested, stops),
-      relay: (sink) => createOpenAIToAnthropicRelay({ sink, requestedModel: route.requested, stopSequences: stops }),
+      relay: (sink, redact) => createOpenAIToAnthropicRelay({ sink, requestedModel: route.requested, stopSequences: stops, redact }),
       failure: (status, text) => {
         let parsed: unknown = text;
         try {
@@ -394,10 +402,14 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The key the client presented: `x-api-key`, else `Authorization` without its `Bearer`. */
+function clientKeyOf(client: Record<string, string | string[] | undefined>): string | undefined {
+  return first(client['x-api-key']) ?? first(client.authorization)?.replace(/^Bearer\s+/i, '');
+}
+
 /** The gateway's own credentials; a client's key goes upstream only for a passthrough provider. */
 function upstreamHeaders(provider: Provider, format: ApiFormat, client: Record<string, string | string[] | undefined>): Record<string, string> {
-  const clientKey = first(client['x-api-key']) ?? first(client.authorization)?.replace(/^Bearer\s+/i, '');
-  const key = provider.apiKey ?? clientKey ?? '';
+  const key = provider.apiKey ?? clientKeyOf(client) ?? '';
   const headers: Record<string, string> = {
     'content-type': JSON_TYPE,
     accept: format === 'anthropic' ? JSON_TYPE : `${JSON_TYPE}, text/event-stream`,
@@ -433,7 +445,7 @@ function streamErrorEvent(format: ApiFormat, message: string): string {
  * Relays the upstream's event stream to the client with backpressure (pipe), counting bytes sent.
  * An upstream failure mid-stream ends the client's stream with an error event in its own format.
  */
-function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, call: ProxyRequestContext): Readable {
+function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, call: ProxyRequestContext, redact: Redact): Readable {
   const metrics = call.metrics;
   /** Set when the upstream failed mid-stream: the error event owed to the client ('' if it left). */
   let failure: string | undefined;
@@ -461,7 +473,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
       const verdict = relay.finish();
       let tail = verdict.trailing;
       if (verdict.malformed !== undefined || !verdict.complete) {
-        const message = verdict.malformed ?? 'The upstream stream ended before its final event';
+        const message = redact(verdict.malformed ?? 'The upstream stream ended before its final event');
         metrics.fail('streaming_error', message);
         // OpenAI clients saw the bad chunk itself, except when the gateway cut the stream.
         const owed = format === 'anthropic' ? !tail.includes('event: error') : cut;
@@ -478,7 +490,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
     const message =
       type === 'upstream_timeout'
         ? 'The upstream stream was idle past STREAMING_READ_TIMEOUT_SECONDS'
-        : `The upstream stream failed: ${describeNetworkError(error)}`;
+        : redact(`The upstream stream failed: ${describeNetworkError(error)}`);
     metrics.fail(type, message);
     metrics.upstreamFinished();
     failure = call.lifetime.clientGone ? '' : streamErrorEvent(format, message);

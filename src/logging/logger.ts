@@ -4,8 +4,12 @@ import type { LoggerService } from '@nestjs/common';
 import pino, { levels, type Level, type Logger as Pino } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config';
+import { REDACTED, Redactor } from '../gateway/protocol/redact';
 
-/** Header and body fields that carry credentials: never printed. */
+/**
+ * Header and body fields that carry credentials: never printed. Literal paths only: a leading `*` made
+ * every line ~10x slower, and the line redaction masks configured secrets and key patterns anywhere.
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
@@ -19,17 +23,25 @@ export const REDACT_PATHS = [
   'headers["proxy-authorization"]',
   'headers["x-goog-api-key"]',
   'headers.cookie',
-  '*.headers.authorization',
-  '*.headers["x-api-key"]',
-  '*.headers["api-key"]',
-  '*.headers["proxy-authorization"]',
-  '*.headers["x-goog-api-key"]',
-  '*.headers.cookie',
+  'request.headers.authorization',
+  'request.headers["x-api-key"]',
+  'request.headers["api-key"]',
+  'request.headers["proxy-authorization"]',
+  'request.headers["x-goog-api-key"]',
+  'request.headers.cookie',
   'apiKey',
   'api_key',
-  '*.apiKey',
-  '*.api_key',
 ];
+
+/** Header names that carry credentials or account identifiers, whatever the provider calls them. */
+const SENSITIVE_HEADER = /authorization|cookie|api[-_]?key|token|secret|password|session|signature|credential|organization|project/i;
+
+/** Headers for a log line, with the value of every sensitive-looking header masked. */
+export function redactHeaders(headers: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) out[name] = SENSITIVE_HEADER.test(name) ? REDACTED : value;
+  return out;
+}
 
 export type LogFormat = 'json' | 'pretty';
 
@@ -83,11 +95,19 @@ function loadPretty(): typeof PinoPretty | undefined {
   }
 }
 
-/** pino to stdout (or `destination`): JSON lines, or pretty when LOG_PRETTY=true and pino-pretty is installed. */
-export function createLogging(config: Pick<AppConfig, 'logLevel' | 'logPretty'>, destination?: pino.DestinationStream): Logging {
+/**
+ * pino to stdout (or `destination`): JSON lines, or pretty when LOG_PRETTY=true and pino-pretty is installed.
+ * Every finished line (message, nested objects, error stacks) passes through `redactor` before it is written.
+ */
+export function createLogging(
+  config: Pick<AppConfig, 'logLevel' | 'logPretty'>,
+  destination?: pino.DestinationStream,
+  redactor = new Redactor([]),
+): Logging {
   const options: pino.LoggerOptions = {
     level: config.logLevel,
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
+    hooks: { streamWrite: redactor.redact },
     base: undefined,
   };
   const requested: LogFormat = config.logPretty ? 'pretty' : 'json';

@@ -12,10 +12,10 @@ import { clientOf } from '../common/authenticator';
 import { presentedKey } from '../core/client-key';
 import { routeFactsOf } from '../core/route-facts';
 import { PassThroughError } from '../common/upstream-http.error';
-import { keyFingerprint, levelEnabled } from '../logging/logger';
+import { keyFingerprint, levelEnabled, redactHeaders } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
 import { describeNetworkError } from '../gateway/protocol/error-classification';
-import { redactSecrets } from '../gateway/protocol/redact';
+import { Redactor, type Redact } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
 import type { ErrorType } from './model/error-type';
 import { TrackerService } from './tracker.service';
@@ -79,9 +79,9 @@ function errorTypeOf(error: unknown): ErrorType {
 }
 
 /** What the traces show: the gateway's own message for errors it raised, a redacted summary otherwise. */
-function errorMessageOf(error: unknown): string {
-  if (error instanceof PassThroughError || error instanceof HttpException) return redactSecrets(error.message);
-  return error instanceof Error ? describeNetworkError(error) : redactSecrets(String(error));
+function errorMessageOf(error: unknown, redact: Redact): string {
+  if (error instanceof PassThroughError || error instanceof HttpException) return redact(error.message);
+  return redact(error instanceof Error ? describeNetworkError(error) : String(error));
 }
 
 
@@ -107,7 +107,7 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
       input_tokens: known ? r.inputTokens : undefined,
       output_tokens: known ? r.outputTokens : undefined,
       error_type: r.errorType,
-      error: r.error === undefined ? undefined : redactSecrets(r.error),
+      error: r.error,
       // Which client key, for correlation; never the key itself.
       client_key: clientOf(request)?.keyFingerprint ?? (key === undefined ? undefined : keyFingerprint(key)),
     },
@@ -122,7 +122,10 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
  */
 @Injectable()
 export class RequestOrchestrator implements NestInterceptor {
-  constructor(private readonly tracker: TrackerService) {}
+  constructor(
+    private readonly tracker: TrackerService,
+    private readonly redactor: Redactor,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
@@ -131,7 +134,7 @@ export class RequestOrchestrator implements NestInterceptor {
     const proxy = this.begin(request, reply);
     return next.handle().pipe(
       catchError((error: unknown) => {
-        proxy.metrics.fail(errorTypeOf(error), errorMessageOf(error));
+        proxy.metrics.fail(errorTypeOf(error), errorMessageOf(error, this.redactFor(request)));
         return throwError(() => error);
       }),
       // A response already gone before the handler settled has had its close event.
@@ -153,7 +156,12 @@ export class RequestOrchestrator implements NestInterceptor {
    */
   accountRefused(request: FastifyRequest, reply: FastifyReply, errorType: ErrorType, message: string): void {
     if (contexts.has(request)) return;
-    this.begin(request, reply).metrics.fail(errorType, message);
+    this.begin(request, reply).metrics.fail(errorType, this.redactFor(request)(message));
+  }
+
+  /** The key the client presented is a secret of its request too (a passthrough provider got it). */
+  private redactFor(request: FastifyRequest): Redact {
+    return this.redactor.forRequest(presentedKey(request.headers));
   }
 
   private begin(request: FastifyRequest, reply: FastifyReply): ProxyRequestContext {
@@ -169,8 +177,8 @@ export class RequestOrchestrator implements NestInterceptor {
       ...facts,
     });
     if (levelEnabled(request.log, 'debug')) {
-      // Credentials in the headers are censored by the logger's redact paths.
-      request.log.debug({ request: { method: request.method, url: request.url, headers: request.headers } }, 'request received');
+      // Credentials in the URL are masked by the logger's line redaction.
+      request.log.debug({ request: { method: request.method, url: request.url, headers: redactHeaders(request.headers) } }, 'request received');
     }
     const lifetime = new RequestLifetime();
     let ended = false;

@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { Logger as Pino } from 'pino';
+import type { DestinationStream, Logger as Pino } from 'pino';
 import { createApp } from '../../src/app.factory';
 import { ActiveRequestsHub } from '../../src/metrics/active-requests.hub';
 import { TrackerService } from '../../src/metrics/tracker.service';
@@ -13,8 +13,11 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** The whole gateway, listening on a loopback port of its own; pass `pino` to capture its logs. */
-export async function startApp(env: Record<string, string> = {}, options: { pino?: Pino } = {}): Promise<RunningApp> {
+/** The whole gateway, listening on a loopback port of its own; pass `pino` or `logDestination` to capture its logs. */
+export async function startApp(
+  env: Record<string, string> = {},
+  options: { pino?: Pino; logDestination?: DestinationStream } = {},
+): Promise<RunningApp> {
   const app = await createApp(makeConfig(env), options);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.getHttpServer().address();

@@ -23,14 +23,14 @@ const toolDelta = (index: number, fields: { id?: string; name?: string; args?: s
     ],
   });
 
-function run(sse: string, opts: { messageId?: string; sink?: StreamSink } = {}) {
+function run(sse: string, opts: { messageId?: string; sink?: StreamSink; redact?: (text: string) => string } = {}) {
   const calls: SinkCall[] = [];
   const sink: StreamSink = opts.sink ?? {
     onFirstContent: () => calls.push(['onFirstContent']),
     onUsage: (patch) => calls.push(['onUsage', patch]),
     onError: (type, message) => calls.push(['onError', type, message]),
   };
-  const sut = createOpenAIToAnthropicRelay({ sink, requestedModel: 'sonnet', messageId: opts.messageId });
+  const sut = createOpenAIToAnthropicRelay({ sink, requestedModel: 'sonnet', messageId: opts.messageId, redact: opts.redact });
   const pushed = sut.push(enc(sse));
   const verdict = sut.finish();
   const text = pushed + verdict.trailing;
@@ -128,6 +128,14 @@ describe(createOpenAIToAnthropicRelay.name, () => {
       delta: { stop_reason: 'tool_use' },
     });
     expect(calls).toContainEqual(['onUsage', { toolCallCount: 1 }]);
+  });
+
+  it('masks secrets in the converted error event and the reported message, with the redaction it is given', () => {
+    const redact = (text: string): string => text.replaceAll('key-0123456789', '[REDACTED]');
+    const { text, calls } = run(data({ error: { message: 'no account for key-0123456789', type: 'server_error' } }), { redact });
+    expect(text).not.toContain('key-0123456789');
+    expect(parseAnthropicSse(text).at(-1)).toMatchObject({ event: 'error', data: { error: { message: 'no account for [REDACTED]' } } });
+    expect(calls.at(-1)).toEqual(['onError', 'upstream_error', 'no account for [REDACTED]']);
   });
 
   it('treats an `event: error` SSE event as an upstream error', () => {

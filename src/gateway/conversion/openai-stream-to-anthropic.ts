@@ -1,5 +1,6 @@
 import { EventRelay } from '../protocol/event-relay';
 import { openaiDeltaChars } from '../protocol/output-chars';
+import { redactSecrets, type Redact } from '../protocol/redact';
 import type { SseEvent } from '../protocol/sse-events';
 import type { StreamRelay, StreamSink } from '../protocol/types';
 import { isNumber, isObject, isString } from './guards';
@@ -27,6 +28,8 @@ export interface OpenAIToAnthropicRelayOptions {
   messageId?: string;
   /** The request's stop_sequences, to recognise a provider-named stop string (vLLM `stop_reason`). */
   stopSequences?: string[];
+  /** Masks secrets an upstream echoes in an error chunk, in the client's error event and the reported message. */
+  redact?: Redact;
 }
 
 export const EARLY_END_MESSAGE = 'upstream stream ended early';
@@ -171,7 +174,8 @@ class OpenAIToAnthropicRelay extends EventRelay {
   }
 
   private fail(payload: Record<string, unknown>): string {
-    const { type, message, errorType } = streamErrorToAnthropic(payload);
+    const { type, message: upstreamMessage, errorType } = streamErrorToAnthropic(payload);
+    const message = (this.opts.redact ?? redactSecrets)(upstreamMessage);
     this.state = 'errored';
     this.sink.onError(errorType, message);
     return errorEvent(type, message);

@@ -261,6 +261,15 @@ describe(createAnthropicRelay.name, () => {
     ]);
   });
 
+  it('masks secrets in the error event it relays too, with the redaction it is given', () => {
+    const sink = new RecordingSink();
+    const stream = sse('error', { type: 'error', error: { type: 'authentication_error', message: 'no account for key-0123456789' } });
+    const redact = (text: string): string => text.replaceAll('key-0123456789', '[REDACTED]');
+    const { output } = runRelay(createAnthropicRelay({ sink, redact }), stream);
+    expect(output).toBe(sse('error', { type: 'error', error: { type: 'authentication_error', message: 'no account for [REDACTED]' } }));
+    expect(sink.calls).toEqual([{ kind: 'error', errorType: 'auth_error', message: 'no account for [REDACTED]' }]);
+  });
+
   it('marks bad JSON as malformed but keeps passing bytes through', () => {
     const sink = new RecordingSink();
     const bad = 'event: content_block_delta\ndata: {"type":"content_block_delta",\n\n';

@@ -3,7 +3,7 @@ import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
 import { isRecord, positiveCount, tokenCount, type JsonObject } from './json-fields';
 import { anthropicDeltaChars } from './output-chars';
-import { redactSecrets } from './redact';
+import { redactSecrets, type Redact } from './redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
 
@@ -11,6 +11,8 @@ export interface AnthropicRelayOptions {
   sink: StreamSink;
   /** The upstream answers with `from`; the client asked for `to` and must see it in `message_start`. */
   rewriteModel?: { from: string; to: string };
+  /** Masks secrets an upstream echoes in an error event, in the relayed text and the reported message. */
+  redact?: Redact;
 }
 
 /** Relays an Anthropic Messages event stream unchanged (but for the model alias) while observing usage. */
@@ -19,8 +21,11 @@ export function createAnthropicRelay(opts: AnthropicRelayOptions): StreamRelay {
 }
 
 class AnthropicRelay extends EventRelay {
+  private readonly redact: Redact;
+
   constructor(opts: AnthropicRelayOptions) {
     super(opts.sink, opts.rewriteModel);
+    this.redact = opts.redact ?? redactSecrets;
   }
 
   protected relay(event: SseEvent): string {
@@ -59,7 +64,7 @@ class AnthropicRelay extends EventRelay {
         return raw;
       case 'error':
         this.onErrorEvent(payload);
-        return raw;
+        return this.redact(raw);
       default:
         return raw;
     }
@@ -97,7 +102,7 @@ class AnthropicRelay extends EventRelay {
     const type = typeof error.type === 'string' ? error.type : undefined;
     const message =
       typeof error.message === 'string' && error.message ? error.message : (type ?? 'stream error');
-    this.sink.onError(errorTypeForApiError(type), redactSecrets(message));
+    this.sink.onError(errorTypeForApiError(type), this.redact(message));
   }
 
   private report(fields: UsagePatch): void {

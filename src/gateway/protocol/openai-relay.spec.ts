@@ -281,6 +281,15 @@ describe(createOpenAIRelay.name, () => {
     ]);
   });
 
+  it('masks secrets in the error chunk it relays too, with the redaction it is given', () => {
+    const sink = new RecordingSink();
+    const error = (message: string) => `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } })}\n\n`;
+    const redact = (text: string): string => text.replaceAll('key-0123456789', '[REDACTED]');
+    const { output } = runRelay(createOpenAIRelay({ sink, dropUsageChunk: false, redact }), error('no account for key-0123456789'));
+    expect(output).toBe(error('no account for [REDACTED]'));
+    expect(sink.calls).toEqual([{ kind: 'error', errorType: 'upstream_error', message: 'no account for [REDACTED]' }]);
+  });
+
   it('marks bad JSON as malformed but keeps passing bytes through', () => {
     const sink = new RecordingSink();
     const stream = chunk([delta({ content: 'Hi' })]) + 'data: {"id":"x",\n\n' + DONE;

@@ -2,7 +2,7 @@ import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
 import { openaiDeltaChars } from './output-chars';
-import { redactSecrets } from './redact';
+import { redactSecrets, type Redact } from './redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
 import { openaiUsageFromObject } from './usage';
@@ -13,6 +13,8 @@ export interface OpenAIRelayOptions {
   rewriteModel?: { from: string; to: string };
   /** The gateway added `stream_options.include_usage` itself: observe the usage-only chunk but do not forward it. */
   dropUsageChunk: boolean;
+  /** Masks secrets an upstream echoes in an error chunk, in the relayed text and the reported message. */
+  redact?: Redact;
 }
 
 /** Relays an OpenAI chat.completion.chunk stream unchanged (but for the model alias) while observing usage. */
@@ -25,12 +27,14 @@ const CHOICE_STRIDE = 1_000_000;
 
 class OpenAIRelay extends EventRelay {
   private readonly dropUsageChunk: boolean;
+  private readonly redact: Redact;
   /** Tool calls seen, by choice/index key, with the id each carried ('' before one arrived). */
   private readonly toolCallIds = new Map<number, string>();
 
   constructor(opts: OpenAIRelayOptions) {
     super(opts.sink, opts.rewriteModel);
     this.dropUsageChunk = opts.dropUsageChunk;
+    this.redact = opts.redact ?? redactSecrets;
   }
 
   protected relay(event: SseEvent): string {
@@ -55,7 +59,7 @@ class OpenAIRelay extends EventRelay {
     }
     if (isRecord(payload.error)) {
       this.onErrorChunk(payload.error);
-      return raw;
+      return this.redact(raw);
     }
     const { choices, usage } = payload;
     const hasChoices = Array.isArray(choices) && choices.length > 0;
@@ -107,7 +111,7 @@ class OpenAIRelay extends EventRelay {
 
   private onErrorChunk(error: JsonObject): void {
     const message = typeof error.message === 'string' && error.message ? error.message : 'stream error';
-    this.sink.onError(errorTypeForApiError(error.code, error.type), redactSecrets(message));
+    this.sink.onError(errorTypeForApiError(error.code, error.type), this.redact(message));
   }
 }
 

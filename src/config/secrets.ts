@@ -1,0 +1,35 @@
+import type { AppConfig } from './app-config';
+
+/** The user and password of a URL, as written (percent-encoded) and decoded. */
+function userinfo(url: string): string[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [];
+  }
+  return [parsed.username, parsed.password].flatMap((part) => {
+    if (!part) return [];
+    try {
+      const decoded = decodeURIComponent(part);
+      return decoded === part ? [part] : [part, decoded];
+    } catch {
+      return [part];
+    }
+  });
+}
+
+/**
+ * Every secret the configuration holds, to be masked by value wherever text is relayed or recorded:
+ * the gateway key, provider keys (not `!PASSTHRU`) and userinfo in provider base URLs. A new kind of
+ * configured secret is added here.
+ */
+export function configuredSecrets(config: Pick<AppConfig, 'proxyApiKey' | 'providers'>): string[] {
+  const secrets: string[] = [];
+  if (config.proxyApiKey) secrets.push(config.proxyApiKey);
+  for (const provider of config.providers.providers.values()) {
+    if (provider.apiKey) secrets.push(provider.apiKey);
+    for (const url of Object.values(provider.baseUrls)) secrets.push(...userinfo(url));
+  }
+  return secrets;
+}
