@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BehaviorSubject, filter, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { UsagePatch } from '../core/usage';
 import { addRecordToSplit, addTotals, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
@@ -13,7 +14,7 @@ import type { ProviderModelFilter } from './calculations/wildcard';
 import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import type { ErrorType } from './model/error-type';
-import { newRecord, type RequestOutcome, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
+import { newRecord, type RequestOutcome, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket } from './model/totals';
 
 export const TRACE_CAPACITY = 200;

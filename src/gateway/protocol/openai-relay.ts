@@ -1,10 +1,10 @@
+import { openaiUsage } from '../../core/usage';
 import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
 import { redactSecrets } from './redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
-import { openaiUsageFromObject } from './usage';
 
 export interface OpenAIRelayOptions {
   sink: StreamSink;
@@ -60,7 +60,7 @@ class OpenAIRelay extends EventRelay {
     const hasChoices = Array.isArray(choices) && choices.length > 0;
     if (hasChoices) this.observeChoices(choices);
     if (isRecord(usage)) {
-      const patch = openaiUsageFromObject(usage);
+      const patch = openaiUsage(usage);
       if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
       if (this.dropUsageChunk && !hasChoices) return '';
     }

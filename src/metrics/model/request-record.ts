@@ -45,15 +45,6 @@ export interface RequestStart {
   toolResultCount?: number;
 }
 
-/** Usage as a protocol parser reports it; absent fields leave the record as it is. */
-export interface UsagePatch {
-  inputTokens?: number;
-  outputTokens?: number;
-  cacheReadTokens?: number;
-  cacheCreationTokens?: number;
-  toolCallCount?: number;
-}
-
 export interface RequestOutcome {
   error?: string;
   errorType?: ErrorType;
