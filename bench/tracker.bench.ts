@@ -4,7 +4,8 @@
  * requests over 20 providers x 50 models (it must hold buckets, not requests).
  */
 import { loadConfig } from '../src/config/app-config';
-import { newRecord, type RequestStart, type UsagePatch } from '../src/metrics/model/request-record';
+import type { UsagePatch } from '../src/core/usage';
+import { newRecord, type RequestStart } from '../src/metrics/model/request-record';
 import { SYSTEM_CLOCK, TrackerService } from '../src/metrics/tracker.service';
 import { fmt, median, QUICK, table } from './support/stats';
 

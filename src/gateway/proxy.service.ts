@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { errorBody } from '../common/api-error';
 import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { anthropicMessageUsage, openaiCompletionUsage, type UsagePatch } from '../core/usage';
 import type { MetricsContext } from '../metrics/metrics-context';
 import type { ErrorType } from '../metrics/model/error-type';
 import type { ProxyRequestContext, RequestLifetime } from '../metrics/request-orchestrator.interceptor';
@@ -12,13 +13,12 @@ import { describeNetworkError, errorTypeForApiError, errorTypeForNetworkError, e
 import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
 import { Redactor, type Redact } from './protocol/redact';
-import type { StreamRelay, StreamSink, UsagePatch } from './protocol/types';
+import type { StreamRelay, StreamSink } from './protocol/types';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
 import { estimateInputTokens } from './conversion/token-estimate';
 import { createOpenAIToAnthropicRelay } from './conversion/openai-stream-to-anthropic';
 import { openaiErrorToAnthropic, toAnthropicResponse } from './conversion/openai-to-anthropic';
 import type { AnthropicMessagesRequest, OpenAIChatCompletion } from './conversion/wire-types';
-import { anthropicUsage, openaiUsage } from './protocol/usage';
 import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
 import { speaks, type ApiFormat, type Provider } from './providers/provider';
@@ -230,8 +230,8 @@ interface Exchange {
   upstreamFormat: ApiFormat;
   upstreamBody: unknown;
   usage(parsed: unknown): UsagePatch;
-  /** The client's body for a successful upstream JSON answer; undefined to send the upstream's text as is. */
-  answer(parsed: unknown): unknown;
+  /** The client's body for a successful upstream JSON answer, with the usage recorded for it; undefined to send the upstream's text as is. */
+  answer(parsed: unknown, usage: UsagePatch): unknown;
   relay(sink: StreamSink, redact: Redact): StreamRelay;
   failure(status: number, text: string, contentType: string): { status: number; body: string; contentType: string };
 }
@@ -248,7 +248,7 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
     return {
       upstreamFormat: 'anthropic',
       upstreamBody: { ...body, model: route.model },
-      usage: anthropicUsage,
+      usage: anthropicMessageUsage,
       answer: renamed,
       relay: (sink, redact) => createAnthropicRelay({ sink, rewriteModel: rewrite(route), redact }),
       failure: passFailure,
@@ -261,7 +261,7 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
     return {
       upstreamFormat: 'openai',
       upstreamBody,
-      usage: openaiUsage,
+      usage: openaiCompletionUsage,
       answer: renamed,
       relay: (sink, redact) => createOpenAIRelay({ sink, rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage, redact }),
       failure: passFailure,
@@ -273,8 +273,8 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
     return {
       upstreamFormat: 'openai',
       upstreamBody: toOpenAIRequest(request, route.model),
-      usage: openaiUsage,
-      answer: (parsed) => toAnthropicResponse(parsed as OpenAIChatCompletion, route.requested, stops),
+      usage: openaiCompletionUsage,
+      answer: (parsed, usage) => toAnthropicResponse(parsed as OpenAIChatCompletion, route.requested, stops, usage),
       relay: (sink, redact) => createOpenAIToAnthropicRelay({ sink, requestedModel: route.requested, stopSequences: stops, redact }),
       failure: (status, text) => {
         let parsed: unknown = text;
@@ -301,8 +301,9 @@ function completeBody(format: ApiFormat, exchange: Exchange, status: number, tex
   } catch {
     throw unusableAnswer(format, `The upstream answered ${status} with a body that is not JSON`);
   }
-  metrics.usage(exchange.usage(parsed));
-  const answer = exchange.answer(parsed);
+  const usage = exchange.usage(parsed);
+  metrics.usage(usage);
+  const answer = exchange.answer(parsed, usage);
   return answer === undefined ? text : JSON.stringify(answer);
 }
 

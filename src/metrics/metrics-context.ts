@@ -1,5 +1,6 @@
+import type { UsagePatch } from '../core/usage';
 import type { ErrorType } from './model/error-type';
-import { newRecord, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
+import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 
 /** What the request path can tell the tracker about one request. */
 export interface TrackerPort {

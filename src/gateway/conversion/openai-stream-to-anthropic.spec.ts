@@ -88,7 +88,7 @@ describe(createOpenAIToAnthropicRelay.name, () => {
       {
         type: 'message_delta',
         delta: { stop_reason: 'tool_use', stop_sequence: null },
-        usage: { output_tokens: 0 },
+        usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
       },
       { type: 'message_stop' },
     ]);

@@ -1,3 +1,4 @@
+import { foldUsage, openaiUsage, type UsagePatch } from '../../core/usage';
 import { EventRelay } from '../protocol/event-relay';
 import { openaiDeltaChars } from '../protocol/output-chars';
 import { redactSecrets, type Redact } from '../protocol/redact';
@@ -11,10 +12,8 @@ import {
   fallbackToolUseId,
   streamErrorToAnthropic,
   toAnthropicUsage,
-  usagePatchOf,
 } from './openai-to-anthropic';
 import type {
-  AnthropicUsage,
   OpenAIChatChunk,
   OpenAIChunkChoice,
   OpenAIChunkToolCallDelta,
@@ -74,7 +73,8 @@ class OpenAIToAnthropicRelay extends EventRelay {
   private readonly tools = new Map<number, ToolCallState>();
   private finishReason: string | null = null;
   private providerStop: string | number | null = null;
-  private usage: AnthropicUsage | undefined;
+  /** Usage so far, folded as the record folds it: what the sink is told is what the client is sent. */
+  private readonly usage: UsagePatch = {};
   private id: string | undefined;
 
   constructor(private readonly opts: OpenAIToAnthropicRelayOptions) {
@@ -136,6 +136,8 @@ class OpenAIToAnthropicRelay extends EventRelay {
   }
 
   private handleChunk(chunk: OpenAIChatChunk): string {
+    const reportsUsage = isObject(chunk.usage);
+    if (reportsUsage) foldUsage(this.usage, openaiUsage(chunk.usage));
     let out = this.ensureStarted(chunk);
     const choices: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
     const choice = choices.find((c): c is OpenAIChunkChoice => isObject(c) && (c.index ?? 0) === 0);
@@ -164,9 +166,8 @@ class OpenAIToAnthropicRelay extends EventRelay {
         out += this.closeBlocks();
       }
     }
-    if (isObject(chunk.usage)) {
-      this.usage = toAnthropicUsage(chunk.usage);
-      this.sink.onUsage({ ...usagePatchOf(this.usage), toolCallCount: this.tools.size });
+    if (reportsUsage) {
+      this.sink.onUsage({ ...this.usage, toolCallCount: this.tools.size });
       // include_usage sends usage in its own chunk (no choices) after the finish_reason chunk.
       if (this.finishReason !== null && choices.length === 0) out += this.finalize();
     }
@@ -311,8 +312,8 @@ class OpenAIToAnthropicRelay extends EventRelay {
   private ensureStarted(chunk?: OpenAIChatChunk): string {
     if (this.started) return '';
     this.started = true;
-    const usage = toAnthropicUsage(chunk?.usage);
-    usage.output_tokens = 0;
+    // Output is counted in message_delta; message_start carries the input side only.
+    const usage = { ...toAnthropicUsage(this.usage), output_tokens: 0 };
     const message = {
       id: this.messageId(chunk?.id),
       type: 'message',
@@ -345,11 +346,10 @@ class OpenAIToAnthropicRelay extends EventRelay {
       hasToolUse: this.tools.size > 0,
       stopSequences: this.opts.stopSequences,
     });
-    const usage = this.usage ?? { output_tokens: 0 };
     out += sse('message_delta', {
       type: 'message_delta',
       delta: { stop_reason: stop.stopReason, stop_sequence: stop.stopSequence },
-      usage,
+      usage: toAnthropicUsage(this.usage),
     });
     out += sse('message_stop', { type: 'message_stop' });
     this.state = 'stopped';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { anthropicErrorType } from '../../common/api-error';
 import type { ErrorType } from '../../metrics/model/error-type';
-import type { UsagePatch } from '../../metrics/model/request-record';
+import { openaiUsage, type UsagePatch } from '../../core/usage';
 import { isNumber, isObject, isString } from './guards';
 import type {
   AnthropicContentBlock,
@@ -12,17 +12,18 @@ import type {
   AnthropicUsage,
   OpenAIChatCompletion,
   OpenAIResponseToolCall,
-  OpenAIUsage,
 } from './wire-types';
 
 /**
  * OpenAI Chat Completion -> Anthropic Message. Only the first choice is converted (Anthropic has one).
- * `model` is the model the client asked for, so the upstream's name never leaks.
+ * `model` is the model the client asked for, so the upstream's name never leaks; `usage` is the
+ * patch recorded for this answer, so the body and the record agree.
  */
 export function toAnthropicResponse(
   body: OpenAIChatCompletion,
   requestedModel: string,
   stopSequences?: string[],
+  usage: UsagePatch = openaiUsage(isObject(body) ? body.usage : undefined),
 ): AnthropicMessage {
   const choice =
     isObject(body) && Array.isArray(body.choices) && isObject(body.choices[0]) ? body.choices[0] : undefined;
@@ -58,7 +59,7 @@ export function toAnthropicResponse(
     content,
     stop_reason: stop.stopReason,
     stop_sequence: stop.stopSequence,
-    usage: toAnthropicUsage(isObject(body) ? body.usage : undefined),
+    usage: toAnthropicUsage(usage),
   };
 }
 
@@ -111,31 +112,14 @@ export function mapStopReason(input: StopInput): {
   return { stopReason: 'end_turn', stopSequence: null };
 }
 
-/** Contract section 1: input excludes cache reads (input = prompt - cached, cache_read = cached). */
-export function toAnthropicUsage(usage: OpenAIUsage | null | undefined): AnthropicUsage {
-  const u = isObject(usage) ? usage : {};
-  const prompt = nonNegative(u.prompt_tokens);
-  const details = isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
-  const cached = Math.min(prompt, nonNegative(details.cached_tokens ?? u.prompt_cache_hit_tokens));
+/** A parsed usage patch as the Anthropic `usage` object a client is sent; unreported fields are 0, as in the record. */
+export function toAnthropicUsage(usage: UsagePatch): AnthropicUsage {
   return {
-    input_tokens: prompt - cached,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: cached,
-    output_tokens: nonNegative(u.completion_tokens),
+    input_tokens: usage.inputTokens ?? 0,
+    cache_creation_input_tokens: usage.cacheCreationTokens ?? 0,
+    cache_read_input_tokens: usage.cacheReadTokens ?? 0,
+    output_tokens: usage.outputTokens ?? 0,
   };
-}
-
-export function usagePatchOf(usage: AnthropicUsage): UsagePatch {
-  return {
-    inputTokens: usage.input_tokens,
-    outputTokens: usage.output_tokens,
-    cacheReadTokens: usage.cache_read_input_tokens,
-    cacheCreationTokens: usage.cache_creation_input_tokens,
-  };
-}
-
-function nonNegative(value: unknown): number {
-  return isNumber(value) && value > 0 ? Math.floor(value) : 0;
 }
 
 /** `chatcmpl-abc123` -> `msg_abc123`; a fresh id when the upstream sent none. */

@@ -91,7 +91,7 @@ const EXPECTED_CALLS = [
   { kind: 'firstContent' },
   { kind: 'usage', patch: { toolCallCount: 1 } },
   { kind: 'usage', patch: { toolCallCount: 2 } },
-  { kind: 'usage', patch: { outputTokens: 89 } },
+  { kind: 'usage', patch: { inputTokens: 0, outputTokens: 89 } },
 ];
 
 describe(createAnthropicRelay.name, () => {
@@ -183,7 +183,7 @@ describe(createAnthropicRelay.name, () => {
     expect(runRelay(sut, MESSAGE_START).output).toBe(MESSAGE_START.replace(`"model":"${MODEL}"`, '"model":"opus"'));
   });
 
-  it('reports message_delta input and cache fields only when present and non-zero', () => {
+  it('reports message_delta usage as parsed, the zeros it repeats included (the record merge ignores them)', () => {
     const sink = new RecordingSink();
     const stream =
       sse('message_delta', {
@@ -213,7 +213,10 @@ describe(createAnthropicRelay.name, () => {
       });
     runRelay(createAnthropicRelay({ sink }), stream);
     expect(sink.calls).toEqual([
-      { kind: 'usage', patch: { outputTokens: 15 } },
+      {
+        kind: 'usage',
+        patch: { inputTokens: 0, outputTokens: 15, cacheReadTokens: 0, cacheCreationTokens: 0 },
+      },
       {
         kind: 'usage',
         patch: { inputTokens: 10, outputTokens: 40, cacheReadTokens: 30, cacheCreationTokens: 20 },

@@ -1,7 +1,7 @@
-import type { UsagePatch } from '../../metrics/model/request-record';
+import { anthropicUsage } from '../../core/usage';
 import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
-import { isRecord, positiveCount, tokenCount, type JsonObject } from './json-fields';
+import { isRecord, type JsonObject } from './json-fields';
 import { anthropicDeltaChars } from './output-chars';
 import { redactSecrets, type Redact } from './redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
@@ -73,28 +73,13 @@ class AnthropicRelay extends EventRelay {
   private onMessageStart(payload: JsonObject, event: SseEvent, raw: string): string {
     const message = payload.message;
     if (!isRecord(message)) return raw;
-    if (isRecord(message.usage)) {
-      const usage = message.usage;
-      this.report({
-        inputTokens: tokenCount(usage.input_tokens),
-        outputTokens: tokenCount(usage.output_tokens),
-        cacheReadTokens: tokenCount(usage.cache_read_input_tokens),
-        cacheCreationTokens: tokenCount(usage.cache_creation_input_tokens),
-      });
-    }
+    this.report(message.usage);
     return this.withModelAlias(raw, payload, message, event.event || 'message_start');
   }
 
+  /** Deltas repeat input/cache fields as 0 or omit them; the record's merge keeps what message_start said. */
   private onMessageDelta(payload: JsonObject): void {
-    const usage = payload.usage;
-    if (!isRecord(usage)) return;
-    // Deltas repeat input/cache fields as 0 or omit them: only real values may be reported.
-    this.report({
-      inputTokens: positiveCount(usage.input_tokens),
-      outputTokens: tokenCount(usage.output_tokens),
-      cacheReadTokens: positiveCount(usage.cache_read_input_tokens),
-      cacheCreationTokens: positiveCount(usage.cache_creation_input_tokens),
-    });
+    this.report(payload.usage);
   }
 
   private onErrorEvent(payload: JsonObject): void {
@@ -105,18 +90,8 @@ class AnthropicRelay extends EventRelay {
     this.sink.onError(errorTypeForApiError(type), this.redact(message));
   }
 
-  private report(fields: UsagePatch): void {
-    const patch: UsagePatch = {};
-    let any = false;
-    for (const key of USAGE_KEYS) {
-      const value = fields[key];
-      if (value !== undefined) {
-        patch[key] = value;
-        any = true;
-      }
-    }
-    if (any) this.sink.onUsage(patch);
+  private report(usage: unknown): void {
+    const patch = anthropicUsage(usage);
+    if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
   }
 }
-
-const USAGE_KEYS = ['inputTokens', 'outputTokens', 'cacheReadTokens', 'cacheCreationTokens'] as const;

@@ -67,7 +67,7 @@ const TOOL_STREAM =
   USAGE_CHUNK +
   DONE;
 
-const USAGE_CALL = { kind: 'usage', patch: { inputTokens: 93, cacheReadTokens: 1024, outputTokens: 46 } };
+const USAGE_CALL = { kind: 'usage', patch: { inputTokens: 93, cacheReadTokens: 1024, outputTokens: 46, reasoningTokens: 0 } };
 
 describe(createOpenAIRelay.name, () => {
   it('passes a text stream through unchanged and reports first content and usage', () => {

@@ -1,3 +1,4 @@
+import { openaiUsage } from '../../core/usage';
 import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
@@ -5,7 +6,6 @@ import { openaiDeltaChars } from './output-chars';
 import { redactSecrets, type Redact } from './redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
-import { openaiUsageFromObject } from './usage';
 
 export interface OpenAIRelayOptions {
   sink: StreamSink;
@@ -65,7 +65,7 @@ class OpenAIRelay extends EventRelay {
     const hasChoices = Array.isArray(choices) && choices.length > 0;
     if (hasChoices) this.observeChoices(choices);
     if (isRecord(usage)) {
-      const patch = openaiUsageFromObject(usage);
+      const patch = openaiUsage(usage);
       if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
       if (this.dropUsageChunk && !hasChoices) return '';
     }

@@ -1,7 +1,5 @@
 import type { ErrorType } from '../../metrics/model/error-type';
-import type { UsagePatch } from '../../metrics/model/request-record';
-
-export type { UsagePatch };
+import type { UsagePatch } from '../../core/usage';
 
 /** Facts counted from a request body before it is sent upstream (contract section 1). */
 export interface RequestFacts {

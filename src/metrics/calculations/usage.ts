@@ -1,4 +1,13 @@
-import type { RequestRecord, UsagePatch } from '../model/request-record';
+import { foldUsage, type UsageField, type UsagePatch } from '../../core/usage';
+import type { RequestRecord } from '../model/request-record';
+
+const RECORDED: readonly UsageField[] = [
+  'inputTokens',
+  'outputTokens',
+  'cacheReadTokens',
+  'cacheCreationTokens',
+  'toolCallCount',
+];
 
 /**
  * Each usage field takes the latest non-zero value reported: an Anthropic `message_delta` that
@@ -6,26 +15,5 @@ import type { RequestRecord, UsagePatch } from '../model/request-record';
  * Returns whether anything changed.
  */
 export function mergeUsage(record: RequestRecord, patch: UsagePatch): boolean {
-  let changed = false;
-  if (patch.inputTokens && patch.inputTokens !== record.inputTokens) {
-    record.inputTokens = patch.inputTokens;
-    changed = true;
-  }
-  if (patch.outputTokens && patch.outputTokens !== record.outputTokens) {
-    record.outputTokens = patch.outputTokens;
-    changed = true;
-  }
-  if (patch.cacheReadTokens && patch.cacheReadTokens !== record.cacheReadTokens) {
-    record.cacheReadTokens = patch.cacheReadTokens;
-    changed = true;
-  }
-  if (patch.cacheCreationTokens && patch.cacheCreationTokens !== record.cacheCreationTokens) {
-    record.cacheCreationTokens = patch.cacheCreationTokens;
-    changed = true;
-  }
-  if (patch.toolCallCount && patch.toolCallCount !== record.toolCallCount) {
-    record.toolCallCount = patch.toolCallCount;
-    changed = true;
-  }
-  return changed;
+  return foldUsage(record, patch, RECORDED);
 }

@@ -48,15 +48,6 @@ export interface RequestStart {
   toolResultCount?: number;
 }
 
-/** Usage as a protocol parser reports it; absent fields leave the record as it is. */
-export interface UsagePatch {
-  inputTokens?: number;
-  outputTokens?: number;
-  cacheReadTokens?: number;
-  cacheCreationTokens?: number;
-  toolCallCount?: number;
-}
-
 export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
   return {
     requestId: start.requestId,

@@ -1,5 +1,6 @@
 import type { ErrorType } from '../../../metrics/model/error-type';
-import type { StreamRelay, StreamSink, StreamVerdict, UsagePatch } from '../types';
+import type { UsagePatch } from '../../../core/usage';
+import type { StreamRelay, StreamSink, StreamVerdict } from '../types';
 
 export type SinkCall =
   | { kind: 'usage'; patch: UsagePatch }

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { anthropicUsage, openaiUsage, openaiUsageFromObject } from './usage';
+import {
+  anthropicMessageUsage,
+  anthropicUsage,
+  foldUsage,
+  openaiCompletionUsage,
+  openaiUsage,
+  tokenCount,
+  type UsagePatch,
+} from './usage';
 
-describe(anthropicUsage.name, () => {
+describe(anthropicMessageUsage.name, () => {
   it('reads usage and counts tool_use blocks of a Messages response', () => {
     const body = {
       id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
@@ -24,7 +32,7 @@ describe(anthropicUsage.name, () => {
         service_tier: 'standard',
       },
     };
-    const sut = anthropicUsage(body);
+    const sut = anthropicMessageUsage(body);
     expect(sut).toStrictEqual({
       inputTokens: 472,
       outputTokens: 89,
@@ -36,7 +44,7 @@ describe(anthropicUsage.name, () => {
 
   it('leaves unreported fields absent', () => {
     const body = { content: [{ type: 'text', text: 'hi' }], usage: { input_tokens: 10, output_tokens: 3 } };
-    expect(anthropicUsage(body)).toStrictEqual({ inputTokens: 10, outputTokens: 3, toolCallCount: 0 });
+    expect(anthropicMessageUsage(body)).toStrictEqual({ inputTokens: 10, outputTokens: 3, toolCallCount: 0 });
   });
 
   it.each([
@@ -45,11 +53,11 @@ describe(anthropicUsage.name, () => {
     ['no usage, no content', { type: 'message' }],
     ['odd usage values', { usage: { input_tokens: -5, output_tokens: '7', cache_read_input_tokens: null } }],
   ])('reports nothing for %s', (_label, body) => {
-    expect(anthropicUsage(body)).toStrictEqual({});
+    expect(anthropicMessageUsage(body)).toStrictEqual({});
   });
 });
 
-describe(openaiUsage.name, () => {
+describe(openaiCompletionUsage.name, () => {
   it('converts a chat.completion to the Anthropic convention and counts tool calls', () => {
     const body = {
       id: 'chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT',
@@ -95,10 +103,11 @@ describe(openaiUsage.name, () => {
       service_tier: 'default',
       system_fingerprint: 'fp_fc9f1d7035',
     };
-    expect(openaiUsage(body)).toStrictEqual({
+    expect(openaiCompletionUsage(body)).toStrictEqual({
       inputTokens: 86,
       cacheReadTokens: 1920,
       outputTokens: 300,
+      reasoningTokens: 0,
       toolCallCount: 3,
     });
   });
@@ -108,7 +117,7 @@ describe(openaiUsage.name, () => {
       choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!' }, finish_reason: 'stop' }],
       usage: { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 },
     };
-    expect(openaiUsage(body)).toStrictEqual({ inputTokens: 9, outputTokens: 12, toolCallCount: 0 });
+    expect(openaiCompletionUsage(body)).toStrictEqual({ inputTokens: 9, outputTokens: 12, toolCallCount: 0 });
   });
 
   it.each([
@@ -116,27 +125,51 @@ describe(openaiUsage.name, () => {
     ['an array', []],
     ['no usage, no choices', { object: 'chat.completion' }],
   ])('reports nothing for %s', (_label, body) => {
-    expect(openaiUsage(body)).toStrictEqual({});
+    expect(openaiCompletionUsage(body)).toStrictEqual({});
   });
 });
 
-describe(openaiUsageFromObject.name, () => {
+describe('openaiUsage of a usage object', () => {
   it('subtracts cached tokens from prompt tokens', () => {
     const usage = { prompt_tokens: 100, completion_tokens: 5, prompt_tokens_details: { cached_tokens: 64 } };
-    expect(openaiUsageFromObject(usage)).toStrictEqual({
+    expect(openaiUsage(usage)).toStrictEqual({
       inputTokens: 36,
       cacheReadTokens: 64,
       outputTokens: 5,
     });
   });
 
-  it('never reports negative input when cached exceeds prompt', () => {
+  it('caps cache reads at prompt tokens, so input is never negative and input + cache reads = prompt', () => {
     const usage = { prompt_tokens: 10, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 20 } };
-    expect(openaiUsageFromObject(usage)).toStrictEqual({
+    expect(openaiUsage(usage)).toStrictEqual({
       inputTokens: 0,
-      cacheReadTokens: 20,
+      cacheReadTokens: 10,
       outputTokens: 1,
     });
+  });
+
+  it('keeps cache reads as reported when prompt tokens are not', () => {
+    expect(openaiUsage({ prompt_tokens_details: { cached_tokens: 20 } })).toStrictEqual({
+      cacheReadTokens: 20,
+    });
+  });
+
+  it('reads reasoning tokens, which are part of the output', () => {
+    const usage = {
+      prompt_tokens: 5,
+      completion_tokens: 40,
+      completion_tokens_details: { reasoning_tokens: 32 },
+    };
+    expect(openaiUsage(usage)).toStrictEqual({ inputTokens: 5, outputTokens: 40, reasoningTokens: 32 });
+  });
+
+  it('rounds fractional counts down before splitting', () => {
+    const usage = {
+      prompt_tokens: 100.9,
+      completion_tokens: 7.5,
+      prompt_tokens_details: { cached_tokens: 60.5 },
+    };
+    expect(openaiUsage(usage)).toStrictEqual({ inputTokens: 40, cacheReadTokens: 60, outputTokens: 7 });
   });
 
   it('reads DeepSeek prompt_cache_hit_tokens when prompt_tokens_details is absent', () => {
@@ -147,7 +180,7 @@ describe(openaiUsageFromObject.name, () => {
       prompt_cache_hit_tokens: 448,
       prompt_cache_miss_tokens: 52,
     };
-    expect(openaiUsageFromObject(usage)).toStrictEqual({
+    expect(openaiUsage(usage)).toStrictEqual({
       inputTokens: 52,
       cacheReadTokens: 448,
       outputTokens: 40,
@@ -155,8 +188,8 @@ describe(openaiUsageFromObject.name, () => {
   });
 
   it('keeps unreported fields absent', () => {
-    expect(openaiUsageFromObject({ completion_tokens: 7 })).toStrictEqual({ outputTokens: 7 });
-    expect(openaiUsageFromObject({ prompt_tokens: 7, prompt_tokens_details: null })).toStrictEqual({
+    expect(openaiUsage({ completion_tokens: 7 })).toStrictEqual({ outputTokens: 7 });
+    expect(openaiUsage({ prompt_tokens: 7, prompt_tokens_details: null })).toStrictEqual({
       inputTokens: 7,
     });
   });
@@ -164,7 +197,67 @@ describe(openaiUsageFromObject.name, () => {
   it.each([null, undefined, 'usage', 12, [], { prompt_tokens: -3, completion_tokens: Number.NaN }])(
     'reports nothing for %j',
     (usage) => {
-      expect(openaiUsageFromObject(usage)).toStrictEqual({});
+      expect(openaiUsage(usage)).toStrictEqual({});
     },
   );
+});
+
+describe(anthropicUsage.name, () => {
+  it('reads the four counts of a usage object, zeros included', () => {
+    const usage = {
+      input_tokens: 3,
+      output_tokens: 0,
+      cache_read_input_tokens: 8.7,
+      cache_creation_input_tokens: 0,
+    };
+    expect(anthropicUsage(usage)).toStrictEqual({
+      inputTokens: 3,
+      outputTokens: 0,
+      cacheReadTokens: 8,
+      cacheCreationTokens: 0,
+    });
+  });
+});
+
+describe(tokenCount.name, () => {
+  it.each([
+    [0, 0],
+    [12, 12],
+    [12.99, 12],
+    [0.5, 0],
+    [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+    [1e21, undefined],
+    [-1, undefined],
+    [-0.5, undefined],
+    [Number.NaN, undefined],
+    [Number.POSITIVE_INFINITY, undefined],
+    ['12', undefined],
+    [null, undefined],
+    [undefined, undefined],
+  ])('%j -> %s', (value, expected) => {
+    expect(tokenCount(value)).toBe(expected);
+  });
+});
+
+describe(foldUsage.name, () => {
+  it('takes the latest non-zero value of each field; a later 0 or an absent field is no news', () => {
+    const sut: UsagePatch = {};
+    expect(foldUsage(sut, { inputTokens: 100, cacheReadTokens: 50, outputTokens: 1 })).toBe(true);
+    expect(foldUsage(sut, { inputTokens: 0, cacheReadTokens: 0, outputTokens: 42, reasoningTokens: 9 })).toBe(
+      true,
+    );
+    expect(foldUsage(sut, { outputTokens: 42 })).toBe(false);
+    expect(sut).toStrictEqual({
+      inputTokens: 100,
+      cacheReadTokens: 50,
+      outputTokens: 42,
+      reasoningTokens: 9,
+    });
+  });
+
+  it('folds only the fields it is given', () => {
+    const sut: UsagePatch = {};
+    foldUsage(sut, { inputTokens: 1, reasoningTokens: 2 }, ['inputTokens']);
+    expect(sut).toStrictEqual({ inputTokens: 1 });
+  });
 });

@@ -1,0 +1,133 @@
+/**
+ * The usage parsers, one per protocol (contract section 1). Both the metrics and the protocol
+ * conversion read usage only through them, so what is recorded and what a client is sent agree.
+ */
+
+/** Usage as a protocol parser reports it; absent fields leave the record as it is. */
+export interface UsagePatch {
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheReadTokens?: number;
+  cacheCreationTokens?: number;
+  /** Already included in outputTokens, never added to it. */
+  reasoningTokens?: number;
+  toolCallCount?: number;
+}
+
+export type UsageField = keyof UsagePatch;
+
+export const USAGE_FIELDS: readonly UsageField[] = [
+  'inputTokens',
+  'outputTokens',
+  'cacheReadTokens',
+  'cacheCreationTokens',
+  'reasoningTokens',
+  'toolCallCount',
+];
+
+type JsonObject = Record<string, unknown>;
+
+function isRecord(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A token count as reported. Counts are integers: a fraction is rounded down (a token counts once
+ * whole, and the record and the client's body hold the same integer). Negative, non-finite, beyond
+ * exact integers (2^53) or not a number (a numeric string too): not reported, so it changes nothing.
+ */
+export function tokenCount(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !(value >= 0)) return undefined;
+  const count = Math.floor(value);
+  return Number.isSafeInteger(count) ? count : undefined;
+}
+
+/**
+ * Folds a later report into what is known: each field takes the latest non-zero value. A later 0 is
+ * no news (Anthropic's message_delta repeats input as 0; counts are cumulative). Returns whether anything changed.
+ */
+export function foldUsage(
+  known: Partial<Record<UsageField, number>>,
+  patch: UsagePatch,
+  fields: readonly UsageField[] = USAGE_FIELDS,
+): boolean {
+  let changed = false;
+  for (const field of fields) {
+    const value = patch[field];
+    if (value && value !== known[field]) {
+      known[field] = value;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** An Anthropic `usage` object (response body, message_start or message_delta) as a patch. */
+export function anthropicUsage(usage: unknown): UsagePatch {
+  const patch: UsagePatch = {};
+  if (!isRecord(usage)) return patch;
+  setIfDefined(patch, 'inputTokens', tokenCount(usage.input_tokens));
+  setIfDefined(patch, 'outputTokens', tokenCount(usage.output_tokens));
+  setIfDefined(patch, 'cacheReadTokens', tokenCount(usage.cache_read_input_tokens));
+  setIfDefined(patch, 'cacheCreationTokens', tokenCount(usage.cache_creation_input_tokens));
+  return patch;
+}
+
+/**
+ * An OpenAI `usage` object (response body or stream chunk), in the Anthropic convention: input
+ * excludes cache reads. Cached tokens are part of prompt_tokens, so cache reads never exceed it
+ * (input + cache reads = the prompt the upstream billed, never negative input).
+ */
+export function openaiUsage(usage: unknown): UsagePatch {
+  const patch: UsagePatch = {};
+  if (!isRecord(usage)) return patch;
+  const prompt = tokenCount(usage.prompt_tokens);
+  const details = usage.prompt_tokens_details;
+  // DeepSeek reports cache hits as prompt_cache_hit_tokens instead of prompt_tokens_details.
+  let cached =
+    (isRecord(details) ? tokenCount(details.cached_tokens) : undefined) ??
+    tokenCount(usage.prompt_cache_hit_tokens);
+  if (prompt !== undefined) {
+    if (cached !== undefined) cached = Math.min(cached, prompt);
+    patch.inputTokens = prompt - (cached ?? 0);
+  }
+  setIfDefined(patch, 'cacheReadTokens', cached);
+  setIfDefined(patch, 'outputTokens', tokenCount(usage.completion_tokens));
+  const completion = usage.completion_tokens_details;
+  if (isRecord(completion)) setIfDefined(patch, 'reasoningTokens', tokenCount(completion.reasoning_tokens));
+  return patch;
+}
+
+/** Usage of a non-streaming Anthropic Messages response, with its tool_use blocks. */
+export function anthropicMessageUsage(body: unknown): UsagePatch {
+  if (!isRecord(body)) return {};
+  const patch = anthropicUsage(body.usage);
+  if (Array.isArray(body.content)) {
+    let toolCalls = 0;
+    for (const block of body.content) {
+      if (isRecord(block) && block.type === 'tool_use') toolCalls += 1;
+    }
+    patch.toolCallCount = toolCalls;
+  }
+  return patch;
+}
+
+/** Usage of a non-streaming OpenAI chat.completion, with the tool calls of all its choices. */
+export function openaiCompletionUsage(body: unknown): UsagePatch {
+  if (!isRecord(body)) return {};
+  const patch = openaiUsage(body.usage);
+  if (Array.isArray(body.choices)) {
+    let toolCalls = 0;
+    for (const choice of body.choices) {
+      if (!isRecord(choice) || !isRecord(choice.message)) continue;
+      const calls = choice.message.tool_calls;
+      if (Array.isArray(calls)) toolCalls += calls.length;
+    }
+    patch.toolCallCount = toolCalls;
+  }
+  return patch;
+}
+
+function setIfDefined(patch: UsagePatch, key: keyof UsagePatch, value: number | undefined): void {
+  if (value !== undefined) patch[key] = value;
+}
