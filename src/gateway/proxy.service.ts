@@ -5,7 +5,7 @@ import { errorBody } from '../common/api-error';
 import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { MetricsContext } from '../metrics/metrics-context';
-import type { ErrorType } from '../metrics/model/error-type';
+import type { ErrorType } from '../core/error-type';
 import type { ProxyRequestContext, RequestLifetime } from '../metrics/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError, errorTypeForApiError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';

@@ -1,4 +1,4 @@
-import type { ErrorType } from './model/error-type';
+import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart, type UsagePatch } from './model/request-record';
 
 /** What the request path can tell the tracker about one request. */

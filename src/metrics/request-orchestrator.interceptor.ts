@@ -17,7 +17,7 @@ import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/r
 import { describeNetworkError } from '../gateway/protocol/error-classification';
 import { redactSecrets } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
-import type { ErrorType } from './model/error-type';
+import type { ErrorType } from '../core/error-type';
 import { TrackerService } from './tracker.service';
 
 /**

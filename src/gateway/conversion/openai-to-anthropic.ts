@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { anthropicErrorType } from '../../common/api-error';
-import type { ErrorType } from '../../metrics/model/error-type';
+import type { ErrorType } from '../../core/error-type';
 import type { UsagePatch } from '../../metrics/model/request-record';
 import { isNumber, isObject, isString } from './guards';
 import type {

@@ -1,5 +1,5 @@
 import { errors } from 'undici';
-import type { ErrorType } from '../../metrics/model/error-type';
+import type { ErrorType } from '../../core/error-type';
 import { isRecord } from './json-fields';
 import { redactSecrets } from './redact';
 
