@@ -1,5 +1,5 @@
+import { classifyInBandError } from '../../core/error-table';
 import type { UsagePatch } from '../../metrics/model/request-record';
-import { errorTypeForApiError } from './error-classification';
 import { EventRelay } from './event-relay';
 import { isRecord, positiveCount, tokenCount, type JsonObject } from './json-fields';
 import { redactSecrets } from './redact';
@@ -95,7 +95,7 @@ class AnthropicRelay extends EventRelay {
     const type = typeof error.type === 'string' ? error.type : undefined;
     const message =
       typeof error.message === 'string' && error.message ? error.message : (type ?? 'stream error');
-    this.sink.onError(errorTypeForApiError(type), redactSecrets(message));
+    this.sink.onError(classifyInBandError({ type }).errorType, redactSecrets(message));
   }
 
   private report(fields: UsagePatch): void {

@@ -1,4 +1,4 @@
-import { errorTypeForApiError } from './error-classification';
+import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
 import { redactSecrets } from './redact';
@@ -103,7 +103,7 @@ class OpenAIRelay extends EventRelay {
 
   private onErrorChunk(error: JsonObject): void {
     const message = typeof error.message === 'string' && error.message ? error.message : 'stream error';
-    this.sink.onError(errorTypeForApiError(error.code, error.type), redactSecrets(message));
+    this.sink.onError(classifyInBandError(error).errorType, redactSecrets(message));
   }
 }
 

@@ -41,6 +41,8 @@ export interface StreamRelay {
   push(chunk: Uint8Array): string;
   /** The relay takes no more input (an event outgrew the limit): stop reading the upstream and finish. */
   readonly stopped: boolean;
+  /** The first protocol violation seen so far, as soon as it is seen. */
+  readonly fault: string | undefined;
   /** The upstream ended (or was cut): returns the verdict and any trailing text to send. */
   finish(): StreamVerdict;
 }
