@@ -1,28 +1,5 @@
+import { clientErrorTypeForStatus } from '../core/error-table';
 import type { ErrorFormat } from '../core/route-facts';
-
-const ANTHROPIC_TYPES: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  408: 'timeout_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  500: 'api_error',
-  502: 'api_error',
-  503: 'overloaded_error',
-  504: 'timeout_error',
-  529: 'overloaded_error',
-};
-
-const OPENAI_TYPES: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'invalid_request_error',
-  429: 'rate_limit_error',
-};
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -38,20 +15,16 @@ const REASONS: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-export function anthropicErrorType(status: number): string {
-  return ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
-}
-
 /** The error body in a route's error format. */
 export function errorBody(flavor: ErrorFormat, status: number, message: string, type?: string): object {
   switch (flavor) {
     case 'anthropic':
-      return { type: 'error', error: { type: type ?? anthropicErrorType(status), message } };
+      return { type: 'error', error: { type: type ?? clientErrorTypeForStatus('anthropic', status), message } };
     case 'openai':
       return {
         error: {
           message,
-          type: type ?? OPENAI_TYPES[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
+          type: type ?? clientErrorTypeForStatus('openai', status),
           param: null,
           code: null,
         },

@@ -1,4 +1,4 @@
-import type { ErrorType } from '../metrics/model/error-type';
+import type { ErrorType } from '../core/error-type';
 
 /**
  * A response to hand to the client as it is (status, body, content type), while the request is

@@ -6,10 +6,10 @@ import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { anthropicMessageUsage, openaiCompletionUsage, type UsagePatch } from '../core/usage';
 import type { MetricsContext } from '../metrics/metrics-context';
-import type { ErrorType } from '../metrics/model/error-type';
+import { classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
 import type { ProxyRequestContext, RequestLifetime } from '../metrics/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
-import { describeNetworkError, errorTypeForApiError, errorTypeForNetworkError, errorTypeForStatus } from './protocol/error-classification';
+import { describeNetworkError } from './protocol/error-classification';
 import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
 import { Redactor, type Redact } from './protocol/redact';
@@ -48,11 +48,14 @@ const ANTHROPIC_VERSION = '2023-06-01';
 const ERROR_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Why an upstream call ended early, as the request's lifetime tells. */
-function abortCause(lifetime: RequestLifetime, error: unknown): ErrorType {
-  if (lifetime.clientGone) return 'client_disconnect';
-  if (lifetime.timedOut) return 'upstream_timeout';
-  return errorTypeForNetworkError(error);
+function abortCause(lifetime: RequestLifetime, error: unknown): NetworkCause {
+  if (lifetime.clientGone) return CLIENT_LEFT;
+  if (lifetime.timedOut) return GATEWAY_TIMED_OUT;
+  return networkCause(error);
 }
+
+/** A body too large to read is the upstream's fault, not the network's. */
+const TOO_LARGE: NetworkCause = { errorType: 'upstream_error', status: 502, message: 'The upstream response was too large' };
 
 function sinkFor(metrics: MetricsContext): StreamSink {
   return {
@@ -135,7 +138,7 @@ export class ProxyService {
         answer.status,
         answer.body,
         answer.contentType,
-        errorTypeForStatus(response.statusCode),
+        classifyHttpError(response.statusCode, upstreamErrorKinds(parseJson(text))).errorType,
         `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
         headersOut,
       );
@@ -155,7 +158,7 @@ export class ProxyService {
         return { contentType: JSON_TYPE, body: completeBody(format, exchange, response.statusCode, text, call.metrics), headers: headersOut };
       } catch (error) {
         if (error instanceof PassThroughError) throw error;
-        const cause = error instanceof ResponseTooLargeError ? 'upstream_error' : abortCause(lifetime, error);
+        const cause = error instanceof ResponseTooLargeError ? TOO_LARGE : abortCause(lifetime, error);
         throw this.upstreamFailure(format, cause, error, redact);
       } finally {
         clearTimeout(timer);
@@ -186,17 +189,17 @@ export class ProxyService {
         bodyTimeoutMs: this.config.requestTimeoutMs,
       });
     } catch (error) {
-      throw this.upstreamFailure('anthropic', timeout.aborted ? 'upstream_timeout' : errorTypeForNetworkError(error), error, redact);
+      throw this.upstreamFailure('anthropic', timeout.aborted ? GATEWAY_TIMED_OUT : networkCause(error), error, redact);
     }
     let text: string;
     try {
       text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES);
     } catch (error) {
-      throw this.upstreamFailure('anthropic', error instanceof ResponseTooLargeError ? 'upstream_error' : errorTypeForNetworkError(error), error, redact);
+      throw this.upstreamFailure('anthropic', error instanceof ResponseTooLargeError ? TOO_LARGE : networkCause(error), error, redact);
     }
     if (response.statusCode >= 400) {
       const masked = redact(text);
-      throw new PassThroughError(response.statusCode, masked, JSON_TYPE, errorTypeForStatus(response.statusCode), summarize(masked));
+      throw new PassThroughError(response.statusCode, masked, JSON_TYPE, classifyHttpError(response.statusCode, upstreamErrorKinds(parseJson(text))).errorType, summarize(masked));
     }
     return { contentType: JSON_TYPE, body: text };
   }
@@ -207,16 +210,14 @@ export class ProxyService {
     return result.route;
   }
 
-  private upstreamFailure(format: ApiFormat, errorType: ErrorType, error: unknown, redact: Redact): PassThroughError {
-    const status = errorType === 'upstream_timeout' ? 504 : 502;
+  private upstreamFailure(format: ApiFormat, cause: NetworkCause, error: unknown, redact: Redact): PassThroughError {
+    const { errorType, status } = cause;
     const message = redact(
       error instanceof ResponseTooLargeError
         ? error.message
-        : errorType === 'upstream_timeout'
-          ? 'The upstream provider did not answer in time'
-          : errorType === 'client_disconnect'
-            ? 'The client closed the connection'
-            : `The upstream provider could not be reached: ${describeNetworkError(error)}`,
+        : errorType === 'upstream_timeout' || errorType === 'client_disconnect'
+          ? cause.message
+          : `${cause.message}: ${describeNetworkError(error)}`,
     );
     return new PassThroughError(status, JSON.stringify(errorBody(format, status, message)), JSON_TYPE, errorType, message);
   }
@@ -277,13 +278,7 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
       answer: (parsed, usage) => toAnthropicResponse(parsed as OpenAIChatCompletion, route.requested, stops, usage),
       relay: (sink, redact) => createOpenAIToAnthropicRelay({ sink, requestedModel: route.requested, stopSequences: stops, redact }),
       failure: (status, text) => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // Not JSON: the text itself is the upstream's message.
-        }
-        const mapped = openaiErrorToAnthropic(status, parsed);
+        const mapped = openaiErrorToAnthropic(status, parseJson(text));
         return { status: mapped.status, body: JSON.stringify(mapped.body), contentType: JSON_TYPE };
       },
     };
@@ -373,12 +368,13 @@ function jsonInsteadOfStream(format: ApiFormat, exchange: Exchange, status: numb
   if (!isRecord(parsed) || !isRecord(parsed.error)) {
     return unusableAnswer(format, `The upstream answered ${status} with content-type application/json, not an event stream`);
   }
-  const answer = exchange.failure(502, text, JSON_TYPE);
+  const found = classifyInBandError(parsed.error);
+  const answer = exchange.failure(found.status, text, JSON_TYPE);
   return new PassThroughError(
     answer.status,
     answer.body,
     answer.contentType,
-    errorTypeForApiError(parsed.error.code, parsed.error.type),
+    found.errorType,
     `The upstream answered ${status} with an error instead of an event stream: ${summarize(text)}`,
   );
 }
@@ -436,10 +432,19 @@ function summarize(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}...` : text;
 }
 
-function streamErrorEvent(format: ApiFormat, message: string): string {
-  return format === 'anthropic'
-    ? `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`
-    : `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } })}\n\n`;
+/** The JSON of a text, or the text itself when it is not JSON (then it is the upstream's message). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** The error event that ends a client's stream, typed like the error body of the same status. */
+function streamErrorEvent(format: ApiFormat, status: number, message: string): string {
+  const data = JSON.stringify(errorBody(format, status, message));
+  return format === 'anthropic' ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
 }
 
 /**
@@ -455,6 +460,8 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
   const out = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       const text = relay.push(chunk);
+      // The first fault wins: a malformed event is recorded before a reset that may follow it.
+      if (relay.fault !== undefined) metrics.fail('streaming_error', relay.fault);
       if (text) metrics.addResponseBytes(Buffer.byteLength(text));
       done(null, text || undefined);
       if (relay.stopped && !cut) {
@@ -478,7 +485,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
         metrics.fail('streaming_error', message);
         // OpenAI clients saw the bad chunk itself, except when the gateway cut the stream.
         const owed = format === 'anthropic' ? !tail.includes('event: error') : cut;
-        if (owed) tail += streamErrorEvent(format, message);
+        if (owed) tail += streamErrorEvent(format, 502, message);
       }
       if (tail) metrics.addResponseBytes(Buffer.byteLength(tail));
       done(null, tail || undefined);
@@ -487,14 +494,14 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
   upstream.on('error', (error: unknown) => {
     if (failure !== undefined || cut) return;
     upstream.unpipe(out);
-    const type = abortCause(call.lifetime, error);
+    const cause = abortCause(call.lifetime, error);
     const message =
-      type === 'upstream_timeout'
+      cause.errorType === 'upstream_timeout'
         ? 'The upstream stream was idle past STREAMING_READ_TIMEOUT_SECONDS'
-        : redact(`The upstream stream failed: ${describeNetworkError(error)}`);
-    metrics.fail(type, message);
+        : redact(`${cause.message} mid-stream: ${describeNetworkError(error)}`);
+    metrics.fail(cause.errorType, message);
     metrics.upstreamFinished();
-    failure = call.lifetime.clientGone ? '' : streamErrorEvent(format, message);
+    failure = call.lifetime.clientGone ? '' : streamErrorEvent(format, cause.status, message);
     if (failure) metrics.addResponseBytes(Buffer.byteLength(failure));
     if (!out.writableEnded) out.end();
   });

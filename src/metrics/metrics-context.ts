@@ -1,5 +1,5 @@
 import type { UsagePatch } from '../core/usage';
-import type { ErrorType } from './model/error-type';
+import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 
 /** What the request path can tell the tracker about one request. */

@@ -17,7 +17,8 @@ import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/r
 import { describeNetworkError } from '../gateway/protocol/error-classification';
 import { Redactor, type Redact } from '../gateway/protocol/redact';
 import type { MetricsContext } from './metrics-context';
-import type { ErrorType } from './model/error-type';
+import { classifyGatewayError } from '../core/error-table';
+import type { ErrorType } from '../core/error-type';
 import { TrackerService } from './tracker.service';
 
 /**
@@ -70,10 +71,7 @@ interface ModelBody {
 function errorTypeOf(error: unknown): ErrorType {
   if (error instanceof PassThroughError) return error.errorType;
   if (error instanceof HttpException) {
-    const status = error.getStatus();
-    if (status === 401 || status === 403) return 'auth_error';
-    if (status === 429) return 'rate_limit';
-    return status < 500 ? 'bad_request' : 'http_error';
+    return classifyGatewayError(error.getStatus());
   }
   return 'unexpected_error';
 }

@@ -12,7 +12,7 @@ import { mergeUsage } from './calculations/usage';
 import type { ProviderModelFilter } from './calculations/wildcard';
 import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
-import type { ErrorType } from './model/error-type';
+import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket } from './model/totals';
 

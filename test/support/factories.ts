@@ -1,6 +1,6 @@
 import type { RequestRecord, RequestStart } from '../../src/metrics/model/request-record';
 import type { UsagePatch } from '../../src/core/usage';
-import type { ErrorType } from '../../src/metrics/model/error-type';
+import type { ErrorType } from '../../src/core/error-type';
 import type { MetricsContext } from '../../src/metrics/metrics-context';
 import type { TrackerService } from '../../src/metrics/tracker.service';
 import type { AppConfig } from '../../src/config/app-config';

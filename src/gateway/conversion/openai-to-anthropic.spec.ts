@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   anthropicMessageId,
   mapStopReason,
-  metricsErrorType,
   openaiErrorToAnthropic,
   parseToolArguments,
   streamErrorToAnthropic,
@@ -167,6 +166,5 @@ describe(streamErrorToAnthropic.name, () => {
   });
   it('has a message even for an empty error', () => {
     expect(streamErrorToAnthropic({ error: {} }).message).toBe('upstream stream error');
-    expect(metricsErrorType('permission_error')).toBe('auth_error');
   });
 });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { anthropicErrorType } from '../../common/api-error';
-import type { ErrorType } from '../../metrics/model/error-type';
+import { classifyHttpError, classifyInBandError, upstreamErrorKinds } from '../../core/error-table';
+import type { ErrorType } from '../../core/error-type';
 import { openaiUsage, type UsagePatch } from '../../core/usage';
-import { isNumber, isObject, isString } from './guards';
+import { isObject, isString } from './guards';
 import type {
   AnthropicContentBlock,
   AnthropicErrorBody,
@@ -146,54 +146,20 @@ export function openaiErrorToAnthropic(
   body: unknown,
 ): { status: number; body: AnthropicErrorBody } {
   const effective = Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
-  const type = anthropicErrorType(effective);
+  const type = classifyHttpError(effective, upstreamErrorKinds(body)).anthropicType;
   const message = upstreamErrorMessage(body) ?? `Upstream request failed with status ${effective}`;
   return { status: effective, body: { type: 'error', error: { type, message } } };
 }
 
-/**
- * The Anthropic error type and metrics category of an `{"error": {...}}` payload met inside a stream.
- * A numeric code (OpenRouter sends the HTTP status) maps like a status; string codes/types by keyword.
- */
+/** The Anthropic error type and metrics category of an `{"error": {...}}` payload met inside a stream. */
 export function streamErrorToAnthropic(payload: unknown): {
   type: string;
   message: string;
   errorType: ErrorType;
 } {
-  const error = isObject(payload) && 'error' in payload ? payload.error : payload;
+  const found = classifyInBandError(upstreamErrorKinds(isObject(payload) && 'error' in payload ? payload : { error: payload }));
   const message = upstreamErrorMessage(payload) ?? 'upstream stream error';
-  let type = 'api_error';
-  if (isObject(error)) {
-    const status = isNumber(error.code) ? error.code : isNumber(error.status) ? error.status : undefined;
-    const words = [error.type, error.code, error.status].filter(isString).join(' ').toLowerCase();
-    if (status !== undefined && status >= 400 && status <= 599) type = anthropicErrorType(status);
-    else if (words.includes('rate_limit') || words.includes('rate limit')) type = 'rate_limit_error';
-    else if (words.includes('overloaded') || words.includes('unavailable') || words.includes('capacity'))
-      type = 'overloaded_error';
-    else if (words.includes('timeout')) type = 'timeout_error';
-    else if (words.includes('invalid_request')) type = 'invalid_request_error';
-    else if (words.includes('auth') || words.includes('api_key')) type = 'authentication_error';
-  }
-  return { type, message, errorType: metricsErrorType(type) };
-}
-
-/** Anthropic error type -> the metrics contract's error category. */
-export function metricsErrorType(anthropicType: string): ErrorType {
-  switch (anthropicType) {
-    case 'rate_limit_error':
-      return 'rate_limit';
-    case 'authentication_error':
-    case 'permission_error':
-      return 'auth_error';
-    case 'invalid_request_error':
-    case 'not_found_error':
-    case 'request_too_large':
-      return 'bad_request';
-    case 'timeout_error':
-      return 'upstream_timeout';
-    default:
-      return 'upstream_error';
-  }
+  return { type: found.anthropicType, message, errorType: found.errorType };
 }
 
 /** The human message inside the usual upstream error shapes: `{error: {message}}`, `{error: "..."}`, `{message}`, text. */

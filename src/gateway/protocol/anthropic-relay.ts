@@ -1,5 +1,5 @@
 import { anthropicUsage } from '../../core/usage';
-import { errorTypeForApiError } from './error-classification';
+import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
 import { anthropicDeltaChars } from './output-chars';
@@ -87,7 +87,7 @@ class AnthropicRelay extends EventRelay {
     const type = typeof error.type === 'string' ? error.type : undefined;
     const message =
       typeof error.message === 'string' && error.message ? error.message : (type ?? 'stream error');
-    this.sink.onError(errorTypeForApiError(type), this.redact(message));
+    this.sink.onError(classifyInBandError({ type }).errorType, this.redact(message));
   }
 
   private report(usage: unknown): void {

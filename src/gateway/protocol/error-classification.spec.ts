@@ -1,59 +1,15 @@
 import { errors } from 'undici';
 import { describe, expect, it } from 'vitest';
-import {
-  describeNetworkError,
-  errorTypeForApiError,
-  errorTypeForNetworkError,
-  errorTypeForStatus,
-} from './error-classification';
+import { networkCause } from '../../core/error-table';
+import { describeNetworkError } from './error-classification';
+
+const errorTypeForNetworkError = (err: unknown): string => networkCause(err).errorType;
 
 function withCode(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-describe(errorTypeForStatus.name, () => {
-  it.each([
-    [401, 'auth_error'],
-    [403, 'auth_error'],
-    [429, 'rate_limit'],
-    [400, 'bad_request'],
-    [413, 'bad_request'],
-    [422, 'bad_request'],
-    [408, 'upstream_timeout'],
-    [504, 'upstream_timeout'],
-    [404, 'upstream_http_error'],
-    [500, 'upstream_http_error'],
-    [502, 'upstream_http_error'],
-    [503, 'upstream_http_error'],
-    [529, 'upstream_http_error'],
-  ])('%i -> %s', (status, expected) => {
-    expect(errorTypeForStatus(status)).toBe(expected);
-  });
-});
-
-describe(errorTypeForApiError.name, () => {
-  it.each([
-    [['overloaded_error'], 'upstream_error'],
-    [['rate_limit_error'], 'rate_limit'],
-    [['authentication_error'], 'auth_error'],
-    [['permission_error'], 'auth_error'],
-    [['invalid_request_error'], 'bad_request'],
-    [['api_error'], 'upstream_error'],
-    [['something_new'], 'upstream_error'],
-    [['invalid_api_key', 'invalid_request_error'], 'auth_error'],
-    [['rate_limit_exceeded', 'tokens'], 'rate_limit'],
-    [[null, 'invalid_request_error'], 'bad_request'],
-    [[429], 'rate_limit'],
-    [[401], 'auth_error'],
-    [[503], 'upstream_error'],
-    [['toString'], 'upstream_error'],
-    [[], 'upstream_error'],
-  ])('%j -> %s', (kinds, expected) => {
-    expect(errorTypeForApiError(...kinds)).toBe(expected);
-  });
-});
-
-describe(errorTypeForNetworkError.name, () => {
+describe(networkCause.name, () => {
   it.each([
     ['HeadersTimeoutError', new errors.HeadersTimeoutError(), 'upstream_timeout'],
     ['BodyTimeoutError', new errors.BodyTimeoutError(), 'upstream_timeout'],

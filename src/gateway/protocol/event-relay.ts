@@ -50,6 +50,10 @@ export abstract class EventRelay implements StreamRelay {
     return out;
   }
 
+  get fault(): string | undefined {
+    return this.malformed;
+  }
+
   get stopped(): boolean {
     return this.splitter.overflowed;
   }

@@ -1,5 +1,5 @@
 import { openaiUsage } from '../../core/usage';
-import { errorTypeForApiError } from './error-classification';
+import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
 import { openaiDeltaChars } from './output-chars';
@@ -111,7 +111,7 @@ class OpenAIRelay extends EventRelay {
 
   private onErrorChunk(error: JsonObject): void {
     const message = typeof error.message === 'string' && error.message ? error.message : 'stream error';
-    this.sink.onError(errorTypeForApiError(error.code, error.type), this.redact(message));
+    this.sink.onError(classifyInBandError(error).errorType, this.redact(message));
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ErrorType } from '../../metrics/model/error-type';
+import type { ErrorType } from '../../core/error-type';
 import type { UsagePatch } from '../../core/usage';
 
 /** Facts counted from a request body before it is sent upstream (contract section 1). */
@@ -41,6 +41,8 @@ export interface StreamRelay {
   push(chunk: Uint8Array): string;
   /** The relay takes no more input (an event outgrew the limit): stop reading the upstream and finish. */
   readonly stopped: boolean;
+  /** The first protocol violation seen so far, as soon as it is seen. */
+  readonly fault: string | undefined;
   /** The upstream ended (or was cut): returns the verdict and any trailing text to send. */
   finish(): StreamVerdict;
 }

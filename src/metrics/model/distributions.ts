@@ -1,5 +1,5 @@
 import { exponentialBounds, type Histogram } from '../calculations/histogram';
-import type { ErrorType } from './error-type';
+import type { ErrorType } from '../../core/error-type';
 
 /** Token kinds, as the `token_type` label spells them (OTel `gen_ai.token.type`, plus the cache kinds). */
 export const TOKEN_TYPES = ['input', 'output', 'cache_read', 'cache_creation'] as const;

@@ -1,4 +1,4 @@
-import type { ErrorType } from './error-type';
+import type { ErrorType } from '../../core/error-type';
 
 /** One request's measurements (contract section 1), in internal names; the wire names live in format/wire.ts. */
 export interface RequestRecord {

@@ -1,4 +1,4 @@
-import type { ErrorType } from '../../../metrics/model/error-type';
+import type { ErrorType } from '../../../core/error-type';
 import type { UsagePatch } from '../../../core/usage';
 import type { StreamRelay, StreamSink, StreamVerdict } from '../types';
 
