@@ -36,7 +36,9 @@ export type Fault =
   /** The full response body (JSON or SSE) cut in half, sent chunked and ended cleanly. */
   | 'truncated-json'
   /** SSE response (even for non-stream requests): first content events, then a protocol error event, then end. */
-  | 'error-event-mid-stream';
+  | 'error-event-mid-stream'
+  /** SSE response (even for non-stream requests): a first valid event, then 1 MiB chunks with no line end, up to 32 MiB or until the client leaves. */
+  | 'endless-event';
 
 export interface ToolCall {
   name: string;
@@ -724,7 +726,7 @@ export class FakeUpstream {
   ): Body {
     const p = plan(script);
     const model = typeof body.model === 'string' ? body.model : 'unknown-model';
-    const forceSse = script.fault === 'malformed-sse' || script.fault === 'error-event-mid-stream';
+    const forceSse = script.fault === 'malformed-sse' || script.fault === 'error-event-mid-stream' || script.fault === 'endless-event';
     const stream = body.stream === true || forceSse;
     const sse = 'text/event-stream; charset=utf-8';
     const json = 'application/json';
@@ -808,6 +810,7 @@ export class FakeUpstream {
           return;
         case 'malformed-sse':
         case 'error-event-mid-stream':
+        case 'endless-event':
           res.end(json); // unreachable: these faults always produce an SSE body
           return;
       }
@@ -849,6 +852,11 @@ export class FakeUpstream {
       case 'stall-mid-stream':
         toSend = events.slice(0, cut).map((e) => e.wire);
         break;
+      case 'endless-event': {
+        const mib = 'x'.repeat(1024 * 1024);
+        toSend = [events[0]?.wire ?? '', `data: {"never":"${mib}`, ...Array.from({ length: 31 }, () => mib)];
+        break;
+      }
       case 'reset-before-headers':
       case 'stall-before-headers':
       case undefined:

@@ -4,6 +4,7 @@
  * accounting. Shared by test/soak/soak.spec.ts (small, in the suite) and test/soak/soak-main.ts
  * (`npm run soak`, the full run against a child process).
  */
+import { connect } from 'node:net';
 import { load as loadYaml } from 'js-yaml';
 import { Agent, request } from 'undici';
 import type { Fault, FakeUpstream, RecordedRequest, Script, Usage } from '../fakes/fake-upstream';
@@ -13,14 +14,20 @@ import type { Fault, FakeUpstream, RecordedRequest, Script, Usage } from '../fak
  * 2-core machine shared with other test runs never trips them (at 2 s it did, once, under a
  * concurrent benchmark: a few planned outcomes turned into upstream_timeout).
  */
+/** The gateway key every soak client presents; probes present none or a wrong one. */
+export const SOAK_KEY = 'vdm-soak-gateway-key-canary-3f9a';
 export const SOAK_GATEWAY_ENV: Readonly<Record<string, string>> = {
-  ANTHROPIC_API_KEY: 'sk-ant-soak',
-  OPENAI_API_KEY: 'sk-openai-soak',
+  ANTHROPIC_API_KEY: 'sk-ant-soak-provider-canary-81d2',
+  OPENAI_API_KEY: 'sk-openai-soak-provider-canary-4be7',
+  PROXY_API_KEY: SOAK_KEY,
   REQUEST_TIMEOUT: '5',
   STREAMING_CONNECT_TIMEOUT_SECONDS: '5',
   STREAMING_READ_TIMEOUT_SECONDS: '3',
   LOG_SUMMARY_INTERVAL: '1000000',
 };
+
+/** Secrets that must never appear in anything the gateway sends or writes. */
+export const SOAK_CANARIES: readonly string[] = [SOAK_KEY, SOAK_GATEWAY_ENV.ANTHROPIC_API_KEY, SOAK_GATEWAY_ENV.OPENAI_API_KEY];
 
 export type Protocol = 'anthropic' | 'openai';
 
@@ -33,7 +40,13 @@ export type Kind =
   | Fault
   | 'client-abort'
   | 'bad-json'
-  | 'bad-body';
+  | 'bad-body'
+  /** Head and part of the body, then the client drops the connection. */
+  | 'aborted-upload'
+  /** No key or a wrong one, under one of many spellings of the path: refused, not usage. */
+  | 'unauth-probe'
+  /** The upstream answers 401 with a message that echoes the provider key it got. */
+  | 'key-echo';
 
 export interface Planned {
   index: number;
@@ -81,8 +94,15 @@ const WEIGHTS: readonly [Kind, number][] = [
   ['client-abort', 0.04],
   ['bad-json', 0.03],
   ['bad-body', 0.02],
+  ['aborted-upload', 0.02],
+  ['unauth-probe', 0.03],
+  ['key-echo', 0.02],
+  ['endless-event', 0.005],
 ];
-const STREAM_ONLY = new Set<Kind>(['trickle', 'reset-mid-stream', 'stall-mid-stream', 'malformed-sse', 'truncated-json', 'error-event-mid-stream', 'client-abort']);
+const STREAM_ONLY = new Set<Kind>(['trickle', 'reset-mid-stream', 'stall-mid-stream', 'malformed-sse', 'truncated-json', 'error-event-mid-stream', 'client-abort', 'endless-event']);
+
+/** Kinds the gateway must refuse before the upstream, so the fake never sees them. */
+export const NEVER_UPSTREAM = new Set<Kind>(['bad-json', 'bad-body', 'aborted-upload', 'unauth-probe']);
 
 /** What each kind is recorded as (observed behaviour, see test/e2e/gateway.e2e.spec.ts). */
 export const ERROR_TYPE_OF: Readonly<Record<Kind, string | undefined>> = {
@@ -101,6 +121,10 @@ export const ERROR_TYPE_OF: Readonly<Record<Kind, string | undefined>> = {
   'client-abort': 'client_disconnect',
   'bad-json': 'bad_request',
   'bad-body': 'bad_request',
+  'aborted-upload': 'client_disconnect',
+  'unauth-probe': undefined,
+  'key-echo': 'auth_error',
+  'endless-event': 'streaming_error',
 };
 
 export function buildSchedule(seed: number, n: number): Planned[] {
@@ -149,6 +173,7 @@ export function reportedUsage(p: Planned): Required<Usage> {
     case 'truncated-json':
     case 'error-event-mid-stream':
     case 'client-abort':
+    case 'endless-event':
       return p.protocol === 'anthropic' ? { ...p.usage, output: 1 } : none;
     case 'status-401':
     case 'status-429':
@@ -157,13 +182,19 @@ export function reportedUsage(p: Planned): Required<Usage> {
     case 'stall-before-headers':
     case 'bad-json':
     case 'bad-body':
+    case 'aborted-upload':
+    case 'unauth-probe':
+    case 'key-echo':
       return none;
   }
 }
 
 export function expectedTotals(schedule: readonly Planned[]): Expected {
-  const e: Expected = { requests: schedule.length, errors: {}, input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  const e: Expected = { requests: 0, errors: {}, input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
   for (const p of schedule) {
+    // Refused for the key: not usage.
+    if (p.kind === 'unauth-probe') continue;
+    e.requests++;
     const type = ERROR_TYPE_OF[p.kind];
     if (type !== undefined) e.errors[type] = (e.errors[type] ?? 0) + 1;
     const u = reportedUsage(p);
@@ -199,7 +230,13 @@ export function scriptFor(schedule: readonly Planned[]): (req: RecordedRequest) 
         return { usage, fault: 'stall-mid-stream' };
       case 'bad-json':
       case 'bad-body':
+      case 'aborted-upload':
+      case 'unauth-probe':
         return { status: 598, errorMessage: 'a refused request reached the upstream' };
+      case 'key-echo': {
+        const key = p.protocol === 'anthropic' ? SOAK_GATEWAY_ENV.ANTHROPIC_API_KEY : SOAK_GATEWAY_ENV.OPENAI_API_KEY;
+        return { status: 401, errorMessage: `Invalid API key provided: ${key}` };
+      }
       case 'reset-before-headers':
       case 'reset-mid-stream':
       case 'stall-before-headers':
@@ -207,6 +244,7 @@ export function scriptFor(schedule: readonly Planned[]): (req: RecordedRequest) 
       case 'malformed-sse':
       case 'truncated-json':
       case 'error-event-mid-stream':
+      case 'endless-event':
         return { usage, fault: p.kind };
     }
   };
@@ -223,6 +261,10 @@ function bodyFor(p: Planned): string {
 
 export interface DriveResult {
   sent: number;
+  /** Probes answered anything but 401. */
+  probeLeaks: string[];
+  /** Client responses that carried a canary secret. */
+  leaks: number;
   statuses: Record<string, number>;
   clientErrors: number;
   healthChecks: number;
@@ -233,7 +275,8 @@ export interface DriveResult {
 /** Sends every planned request at `concurrency`, polling /health all along. */
 export async function drive(gatewayUrl: string, schedule: readonly Planned[], concurrency: number): Promise<DriveResult> {
   const agent = new Agent({ connections: concurrency + 4, keepAliveTimeout: 1_000 });
-  const result: DriveResult = { sent: 0, statuses: {}, clientErrors: 0, healthChecks: 0, healthFailures: 0, elapsedMs: 0 };
+  const result: DriveResult = { sent: 0, probeLeaks: [], leaks: 0, statuses: {}, clientErrors: 0, healthChecks: 0, healthFailures: 0, elapsedMs: 0 };
+  const port = Number(new URL(gatewayUrl).port);
   const started = performance.now();
   let next = 0;
   let done = false;
@@ -256,12 +299,24 @@ export async function drive(gatewayUrl: string, schedule: readonly Planned[], co
     const path = p.protocol === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
     const controller = new AbortController();
     result.sent++;
+    if (p.kind === 'aborted-upload') {
+      await rawExchange(port, `POST ${path} HTTP/1.1\r\nhost: soak\r\ncontent-type: application/json\r\ncontent-length: 4096\r\nx-api-key: ${SOAK_KEY}\r\n\r\n${bodyFor(p).slice(0, 20)}`, false);
+      return;
+    }
+    if (p.kind === 'unauth-probe') {
+      const target = probeTarget(path, p.index, port);
+      const key = p.index % 2 === 0 ? '' : 'x-api-key: wrong-soak-key\r\n';
+      const body = bodyFor(p);
+      const status = await rawExchange(port, `POST ${target} HTTP/1.1\r\nhost: soak\r\nconnection: close\r\ncontent-type: application/json\r\n${key}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, true);
+      if (status !== 401) result.probeLeaks.push(`${target} -> ${status}`);
+      return;
+    }
     try {
       const res = await request(gatewayUrl + path, {
         method: 'POST',
         dispatcher: agent,
         signal: controller.signal,
-        headers: { 'content-type': 'application/json', 'x-api-key': 'client-key', 'anthropic-version': '2023-06-01' },
+        headers: { 'content-type': 'application/json', 'x-api-key': SOAK_KEY, 'anthropic-version': '2023-06-01' },
         body: bodyFor(p),
       });
       result.statuses[res.statusCode] = (result.statuses[res.statusCode] ?? 0) + 1;
@@ -276,7 +331,8 @@ export async function drive(gatewayUrl: string, schedule: readonly Planned[], co
         res.body.on('error', () => undefined);
         return;
       }
-      await res.body.text();
+      const text = await res.body.text();
+      if (SOAK_CANARIES.some((secret) => text.includes(secret))) result.leaks++;
     } catch {
       result.clientErrors++;
     }
@@ -294,6 +350,51 @@ export async function drive(gatewayUrl: string, schedule: readonly Planned[], co
   await agent.close();
   result.elapsedMs = performance.now() - started;
   return result;
+}
+
+/** Spellings of a proxy path that a router decodes to the route: each must be refused without the key. */
+function probeTarget(path: string, index: number, port: number): string {
+  const spellings = [
+    path,
+    path.replace('/v1/', '/%761/'),
+    path.replace('/v1/', '/v%31/'),
+    path.replace(/\/(\w)/g, (_, c: string) => `/%${c.charCodeAt(0).toString(16)}`),
+    `http://127.0.0.1:${port}${path}`,
+    `${path}?probe=1`,
+    `/${path}`,
+    `${path}/`,
+  ];
+  return spellings[index % spellings.length];
+}
+
+/**
+ * Writes a request as given on a socket of its own. With `wait`, resolves with the response status
+ * (0 if none came); without, drops the connection as soon as the bytes are out.
+ */
+function rawExchange(port: number, data: string, wait: boolean): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let head = '';
+    socket.setEncoding('latin1');
+    socket.on('error', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
+    socket.on('connect', () =>
+      socket.write(data, () => {
+        if (!wait) {
+          socket.destroy();
+          resolve(0);
+        }
+      }),
+    );
+    socket.on('data', (chunk: string) => {
+      head += chunk;
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head);
+      if (status) {
+        socket.destroy();
+        resolve(Number(status[1]));
+      }
+    });
+    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
+  });
 }
 
 /** Installs the schedule's scripts on the fake. */
@@ -329,7 +430,7 @@ export function observedFromJson(doc: any, errors: Record<string, number>): Obse
 let checkAgent = new Agent({ keepAliveTimeout: 1_000 });
 
 export async function getText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  const res = await request(url, { headers, dispatcher: checkAgent });
+  const res = await request(url, { headers: { 'x-api-key': SOAK_KEY, ...headers }, dispatcher: checkAgent });
   return { status: res.statusCode, text: await res.body.text() };
 }
 

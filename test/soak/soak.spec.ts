@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogging } from '../../src/logging/logger';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import { eventually } from '../support/sse-client';
@@ -8,10 +10,13 @@ import {
   countKinds,
   drive,
   expectedTotals,
+  getText,
+  NEVER_UPSTREAM,
   observedFromJson,
   observedFromPrometheus,
   runningTotals,
   scriptFake,
+  SOAK_CANARIES,
   SOAK_GATEWAY_ENV,
   type DriveResult,
   type Planned,
@@ -28,13 +33,21 @@ let gw: RunningApp;
 let schedule: Planned[];
 let driven: DriveResult;
 let timersBefore = 0;
+let logs = '';
 
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 beforeAll(async () => {
   timersBefore = timers();
   fake = await FakeUpstream.start();
-  gw = await startApp({ ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1` });
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs += chunk.toString();
+      done();
+    },
+  });
+  const pino = createLogging({ logLevel: 'debug', logPretty: false }, out).pino;
+  gw = await startApp({ ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1` }, { pino });
   schedule = buildSchedule(SEED, REQUESTS);
   scriptFake(fake, schedule);
   driven = await drive(gw.url, schedule, CONCURRENCY);
@@ -61,8 +74,32 @@ describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCUR
     expect(driven.sent).toBe(REQUESTS);
     expect({ observed, kinds: countKinds(schedule) }).toEqual({ observed: asObserved(expected), kinds: countKinds(schedule) });
     // Refused requests never reach the upstream; every other one does, once.
-    const refused = schedule.filter((p) => p.kind === 'bad-json' || p.kind === 'bad-body').length;
+    const refused = schedule.filter((p) => NEVER_UPSTREAM.has(p.kind)).length;
     expect(fake.requests.length).toBe(REQUESTS - refused);
+  });
+
+  it('refuses every keyless probe under every spelling, and counts the refusals apart from usage', async () => {
+    const probes = schedule.filter((p) => p.kind === 'unauth-probe').length;
+    expect(probes).toBeGreaterThan(20);
+    expect(driven.probeLeaks).toEqual([]);
+    const metrics = (await getText(`${gw.url}/metrics`)).text;
+    const rejected = [...metrics.matchAll(/^vdm_rejected_requests_total\{reason="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(rejected).toBe(probes);
+  });
+
+  it('lets no configured secret out: client bodies, traces, totals, /metrics, in-flight rows, logs', async () => {
+    await eventually(() => gw.tracker.activeCount === 0);
+    expect(schedule.filter((p) => p.kind === 'key-echo').length).toBeGreaterThan(10);
+    expect(driven.leaks).toBe(0);
+    const outputs = [
+      (await getText(`${gw.url}/metrics/logs?limit_errors=1000&limit_traces=2000`)).text,
+      (await getText(`${gw.url}/metrics/running-totals?format=json`)).text,
+      (await getText(`${gw.url}/metrics/running-totals`)).text,
+      (await getText(`${gw.url}/metrics`)).text,
+      (await getText(`${gw.url}/metrics/active-requests`)).text,
+      logs,
+    ];
+    for (const text of outputs) for (const secret of SOAK_CANARIES) expect(text.includes(secret)).toBe(false);
   });
 
   it('answers the same numbers in JSON, YAML and Prometheus', async () => {
