@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { REDACTED, Redactor } from '../src/gateway/protocol/redact';
+import { REDACTED, Redactor } from '../src/core/redact';
 import { createLogging, REDACT_PATHS } from '../src/logging/logger';
 
 const LINES = 20_000;

@@ -7,7 +7,7 @@ import type { AppConfig } from './config/app-config';
 import { Authenticator } from './common/authenticator';
 import { limitBodyTime } from './common/body-timeout';
 import { configuredSecrets } from './config/secrets';
-import { Redactor } from './gateway/protocol/redact';
+import { Redactor } from './core/redact';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
 import { installJsonBodyParser } from './common/json-body';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';

@@ -5,7 +5,7 @@ import { ConfigModule } from './config/config.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { HealthController } from './health/health.controller';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
-import type { Redactor } from './gateway/protocol/redact';
+import type { Redactor } from './core/redact';
 import type { LoggingMode } from './logging/logger';
 import { LoggingModule } from './logging/logging.module';
 import { GatewayModule } from './gateway/gateway.module';

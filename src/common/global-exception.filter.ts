@@ -5,7 +5,7 @@ import { BodyTimeoutError } from './body-timeout';
 import { routeFactsOf } from '../core/route-facts';
 import type { RequestOrchestrator } from '../metrics/request-orchestrator.interceptor';
 import { PassThroughError } from './upstream-http.error';
-import { redactSecrets } from '../gateway/protocol/redact';
+import { redactSecrets } from '../core/redact';
 
 function messageOf(exception: HttpException): string {
   const response = exception.getResponse();

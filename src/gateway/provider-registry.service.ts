@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DemoUpstream } from './demo/demo-upstream';
-import { Redactor } from './protocol/redact';
+import { Redactor } from '../core/redact';
 import { demoProvider, DEMO_PROVIDER } from './providers/provider-config';
 import { routeModel, type RouteResult } from './providers/model-router';
 import type { Provider } from './providers/provider';

@@ -12,7 +12,7 @@ import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError } from './protocol/error-classification';
 import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
-import { Redactor, type Redact } from './protocol/redact';
+import { Redactor, type Redact } from '../core/redact';
 import type { StreamRelay, StreamSink } from './protocol/types';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
 import { estimateInputTokens } from './conversion/token-estimate';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Redactor } from '../gateway/protocol/redact';
+import { Redactor } from '../core/redact';
 import { createLogging, levelEnabled, redactHeaders, type Logging } from './logger';
 
 describe(levelEnabled.name, () => {

@@ -4,7 +4,7 @@ import type { LoggerService } from '@nestjs/common';
 import pino, { levels, type Level, type Logger as Pino } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config';
-import { REDACTED, Redactor } from '../gateway/protocol/redact';
+import { REDACTED, Redactor } from '../core/redact';
 
 /**
  * Header and body fields that carry credentials: never printed. Literal paths only: a leading `*` made

@@ -1,5 +1,5 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { Redactor } from '../gateway/protocol/redact';
+import { Redactor } from '../core/redact';
 import type { LoggingMode } from './logger';
 
 export const LOGGING_MODE = Symbol('LOGGING_MODE');

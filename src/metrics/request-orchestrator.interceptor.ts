@@ -15,7 +15,7 @@ import { PassThroughError } from '../common/upstream-http.error';
 import { keyFingerprint, levelEnabled, redactHeaders } from '../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
 import { describeNetworkError } from '../gateway/protocol/error-classification';
-import { Redactor, type Redact } from '../gateway/protocol/redact';
+import { Redactor, type Redact } from '../core/redact';
 import type { MetricsContext } from './metrics-context';
 import { classifyGatewayError } from '../core/error-table';
 import type { ErrorType } from '../core/error-type';

@@ -1,7 +1,7 @@
 import { foldUsage, openaiUsage, type UsagePatch } from '../../core/usage';
 import { EventRelay } from '../protocol/event-relay';
 import { openaiDeltaChars } from '../protocol/output-chars';
-import { redactSecrets, type Redact } from '../protocol/redact';
+import { redactSecrets, type Redact } from '../../core/redact';
 import type { SseEvent } from '../protocol/sse-events';
 import type { StreamRelay, StreamSink } from '../protocol/types';
 import { isNumber, isObject, isString } from './guards';

@@ -3,7 +3,7 @@ import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
 import { anthropicDeltaChars } from './output-chars';
-import { redactSecrets, type Redact } from './redact';
+import { redactSecrets, type Redact } from '../../core/redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
 

@@ -1,5 +1,5 @@
 import { isRecord } from './json-fields';
-import { redactSecrets } from './redact';
+import { redactSecrets } from '../../core/redact';
 
 const MAX_CAUSE_DEPTH = 5;
 
