@@ -11,7 +11,7 @@ import { Redactor } from './core/redact';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
 import { installJsonBodyParser } from './common/json-body';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
-import { RequestOrchestrator } from './metrics/request-orchestrator.interceptor';
+import { RequestOrchestrator } from './gateway/request/request-orchestrator.interceptor';
 import { createLogging, PinoNestLogger, type Logging } from './logging/logger';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { BodyTimeoutError } from './body-timeout';
 import { routeFactsOf } from '../core/route-facts';
-import type { RequestOrchestrator } from '../metrics/request-orchestrator.interceptor';
+import type { ErrorType } from '../core/error-type';
 import { PassThroughError } from './upstream-http.error';
 import { redactSecrets } from '../core/redact';
 
@@ -23,11 +23,16 @@ function fastifyClientError(exception: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
+/** Where a request refused before its handler is accounted (the gateway's request orchestrator). */
+export interface RefusalAccounting {
+  accountRefused(request: FastifyRequest, reply: FastifyReply, errorType: ErrorType, message: string): void;
+}
+
 /** Answers every error in the format of the API that was called; never leaks internals in a 500. */
 @Catch()
 export class GlobalExceptionFilter implements ExceptionFilter {
   constructor(
-    private readonly orchestrator: RequestOrchestrator,
+    private readonly orchestrator: RefusalAccounting,
     private readonly bodyLimitBytes: number,
   ) {}
 

@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { loadProviders, type ProviderSettings } from '../gateway/providers/provider-config';
+import { loadProviders, type ProviderSettings } from './providers';
 import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
 

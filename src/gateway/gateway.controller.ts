@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiRoute, ProxyRoute } from '../core/route.decorator';
-import { ProxyContext, RequestOrchestrator, type ProxyRequestContext } from '../metrics/request-orchestrator.interceptor';
+import { ProxyContext, RequestOrchestrator, type ProxyRequestContext } from './request/request-orchestrator.interceptor';
 import { ModelsService, type ModelList } from './models.service';
 import { ProxyService, type ProxyResponse } from './proxy.service';
 

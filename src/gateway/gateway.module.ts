@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
-import { RequestOrchestrator } from '../metrics/request-orchestrator.interceptor';
+import { RequestOrchestrator } from './request/request-orchestrator.interceptor';
 import { GatewayController } from './gateway.controller';
 import { ModelsService } from './models.service';
 import { ProviderRegistry } from './provider-registry.service';

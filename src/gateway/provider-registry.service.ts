@@ -2,9 +2,9 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DemoUpstream } from './demo/demo-upstream';
 import { Redactor } from '../core/redact';
-import { demoProvider, DEMO_PROVIDER } from './providers/provider-config';
+import { demoProvider, DEMO_PROVIDER } from '../config/providers';
 import { routeModel, type RouteResult } from './providers/model-router';
-import type { Provider } from './providers/provider';
+import type { Provider } from '../config/provider';
 
 /** The configured providers, and the built-in demo upstream when none is configured. */
 @Injectable()

@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { anthropicMessageUsage, openaiCompletionUsage, type UsagePatch } from '../core/usage';
 import type { MetricsContext } from '../metrics/metrics-context';
 import { classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
-import type { ProxyRequestContext, RequestLifetime } from '../metrics/request-orchestrator.interceptor';
+import type { ProxyRequestContext, RequestLifetime } from './request/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError } from './protocol/error-classification';
 import { isRecord } from './protocol/json-fields';
@@ -21,7 +21,7 @@ import { openaiErrorToAnthropic, toAnthropicResponse } from './conversion/openai
 import type { AnthropicMessagesRequest, OpenAIChatCompletion } from './conversion/wire-types';
 import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
-import { speaks, type ApiFormat, type Provider } from './providers/provider';
+import { speaks, type ApiFormat, type Provider } from '../config/provider';
 import { readLimited, ResponseTooLargeError } from './upstream/read-limited';
 import { forwardedHeaders } from './upstream/response-headers';
 import { UpstreamClient } from './upstream/upstream-client';

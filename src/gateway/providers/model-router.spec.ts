@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { routeModel } from './model-router';
-import type { Provider } from './provider';
+import type { Provider } from '../../config/provider';
 
 function provider(name: string, aliases: Record<string, string> = {}): Provider {
   return { name, baseUrls: { openai: `https://${name}.test/v1` }, apiKey: 'k', aliases: new Map(Object.entries(aliases)) };

@@ -1,4 +1,4 @@
-import type { Provider } from './provider';
+import type { Provider } from '../../config/provider';
 
 export interface Route {
   provider: Provider;

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../config/config-error';
+import { ConfigError } from './config-error';
 import { API_FORMATS, PASSTHROUGH_KEY, type ApiFormat, type Provider } from './provider';
 
 /** Well-known base URLs, used when `{NAME}_BASE_URL` is not set. */

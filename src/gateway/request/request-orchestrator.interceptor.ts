@@ -8,18 +8,18 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
-import { clientOf } from '../common/authenticator';
-import { presentedKey } from '../core/client-key';
-import { routeFactsOf } from '../core/route-facts';
-import { PassThroughError } from '../common/upstream-http.error';
-import { keyFingerprint, levelEnabled, redactHeaders } from '../logging/logger';
-import { anthropicRequestFacts, openaiRequestFacts } from '../gateway/protocol/request-facts';
-import { describeNetworkError } from '../gateway/protocol/error-classification';
-import { Redactor, type Redact } from '../core/redact';
-import type { MetricsContext } from './metrics-context';
-import { classifyGatewayError } from '../core/error-table';
-import type { ErrorType } from '../core/error-type';
-import { TrackerService } from './tracker.service';
+import { clientOf } from '../../common/authenticator';
+import { presentedKey } from '../../core/client-key';
+import { routeFactsOf } from '../../core/route-facts';
+import { PassThroughError } from '../../common/upstream-http.error';
+import { keyFingerprint, levelEnabled, redactHeaders } from '../../logging/logger';
+import { anthropicRequestFacts, openaiRequestFacts } from '../protocol/request-facts';
+import { describeNetworkError } from '../protocol/error-classification';
+import { Redactor, type Redact } from '../../core/redact';
+import type { MetricsContext } from '../../metrics/metrics-context';
+import { classifyGatewayError } from '../../core/error-table';
+import type { ErrorType } from '../../core/error-type';
+import { TrackerService } from '../../metrics/tracker.service';
 
 /**
  * Why a request's upstream call must stop: the client left, or the gateway's own timeout fired.

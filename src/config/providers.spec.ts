@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../config/config-error';
-import { loadProviders } from './provider-config';
+import { ConfigError } from './config-error';
+import { loadProviders } from './providers';
 
 describe(loadProviders.name, () => {
   it('uses the demo provider when none is configured', () => {
