@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream, type RecordedRequest, type Script } from '../fakes/fake-upstream';
+import { startApp, type RunningApp } from '../support/app';
+import { eventually } from '../support/sse-client';
+
+/** Claude Code, the real CLI (the @anthropic-ai/claude-code package ships a native binary per platform). */
+const CLAUDE = join(__dirname, '..', '..', 'node_modules', '.bin', 'claude');
+const runnable = existsSync(CLAUDE) && process.platform === 'linux' && process.arch === 'x64';
+if (!runnable) {
+  const why = `skipped: Claude Code needs its linux-x64 binary (npm package @anthropic-ai/claude-code); found none for ${process.platform}-${process.arch}`;
+  if (/^(true|1)$/i.test(process.env.CI ?? '')) throw new Error(`CI must run this suite, but it ${why.slice(9)}`);
+  console.warn(why);
+}
+
+const GATEWAY_KEY = 'vdm-cc-gateway-key-5e71a0';
+const TASK = 'VDM-CC-TASK';
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  return Array.isArray(content) ? content.map((b: { text?: unknown }) => (typeof b.text === 'string' ? b.text : '')).join('') : '';
+}
+
+function hasToolResult(req: RecordedRequest): boolean {
+  const messages = (req.body?.messages ?? []) as { content: unknown }[];
+  const last = messages.at(-1);
+  return Array.isArray(last?.content) && (last.content as { type?: string }[]).some((b) => b.type === 'tool_result');
+}
+
+function run(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(CLAUDE, args, { cwd, env, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    // Print mode reads a prompt from stdin too: there is none.
+    child.stdin?.end();
+  });
+}
+
+describe.runIf(runnable)('Claude Code through the gateway', () => {
+  let fake: FakeUpstream;
+  let gw: RunningApp;
+  let work: string;
+
+  beforeAll(async () => {
+    fake = await FakeUpstream.start();
+    gw = await startApp({ ANTHROPIC_API_KEY: 'sk-ant-cc-provider-key-9d2f', ANTHROPIC_BASE_URL: fake.url, VDM_DEFAULT_PROVIDER: 'anthropic', PROXY_API_KEY: GATEWAY_KEY });
+    work = mkdtempSync(join(tmpdir(), 'vdm-claude-code-'));
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await fake?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs a real tool call, and every turn is counted with its tokens', async () => {
+    const target = join(work, 'proof.txt');
+    fake.script((req): Script => {
+      const messages = (req.body?.messages ?? []) as { content: unknown }[];
+      const asked = messages.some((m) => textOf(m.content).includes(TASK));
+      if (asked && hasToolResult(req)) return { text: 'The file is written.', usage: { input: 300, output: 7, cacheRead: 50 } };
+      if (asked) return { toolCalls: [{ name: 'Bash', input: { command: `echo claude-code-ran > ${target}`, description: 'Write the proof file' } }], usage: { input: 200, output: 20, cacheCreation: 30 } };
+      // Anything else Claude Code asks on the side (titles, summaries) gets a short text.
+      return { text: 'ok', usage: { input: 10, output: 1 } };
+    });
+    const home = join(work, 'home');
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      ANTHROPIC_BASE_URL: gw.url,
+      ANTHROPIC_API_KEY: GATEWAY_KEY,
+      DISABLE_TELEMETRY: '1',
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    };
+    const result = await run(['-p', `${TASK}: write the proof file with the Bash tool`, '--model', 'sonnet', '--output-format', 'json', '--allowedTools', 'Bash'], work, env);
+    expect(result.code, `${result.stderr}\n${result.stdout.slice(0, 2000)}`).toBe(0);
+    const answer = JSON.parse(result.stdout) as { is_error: boolean; num_turns: number };
+    expect(answer.is_error).toBe(false);
+    // The tool really ran on this machine.
+    expect(readFileSync(target, 'utf8').trim()).toBe('claude-code-ran');
+
+    await eventually(() => gw.tracker.activeCount === 0);
+    const messages = fake.requests.filter((r) => r.endpoint === 'messages');
+    expect(messages.length).toBeGreaterThanOrEqual(2);
+    const doc = (await (await fetch(`${gw.url}/metrics/running-totals?format=json`, { headers: { 'x-api-key': GATEWAY_KEY } })).json()) as {
+      summary: Record<string, number>;
+    };
+    expect(doc.summary.total_requests).toBe(messages.length);
+    expect(doc.summary.total_errors).toBe(0);
+    expect(doc.summary.total_tool_calls).toBeGreaterThanOrEqual(1);
+    expect(doc.summary.total_tool_results).toBeGreaterThanOrEqual(1);
+    const sideCalls = messages.filter((r) => !(r.body?.messages ?? []).some((m: { content: unknown }) => textOf(m.content).includes(TASK))).length;
+    expect(doc.summary.total_input_tokens).toBe(200 + 300 + 10 * sideCalls);
+    expect(doc.summary.total_output_tokens).toBe(20 + 7 + sideCalls);
+    expect(doc.summary.total_cache_read_tokens).toBe(50);
+    expect(doc.summary.total_cache_creation_tokens).toBe(30);
+    // The gateway key never travelled upstream.
+    for (const r of fake.requests) expect(JSON.stringify(r.headers)).not.toContain(GATEWAY_KEY);
+  });
+});
