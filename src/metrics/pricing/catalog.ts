@@ -76,7 +76,9 @@ export function levelsOf(prices: ModelPrice): Price {
 
 /** The catalog's price of a model at a gateway provider, or undefined when the catalog has none. */
 export function catalogPrice(provider: Provider | undefined, name: string, model: string, at: Date): CatalogMatch | undefined {
-  const [catalogProvider, catalogModel] = name === DEMO_PROVIDER ? (DEMO_MODELS[model] ?? []) : [catalogProviderOf(provider, name), model];
+  // The demo answers any model name: its own at the prices they imitate, a real one at that model's.
+  const [catalogProvider, catalogModel] =
+    name === DEMO_PROVIDER ? (DEMO_MODELS[model] ?? [findProvider({ modelId: model })?.id, model]) : [catalogProviderOf(provider, name), model];
   if (catalogProvider === undefined || catalogModel === undefined) return undefined;
   const found = calcPrice({ input_tokens: 0, output_tokens: 0 }, catalogModel, { providerId: catalogProvider, timestamp: at });
   if (!found || (found.model_price.input_mtok === undefined && found.model_price.output_mtok === undefined)) return undefined;
