@@ -3,6 +3,9 @@
  * that makes the same allocations without the tracker; then the heap across 1,000,000 finished
  * requests over 20 providers x 50 models (it must hold buckets, not requests).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../src/config/app-config';
 import type { UsagePatch } from '../src/core/usage';
 import { newRecord, type RequestStart } from '../src/metrics/model/request-record';
@@ -67,7 +70,10 @@ export interface TrackerResult {
 }
 
 export function runTrackerBench(): TrackerResult {
-  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000' });
+  // Every request is priced (cost resolved per provider/model, computed at finalize), as in production.
+  const prices = join(mkdtempSync(join(tmpdir(), 'vdm-bench-')), 'prices.yaml');
+  writeFileSync(prices, 'prices:\n  - {provider: "provider*", model: "*", input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}\n');
+  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', VDM_PRICES_FILE: prices });
   const rounds = QUICK ? 3 : 7;
   const perRound = QUICK ? 100_000 : 300_000;
   const warm = new TrackerService(config, SYSTEM_CLOCK);
@@ -123,7 +129,7 @@ export function runTrackerBench(): TrackerResult {
 
 export function printTracker(r: TrackerResult): string {
   return [
-    '## 1. Tracker hot path (start + 2 updates + finalize), in-process, median of alternating rounds',
+    '## 1. Tracker hot path (start + 2 updates + finalize, every request priced), in-process, median of alternating rounds',
     table(
       ['loop', 'ops/s', 'us/request'],
       [

@@ -3,6 +3,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 import { loadProviders, type ProviderSettings } from './providers';
 import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
+import { loadPricesFile, type PricesFile } from './prices-file';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
 
@@ -31,6 +32,8 @@ export interface AppConfig {
   demoTokenDelayMs: number;
   /** Providers from `{NAME}_API_KEY`, `{NAME}_BASE_URL`, `{NAME}_API_FORMAT`, `{NAME}_ALIAS_{ALIAS}`. */
   providers: ProviderSettings;
+  /** VDM_PRICES_FILE, validated at start-up: overrides and additions to the price catalog. */
+  prices?: PricesFile;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -50,6 +53,13 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
   let providers: ProviderSettings | undefined;
   try {
     providers = loadProviders(raw, dto.VDM_DEFAULT_PROVIDER?.toLowerCase());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  let prices: PricesFile | undefined;
+  try {
+    prices = dto.VDM_PRICES_FILE === undefined ? undefined : loadPricesFile(dto.VDM_PRICES_FILE);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
@@ -83,5 +93,6 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
     demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,
     providers,
+    prices,
   };
 }

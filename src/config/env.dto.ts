@@ -95,4 +95,7 @@ export class EnvDto {
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, SECONDS) @Min(0, SECONDS)
   DEMO_TOKEN_DELAY?: number;
+
+  @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML prices file when set' })
+  VDM_PRICES_FILE?: string;
 }

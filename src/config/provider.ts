@@ -17,6 +17,8 @@ export interface Provider {
   /** Lower-cased alias -> upstream model. */
   aliases: ReadonlyMap<string, string>;
   demo?: boolean;
+  /** `{NAME}_PRICING`: the catalog provider id that prices it, or `none`; unset: inferred from the base URL and name. */
+  pricing?: string;
 }
 
 export function speaks(provider: Provider, format: ApiFormat): boolean {

@@ -1,3 +1,4 @@
+import { findProvider } from '@pydantic/genai-prices';
 import { ConfigError } from './config-error';
 import { API_FORMATS, PASSTHROUGH_KEY, type ApiFormat, type Provider } from './provider';
 
@@ -48,12 +49,18 @@ export function loadProviders(env: Readonly<Record<string, string | undefined>>,
     } else if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) {
       problems.push(`Invalid configuration: ${baseVar}=${JSON.stringify(env[baseVar])} must be an http(s) URL`);
     }
+    const pricingVar = `${upper}_PRICING`;
+    const pricing = env[pricingVar]?.trim().toLowerCase() || undefined;
+    if (pricing !== undefined && pricing !== 'none' && findProvider({ providerId: pricing }) === undefined) {
+      problems.push(`Invalid configuration: ${pricingVar}=${JSON.stringify(env[pricingVar])} must be a price catalog provider id (openai, anthropic, openrouter, google, ...) or none`);
+    }
     const key = env[`${upper}_API_KEY`] ?? '';
     providers.set(name, {
       name,
       baseUrls: { [format]: baseUrl },
       apiKey: key === PASSTHROUGH_KEY ? undefined : key,
       aliases: new Map(),
+      pricing,
     });
   }
 

@@ -12,6 +12,10 @@ export interface UsagePatch {
   /** Already included in outputTokens, never added to it. */
   reasoningTokens?: number;
   toolCallCount?: number;
+  /** Of cacheCreationTokens, those written with the 1-hour lifetime (Anthropic `cache_creation.ephemeral_1h_input_tokens`). */
+  cacheWrite1hTokens?: number;
+  /** Anthropic `server_tool_use.web_search_requests`: priced per search. */
+  webSearchRequests?: number;
 }
 
 export type UsageField = keyof UsagePatch;
@@ -23,6 +27,8 @@ export const USAGE_FIELDS: readonly UsageField[] = [
   'cacheCreationTokens',
   'reasoningTokens',
   'toolCallCount',
+  'cacheWrite1hTokens',
+  'webSearchRequests',
 ];
 
 type JsonObject = Record<string, unknown>;
@@ -70,6 +76,11 @@ export function anthropicUsage(usage: unknown): UsagePatch {
   setIfDefined(patch, 'outputTokens', tokenCount(usage.output_tokens));
   setIfDefined(patch, 'cacheReadTokens', tokenCount(usage.cache_read_input_tokens));
   setIfDefined(patch, 'cacheCreationTokens', tokenCount(usage.cache_creation_input_tokens));
+  // Only non-zero: these refine the cost, and a reported 0 changes nothing.
+  const write1h = isRecord(usage.cache_creation) ? tokenCount(usage.cache_creation.ephemeral_1h_input_tokens) : undefined;
+  if (write1h) patch.cacheWrite1hTokens = write1h;
+  const searches = isRecord(usage.server_tool_use) ? tokenCount(usage.server_tool_use.web_search_requests) : undefined;
+  if (searches) patch.webSearchRequests = searches;
   return patch;
 }
 

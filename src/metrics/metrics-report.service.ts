@@ -8,6 +8,8 @@ import type { LogsQuery } from './dto/logs.query';
 import type { RunningTotalsQuery } from './dto/running-totals.query';
 import { wireRunningTotals, wireSeries, type WireActiveRow, type WireTrace } from './format/wire';
 import { renderYamlReport } from './format/yaml';
+import type { PricesQuery } from './dto/prices.query';
+import { wirePrices, type WirePrices } from './format/prices';
 import { CLOCK, TrackerService, type Clock } from './tracker.service';
 
 export interface RenderedReport {
@@ -46,6 +48,18 @@ export class MetricsReportService {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGING_MODE) private readonly loggingMode: LoggingMode,
   ) {}
+
+  /** The price of the provider/model asked for, or of every one seen so far (filtered by the globs given). */
+  prices(query: PricesQuery): WirePrices {
+    const book = this.tracker.prices;
+    if (query.provider !== undefined && query.model !== undefined && !/[*?]/.test(query.provider + query.model)) {
+      return wirePrices([book.resolve(query.provider.toLowerCase(), query.model)], this.config.prices?.path);
+    }
+    const provider = query.provider === undefined ? undefined : compileGlob(query.provider);
+    const model = query.model === undefined ? undefined : compileGlob(query.model);
+    const entries = [...book.known()].filter((e) => (provider?.test(e.provider) ?? true) && (model?.test(e.model) ?? true));
+    return wirePrices(entries, this.config.prices?.path);
+  }
 
   runningTotals(query: RunningTotalsQuery, accept: string | undefined): RenderedReport {
     const asJson = query.format === 'json' || (query.format === undefined && /application\/json/i.test(accept ?? ''));

@@ -4,6 +4,8 @@ import type { Observable } from 'rxjs';
 import { ScrapeRoute } from '../core/route.decorator';
 import { ActiveRequestsHub } from './active-requests.hub';
 import { LogsQuery } from './dto/logs.query';
+import { PricesQuery } from './dto/prices.query';
+import type { WirePrices } from './format/prices';
 import { RunningTotalsQuery } from './dto/running-totals.query';
 import { MetricsReportService, type ActiveRequestsDoc, type LogsDoc } from './metrics-report.service';
 import { PrometheusExporter } from './prometheus-exporter.service';
@@ -57,6 +59,11 @@ export class MetricsController {
   @Sse('active-requests/stream')
   activeRequestsStream(): Observable<MessageEvent> {
     return this.hub.connect();
+  }
+
+  @Get('prices')
+  prices(@Query() query: PricesQuery): WirePrices {
+    return this.reports.prices(query);
   }
 
   @Get('logs')

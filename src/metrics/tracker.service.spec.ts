@@ -374,4 +374,38 @@ describe(TrackerService.name, () => {
       await expect(sut.whenIdle(1)).resolves.toBe(false);
     });
   });
+  describe('cost', () => {
+    // gpt-4o list prices per million tokens: input 2.50, cached input 1.25, output 10.
+    it('counts an in-flight request at its cost so far, and the finished one at its cost, in rows, totals, traces and the summary log', () => {
+      ({ sut, clock } = makeTracker({ OPENAI_API_KEY: 'k', LOG_SUMMARY_INTERVAL: '1' }));
+      const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      ids(sut).start({ requestId: 'c', provider: 'openai', openaiModel: 'gpt-4o' });
+      ids(sut).update('c', { inputTokens: 1000, cacheReadTokens: 2000 });
+      // 1000*2.5 + 2000*1.25 = 5000 per million
+      expect(sut.activeSnapshot()[0].cost_usd).toBe(0.005);
+      expect(totals(sut).summary.total_cost_usd).toBe(0.005);
+      expect(totals(sut, false).summary.total_cost_usd).toBe(0);
+      ids(sut).update('c', { outputTokens: 400 });
+      ids(sut).end('c');
+      // + 400*10 = 9000 per million
+      expect(sut.recentTraces(1)[0].cost_usd).toBe(0.009);
+      expect(totals(sut, false).providers.openai.models['gpt-4o'].non_streaming.cost_usd).toBe(0.009);
+      expect(log.mock.calls[0][0]).toContain('cost_usd=0.009 unpriced_requests=0');
+    });
+
+    it('counts a request with no known price as unpriced, with cost_usd null, never 0', () => {
+      const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      for (const id of ['u1', 'u2']) {
+        ids(sut).start({ requestId: id, provider: 'selfhosted', openaiModel: 'llama3' });
+        ids(sut).update(id, { inputTokens: 10, outputTokens: 5 });
+        expect(sut.activeSnapshot()[0].cost_usd).toBeNull();
+        ids(sut).end(id);
+      }
+      expect(sut.recentTraces(2).map((t) => t.cost_usd)).toEqual([null, null]);
+      const doc = totals(sut, false);
+      expect(doc.summary).toMatchObject({ total_cost_usd: 0, total_unpriced_requests: 2 });
+      expect(doc.providers.selfhosted.rollup.total.unpriced_requests).toBe(2);
+      expect(warn.mock.calls.filter(([m]) => String(m).includes('provider=selfhosted model=llama3'))).toHaveLength(1);
+    });
+  });
 });

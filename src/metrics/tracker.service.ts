@@ -15,6 +15,8 @@ import { MetricsContext, noopContext, type TrackerPort } from './metrics-context
 import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket } from './model/totals';
+import { recordCost, usd } from './pricing/cost';
+import { PriceBook } from './pricing/price-book';
 
 export const TRACE_CAPACITY = 200;
 /** The summary log names this many models at most, the busiest, so the line stays short. */
@@ -52,6 +54,8 @@ export const CLOCK = Symbol('CLOCK');
 export class TrackerService {
   private readonly logger = new Logger('Metrics');
   readonly enabled: boolean;
+  /** Prices per provider/model (VDM_PRICES_FILE, then the bundled catalog), resolved once each. */
+  readonly prices: PriceBook;
   /** In-flight requests by id, through the same handle the request path holds. */
   private readonly active = new Map<string, MetricsContext>();
   private readonly buckets = new Map<string, Bucket>();
@@ -73,6 +77,7 @@ export class TrackerService {
   ) {
     this.enabled = config.metricsEnabled;
     this.modelCap = new ModelCap(config.maxModelsPerProvider);
+    this.prices = new PriceBook(config.providers, config.prices);
   }
 
   /** Active-request changes; a new subscriber gets the latest at once, so none can miss it. */
@@ -129,6 +134,7 @@ export class TrackerService {
     // Clients may reuse an x-request-id while the first request is in flight: both must count.
     const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
     const record = newRecord({ ...start, requestId }, this.clock.nowUnix(), this.clock.nowMono());
+    if (record.provider !== undefined && record.openaiModel !== undefined) record.pricing = this.prices.resolve(record.provider, record.openaiModel);
     const handle = new MetricsContext(this.port, record);
     this.active.set(requestId, handle);
     this.touch(record);
@@ -141,6 +147,7 @@ export class TrackerService {
     route: (record, provider, model) => {
       record.provider = provider;
       record.openaiModel = model;
+      record.pricing = this.prices.resolve(provider, model);
       this.touch(record);
       if (this.active.has(record.requestId)) this.emit('membership');
     },
@@ -159,6 +166,7 @@ export class TrackerService {
     const nowMono = this.clock.nowMono();
     record.durationMs = nowMono - record.startMono;
     record.endTime = record.startTime + record.durationMs / 1000;
+    record.costNano = recordCost(record);
 
     const model = record.openaiModel === undefined ? undefined : this.modelCap.admit(record.provider ?? UNKNOWN, record.openaiModel);
     const key = bucketKey(record.provider, model);
@@ -252,7 +260,8 @@ export class TrackerService {
     this.logger.log(
       `Summary after ${t.requests} requests: errors=${t.errors} avg_duration_ms=${averageMs(t.totalDurationMs, t.completed)} ` +
         `input_tokens=${t.inputTokens} output_tokens=${t.outputTokens} cache_read_tokens=${t.cacheReadTokens} ` +
-        `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls}`,
+        `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls} ` +
+        `cost_usd=${usd(t.costNano)} unpriced_requests=${t.unpriced}`,
     );
     this.logger.log(`Model distribution: ${JSON.stringify(topEntries(modelCounts, SUMMARY_TOP_MODELS))}`);
     if (t.errors > 0) this.logger.warn(`Error distribution: ${JSON.stringify(this.errorDistribution())}`);

@@ -29,6 +29,14 @@ describe('zero configuration: the built-in demo provider', () => {
     expect(Object.keys(doc.providers.demo.models).sort()).toEqual(['claude-sonnet-4-5', 'demo-sonnet']);
     expect(doc.summary.total_requests).toBe(2);
     expect(doc.summary.total_output_tokens).toBe(message.usage.output_tokens + final.usage.output_tokens);
+
+    // Priced at once, as the model it imitates: claude-sonnet-4-5 list prices per million tokens.
+    const listPrice = (u: Anthropic.Usage): number =>
+      Math.round(u.input_tokens * 3e3 + (u.cache_read_input_tokens ?? 0) * 0.3e3 + (u.cache_creation_input_tokens ?? 0) * 3.75e3 + u.output_tokens * 15e3) / 1e9;
+    const traces = gw.tracker.recentTraces(2);
+    expect(traces.map((t) => t.cost_usd)).toEqual([listPrice(final.usage), listPrice(message.usage)]);
+    expect(doc.summary.total_unpriced_requests).toBe(0);
+    expect(Math.round(doc.summary.total_cost_usd * 1e9)).toBe(Math.round((listPrice(final.usage) + listPrice(message.usage)) * 1e9));
   });
 
   it('answers the OpenAI SDK with tool calls now and then', async () => {

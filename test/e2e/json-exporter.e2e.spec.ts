@@ -84,6 +84,13 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
     for (const name of ['vdm_json_requests', 'vdm_json_input_tokens', 'vdm_json_tool_uses']) {
       expect(sum(samples, name, { mode: 'streaming' }) + sum(samples, name, { mode: 'non_streaming' })).toBe(sum(samples, name, { mode: 'total' }));
     }
+    // Cost: the series add up to the gateway's own total, to the nanodollar, and the traffic was priced.
+    const nano = (usd: number): number => Math.round(usd * 1e9);
+    const traced = gw.tracker.recentTraces(200).reduce((total, t) => total + nano(t.cost_usd ?? 0), 0);
+    expect(traced).toBeGreaterThan(0);
+    expect(nano(sum(samples, 'vdm_json_cost_usd', { mode: 'total' }))).toBe(traced);
+    expect(nano(sum(samples, 'vdm_json_cost_usd', { mode: 'streaming' })) + nano(sum(samples, 'vdm_json_cost_usd', { mode: 'non_streaming' }))).toBe(traced);
+    expect(nano(sum(samples, 'vdm_json_total_cost_usd'))).toBe(traced);
     const modes = new Set(samples.filter((s) => s.name === 'vdm_json_requests').map((s) => s.labels.mode));
     expect([...modes].sort()).toEqual(['non_streaming', 'streaming', 'total']);
   });

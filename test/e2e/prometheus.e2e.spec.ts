@@ -108,6 +108,15 @@ describe.skipIf(PROMETHEUS === undefined)('a real Prometheus scraping the gatewa
     expect(await prometheus.value('sum(vdm_json_total_requests)')).toBe(sent.requests);
   });
 
+  it('returns the cost of the traffic, natively and through json_exporter, equal to the sum of the traces', async () => {
+    const nano = (usd: number): number => Math.round(usd * 1e9);
+    const traced = gw.tracker.recentTraces(200).reduce((total, t) => total + nano(t.cost_usd ?? 0), 0);
+    expect(traced).toBeGreaterThan(0);
+    expect(nano(await prometheus.value('sum(vdm_cost_usd_total)'))).toBe(traced);
+    expect(nano(await prometheus.value('sum(vdm_json_cost_usd{mode="total"})'))).toBe(traced);
+    expect(await prometheus.value('sum(vdm_unpriced_requests_total)')).toBe(gw.tracker.recentTraces(200).filter((t) => t.cost_usd === null).length);
+  });
+
   it('evaluates every query of the Grafana dashboard without a PromQL error', async () => {
     const dashboard = JSON.parse(read('deploy/grafana/dashboards/vandamme-gateway.json'));
     const queries: string[] = [

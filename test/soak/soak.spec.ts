@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogging } from '../../src/logging/logger';
@@ -11,6 +14,8 @@ import {
   drive,
   expectedTotals,
   getText,
+  parsePrometheus,
+  reportedUsage,
   NEVER_UPSTREAM,
   observedFromJson,
   observedFromPrometheus,
@@ -35,6 +40,24 @@ let driven: DriveResult;
 let timersBefore = 0;
 let logs = '';
 
+/** The soak's models priced by a VDM_PRICES_FILE (USD per million tokens), so cost is checked under the fault mix. */
+const SOAK_PRICES = {
+  anthropic: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
+  openai: { input: 2.5, output: 10, cacheRead: 1.25, cacheWrite: 2.5 },
+};
+
+/** The schedule's cost in nanodollars, worked from the usage each request reports: rounded per request, as the gateway does. */
+function expectedCostNano(planned: readonly Planned[]): number {
+  let nano = 0;
+  for (const p of planned) {
+    if (p.kind === 'unauth-probe') continue;
+    const u = reportedUsage(p);
+    const r = SOAK_PRICES[p.protocol];
+    nano += Math.round(u.input * r.input * 1e3 + u.output * r.output * 1e3 + u.cacheRead * r.cacheRead * 1e3 + u.cacheCreation * r.cacheWrite * 1e3);
+  }
+  return nano;
+}
+
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 beforeAll(async () => {
@@ -47,7 +70,13 @@ beforeAll(async () => {
     },
   });
   const pino = createLogging({ logLevel: 'debug', logPretty: false }, out).pino;
-  gw = await startApp({ ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1` }, { pino });
+  const prices = join(mkdtempSync(join(tmpdir(), 'vdm-soak-')), 'prices.yaml');
+  const entry = (provider: 'anthropic' | 'openai'): string => {
+    const r = SOAK_PRICES[provider];
+    return `  - {provider: ${provider}, model: "*", input: ${r.input}, output: ${r.output}, cache_read: ${r.cacheRead}, cache_write: ${r.cacheWrite}}\n`;
+  };
+  writeFileSync(prices, `prices:\n${entry('anthropic')}${entry('openai')}`);
+  gw = await startApp({ ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1`, VDM_PRICES_FILE: prices }, { pino });
   schedule = buildSchedule(SEED, REQUESTS);
   scriptFake(fake, schedule);
   driven = await drive(gw.url, schedule, CONCURRENCY);
@@ -109,6 +138,32 @@ describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCUR
     expect(yaml.providers).toEqual(json.providers);
     const prom = await observedFromPrometheus(gw.url);
     if (prom !== undefined) expect(prom).toEqual(observedFromJson(json, gw.tracker.errorDistribution()));
+  });
+
+  it('costs every request exactly: YAML = JSON = /metrics = the traces = the schedule worked by hand', async () => {
+    await eventually(() => gw.tracker.activeCount === 0);
+    const nano = (usd: number): number => Math.round(usd * 1e9);
+    const expected = expectedCostNano(schedule);
+    expect(expected).toBeGreaterThan(0);
+    const { json, yaml } = await runningTotals(gw.url);
+    for (const doc of [json, yaml]) {
+      expect(nano(doc.summary.total_cost_usd)).toBe(expected);
+      expect(doc.summary.total_unpriced_requests).toBe(0);
+    }
+    const families = parsePrometheus((await getText(`${gw.url}/metrics`)).text);
+    const promNano = (families.get('vdm_cost_usd_total') ?? []).reduce((a, s) => a + nano(s.value), 0);
+    expect(promNano).toBe(expected);
+    // The last traces each cost what their own token counts come to at the file's prices.
+    const traces = gw.tracker.recentTraces(200);
+    let checked = 0;
+    for (const t of traces) {
+      if (t.provider !== 'anthropic' && t.provider !== 'openai') continue;
+      const r = SOAK_PRICES[t.provider];
+      const own = Math.round(t.input_tokens * r.input * 1e3 + t.output_tokens * r.output * 1e3 + t.cache_read_tokens * r.cacheRead * 1e3 + t.cache_creation_tokens * r.cacheWrite * 1e3);
+      expect(nano(t.cost_usd ?? Number.NaN)).toBe(own);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
   });
 
   it('served /health throughout', () => {

@@ -25,6 +25,8 @@ export function makeRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
     toolCallCount: 0,
     outputChars: 0,
     outputChunks: 0,
+    cacheWrite1hTokens: 0,
+    webSearchRequests: 0,
     ...overrides,
   };
 }

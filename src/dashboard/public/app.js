@@ -295,7 +295,7 @@ async function pollLoop(signal) {
 const ACTIVE_COLUMNS = [
   ['provider'], ['model'], ['mode'], ['duration', 'num'], ['input_tokens', 'num'], ['output_tokens', 'num'],
   ['cache_read_tokens', 'num'], ['cache_creation_tokens', 'num'], ['tool_calls', 'num'], ['message_count', 'num'],
-  ['request_size', 'num'],
+  ['request_size', 'num'], ['cost_usd', 'num'],
 ];
 
 function buildActiveRow(row) {
@@ -350,6 +350,8 @@ function updateActiveRow(entry) {
   setCount(cells[8], row.tool_calls);
   setCount(cells[9], row.message_count);
   setText(cells[10], fmt.bytes(row.request_size));
+  setText(cells[11], fmt.usd(row.cost_usd));
+  setTitle(cells[11], fmt.usdExact(row.cost_usd));
   setText(cells[3], fmt.elapsed(elapsedOf(entry)));
 }
 
@@ -398,7 +400,7 @@ function applyActive(doc) {
 }
 
 const countsOf = (row) =>
-  `${row.input_tokens}/${row.output_tokens}/${row.output_chars}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}`;
+  `${row.input_tokens}/${row.output_tokens}/${row.output_chars}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}/${row.cost_usd}`;
 
 function clearActive() {
   for (const entry of state.active.values()) entry.tr.remove();
@@ -490,6 +492,8 @@ function renderTotals() {
   card('output', fmt.compact(s.total_output_tokens), share(s.total_output_tokens), fmt.num(s.total_output_tokens));
   card('cache_read', fmt.compact(s.total_cache_read_tokens), share(s.total_cache_read_tokens), fmt.num(s.total_cache_read_tokens));
   card('cache_creation', fmt.compact(s.total_cache_creation_tokens), share(s.total_cache_creation_tokens), fmt.num(s.total_cache_creation_tokens));
+  const unpriced = s.total_unpriced_requests ?? 0;
+  card('cost', fmt.usd(s.total_cost_usd ?? 0), unpriced ? `${fmt.num(unpriced)} unpriced` : 'USD, list prices', fmt.usdExact(s.total_cost_usd ?? 0, unpriced));
   const completed = s.completed_requests ?? requests;
   card('avg_duration', requests ? fmt.duration(s.average_duration_ms) : '—', `over ${fmt.num(completed)} completed`);
   renderLastAccess();
@@ -646,6 +650,7 @@ const sectionCols = [
   countCol('output_tokens', 'Output', { col: 'c-num-w' }),
   countCol('cache_read_tokens', 'Cache read'),
   countCol('cache_creation_tokens', 'Cache write'),
+  { key: 'cost_usd', label: 'Cost', num: true, render: (row) => fmt.usd(row.cost_usd), title: (row) => fmt.usdExact(row.cost_usd, row.unpriced_requests) },
   numCol('average_duration_ms', 'Avg duration', (v) => (v ? fmt.duration(v) : '—'), { col: 'c-dur' }),
   {
     key: 'last_accessed', label: 'Last access', col: 'c-ago',
@@ -685,6 +690,8 @@ function sectionRow(section, all, extra) {
     output_tokens: s.output_tokens ?? 0,
     cache_read_tokens: s.cache_read_tokens ?? 0,
     cache_creation_tokens: s.cache_creation_tokens ?? 0,
+    cost_usd: s.cost_usd ?? 0,
+    unpriced_requests: s.unpriced_requests ?? 0,
     average_duration_ms: s.average_duration_ms ?? 0,
   };
 }

@@ -106,3 +106,22 @@ export function hueOf(name) {
   const x = h % 310;
   return x < 50 ? x : x + 50;
 }
+
+const usdCompactFmt = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', notation: 'compact', maximumFractionDigits: 1 });
+
+/** US dollars for a cell: "$0.0048" below a dollar, "$12.34", "$12.3K"; null (no price known) is "—". */
+export function usd(v) {
+  if (v === null || v === undefined) return '—';
+  const n = Number(v) || 0;
+  if (n === 0) return '$0';
+  if (n < 1) return `$${n.toFixed(4)}`;
+  if (n < 10000) return `$${n.toFixed(2)}`;
+  return usdCompactFmt.format(n);
+}
+
+/** The whole figure for a tooltip, to the nanodollar the gateway counts in. */
+export function usdExact(v, unpriced = 0) {
+  if (v === null || v === undefined) return 'no price known for this model (see /metrics/prices)';
+  const whole = `$${(Number(v) || 0).toFixed(9).replace(/0+$/, '').replace(/\.$/, '')}`;
+  return unpriced ? `${whole}; ${num(unpriced)} unpriced ${unpriced === 1 ? 'request' : 'requests'} not included` : whole;
+}

@@ -20,6 +20,7 @@ import type { MetricsContext } from '../../metrics/metrics-context';
 import { classifyGatewayError } from '../../core/error-table';
 import type { ErrorType } from '../../core/error-type';
 import { TrackerService } from '../../metrics/tracker.service';
+import { recordCost, usdOrNull } from '../../metrics/pricing/cost';
 
 /**
  * Why a request's upstream call must stop: the client left, or the gateway's own timeout fired.
@@ -104,6 +105,7 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
       duration_ms: r.durationMs === undefined ? undefined : Math.round(r.durationMs),
       input_tokens: known ? r.inputTokens : undefined,
       output_tokens: known ? r.outputTokens : undefined,
+      cost_usd: known ? usdOrNull(recordCost(r)) : undefined,
       error_type: r.errorType,
       error: r.error,
       // Which client key, for correlation; never the key itself.

@@ -1,4 +1,5 @@
 import type { RequestRecord } from '../model/request-record';
+import { recordCost } from '../pricing/cost';
 import type { Split, Totals } from '../model/totals';
 
 export function newTotals(): Totals {
@@ -18,6 +19,8 @@ export function newTotals(): Totals {
     totalTtftMs: 0,
     overheadCount: 0,
     totalOverheadMs: 0,
+    costNano: 0,
+    unpriced: 0,
   };
 }
 
@@ -36,6 +39,9 @@ export function addRecord(target: Totals, r: RequestRecord): void {
   target.toolUses += r.toolUseCount;
   target.toolResults += r.toolResultCount;
   target.toolCalls += r.toolCallCount;
+  const cost = recordCost(r);
+  if (cost === null) target.unpriced += 1;
+  else target.costNano += cost;
   if (r.durationMs !== undefined) {
     target.completed += 1;
     target.totalDurationMs += Math.round(r.durationMs);
@@ -72,6 +78,8 @@ export function addTotals(target: Totals, source: Totals): void {
   target.totalTtftMs += source.totalTtftMs;
   target.overheadCount += source.overheadCount;
   target.totalOverheadMs += source.totalOverheadMs;
+  target.costNano += source.costNano;
+  target.unpriced += source.unpriced;
 }
 
 export function addSplit(target: Split, source: Split): void {

@@ -7,6 +7,8 @@ const RECORDED: readonly UsageField[] = [
   'cacheReadTokens',
   'cacheCreationTokens',
   'toolCallCount',
+  'cacheWrite1hTokens',
+  'webSearchRequests',
 ];
 
 /**

@@ -15,6 +15,7 @@ import {
 } from '../model/distributions';
 import type { RequestRecord } from '../model/request-record';
 import type { Bucket, Split, Totals } from '../model/totals';
+import { usd } from '../pricing/cost';
 
 /**
  * Prometheus families built from the tracker's state at scrape time (never per request). Names follow
@@ -52,6 +53,8 @@ export const FAMILIES = {
   overhead: { name: 'vdm_gateway_overhead_seconds', type: 'histogram', help: "The gateway's own time per request: duration minus time waiting on the upstream." },
   outputTokensPerSecond: { name: 'vdm_output_tokens_per_second', type: 'histogram', help: 'Output tokens per second of successful streams, after the first token.' },
   activeRequests: { name: 'vdm_active_requests', type: 'gauge', help: 'Requests in flight.' },
+  cost: { name: 'vdm_cost_usd_total', type: 'counter', help: 'US dollars of finished requests whose price is known (GET /metrics/prices).' },
+  unpricedRequests: { name: 'vdm_unpriced_requests_total', type: 'counter', help: 'Finished requests with no known price: not in vdm_cost_usd_total.' },
   foldedRequests: { name: 'vdm_model_folded_requests_total', type: 'counter', help: 'Finished requests counted under model="other" because their provider already had VDM_MAX_MODELS_PER_PROVIDER models.' },
 } as const satisfies Record<string, FamilySpec>;
 
@@ -122,6 +125,7 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
       out.toolUses.push({ labels: series, value: t.toolUses });
       out.toolResults.push({ labels: series, value: t.toolResults });
       out.toolCalls.push({ labels: series, value: t.toolCalls });
+      out.cost.push({ labels: series, value: usd(t.costNano) });
       histogramSamples(out.duration, FAMILIES.duration.name, series, LATENCY_BOUNDS, d.duration);
       for (const type of TOKEN_TYPES) {
         histogramSamples(out.tokenUsage, FAMILIES.tokenUsage.name, { ...series, token_type: type }, TOKEN_COUNT_BOUNDS, d.tokens[type]);
@@ -137,6 +141,8 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
       // A known series shows 0 in flight rather than vanishing, so panels and sums stay continuous.
       active.set(`${group.provider}\u0000${group.model}\u0000${series.streaming}`, { labels: series, value: 0 });
     }
+    const unpriced = group.split.streaming.unpriced + group.split.nonStreaming.unpriced;
+    out.unpricedRequests.push({ labels: { provider: group.provider, model: group.model }, value: unpriced });
   }
 
   for (const r of input.active) {

@@ -2,6 +2,7 @@ import { averageMs, isoSeconds } from '../calculations/duration';
 import { UNKNOWN, type RunningTotalsTree } from '../calculations/hierarchical';
 import type { RequestRecord } from '../model/request-record';
 import type { SectionName, Split, Totals } from '../model/totals';
+import { recordCost, usd, usdOrNull } from '../pricing/cost';
 
 /** The one place where internal names become the contract's snake_case wire names. */
 
@@ -26,6 +27,9 @@ export interface WireSection {
   /** Requests with a known upstream time, and the sum of their gateway overhead (vdm_gateway_overhead_seconds). */
   overhead_requests: number;
   total_overhead_ms: number;
+  /** US dollars of the requests whose price is known; the others are counted in unpriced_requests. */
+  cost_usd: number;
+  unpriced_requests: number;
 }
 
 const ms3 = (ms: number): number => Number(ms.toFixed(3));
@@ -50,6 +54,8 @@ export function wireSection(t: Totals): WireSection {
     total_ttft_ms: ms3(t.totalTtftMs),
     overhead_requests: t.overheadCount,
     total_overhead_ms: ms3(t.totalOverheadMs),
+    cost_usd: usd(t.costNano),
+    unpriced_requests: t.unpriced,
   };
 }
 
@@ -90,6 +96,8 @@ export interface WireSummary {
   completed_requests: number;
   average_ttft_ms: number;
   average_overhead_ms: number;
+  total_cost_usd: number;
+  total_unpriced_requests: number;
 }
 
 export interface WireRunningTotals {
@@ -125,6 +133,8 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
       completed_requests: s.completed_requests,
       average_ttft_ms: s.average_ttft_ms,
       average_overhead_ms: s.average_overhead_ms,
+      total_cost_usd: s.cost_usd,
+      total_unpriced_requests: s.unpriced_requests,
     },
     providers,
   };
@@ -171,6 +181,8 @@ function subtractInPlace(target: WireSection, s: WireSection): void {
   }
   target.total_ttft_ms = ms3(target.total_ttft_ms);
   target.total_overhead_ms = ms3(target.total_overhead_ms);
+  // Every cost is a whole number of nanodollars: rounding to them undoes the float subtraction's error.
+  target.cost_usd = Number(target.cost_usd.toFixed(9));
   target.average_duration_ms = target.completed_requests > 0 ? Math.round(target.total_duration_ms / target.completed_requests) : 0;
   target.average_ttft_ms = target.ttft_requests > 0 ? Math.round(target.total_ttft_ms / target.ttft_requests) : 0;
   target.average_overhead_ms = target.overhead_requests > 0 ? ms3(target.total_overhead_ms / target.overhead_requests) : 0;
@@ -198,6 +210,8 @@ export interface WireActiveRow {
   /** Streamed content so far (text, thinking, tool-argument characters, and the deltas that carried them): progress before output tokens are reported. */
   output_chars: number;
   output_chunks: number;
+  /** The cost so far, from the usage reported so far; null when no price is known. */
+  cost_usd: number | null;
 }
 
 /** The requested model without its provider prefix (`openai:gpt-4o` -> `gpt-4o`). */
@@ -230,6 +244,7 @@ export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow 
     message_count: r.messageCount,
     output_chars: r.outputChars,
     output_chunks: r.outputChunks,
+    cost_usd: usdOrNull(recordCost(r)),
   };
 }
 
@@ -255,6 +270,7 @@ export interface WireTrace {
   status: 'ok' | 'error';
   error: string | null;
   error_type: string | null;
+  cost_usd: number | null;
 }
 
 export function wireTrace(r: RequestRecord, seq: number): WireTrace {
@@ -280,5 +296,6 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     status: r.errorType === undefined ? 'ok' : 'error',
     error: r.error ?? null,
     error_type: r.errorType ?? null,
+    cost_usd: usdOrNull(recordCost(r)),
   };
 }

@@ -24,6 +24,11 @@ describe(toYaml.name, () => {
     expect(load(toYaml(doc))).toEqual(doc);
   });
 
+  it('writes small costs in exponent form with a dot, which YAML 1.1 parsers read as floats too', () => {
+    expect(toYaml({ cost_usd: 1e-7, big: 1e21, plain: 0.000123 })).toBe('cost_usd: 1.0e-7\nbig: 1.0e+21\nplain: 0.000123\n');
+    expect(load(toYaml({ cost_usd: 1e-7 }))).toEqual({ cost_usd: 1e-7 });
+  });
+
   it('keeps ISO timestamps as strings, as the contract shows them', () => {
     expect(toYaml({ top: '2026-11-23T10:15:02Z' })).toBe('top: "2026-11-23T10:15:02Z"\n');
     expect(load(toYaml({ top: '2026-11-23T10:15:02Z' }))).toEqual({ top: '2026-11-23T10:15:02Z' });

@@ -2,9 +2,15 @@ import { isoSeconds } from '../calculations/duration';
 
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** YAML 1.1 (PyYAML) reads `1e-7` as a string: an exponent needs a dot before it (`1.0e-7`), as 1.2 also accepts. */
+function number(value: number): string {
+  const text = String(value);
+  return text.includes('e') && !text.includes('.') ? text.replace('e', '.0e') : text;
+}
+
 function scalar(value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '.nan';
+  if (typeof value === 'number') return Number.isFinite(value) ? number(value) : '.nan';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   // A JSON string is a valid YAML double-quoted scalar, and stays a string (no timestamp guessing).
   return JSON.stringify(typeof value === 'string' ? value : JSON.stringify(value));

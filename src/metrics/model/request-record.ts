@@ -1,4 +1,5 @@
 import type { ErrorType } from '../../core/error-type';
+import type { ResolvedPrice } from '../pricing/price-book';
 
 /** One request's measurements (contract section 1), in internal names; the wire names live in format/wire.ts. */
 export interface RequestRecord {
@@ -34,6 +35,13 @@ export interface RequestRecord {
   ttftMs?: number;
   /** Time spent waiting on the upstream (ms); duration minus this is the gateway's own overhead. */
   upstreamMs?: number;
+  /** Of cacheCreationTokens, those written for one hour; and web search requests: both priced apart. */
+  cacheWrite1hTokens: number;
+  webSearchRequests: number;
+  /** The price of its provider/model, resolved when routed (cached per provider/model). */
+  pricing?: ResolvedPrice;
+  /** Set when finalized: nanodollars, or null when no price is known. */
+  costNano?: number | null;
 }
 
 export interface RequestStart {
@@ -69,5 +77,7 @@ export function newRecord(start: RequestStart, nowUnix: number, nowMono: number)
     toolCallCount: 0,
     outputChars: 0,
     outputChunks: 0,
+    cacheWrite1hTokens: 0,
+    webSearchRequests: 0,
   };
 }

@@ -19,6 +19,10 @@ export interface Totals {
   totalTtftMs: number;
   overheadCount: number;
   totalOverheadMs: number;
+  /** Nanodollars of the requests whose price is known (integers, so every sum is exact). */
+  costNano: number;
+  /** Requests with no known price, so a partial cost is never mistaken for the whole. */
+  unpriced: number;
 }
 
 export interface Split {

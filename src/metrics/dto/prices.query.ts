@@ -1,0 +1,9 @@
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+
+export class PricesQuery {
+  @IsOptional() @IsString() @MaxLength(256)
+  provider?: string;
+
+  @IsOptional() @IsString() @MaxLength(256)
+  model?: string;
+}
