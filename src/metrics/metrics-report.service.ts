@@ -53,7 +53,7 @@ export class MetricsReportService {
   prices(query: PricesQuery): WirePrices {
     const book = this.tracker.prices;
     if (query.provider !== undefined && query.model !== undefined && !/[*?]/.test(query.provider + query.model)) {
-      return wirePrices([book.resolve(query.provider.toLowerCase(), query.model)], this.config.prices?.path);
+      return wirePrices([book.peek(query.provider.toLowerCase(), query.model)], this.config.prices?.path);
     }
     const provider = query.provider === undefined ? undefined : compileGlob(query.provider);
     const model = query.model === undefined ? undefined : compileGlob(query.model);

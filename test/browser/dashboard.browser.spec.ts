@@ -197,7 +197,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(await row.locator('td[data-col="cache_read_tokens"]').textContent()).toBe('300');
     // Cost so far at claude-sonnet-4-5 list prices ($3 in, $0.30 read, $3.75 write, $15 out per million),
     // from message_start's usage (output 1 until the end): 1234*3 + 300*0.3 + 40*3.75 + 1*15 = 3957 per million.
-    expect(await row.locator('td[data-col="cost_usd"]').textContent()).toBe('$0.0040');
+    expect(await row.locator('td[data-col="cost_usd"]').textContent()).toBe('0.4¢');
     expect(await row.locator('td[data-col="cost_usd"]').getAttribute('title')).toBe('$0.003957');
 
     await done;
@@ -210,10 +210,10 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(await cell(page, '[data-metric="input"] .value')).toBe('1,234');
     expect(await cell(page, '[data-metric="in_flight"] .value')).toBe('0');
     // Finished: 1234*3 + 56*15 + 300*0.3 + 40*3.75 = 4782 per million, on the card and in the cost columns.
-    expect(await cell(page, '[data-metric="cost"] .value')).toBe('$0.0048');
+    expect(await cell(page, '[data-metric="cost"] .value')).toBe('0.48¢');
     expect(await page.locator('[data-metric="cost"] .value').getAttribute('title')).toBe('$0.004782');
-    expect(await cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="cost_usd"]')).toBe('$0.0048');
-    expect(await cell(page, '#models-grid tr[data-model="claude-sonnet-4-5"] td[data-col="cost_usd"]')).toBe('$0.0048');
+    expect(await cell(page, '#providers-grid tr[data-provider="anthropic"] td[data-col="cost_usd"]')).toBe('0.48¢');
+    expect(await cell(page, '#models-grid tr[data-model="claude-sonnet-4-5"] td[data-col="cost_usd"]')).toBe('0.48¢');
     await page.locator('#traces-grid tbody tr').first().waitFor({ timeout: WAIT });
 
     // A non-streaming request on another provider, and a failed one: split, second badge, errors.

@@ -107,15 +107,19 @@ export function hueOf(name) {
   return x < 50 ? x : x + 50;
 }
 
-const usdCompactFmt = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', notation: 'compact', maximumFractionDigits: 1 });
+const usdCompactFmt = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', notation: 'compact', maximumSignificantDigits: 3 });
 
-/** US dollars for a cell: "$0.0048" below a dollar, "$12.34", "$12.3K"; null (no price known) is "—". */
+/**
+ * US dollars in at most six characters, so a cell or card never cuts it: below a dollar in cents
+ * to two significant digits ("0.48¢"), then "$12.34", then compact ("$123", "$1.23K"); null (no price known) is "—".
+ */
 export function usd(v) {
   if (v === null || v === undefined) return '—';
   const n = Number(v) || 0;
   if (n === 0) return '$0';
-  if (n < 1) return `$${n.toFixed(4)}`;
-  if (n < 10000) return `$${n.toFixed(2)}`;
+  const cents = Number((n * 100).toPrecision(2));
+  if (cents < 100) return n * 100 < 0.01 ? '<0.01¢' : `${cents}¢`;
+  if (n < 100) return `$${n.toFixed(2)}`;
   return usdCompactFmt.format(n);
 }
 

@@ -56,6 +56,13 @@ describe(PriceBook.name, () => {
     expect(sut.resolve('ollama', 'llama3:8b')).toBe(first);
   });
 
+  it('answers a query without caching it, so queries neither evict nor log', () => {
+    const b = book({ OPENAI_API_KEY: 'k' });
+    expect(b.peek('openai', 'gpt-4o').source).toMatchObject({ catalogModel: 'gpt-4o' });
+    expect(b.peek('openai', 'no-such-model').price).toBeUndefined();
+    expect([...b.known()]).toEqual([]);
+  });
+
   it('resolves a provider/model once and caches it', () => {
     expect(sut.resolve('openai', 'gpt-4o-mini')).toBe(sut.resolve('openai', 'gpt-4o-mini'));
   });

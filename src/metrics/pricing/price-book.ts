@@ -77,6 +77,11 @@ export class PriceBook {
     return found;
   }
 
+  /** The price that would apply, for a query: neither cached nor logged, so queries cannot evict or spam. */
+  peek(provider: string, model: string): ResolvedPrice {
+    return this.cache.get(`${provider}\u0000${model}`) ?? this.lookup(provider, model);
+  }
+
   /** Every provider/model resolved so far (by requests), in first-seen order. */
   known(): Iterable<ResolvedPrice> {
     return this.cache.values();
