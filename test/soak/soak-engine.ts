@@ -149,6 +149,7 @@ export function buildSchedule(seed: number, n: number): Planned[] {
       cacheRead: Math.floor(random() * 50),
       // OpenAI has no cache-creation count.
       cacheCreation: protocol === 'anthropic' ? Math.floor(random() * 20) : 0,
+      reasoning: 0,
     };
     out.push({ index, kind, protocol, stream, usage });
   }
@@ -162,7 +163,7 @@ export function buildSchedule(seed: number, n: number): Planned[] {
  * its last chunk, so a cut one reports none. Refused and pre-header failures report nothing.
  */
 export function reportedUsage(p: Planned): Required<Usage> {
-  const none = { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  const none = { input: 0, output: 0, cacheRead: 0, cacheCreation: 0, reasoning: 0 };
   switch (p.kind) {
     case 'ok':
     case 'trickle':
