@@ -420,7 +420,7 @@ describe('FakeUpstream', () => {
       expect(JSON.parse((call as { arguments: string }).arguments)).toEqual(WEATHER_INPUT);
       expect(response.output.map((item) => item.type)).toEqual(['reasoning', 'message', 'function_call']);
       expect(response.usage).toMatchObject({ input_tokens: 38, input_tokens_details: { cached_tokens: 8 }, output_tokens: 20, output_tokens_details: { reasoning_tokens: 12 } });
-      expect(response.store).toBe(false);
+      expect((response as unknown as { store: boolean }).store).toBe(false);
       expect(fake.requests[0]).toMatchObject({ protocol: 'openai', endpoint: 'responses', path: '/v1/responses' });
     });
 
