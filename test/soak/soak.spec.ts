@@ -10,6 +10,8 @@ import {
   countKinds,
   drive,
   expectedTotals,
+  expectedByApi,
+  requestsByApiFromPrometheus,
   getText,
   NEVER_UPSTREAM,
   observedFromJson,
@@ -109,6 +111,13 @@ describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCUR
     expect(yaml.providers).toEqual(json.providers);
     const prom = await observedFromPrometheus(gw.url);
     if (prom !== undefined) expect(prom).toEqual(observedFromJson(json, gw.tracker.errorDistribution()));
+  });
+
+  it('counts every request under its client API, Responses traffic included', async () => {
+    await eventually(() => gw.tracker.activeCount === 0);
+    const expected = expectedByApi(schedule);
+    expect(expected.openai_responses).toBeGreaterThan(0);
+    expect(await requestsByApiFromPrometheus(gw.url)).toEqual(expected);
   });
 
   it('served /health throughout', () => {
