@@ -490,6 +490,9 @@ function renderTotals() {
   card('output', fmt.compact(s.total_output_tokens), share(s.total_output_tokens), fmt.num(s.total_output_tokens));
   card('cache_read', fmt.compact(s.total_cache_read_tokens), share(s.total_cache_read_tokens), fmt.num(s.total_cache_read_tokens));
   card('cache_creation', fmt.compact(s.total_cache_creation_tokens), share(s.total_cache_creation_tokens), fmt.num(s.total_cache_creation_tokens));
+  // Reasoning tokens are part of output, so they are shown as a share of output, not of all tokens.
+  const reasoning = s.total_reasoning_tokens ?? 0;
+  card('reasoning', fmt.compact(reasoning), s.total_output_tokens ? `${fmt.percent(reasoning / s.total_output_tokens)} of output` : '\u00a0', fmt.num(reasoning));
   const completed = s.completed_requests ?? requests;
   card('avg_duration', requests ? fmt.duration(s.average_duration_ms) : '—', `over ${fmt.num(completed)} completed`);
   renderLastAccess();
