@@ -437,6 +437,10 @@ function validateBody(body: unknown, api: ClientApi): ChatBody {
   const chat = api === 'anthropic_messages' || api === 'openai_chat';
   if (chat && !Array.isArray(b.messages)) throw new BadRequestException('messages: an array is required');
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new BadRequestException('stream: must be a boolean');
+  // A background response is fetched later from /v1/responses/{id}, which the gateway does not serve, so it could not be accounted.
+  if (api === 'openai_responses' && (b as { background?: unknown }).background === true) {
+    throw new BadRequestException('background: background responses are not supported through the gateway; send the request without background');
+  }
   return b as ChatBody;
 }
 

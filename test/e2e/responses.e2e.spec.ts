@@ -214,6 +214,15 @@ describe('POST /v1/responses', () => {
     expect(fake.requests.filter((r) => r.endpoint === 'messages')).toHaveLength(0);
   });
 
+  it('refuses a background response with a clear 400: its later retrieval is not carried', async () => {
+    await boot();
+    const error = (await openai.responses.create({ model: 'openai:gpt-5', input: 'hi', background: true }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error.status).toBe(400);
+    expect(error.message).toMatch(/background/);
+    expect(fake.requests.filter((r) => r.endpoint === 'responses' && r.body.background === true)).toHaveLength(0);
+    expect(await lastTrace()).toMatchObject({ api: 'openai_responses', error_type: 'bad_request' });
+  });
+
   it('answers a body without a model or with a non-boolean stream with a 400', async () => {
     await boot();
     const noModel = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input":"hi"}' });
