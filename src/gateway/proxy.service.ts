@@ -181,7 +181,8 @@ export class ProxyService {
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact), headers: headersOut };
+    const errorEvent = api === 'openai_responses' ? responsesErrorEvent : (status: number, message: string) => streamErrorEvent(format, status, message);
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact, errorEvent), headers: headersOut };
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
@@ -507,7 +508,20 @@ function streamErrorEvent(format: ApiFormat, status: number, message: string): s
  * Relays the upstream's event stream to the client with backpressure (pipe), counting bytes sent.
  * An upstream failure mid-stream ends the client's stream with an error event in its own format.
  */
-function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, call: ProxyRequestContext, redact: Redact): Readable {
+/** The Responses API's own `error` event, as the upstream itself ends a failed stream. */
+function responsesErrorEvent(status: number, message: string): string {
+  const { error } = errorBody('openai', status, message) as { error: { type: string } };
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', code: error.type, message, param: null })}\n\n`;
+}
+
+function relayStream(
+  format: ApiFormat,
+  upstream: Readable,
+  relay: StreamRelay,
+  call: ProxyRequestContext,
+  redact: Redact,
+  errorEvent: (status: number, message: string) => string,
+): Readable {
   const metrics = call.metrics;
   /** Set when the upstream failed mid-stream: the error event owed to the client ('' if it left). */
   let failure: string | undefined;
@@ -541,7 +555,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
         metrics.fail('streaming_error', message);
         // OpenAI clients saw the bad chunk itself, except when the gateway cut the stream.
         const owed = format === 'anthropic' ? !tail.includes('event: error') : cut;
-        if (owed) tail += streamErrorEvent(format, 502, message);
+        if (owed) tail += errorEvent(502, message);
       }
       if (tail) metrics.addResponseBytes(Buffer.byteLength(tail));
       done(null, tail || undefined);
@@ -557,7 +571,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
         : redact(`${cause.message} mid-stream: ${describeNetworkError(error)}`);
     metrics.fail(cause.errorType, message);
     metrics.upstreamFinished();
-    failure = call.lifetime.clientGone ? '' : streamErrorEvent(format, cause.status, message);
+    failure = call.lifetime.clientGone ? '' : errorEvent(cause.status, message);
     if (failure) metrics.addResponseBytes(Buffer.byteLength(failure));
     if (!out.writableEnded) out.end();
   });

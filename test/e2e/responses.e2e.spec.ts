@@ -155,6 +155,17 @@ describe('POST /v1/responses', () => {
     if (script.failedCode !== undefined) expect(trace).toMatchObject({ input_tokens: 9, output_tokens: 3 });
   });
 
+  it('ends a stream whose upstream failed mid-way with the Responses API error event', async () => {
+    await boot();
+    fake.script({ fault: 'reset-mid-stream' });
+    const seen: { type: string; code?: string }[] = [];
+    const stream = await openai.responses.create({ model: 'openai:gpt-5', input: 'hi', stream: true });
+    for await (const event of stream) seen.push(event as { type: string; code?: string });
+    expect(seen[0].type).toBe('response.created');
+    expect(seen.at(-1)).toMatchObject({ type: 'error', code: expect.any(String) });
+    expect(await lastTrace()).toMatchObject({ status: 'error', error_type: 'upstream_error' });
+  });
+
   it('records a non-streaming response.failed body as its error category', async () => {
     await boot();
     fake.script({ failedCode: 'server_error', errorMessage: 'The model crashed' });
