@@ -4,7 +4,7 @@
  */
 
 /** The client APIs whose requests are accounted (contract section 1, `api`). */
-export type ClientApi = 'anthropic_messages' | 'openai_chat';
+export type ClientApi = 'anthropic_messages' | 'openai_chat' | 'openai_responses' | 'openai_embeddings';
 
 /** The error body format clients of a route expect. */
 export type ErrorFormat = 'anthropic' | 'openai' | 'generic';

@@ -5,6 +5,8 @@ import {
   foldUsage,
   openaiCompletionUsage,
   openaiUsage,
+  embeddingsUsage,
+  responsesResponseUsage,
   tokenCount,
   type UsagePatch,
 } from './usage';
@@ -259,5 +261,34 @@ describe(foldUsage.name, () => {
     const sut: UsagePatch = {};
     foldUsage(sut, { inputTokens: 1, reasoningTokens: 2 }, ['inputTokens']);
     expect(sut).toStrictEqual({ inputTokens: 1 });
+  });
+});
+
+describe(responsesResponseUsage.name, () => {
+  it('reads a Responses API usage: input without cached tokens, cache reads, output, reasoning, and tool call items', () => {
+    const response = {
+      object: 'response',
+      status: 'completed',
+      output: [
+        { type: 'reasoning', id: 'rs_1', summary: [] },
+        { type: 'function_call', id: 'fc_1', call_id: 'c1', name: 'f', arguments: '{}' },
+        { type: 'custom_tool_call', id: 'ctc_1', call_id: 'c2', name: 'apply_patch', input: '' },
+        { type: 'message', id: 'msg_1', role: 'assistant', content: [] },
+      ],
+      usage: { input_tokens: 500, input_tokens_details: { cached_tokens: 300 }, output_tokens: 90, output_tokens_details: { reasoning_tokens: 64 }, total_tokens: 590 },
+    };
+    expect(responsesResponseUsage(response)).toStrictEqual({ inputTokens: 200, cacheReadTokens: 300, outputTokens: 90, reasoningTokens: 64, toolCallCount: 2 });
+  });
+
+  it('caps cached tokens at input and ignores odd values', () => {
+    expect(responsesResponseUsage({ usage: { input_tokens: 10, input_tokens_details: { cached_tokens: 50 }, output_tokens: -1 } })).toStrictEqual({ inputTokens: 0, cacheReadTokens: 10 });
+    expect(responsesResponseUsage(null)).toStrictEqual({});
+  });
+});
+
+describe(embeddingsUsage.name, () => {
+  it('counts prompt tokens as input', () => {
+    expect(embeddingsUsage({ object: 'list', data: [], usage: { prompt_tokens: 8, total_tokens: 8 } })).toStrictEqual({ inputTokens: 8 });
+    expect(embeddingsUsage({ usage: null })).toStrictEqual({});
   });
 });

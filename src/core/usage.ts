@@ -139,6 +139,50 @@ export function openaiCompletionUsage(body: unknown): UsagePatch {
   return patch;
 }
 
+/**
+ * A Responses API `usage` object (response body, or the response of a terminal stream event): input
+ * excludes cached tokens, which are cache reads (never more than input).
+ */
+export function responsesUsage(usage: unknown): UsagePatch {
+  const patch: UsagePatch = {};
+  if (!isRecord(usage)) return patch;
+  const input = tokenCount(usage.input_tokens);
+  const details = usage.input_tokens_details;
+  let cached = isRecord(details) ? tokenCount(details.cached_tokens) : undefined;
+  if (input !== undefined) {
+    if (cached !== undefined) cached = Math.min(cached, input);
+    patch.inputTokens = input - (cached ?? 0);
+  }
+  setIfDefined(patch, 'cacheReadTokens', cached);
+  setIfDefined(patch, 'outputTokens', tokenCount(usage.output_tokens));
+  const output = usage.output_tokens_details;
+  if (isRecord(output)) setIfDefined(patch, 'reasoningTokens', tokenCount(output.reasoning_tokens));
+  return patch;
+}
+
+/** Output item types that are tool calls the model made. */
+const RESPONSES_TOOL_CALLS: ReadonlySet<unknown> = new Set(['function_call', 'custom_tool_call']);
+
+export function isResponsesToolCall(item: unknown): boolean {
+  return isRecord(item) && RESPONSES_TOOL_CALLS.has(item.type);
+}
+
+/** Usage of a Responses API `response` object, with the tool call items of its output. */
+export function responsesResponseUsage(response: unknown): UsagePatch {
+  if (!isRecord(response)) return {};
+  const patch = responsesUsage(response.usage);
+  if (Array.isArray(response.output)) patch.toolCallCount = response.output.filter(isResponsesToolCall).length;
+  return patch;
+}
+
+/** Usage of an embeddings answer: its prompt tokens are input. */
+export function embeddingsUsage(body: unknown): UsagePatch {
+  const patch: UsagePatch = {};
+  if (!isRecord(body) || !isRecord(body.usage)) return patch;
+  setIfDefined(patch, 'inputTokens', tokenCount(body.usage.prompt_tokens));
+  return patch;
+}
+
 function setIfDefined(patch: UsagePatch, key: keyof UsagePatch, value: number | undefined): void {
   if (value !== undefined) patch[key] = value;
 }

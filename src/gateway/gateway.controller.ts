@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Headers, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiRoute, ProxyRoute } from '../core/route.decorator';
 import { ProxyContext, RequestOrchestrator, type ProxyRequestContext } from './request/request-orchestrator.interceptor';
-import { ModelsService, type ModelList } from './models.service';
+import { ModelsService, type ModelEntry, type ModelList } from './models.service';
 import { ProxyService, type ProxyResponse } from './proxy.service';
 
 type ClientHeaders = Record<string, string | string[] | undefined>;
@@ -59,9 +59,42 @@ export class GatewayController {
     return send(reply, await this.proxy.chatCompletions(body, headers, call));
   }
 
+  @Post('responses')
+  @ProxyRoute('openai_responses')
+  @HttpCode(200)
+  @UseInterceptors(RequestOrchestrator)
+  async responses(
+    @Body() body: unknown,
+    @Headers() headers: ClientHeaders,
+    @ProxyContext() call: ProxyRequestContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ProxyResponse['body']> {
+    return send(reply, await this.proxy.responses(body, headers, call));
+  }
+
+  @Post('embeddings')
+  @ProxyRoute('openai_embeddings')
+  @HttpCode(200)
+  @UseInterceptors(RequestOrchestrator)
+  async embeddings(
+    @Body() body: unknown,
+    @Headers() headers: ClientHeaders,
+    @ProxyContext() call: ProxyRequestContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ProxyResponse['body']> {
+    return send(reply, await this.proxy.embeddings(body, headers, call));
+  }
+
   @Get('models')
   @ApiRoute('openai')
   list(): ModelList {
     return this.models.list();
+  }
+
+  /** One model, as the OpenAI SDK's models.retrieve() and clients that check a model before use ask for it. */
+  @Get('models/:id')
+  @ApiRoute('openai')
+  one(@Param('id') id: string): ModelEntry {
+    return this.models.one(id);
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { HttpException, Injectable } from '@nestjs/common';
 import { ProviderRegistry } from './provider-registry.service';
 
 export interface ModelEntry {
@@ -32,5 +32,15 @@ export class ModelsService {
       data.push({ id: `${p.name}:*`, object: 'model', created: 0, owned_by: p.name, formats });
     }
     return { object: 'list', data, default_provider: this.registry.defaultProvider };
+  }
+
+  /** A listed id, or any model the router can route (`provider:model`, an alias, a bare name for the default provider). */
+  one(id: string): ModelEntry {
+    const listed = this.list().data.find((entry) => entry.id.toLowerCase() === id.toLowerCase());
+    if (listed) return listed;
+    const result = this.registry.route(id);
+    if (!result.ok) throw new HttpException(result.message, result.status);
+    const { provider, model } = result.route;
+    return { id, object: 'model', created: 0, owned_by: provider.name, resolves_to: model, formats: Object.keys(provider.baseUrls) };
   }
 }

@@ -4,7 +4,9 @@ import type { Dispatcher } from 'undici';
 import { errorBody } from '../common/api-error';
 import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { anthropicMessageUsage, openaiCompletionUsage, type UsagePatch } from '../core/usage';
+import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
+import type { ClientApi } from '../core/route-facts';
+import type { ErrorType } from '../core/error-type';
 import type { MetricsContext } from '../metrics/metrics-context';
 import { classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
 import type { ProxyRequestContext, RequestLifetime } from './request/request-orchestrator.interceptor';
@@ -12,6 +14,7 @@ import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError } from './protocol/error-classification';
 import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
+import { createResponsesRelay } from './protocol/responses-relay';
 import { Redactor, type Redact } from '../core/redact';
 import type { StreamRelay, StreamSink } from './protocol/types';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
@@ -35,7 +38,8 @@ export interface ProxyResponse {
 
 interface ChatBody {
   model: string;
-  messages: unknown[];
+  /** Required by the chat APIs only. */
+  messages?: unknown[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   [key: string]: unknown;
@@ -78,25 +82,36 @@ export class ProxyService {
 
   /** POST /v1/messages (Anthropic Messages API). */
   messages(body: unknown, headers: Record<string, string | string[] | undefined>, call: ProxyRequestContext): Promise<ProxyResponse> {
-    return this.proxy('anthropic', body, headers, call);
+    return this.proxy('anthropic_messages', body, headers, call);
   }
 
   /** POST /v1/chat/completions (OpenAI Chat Completions). */
   chatCompletions(body: unknown, headers: Record<string, string | string[] | undefined>, call: ProxyRequestContext): Promise<ProxyResponse> {
-    return this.proxy('openai', body, headers, call);
+    return this.proxy('openai_chat', body, headers, call);
+  }
+
+  /** POST /v1/responses (OpenAI Responses API). */
+  responses(body: unknown, headers: Record<string, string | string[] | undefined>, call: ProxyRequestContext): Promise<ProxyResponse> {
+    return this.proxy('openai_responses', body, headers, call);
+  }
+
+  /** POST /v1/embeddings (OpenAI embeddings). */
+  embeddings(body: unknown, headers: Record<string, string | string[] | undefined>, call: ProxyRequestContext): Promise<ProxyResponse> {
+    return this.proxy('openai_embeddings', body, headers, call);
   }
 
   private async proxy(
-    format: ApiFormat,
+    api: ClientApi,
     rawBody: unknown,
     headers: Record<string, string | string[] | undefined>,
     call: ProxyRequestContext,
   ): Promise<ProxyResponse> {
-    const body = validateBody(rawBody);
+    const format: ApiFormat = api === 'anthropic_messages' ? 'anthropic' : 'openai';
+    const body = validateBody(rawBody, api);
     const route = this.resolve(body.model);
     call.metrics.route(route.provider.name, route.model);
-    const exchange = chooseExchange(format, body, route);
-    const stream = body.stream === true;
+    const exchange = chooseExchange(api, body, route);
+    const stream = body.stream === true && api !== 'openai_embeddings';
     // An upstream may echo the credential it got: the gateway's own, or the client's for a passthrough provider.
     const redact = this.redactor.forRequest(clientKeyOf(headers));
 
@@ -107,7 +122,7 @@ export class ProxyService {
     let response: Dispatcher.ResponseData;
     try {
       response = await this.upstream.send({
-        url: endpoint(route.provider, exchange.upstreamFormat),
+        url: endpoint(route.provider, exchange.upstreamFormat, exchange.path),
         headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers),
         body: JSON.stringify(exchange.upstreamBody),
         signal: lifetime.signal,
@@ -166,12 +181,13 @@ export class ProxyService {
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact), headers: headersOut };
+    const errorEvent = api === 'openai_responses' ? responsesErrorEvent : (status: number, message: string) => streamErrorEvent(format, status, message);
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact, errorEvent), headers: headersOut };
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
   async countTokens(rawBody: unknown, headers: Record<string, string | string[] | undefined>): Promise<ProxyResponse> {
-    const body = validateBody(rawBody);
+    const body = validateBody(rawBody, 'anthropic_messages');
     const route = this.resolve(body.model);
     const redact = this.redactor.forRequest(clientKeyOf(headers));
     if (!speaks(route.provider, 'anthropic')) {
@@ -229,6 +245,10 @@ export class ProxyService {
  */
 interface Exchange {
   upstreamFormat: ApiFormat;
+  /** The upstream path under an openai-format base URL (default `/chat/completions`). */
+  path?: string;
+  /** A failure a successful upstream JSON answer reports in its body (a Responses `status: failed`). */
+  bodyError?(parsed: unknown): { errorType: ErrorType; message: string } | undefined;
   upstreamBody: unknown;
   usage(parsed: unknown): UsagePatch;
   /** The client's body for a successful upstream JSON answer, with the usage recorded for it; undefined to send the upstream's text as is. */
@@ -239,7 +259,8 @@ interface Exchange {
 
 const passFailure = (status: number, body: string, contentType: string) => ({ status, body, contentType });
 
-function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchange {
+function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Exchange {
+  const format: ApiFormat = api === 'anthropic_messages' ? 'anthropic' : 'openai';
   const provider = route.provider;
   const renamed = (parsed: unknown): unknown => {
     if (!route.viaAlias || typeof parsed !== 'object' || parsed === null || !('model' in parsed)) return undefined;
@@ -252,6 +273,25 @@ function chooseExchange(format: ApiFormat, body: ChatBody, route: Route): Exchan
       usage: anthropicMessageUsage,
       answer: renamed,
       relay: (sink, redact) => createAnthropicRelay({ sink, rewriteModel: rewrite(route), redact }),
+      failure: passFailure,
+    };
+  }
+  if (api === 'openai_responses' || api === 'openai_embeddings') {
+    if (!speaks(provider, 'openai')) {
+      const what = api === 'openai_responses' ? 'the Responses API' : 'embeddings';
+      throw new BadRequestException(
+        `Provider "${provider.name}" speaks the Anthropic Messages API; conversion of ${what} to it is not supported yet: send this request to an openai-format provider`,
+      );
+    }
+    const responses = api === 'openai_responses';
+    return {
+      upstreamFormat: 'openai',
+      path: responses ? '/responses' : '/embeddings',
+      upstreamBody: { ...body, model: route.model },
+      usage: responses ? responsesResponseUsage : embeddingsUsage,
+      answer: renamed,
+      bodyError: responses ? failedResponse : undefined,
+      relay: (sink, redact) => createResponsesRelay({ sink, rewriteModel: rewrite(route), redact }),
       failure: passFailure,
     };
   }
@@ -298,6 +338,8 @@ function completeBody(format: ApiFormat, exchange: Exchange, status: number, tex
   }
   const usage = exchange.usage(parsed);
   metrics.usage(usage);
+  const failed = exchange.bodyError?.(parsed);
+  if (failed !== undefined) metrics.fail(failed.errorType, failed.message);
   const answer = exchange.answer(parsed, usage);
   return answer === undefined ? text : JSON.stringify(answer);
 }
@@ -379,20 +421,33 @@ function jsonInsteadOfStream(format: ApiFormat, exchange: Exchange, status: numb
   );
 }
 
-function validateBody(body: unknown): ChatBody {
+/** A Responses API answer whose status is `failed`: an error, categorised by its error code. */
+function failedResponse(parsed: unknown): { errorType: ErrorType; message: string } | undefined {
+  if (!isRecord(parsed) || parsed.status !== 'failed') return undefined;
+  const error = isRecord(parsed.error) ? parsed.error : {};
+  const message = typeof error.message === 'string' && error.message ? error.message : 'The response failed';
+  return { errorType: classifyInBandError(error).errorType, message: summarize(message) };
+}
+
+function validateBody(body: unknown, api: ClientApi): ChatBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BadRequestException('The request body must be a JSON object');
   }
   const b = body as Partial<ChatBody>;
   if (typeof b.model !== 'string' || b.model.trim() === '') throw new BadRequestException('model: a non-empty string is required');
-  if (!Array.isArray(b.messages)) throw new BadRequestException('messages: an array is required');
+  const chat = api === 'anthropic_messages' || api === 'openai_chat';
+  if (chat && !Array.isArray(b.messages)) throw new BadRequestException('messages: an array is required');
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new BadRequestException('stream: must be a boolean');
+  // A background response is fetched later from /v1/responses/{id}, which the gateway does not serve, so it could not be accounted.
+  if (api === 'openai_responses' && (b as { background?: unknown }).background === true) {
+    throw new BadRequestException('background: background responses are not supported through the gateway; send the request without background');
+  }
   return b as ChatBody;
 }
 
-function endpoint(provider: Provider, format: ApiFormat): string {
+function endpoint(provider: Provider, format: ApiFormat, path = '/chat/completions'): string {
   const base = provider.baseUrls[format]!;
-  return format === 'anthropic' ? `${base}/v1/messages` : `${base}/chat/completions`;
+  return format === 'anthropic' ? `${base}/v1/messages` : `${base}${path}`;
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -420,6 +475,8 @@ function upstreamHeaders(provider: Provider, format: ApiFormat, client: Record<s
     if (beta) headers['anthropic-beta'] = beta;
   } else {
     headers.authorization = `Bearer ${key}`;
+    const beta = first(client['openai-beta']);
+    if (beta) headers['openai-beta'] = beta;
   }
   return headers;
 }
@@ -451,7 +508,20 @@ function streamErrorEvent(format: ApiFormat, status: number, message: string): s
  * Relays the upstream's event stream to the client with backpressure (pipe), counting bytes sent.
  * An upstream failure mid-stream ends the client's stream with an error event in its own format.
  */
-function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, call: ProxyRequestContext, redact: Redact): Readable {
+/** The Responses API's own `error` event, as the upstream itself ends a failed stream. */
+function responsesErrorEvent(status: number, message: string): string {
+  const { error } = errorBody('openai', status, message) as { error: { type: string } };
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', code: error.type, message, param: null })}\n\n`;
+}
+
+function relayStream(
+  format: ApiFormat,
+  upstream: Readable,
+  relay: StreamRelay,
+  call: ProxyRequestContext,
+  redact: Redact,
+  errorEvent: (status: number, message: string) => string,
+): Readable {
   const metrics = call.metrics;
   /** Set when the upstream failed mid-stream: the error event owed to the client ('' if it left). */
   let failure: string | undefined;
@@ -485,7 +555,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
         metrics.fail('streaming_error', message);
         // OpenAI clients saw the bad chunk itself, except when the gateway cut the stream.
         const owed = format === 'anthropic' ? !tail.includes('event: error') : cut;
-        if (owed) tail += streamErrorEvent(format, 502, message);
+        if (owed) tail += errorEvent(502, message);
       }
       if (tail) metrics.addResponseBytes(Buffer.byteLength(tail));
       done(null, tail || undefined);
@@ -501,7 +571,7 @@ function relayStream(format: ApiFormat, upstream: Readable, relay: StreamRelay, 
         : redact(`${cause.message} mid-stream: ${describeNetworkError(error)}`);
     metrics.fail(cause.errorType, message);
     metrics.upstreamFinished();
-    failure = call.lifetime.clientGone ? '' : streamErrorEvent(format, cause.status, message);
+    failure = call.lifetime.clientGone ? '' : errorEvent(cause.status, message);
     if (failure) metrics.addResponseBytes(Buffer.byteLength(failure));
     if (!out.writableEnded) out.end();
   });

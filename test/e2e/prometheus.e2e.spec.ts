@@ -88,7 +88,7 @@ describe.skipIf(PROMETHEUS === undefined)('a real Prometheus scraping the gatewa
     expect(await prometheus.value('sum(vdm_requests_total{streaming="true"})')).toBe(sent.streaming);
     const tokens = await prometheus.query('sum by (token_type) (gen_ai_client_token_usage_sum)');
     expect(Object.fromEntries(tokens.map((s) => [s.metric.token_type, Number(s.value[1])]))).toEqual({
-      input: sent.input, output: sent.output, cache_read: sent.cacheRead, cache_creation: sent.cacheCreation,
+      input: sent.input, output: sent.output, cache_read: sent.cacheRead, cache_creation: sent.cacheCreation, reasoning: 0,
     });
     expect(await prometheus.value('sum(vdm_tool_calls_total)')).toBe(sent.toolCalls);
     expect(await prometheus.value('sum(vdm_tool_uses_total)')).toBe(sent.toolUses);

@@ -408,6 +408,95 @@ describe('FakeUpstream', () => {
     });
   });
 
+  describe('OpenAI Responses API', () => {
+    it('answers responses.create with a text message, a function call and usage with cached and reasoning tokens', async () => {
+      fake.script({ text: 'Checking.', toolCalls: [{ name: 'get_weather', input: WEATHER_INPUT }], usage: { input: 30, output: 20, cacheRead: 8, reasoning: 12 } });
+      const response = await openai.responses.create({ model: 'gpt-5', input: 'weather?', store: false });
+      expect(response.object).toBe('response');
+      expect(response.status).toBe('completed');
+      expect(response.output_text).toBe('Checking.');
+      const call = response.output.find((item) => item.type === 'function_call');
+      expect(call).toMatchObject({ name: 'get_weather', status: 'completed' });
+      expect(JSON.parse((call as { arguments: string }).arguments)).toEqual(WEATHER_INPUT);
+      expect(response.output.map((item) => item.type)).toEqual(['reasoning', 'message', 'function_call']);
+      expect(response.usage).toMatchObject({ input_tokens: 38, input_tokens_details: { cached_tokens: 8 }, output_tokens: 20, output_tokens_details: { reasoning_tokens: 12 } });
+      expect((response as unknown as { store: boolean }).store).toBe(false);
+      expect(fake.requests[0]).toMatchObject({ protocol: 'openai', endpoint: 'responses', path: '/v1/responses' });
+    });
+
+    it('streams the real event sequence, which responses.stream().finalResponse() assembles', async () => {
+      fake.script({ text: 'Hello there friend.', toolCalls: [{ name: 'get_weather', input: WEATHER_INPUT }], usage: { input: 10, output: 9, reasoning: 4 } });
+      const stream = openai.responses.stream({ model: 'gpt-5', input: 'hi' });
+      const types: string[] = [];
+      const deltas: string[] = [];
+      const argumentDeltas: string[] = [];
+      stream.on('event', (event) => types.push(event.type));
+      stream.on('response.output_text.delta', (event) => deltas.push(event.delta));
+      stream.on('response.function_call_arguments.delta', (event) => argumentDeltas.push(event.delta));
+      const final = await stream.finalResponse();
+      expect(final.status).toBe('completed');
+      expect(final.output_text).toBe('Hello there friend.');
+      expect(deltas.join('')).toBe('Hello there friend.');
+      expect(JSON.parse(argumentDeltas.join(''))).toEqual(WEATHER_INPUT);
+      expect(final.usage?.output_tokens_details.reasoning_tokens).toBe(4);
+      const unique = types.filter((type, i) => type !== types[i - 1]);
+      expect(unique).toEqual([
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.output_item.done',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'response.output_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+        'response.output_item.added',
+        'response.function_call_arguments.delta',
+        'response.function_call_arguments.done',
+        'response.output_item.done',
+        'response.completed',
+      ]);
+      const seqs: number[] = [];
+      const raw = await rawPost(fake.url, '/v1/responses', { model: 'gpt-5', input: 'hi', stream: true });
+      for (const block of raw.text.split('\n\n').filter((b) => b.length > 0)) {
+        const [eventLine, dataLine] = block.split('\n');
+        const data = JSON.parse(dataLine.slice('data: '.length)) as { type: string; sequence_number: number };
+        expect(eventLine).toBe(`event: ${data.type}`);
+        seqs.push(data.sequence_number);
+      }
+      expect(seqs).toEqual(seqs.map((_, i) => i));
+    });
+
+    it('ends with response.incomplete and its reason, or response.failed with its error', async () => {
+      fake.enqueue({ incompleteReason: 'max_output_tokens' }, { failedCode: 'server_error', errorMessage: 'boom' });
+      const incomplete = await openai.responses.stream({ model: 'gpt-5', input: 'hi' }).finalResponse();
+      expect(incomplete).toMatchObject({ status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } });
+      const events: string[] = [];
+      const failed = openai.responses.stream({ model: 'gpt-5', input: 'hi' });
+      failed.on('event', (event) => events.push(event.type));
+      await failed.done().catch(() => undefined);
+      expect(events.at(-1)).toBe('response.failed');
+    });
+
+    it('emits an error event mid-stream that the SDK raises', async () => {
+      fake.script({ fault: 'error-event-mid-stream', errorCode: 'rate_limit_exceeded', errorMessage: 'slow down' });
+      const stream = await openai.responses.create({ model: 'gpt-5', input: 'hi', stream: true });
+      const seen: string[] = [];
+      for await (const event of stream) seen.push(event.type);
+      expect(seen.at(-1)).toBe('error');
+      expect(seen).toContain('response.output_text.delta');
+    });
+
+    it('answers embeddings.create with usage.prompt_tokens', async () => {
+      fake.script({ usage: { input: 7, output: 0 } });
+      const result = await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });
+      expect(result.data).toHaveLength(2);
+      expect(result.usage).toEqual({ prompt_tokens: 7, total_tokens: 7 });
+      expect(fake.requests[0]).toMatchObject({ endpoint: 'embeddings' });
+    });
+  });
+
   describe('scripting', () => {
     it('consumes the queue in order, then falls back to the default (static or per-request function)', async () => {
       fake.script((req) => ({ text: `default for ${String(req.body.model)}` }));

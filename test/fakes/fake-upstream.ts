@@ -9,6 +9,8 @@
  *   POST /v1/messages                 Anthropic Messages (stream when body.stream === true)
  *   POST /v1/messages/count_tokens    Anthropic token counting -> {"input_tokens": usage.input}
  *   POST /v1/chat/completions         OpenAI Chat Completions (also /chat/completions)
+ *   POST /v1/responses                OpenAI Responses API (also /responses), its real event sequence when streaming
+ *   POST /v1/embeddings               OpenAI embeddings (also /embeddings)
  *   GET  /v1/models                   model list (also /models); Anthropic format when the request
  *                                     carries `anthropic-version` or `x-api-key`, OpenAI format otherwise
  *
@@ -20,7 +22,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Protocol = 'anthropic' | 'openai';
-export type Endpoint = 'messages' | 'count_tokens' | 'chat_completions' | 'models' | 'unknown';
+export type Endpoint = 'messages' | 'count_tokens' | 'chat_completions' | 'responses' | 'embeddings' | 'models' | 'unknown';
 
 export type Fault =
   /** TCP RST right after the request body was read; no status line is sent. */
@@ -50,6 +52,8 @@ export interface Usage {
   output: number;
   cacheRead?: number;
   cacheCreation?: number;
+  /** Reasoning tokens, part of `output` (OpenAI `reasoning_tokens`). */
+  reasoning?: number;
 }
 
 /** What to do for one request. */
@@ -75,6 +79,10 @@ export interface Script {
   holdUntil?: Promise<void>;
   /** Extra response headers (e.g. `retry-after`). */
   headers?: Record<string, string>;
+  /** Responses API: end with `response.incomplete` and this reason (e.g. `max_output_tokens`). */
+  incompleteReason?: string;
+  /** Responses API: end with `response.failed` carrying this error (`errorMessage` is its message). */
+  failedCode?: string;
 }
 
 export type ScriptSource = Script | ((req: RecordedRequest) => Script);
@@ -103,6 +111,7 @@ export const DEFAULT_USAGE: Readonly<Required<Usage>> = {
   output: 5,
   cacheRead: 0,
   cacheCreation: 0,
+  reasoning: 0,
 };
 
 const ANTHROPIC_ERROR_TYPES: Readonly<Record<number, string>> = {
@@ -210,6 +219,8 @@ interface Body {
   json?: string;
   /** Events for SSE responses. */
   events?: SseEvent[];
+  /** A Responses API stream: its error and malformed events take that API's shape. */
+  responses?: boolean;
 }
 
 // ---------------------------------------------------------------- Anthropic
@@ -346,7 +357,7 @@ function openaiUsage(u: Required<Usage>): Record<string, unknown> {
     total_tokens: prompt + u.output,
     prompt_tokens_details: { cached_tokens: u.cacheRead, audio_tokens: 0 },
     completion_tokens_details: {
-      reasoning_tokens: 0,
+      reasoning_tokens: u.reasoning,
       audio_tokens: 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
@@ -444,6 +455,151 @@ function openaiErrorBody(status: number, script: Script): Record<string, unknown
   };
 }
 
+// ------------------------------------------------------------ Responses API
+
+function responsesUsageOf(u: Required<Usage>): Record<string, unknown> {
+  const input = u.input + u.cacheRead;
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: u.cacheRead },
+    output_tokens: u.output,
+    output_tokens_details: { reasoning_tokens: u.reasoning },
+    total_tokens: input + u.output,
+  };
+}
+
+type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
+
+function responseObject(
+  id: string,
+  body: Record<string, unknown>,
+  model: string,
+  status: ResponseStatus,
+  output: unknown[],
+  p: Plan,
+): Record<string, unknown> {
+  const finished = status !== 'in_progress';
+  return {
+    id,
+    object: 'response',
+    created_at: Math.floor(Date.now() / 1000),
+    status,
+    background: false,
+    error: status === 'failed' ? { code: p.script.failedCode, message: p.script.errorMessage ?? 'The model failed' } : null,
+    incomplete_details: status === 'incomplete' ? { reason: p.script.incompleteReason } : null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model,
+    output,
+    parallel_tool_calls: true,
+    previous_response_id: body.previous_response_id ?? null,
+    reasoning: { effort: null, summary: null },
+    service_tier: 'default',
+    store: body.store ?? true,
+    temperature: 1,
+    text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: 'auto',
+    tools: Array.isArray(body.tools) ? body.tools : [],
+    top_p: 1,
+    truncation: 'disabled',
+    usage: finished ? responsesUsageOf(p.usage) : null,
+    user: null,
+    metadata: {},
+  };
+}
+
+function responsesStatus(p: Plan): ResponseStatus {
+  if (p.script.failedCode !== undefined) return 'failed';
+  return p.script.incompleteReason !== undefined ? 'incomplete' : 'completed';
+}
+
+/** The output items, each in its in-progress (added) and finished (done) form, with the deltas between. */
+interface OutputItem {
+  added: Record<string, unknown>;
+  done: Record<string, unknown>;
+  /** Events between added and done, given the item's output index and the next sequence number. */
+  between: (index: number, seq: () => number) => SseEvent[];
+}
+
+function responsesEvent(type: string, data: Record<string, unknown>, content = false): SseEvent {
+  return { wire: `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`, content };
+}
+
+function outputItems(p: Plan): OutputItem[] {
+  const items: OutputItem[] = [];
+  if (p.usage.reasoning > 0) {
+    const reasoning = { id: randomId('rs_', 48), type: 'reasoning', summary: [] };
+    items.push({ added: reasoning, done: reasoning, between: () => [] });
+  }
+  if (p.includeText) {
+    const id = randomId('msg_', 48);
+    const part = (text: string) => ({ type: 'output_text', annotations: [], logprobs: [], text });
+    const message = (status: string, content: unknown[]) => ({ id, type: 'message', status, content, role: 'assistant' });
+    items.push({
+      added: message('in_progress', []),
+      done: message(p.script.incompleteReason !== undefined ? 'incomplete' : 'completed', [part(p.text)]),
+      between: (index, seq) => [
+        responsesEvent('response.content_part.added', { sequence_number: seq(), item_id: id, output_index: index, content_index: 0, part: part('') }),
+        ...splitText(p.text).map((delta) =>
+          responsesEvent('response.output_text.delta', { sequence_number: seq(), item_id: id, output_index: index, content_index: 0, delta, logprobs: [] }, true),
+        ),
+        responsesEvent('response.output_text.done', { sequence_number: seq(), item_id: id, output_index: index, content_index: 0, text: p.text, logprobs: [] }),
+        responsesEvent('response.content_part.done', { sequence_number: seq(), item_id: id, output_index: index, content_index: 0, part: part(p.text) }),
+      ],
+    });
+  }
+  for (const call of p.toolCalls) {
+    const id = randomId('fc_', 48);
+    const args = JSON.stringify(call.input);
+    const item = (status: string, argumentsText: string) => ({ id, type: 'function_call', status, arguments: argumentsText, call_id: randomId('call_', 24), name: call.name });
+    const added = item('in_progress', '');
+    items.push({
+      added,
+      done: { ...added, status: 'completed', arguments: args },
+      between: (index, seq) => [
+        ...splitJson(args).map((delta) =>
+          responsesEvent('response.function_call_arguments.delta', { sequence_number: seq(), item_id: id, output_index: index, delta }, true),
+        ),
+        responsesEvent('response.function_call_arguments.done', { sequence_number: seq(), item_id: id, output_index: index, name: call.name, arguments: args }),
+      ],
+    });
+  }
+  return items;
+}
+
+function responsesAnswer(p: Plan, body: Record<string, unknown>, model: string): Record<string, unknown> {
+  return responseObject(randomId('resp_', 48), body, model, responsesStatus(p), outputItems(p).map((item) => item.done), p);
+}
+
+function responsesStream(p: Plan, body: Record<string, unknown>, model: string): SseEvent[] {
+  const id = randomId('resp_', 48);
+  let n = 0;
+  const seq = (): number => n++;
+  const items = outputItems(p);
+  const events: SseEvent[] = [
+    responsesEvent('response.created', { sequence_number: seq(), response: responseObject(id, body, model, 'in_progress', [], p) }),
+    responsesEvent('response.in_progress', { sequence_number: seq(), response: responseObject(id, body, model, 'in_progress', [], p) }),
+  ];
+  items.forEach((item, index) => {
+    events.push(responsesEvent('response.output_item.added', { sequence_number: seq(), output_index: index, item: item.added }));
+    events.push(...item.between(index, seq));
+    events.push(responsesEvent('response.output_item.done', { sequence_number: seq(), output_index: index, item: item.done }));
+  });
+  const status = responsesStatus(p);
+  events.push(responsesEvent(`response.${status}`, { sequence_number: seq(), response: responseObject(id, body, model, status, items.map((item) => item.done), p) }));
+  return events;
+}
+
+function embeddingsAnswer(p: Plan, body: Record<string, unknown>, model: string): Record<string, unknown> {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  return {
+    object: 'list',
+    data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.0023064255, -0.009327292, 0.015797347] })),
+    model,
+    usage: { prompt_tokens: p.usage.input, total_tokens: p.usage.input },
+  };
+}
+
 // ------------------------------------------------------------------- server
 
 function route(
@@ -458,6 +614,8 @@ function route(
   if (method === 'POST' && (path === '/v1/chat/completions' || path === '/chat/completions')) {
     return { protocol: 'openai', endpoint: 'chat_completions' };
   }
+  if (method === 'POST' && (path === '/v1/responses' || path === '/responses')) return { protocol: 'openai', endpoint: 'responses' };
+  if (method === 'POST' && (path === '/v1/embeddings' || path === '/embeddings')) return { protocol: 'openai', endpoint: 'embeddings' };
   if (method === 'GET' && (path === '/v1/models' || path === '/models')) {
     return { protocol: looksAnthropic ? 'anthropic' : 'openai', endpoint: 'models' };
   }
@@ -743,6 +901,12 @@ export class FakeUpstream {
           ? { contentType: sse, events: openaiStream(p, model, includeUsage) }
           : { contentType: json, json: JSON.stringify(openaiCompletion(p, model)) };
       }
+      case 'responses':
+        return stream
+          ? { contentType: sse, events: responsesStream(p, body, model), responses: true }
+          : { contentType: json, json: JSON.stringify(responsesAnswer(p, body, model)) };
+      case 'embeddings':
+        return { contentType: json, json: JSON.stringify(embeddingsAnswer(p, body, model)) };
       case 'count_tokens':
         return { contentType: json, json: JSON.stringify({ input_tokens: p.usage.input }) };
       case 'models': {
@@ -831,8 +995,9 @@ export class FakeUpstream {
         break;
       }
       case 'malformed-sse': {
-        const bad =
-          protocol === 'anthropic'
+        const bad = response.responses
+          ? 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"oops\n\n'
+          : protocol === 'anthropic'
             ? 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"oops\n\n'
             : 'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"oops\n\n';
         toSend = [events[0]?.wire ?? '', bad];
@@ -841,8 +1006,9 @@ export class FakeUpstream {
       case 'error-event-mid-stream': {
         const type = script.errorType ?? (protocol === 'anthropic' ? 'overloaded_error' : 'server_error');
         const message = script.errorMessage ?? 'Overloaded';
-        const error =
-          protocol === 'anthropic'
+        const error = response.responses
+          ? responsesEvent('error', { code: script.errorCode ?? type, message, param: null, sequence_number: cut })
+          : protocol === 'anthropic'
             ? anthropicEvent('error', { type: 'error', error: { type, message } })
             : openaiEvent({ error: { message, type, param: null, code: script.errorCode ?? null } });
         toSend = [...events.slice(0, cut).map((e) => e.wire), error.wire];

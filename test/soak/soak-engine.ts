@@ -29,7 +29,8 @@ export const SOAK_GATEWAY_ENV: Readonly<Record<string, string>> = {
 /** Secrets that must never appear in anything the gateway sends or writes. */
 export const SOAK_CANARIES: readonly string[] = [SOAK_KEY, SOAK_GATEWAY_ENV.ANTHROPIC_API_KEY, SOAK_GATEWAY_ENV.OPENAI_API_KEY];
 
-export type Protocol = 'anthropic' | 'openai';
+/** The client API a request is sent on: Anthropic Messages, Chat Completions or the Responses API. */
+export type Protocol = 'anthropic' | 'openai' | 'responses';
 
 export type Kind =
   | 'ok'
@@ -141,7 +142,8 @@ export function buildSchedule(seed: number, n: number): Planned[] {
         break;
       }
     }
-    const protocol: Protocol = random() < 0.5 ? 'anthropic' : 'openai';
+    const api = random();
+    const protocol: Protocol = api < 0.4 ? 'anthropic' : api < 0.7 ? 'openai' : 'responses';
     const stream = STREAM_ONLY.has(kind) || random() < 0.5;
     const usage = {
       input: 1 + Math.floor(random() * 500),
@@ -149,6 +151,7 @@ export function buildSchedule(seed: number, n: number): Planned[] {
       cacheRead: Math.floor(random() * 50),
       // OpenAI has no cache-creation count.
       cacheCreation: protocol === 'anthropic' ? Math.floor(random() * 20) : 0,
+      reasoning: 0,
     };
     out.push({ index, kind, protocol, stream, usage });
   }
@@ -162,7 +165,7 @@ export function buildSchedule(seed: number, n: number): Planned[] {
  * its last chunk, so a cut one reports none. Refused and pre-header failures report nothing.
  */
 export function reportedUsage(p: Planned): Required<Usage> {
-  const none = { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  const none = { input: 0, output: 0, cacheRead: 0, cacheCreation: 0, reasoning: 0 };
   switch (p.kind) {
     case 'ok':
     case 'trickle':
@@ -253,10 +256,36 @@ export function scriptFor(schedule: readonly Planned[]): (req: RecordedRequest) 
 function bodyFor(p: Planned): string {
   if (p.kind === 'bad-json') return `{"model": "x", "messages": [soak-${p.index}`;
   const content = `soak-${p.index}`;
+  // The Responses API needs no messages: its bad body is a stream flag that is not a boolean.
+  if (p.kind === 'bad-body' && p.protocol === 'responses') return JSON.stringify({ model: 'openai:gpt-soak', stream: 'yes', input: content });
   if (p.kind === 'bad-body') return JSON.stringify({ model: p.protocol === 'anthropic' ? 'anthropic:claude-soak' : 'openai:gpt-soak', note: content });
+  if (p.protocol === 'responses') return JSON.stringify({ model: 'openai:gpt-soak', stream: p.stream, input: content });
   return p.protocol === 'anthropic'
     ? JSON.stringify({ model: 'anthropic:claude-soak', max_tokens: 64, stream: p.stream, messages: [{ role: 'user', content }] })
     : JSON.stringify({ model: 'openai:gpt-soak', stream: p.stream, messages: [{ role: 'user', content }] });
+}
+
+const PATHS: Readonly<Record<Protocol, string>> = { anthropic: '/v1/messages', openai: '/v1/chat/completions', responses: '/v1/responses' };
+
+/** The `api` label each protocol's requests are counted under. */
+export const API_OF: Readonly<Record<Protocol, string>> = { anthropic: 'anthropic_messages', openai: 'openai_chat', responses: 'openai_responses' };
+
+/** Requests per client API (refused probes are not usage). */
+export function expectedByApi(schedule: readonly Planned[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of schedule) {
+    if (p.kind === 'unauth-probe') continue;
+    out[API_OF[p.protocol]] = (out[API_OF[p.protocol]] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** `vdm_requests_total` summed by its `api` label. */
+export async function requestsByApiFromPrometheus(gatewayUrl: string): Promise<Record<string, number>> {
+  const families = parsePrometheus((await getText(`${gatewayUrl}/metrics`)).text);
+  const out: Record<string, number> = {};
+  for (const s of families.get('vdm_requests_total') ?? []) if (s.value > 0) out[s.labels.api] = (out[s.labels.api] ?? 0) + s.value;
+  return out;
 }
 
 export interface DriveResult {
@@ -296,7 +325,7 @@ export async function drive(gatewayUrl: string, schedule: readonly Planned[], co
   })();
 
   const one = async (p: Planned): Promise<void> => {
-    const path = p.protocol === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
+    const path = PATHS[p.protocol];
     const controller = new AbortController();
     result.sent++;
     if (p.kind === 'aborted-upload') {

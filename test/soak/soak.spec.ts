@@ -13,6 +13,8 @@ import {
   countKinds,
   drive,
   expectedTotals,
+  expectedByApi,
+  requestsByApiFromPrometheus,
   getText,
   parsePrometheus,
   reportedUsage,
@@ -52,7 +54,7 @@ function expectedCostNano(planned: readonly Planned[]): number {
   for (const p of planned) {
     if (p.kind === 'unauth-probe') continue;
     const u = reportedUsage(p);
-    const r = SOAK_PRICES[p.protocol];
+    const r = SOAK_PRICES[p.protocol === 'anthropic' ? 'anthropic' : 'openai'];
     nano += Math.round(u.input * r.input * 1e3 + u.output * r.output * 1e3 + u.cacheRead * r.cacheRead * 1e3 + u.cacheCreation * r.cacheWrite * 1e3);
   }
   return nano;
@@ -164,6 +166,13 @@ describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCUR
       checked++;
     }
     expect(checked).toBeGreaterThan(0);
+  });
+
+  it('counts every request under its client API, Responses traffic included', async () => {
+    await eventually(() => gw.tracker.activeCount === 0);
+    const expected = expectedByApi(schedule);
+    expect(expected.openai_responses).toBeGreaterThan(0);
+    expect(await requestsByApiFromPrometheus(gw.url)).toEqual(expected);
   });
 
   it('served /health throughout', () => {

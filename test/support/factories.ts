@@ -16,6 +16,7 @@ export function makeRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
     outputTokens: 0,
     cacheReadTokens: 0,
     cacheCreationTokens: 0,
+    reasoningTokens: 0,
     messageCount: 0,
     requestSize: 0,
     responseSize: 0,

@@ -494,6 +494,9 @@ function renderTotals() {
   card('cache_creation', fmt.compact(s.total_cache_creation_tokens), share(s.total_cache_creation_tokens), fmt.num(s.total_cache_creation_tokens));
   const unpriced = s.total_unpriced_requests ?? 0;
   card('cost', fmt.usd(s.total_cost_usd ?? 0), unpriced ? `${fmt.num(unpriced)} unpriced` : 'USD, list prices', fmt.usdExact(s.total_cost_usd ?? 0, unpriced));
+  // Reasoning tokens are part of output, so they are shown as a share of output, not of all tokens.
+  const reasoning = s.total_reasoning_tokens ?? 0;
+  card('reasoning', fmt.compact(reasoning), s.total_output_tokens ? `${fmt.percent(reasoning / s.total_output_tokens)} of output` : '\u00a0', fmt.num(reasoning));
   const completed = s.completed_requests ?? requests;
   card('avg_duration', requests ? fmt.duration(s.average_duration_ms) : '—', `over ${fmt.num(completed)} completed`);
   renderLastAccess();

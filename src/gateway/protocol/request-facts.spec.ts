@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anthropicRequestFacts, openaiRequestFacts } from './request-facts';
+import { anthropicRequestFacts, openaiRequestFacts, responsesRequestFacts } from './request-facts';
 
 describe(anthropicRequestFacts.name, () => {
   it('counts messages, a string system prompt, tool_use and tool_result blocks', () => {
@@ -118,5 +118,30 @@ describe(openaiRequestFacts.name, () => {
   it('counts what is countable in malformed messages', () => {
     const body = { messages: [null, { role: 'assistant', tool_calls: 'x' }, { role: 'tool' }] };
     expect(openaiRequestFacts(body)).toEqual({ messageCount: 3, toolUseCount: 0, toolResultCount: 1 });
+  });
+});
+
+describe(responsesRequestFacts.name, () => {
+  it('counts message items and instructions, function calls as tool uses and their outputs as tool results', () => {
+    const body = {
+      model: 'gpt-5',
+      instructions: 'Be brief.',
+      input: [
+        { role: 'user', content: 'Weather?' },
+        { type: 'reasoning', id: 'rs_1', summary: [] },
+        { type: 'function_call', call_id: 'c1', name: 'weather', arguments: '{}' },
+        { type: 'custom_tool_call', call_id: 'c2', name: 'apply_patch', input: '' },
+        { type: 'function_call_output', call_id: 'c1', output: 'sunny' },
+        { type: 'custom_tool_call_output', call_id: 'c2', output: 'ok' },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Sunny.' }] },
+        null,
+      ],
+    };
+    expect(responsesRequestFacts(body)).toEqual({ messageCount: 3, toolUseCount: 2, toolResultCount: 2 });
+  });
+
+  it('counts a string input as one message', () => {
+    expect(responsesRequestFacts({ input: 'hi' })).toEqual({ messageCount: 1, toolUseCount: 0, toolResultCount: 0 });
+    expect(responsesRequestFacts('x')).toEqual({ messageCount: 0, toolUseCount: 0, toolResultCount: 0 });
   });
 });

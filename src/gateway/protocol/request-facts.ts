@@ -1,4 +1,5 @@
 import { isRecord } from './json-fields';
+import type { ClientApi } from '../../core/route-facts';
 import type { RequestFacts } from './types';
 
 /** Counts an Anthropic Messages request: messages plus system blocks, tool_use and tool_result blocks. */
@@ -35,4 +36,40 @@ export function openaiRequestFacts(body: unknown): RequestFacts {
     }
   }
   return facts;
+}
+
+const RESPONSES_TOOL_USES: ReadonlySet<unknown> = new Set(['function_call', 'custom_tool_call']);
+const RESPONSES_TOOL_RESULTS: ReadonlySet<unknown> = new Set(['function_call_output', 'custom_tool_call_output']);
+
+/** Counts a Responses API request: message items plus `instructions`, tool call items, tool output items. */
+export function responsesRequestFacts(body: unknown): RequestFacts {
+  const facts: RequestFacts = { messageCount: 0, toolUseCount: 0, toolResultCount: 0 };
+  if (!isRecord(body)) return facts;
+  if (typeof body.instructions === 'string' && body.instructions !== '') facts.messageCount += 1;
+  const { input } = body;
+  if (typeof input === 'string') facts.messageCount += 1;
+  if (!Array.isArray(input)) return facts;
+  for (const item of input) {
+    if (!isRecord(item)) continue;
+    // An item with a role and no type is a message (the SDK's EasyInputMessage).
+    if (item.type === 'message' || (item.type === undefined && typeof item.role === 'string')) facts.messageCount += 1;
+    else if (RESPONSES_TOOL_USES.has(item.type)) facts.toolUseCount += 1;
+    else if (RESPONSES_TOOL_RESULTS.has(item.type)) facts.toolResultCount += 1;
+  }
+  return facts;
+}
+
+/** The request facts of a body sent to a proxied API. */
+export function requestFactsFor(api: ClientApi | undefined, body: unknown): RequestFacts {
+  switch (api) {
+    case 'anthropic_messages':
+      return anthropicRequestFacts(body);
+    case 'openai_responses':
+      return responsesRequestFacts(body);
+    case 'openai_embeddings':
+      return { messageCount: 0, toolUseCount: 0, toolResultCount: 0 };
+    case 'openai_chat':
+    case undefined:
+      return openaiRequestFacts(body);
+  }
 }

@@ -13,7 +13,7 @@ import { presentedKey } from '../../core/client-key';
 import { routeFactsOf } from '../../core/route-facts';
 import { PassThroughError } from '../../common/upstream-http.error';
 import { keyFingerprint, levelEnabled, redactHeaders } from '../../logging/logger';
-import { anthropicRequestFacts, openaiRequestFacts } from '../protocol/request-facts';
+import { requestFactsFor } from '../protocol/request-facts';
 import { describeNetworkError } from '../protocol/error-classification';
 import { Redactor, type Redact } from '../../core/redact';
 import type { MetricsContext } from '../../metrics/metrics-context';
@@ -166,14 +166,15 @@ export class RequestOrchestrator implements NestInterceptor {
 
   private begin(request: FastifyRequest, reply: FastifyReply): ProxyRequestContext {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as ModelBody;
-    const anthropic = routeFactsOf(request.routeOptions.config).api === 'anthropic_messages';
-    const facts = anthropic ? anthropicRequestFacts(request.body) : openaiRequestFacts(request.body);
+    const api = routeFactsOf(request.routeOptions.config).api;
+    const facts = requestFactsFor(api, request.body);
     const length = Number(request.headers['content-length']);
     const metrics = this.tracker.begin({
       requestId: request.id,
       claudeModel: typeof body.model === 'string' ? body.model : undefined,
       isStreaming: body.stream === true,
       requestSize: Number.isFinite(length) ? length : 0,
+      api,
       ...facts,
     });
     if (levelEnabled(request.log, 'debug')) {

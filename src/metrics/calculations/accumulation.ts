@@ -10,6 +10,7 @@ export function newTotals(): Totals {
     outputTokens: 0,
     cacheReadTokens: 0,
     cacheCreationTokens: 0,
+    reasoningTokens: 0,
     toolUses: 0,
     toolResults: 0,
     toolCalls: 0,
@@ -36,6 +37,7 @@ export function addRecord(target: Totals, r: RequestRecord): void {
   target.outputTokens += r.outputTokens;
   target.cacheReadTokens += r.cacheReadTokens;
   target.cacheCreationTokens += r.cacheCreationTokens;
+  target.reasoningTokens += r.reasoningTokens;
   target.toolUses += r.toolUseCount;
   target.toolResults += r.toolResultCount;
   target.toolCalls += r.toolCallCount;
@@ -69,6 +71,7 @@ export function addTotals(target: Totals, source: Totals): void {
   target.outputTokens += source.outputTokens;
   target.cacheReadTokens += source.cacheReadTokens;
   target.cacheCreationTokens += source.cacheCreationTokens;
+  target.reasoningTokens += source.reasoningTokens;
   target.toolUses += source.toolUses;
   target.toolResults += source.toolResults;
   target.toolCalls += source.toolCalls;

@@ -6,6 +6,7 @@ const RECORDED: readonly UsageField[] = [
   'outputTokens',
   'cacheReadTokens',
   'cacheCreationTokens',
+  'reasoningTokens',
   'toolCallCount',
   'cacheWrite1hTokens',
   'webSearchRequests',

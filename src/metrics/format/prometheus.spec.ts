@@ -28,9 +28,9 @@ describe(prometheusSamples.name, () => {
     finish(sut, clock, 'b', 'openai', 'gpt-4o', { stream: true, error: true });
     const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(out.requests).toEqual([
-      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', outcome: 'success' }, value: 0 },
-      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', outcome: 'error', error_type: 'timeout' }, value: 1 },
-      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'false', outcome: 'success' }, value: 1 },
+      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', api: 'unknown', outcome: 'success' }, value: 0 },
+      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', api: 'unknown', outcome: 'error', error_type: 'timeout' }, value: 1 },
+      { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'false', api: 'unknown', outcome: 'success' }, value: 1 },
     ]);
     expect(total(out.tokenUsage, { token_type: 'input' }, 'gen_ai_client_token_usage_sum')).toBe(20);
     expect(total(out.duration, { le: '+Inf' })).toBe(2);

@@ -42,11 +42,11 @@ export interface Sample {
 }
 
 export const FAMILIES = {
-  requests: { name: 'vdm_requests_total', type: 'counter', help: 'Finished requests by outcome (success, error) and error_type.' },
+  requests: { name: 'vdm_requests_total', type: 'counter', help: 'Finished requests by client api, outcome (success, error) and error_type.' },
   duration: { name: 'gen_ai_client_operation_duration_seconds', type: 'histogram', help: 'Request duration, from the request received to the response ended.' },
   timeToFirstToken: { name: 'gen_ai_server_time_to_first_token_seconds', type: 'histogram', help: 'Time from the request received to the first content from the upstream (streams).' },
   timePerOutputToken: { name: 'gen_ai_server_time_per_output_token_seconds', type: 'histogram', help: 'Inter-token latency of successful streams: (duration - TTFT) / (output tokens - 1).' },
-  tokenUsage: { name: 'gen_ai_client_token_usage', type: 'histogram', help: 'Tokens per finished request by token_type (input, output, cache_read, cache_creation); _sum is the token count.' },
+  tokenUsage: { name: 'gen_ai_client_token_usage', type: 'histogram', help: 'Tokens per finished request by token_type (input, output, cache_read, cache_creation, reasoning: already inside output); _sum is the token count.' },
   toolUses: { name: 'vdm_tool_uses_total', type: 'counter', help: 'tool_use blocks in the message history of finished requests.' },
   toolResults: { name: 'vdm_tool_results_total', type: 'counter', help: 'tool_result blocks in the message history of finished requests.' },
   toolCalls: { name: 'vdm_tool_calls_total', type: 'counter', help: 'Tool calls the model made in finished responses.' },
@@ -120,8 +120,12 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
       if (t.requests === 0) continue;
       const series = { provider: group.provider, model: group.model, streaming: String(mode === 'streaming') };
       const d: Distributions = group.distributions[mode];
-      out.requests.push({ labels: { ...series, outcome: 'success' }, value: t.requests - t.errors });
-      for (const [errorType, n] of d.errorsByType) out.requests.push({ labels: { ...series, outcome: 'error', error_type: errorType }, value: n });
+      for (const [api, outcomes] of d.outcomesByApi) {
+        for (const [outcome, n] of outcomes) {
+          const labels = outcome === 'success' ? { ...series, api, outcome } : { ...series, api, outcome: 'error', error_type: outcome };
+          out.requests.push({ labels, value: n });
+        }
+      }
       out.toolUses.push({ labels: series, value: t.toolUses });
       out.toolResults.push({ labels: series, value: t.toolResults });
       out.toolCalls.push({ labels: series, value: t.toolCalls });

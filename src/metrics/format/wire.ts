@@ -13,6 +13,7 @@ export interface WireSection {
   output_tokens: number;
   cache_read_tokens: number;
   cache_creation_tokens: number;
+  reasoning_tokens: number;
   tool_uses: number;
   tool_results: number;
   tool_calls: number;
@@ -42,6 +43,7 @@ export function wireSection(t: Totals): WireSection {
     output_tokens: t.outputTokens,
     cache_read_tokens: t.cacheReadTokens,
     cache_creation_tokens: t.cacheCreationTokens,
+    reasoning_tokens: t.reasoningTokens,
     tool_uses: t.toolUses,
     tool_results: t.toolResults,
     tool_calls: t.toolCalls,
@@ -87,6 +89,7 @@ export interface WireSummary {
   total_output_tokens: number;
   total_cache_read_tokens: number;
   total_cache_creation_tokens: number;
+  total_reasoning_tokens: number;
   total_tool_uses: number;
   total_tool_results: number;
   total_tool_calls: number;
@@ -124,6 +127,7 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
       total_output_tokens: s.output_tokens,
       total_cache_read_tokens: s.cache_read_tokens,
       total_cache_creation_tokens: s.cache_creation_tokens,
+      total_reasoning_tokens: s.reasoning_tokens,
       total_tool_uses: s.tool_uses,
       total_tool_results: s.tool_results,
       total_tool_calls: s.tool_calls,
@@ -190,6 +194,7 @@ function subtractInPlace(target: WireSection, s: WireSection): void {
 
 export interface WireActiveRow {
   request_id: string;
+  api: string | null;
   provider: string | null;
   model: string | null;
   requested_model: string | null;
@@ -202,6 +207,7 @@ export interface WireActiveRow {
   output_tokens: number;
   cache_read_tokens: number;
   cache_creation_tokens: number;
+  reasoning_tokens: number;
   tool_uses: number;
   tool_results: number;
   tool_calls: number;
@@ -225,6 +231,7 @@ export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow 
   const model = r.openaiModel ?? unprefixed(r.claudeModel, r.provider);
   return {
     request_id: r.requestId,
+    api: r.api ?? null,
     provider: r.provider ?? null,
     model: unprefixed(r.claudeModel, r.provider) ?? null,
     requested_model: r.claudeModel ?? null,
@@ -237,6 +244,7 @@ export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow 
     output_tokens: r.outputTokens,
     cache_read_tokens: r.cacheReadTokens,
     cache_creation_tokens: r.cacheCreationTokens,
+    reasoning_tokens: r.reasoningTokens,
     tool_uses: r.toolUseCount,
     tool_results: r.toolResultCount,
     tool_calls: r.toolCallCount,
@@ -252,6 +260,7 @@ export interface WireTrace {
   seq: number;
   ts: number;
   request_id: string;
+  api: string | null;
   provider: string | null;
   model: string | null;
   requested_model: string | null;
@@ -262,6 +271,7 @@ export interface WireTrace {
   output_tokens: number;
   cache_read_tokens: number;
   cache_creation_tokens: number;
+  reasoning_tokens: number;
   tool_use_count: number;
   tool_call_count: number;
   tool_result_count: number;
@@ -278,6 +288,7 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     seq,
     ts: r.endTime ?? r.startTime,
     request_id: r.requestId,
+    api: r.api ?? null,
     provider: r.provider ?? null,
     model: r.openaiModel ?? null,
     requested_model: r.claudeModel ?? null,
@@ -288,6 +299,7 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     output_tokens: r.outputTokens,
     cache_read_tokens: r.cacheReadTokens,
     cache_creation_tokens: r.cacheCreationTokens,
+    reasoning_tokens: r.reasoningTokens,
     tool_use_count: r.toolUseCount,
     tool_call_count: r.toolCallCount,
     tool_result_count: r.toolResultCount,

@@ -1,8 +1,8 @@
 import { exponentialBounds, type Histogram } from '../calculations/histogram';
 import type { ErrorType } from '../../core/error-type';
 
-/** Token kinds, as the `token_type` label spells them (OTel `gen_ai.token.type`, plus the cache kinds). */
-export const TOKEN_TYPES = ['input', 'output', 'cache_read', 'cache_creation'] as const;
+/** Token kinds, as the `token_type` label spells them (OTel `gen_ai.token.type`, plus the cache kinds; reasoning is counted inside output too, as OTel does). */
+export const TOKEN_TYPES = ['input', 'output', 'cache_read', 'cache_creation', 'reasoning'] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
 
 /** Seconds. The OTel GenAI doubling buckets from 10 ms, extended to about five minutes. */
@@ -25,6 +25,8 @@ export interface Distributions {
   outputTokensPerSecond: Histogram;
   tokens: Record<TokenType, Histogram>;
   errorsByType: Map<ErrorType, number>;
+  /** Finished requests by client API (`api` label), then by outcome: `success` or the error type. */
+  outcomesByApi: Map<string, Map<string, number>>;
 }
 
 export interface BucketDistributions {

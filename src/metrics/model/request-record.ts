@@ -1,5 +1,6 @@
 import type { ErrorType } from '../../core/error-type';
 import type { ResolvedPrice } from '../pricing/price-book';
+import type { ClientApi } from '../../core/route-facts';
 
 /** One request's measurements (contract section 1), in internal names; the wire names live in format/wire.ts. */
 export interface RequestRecord {
@@ -19,6 +20,10 @@ export interface RequestRecord {
   outputTokens: number;
   cacheReadTokens: number;
   cacheCreationTokens: number;
+  /** Already included in outputTokens. */
+  reasoningTokens: number;
+  /** The client API the request came in on. */
+  api?: ClientApi;
   messageCount: number;
   requestSize: number;
   responseSize: number;
@@ -54,6 +59,7 @@ export interface RequestStart {
   requestSize?: number;
   toolUseCount?: number;
   toolResultCount?: number;
+  api?: ClientApi;
 }
 
 export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
@@ -68,6 +74,8 @@ export function newRecord(start: RequestStart, nowUnix: number, nowMono: number)
     outputTokens: 0,
     cacheReadTokens: 0,
     cacheCreationTokens: 0,
+    reasoningTokens: 0,
+    api: start.api,
     messageCount: start.messageCount ?? 0,
     requestSize: start.requestSize ?? 0,
     responseSize: 0,

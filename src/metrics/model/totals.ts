@@ -8,6 +8,7 @@ export interface Totals {
   outputTokens: number;
   cacheReadTokens: number;
   cacheCreationTokens: number;
+  reasoningTokens: number;
   toolUses: number;
   toolResults: number;
   toolCalls: number;
