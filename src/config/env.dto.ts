@@ -95,4 +95,11 @@ export class EnvDto {
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, SECONDS) @Min(0, SECONDS)
   DEMO_TOKEN_DELAY?: number;
+
+  @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML file of client keys' })
+  VDM_CLIENT_KEYS_FILE?: string;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
+  @Min(1, { message: 'must be a whole number, 1 or more' })
+  VDM_MAX_CLIENTS?: number;
 }

@@ -25,6 +25,7 @@ export function makeRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
     toolCallCount: 0,
     outputChars: 0,
     outputChunks: 0,
+    client: 'anonymous',
     ...overrides,
   };
 }

@@ -14,6 +14,7 @@ import { routeFactsOf } from '../../core/route-facts';
 import { PassThroughError } from '../../common/upstream-http.error';
 import { keyFingerprint, levelEnabled, redactHeaders } from '../../logging/logger';
 import { anthropicRequestFacts, openaiRequestFacts } from '../protocol/request-facts';
+import { callerFacts } from '../protocol/caller-facts';
 import { describeNetworkError } from '../protocol/error-classification';
 import { Redactor, type Redact } from '../../core/redact';
 import type { MetricsContext } from '../../metrics/metrics-context';
@@ -106,6 +107,9 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
       output_tokens: known ? r.outputTokens : undefined,
       error_type: r.errorType,
       error: r.error,
+      client: r.client,
+      user: r.user,
+      session: r.session,
       // Which client key, for correlation; never the key itself.
       client_key: clientOf(request)?.keyFingerprint ?? (key === undefined ? undefined : keyFingerprint(key)),
     },
@@ -173,6 +177,8 @@ export class RequestOrchestrator implements NestInterceptor {
       isStreaming: body.stream === true,
       requestSize: Number.isFinite(length) ? length : 0,
       ...facts,
+      client: clientOf(request)?.name,
+      ...callerFacts(request.headers, request.body, anthropic),
     });
     if (levelEnabled(request.log, 'debug')) {
       // Credentials in the URL are masked by the logger's line redaction.

@@ -255,6 +255,9 @@ export interface WireTrace {
   status: 'ok' | 'error';
   error: string | null;
   error_type: string | null;
+  client: string;
+  user: string | null;
+  session: string | null;
 }
 
 export function wireTrace(r: RequestRecord, seq: number): WireTrace {
@@ -280,5 +283,8 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     status: r.errorType === undefined ? 'ok' : 'error',
     error: r.error ?? null,
     error_type: r.errorType ?? null,
+    client: r.client,
+    user: r.user ?? null,
+    session: r.session ?? null,
   };
 }

@@ -34,6 +34,11 @@ export interface RequestRecord {
   ttftMs?: number;
   /** Time spent waiting on the upstream (ms); duration minus this is the gateway's own overhead. */
   upstreamMs?: number;
+  /** Who sent it: the client key's name, a key fingerprint, `anonymous` or `other` (bounded, so a label). */
+  client: string;
+  /** The end user and session the client named; unbounded, so in traces only. */
+  user?: string;
+  session?: string;
 }
 
 export interface RequestStart {
@@ -46,6 +51,9 @@ export interface RequestStart {
   requestSize?: number;
   toolUseCount?: number;
   toolResultCount?: number;
+  client?: string;
+  user?: string;
+  session?: string;
 }
 
 export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
@@ -69,5 +77,8 @@ export function newRecord(start: RequestStart, nowUnix: number, nowMono: number)
     toolCallCount: 0,
     outputChars: 0,
     outputChunks: 0,
+    client: start.client ?? 'anonymous',
+    user: start.user,
+    session: start.session,
   };
 }

@@ -1,0 +1,134 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { startApp, type RunningApp } from '../support/app';
+
+const KEY_SEARCH = `sk-vdm-search-${randomBytes(12).toString('hex')}`;
+const KEY_CI = `sk-vdm-ci-${randomBytes(12).toString('hex')}`;
+const PROXY_KEY = `sk-vdm-proxy-${randomBytes(12).toString('hex')}`;
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+interface Trace {
+  client: string | null;
+  user: string | null;
+  session: string | null;
+  provider: string;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vdm-clients-'));
+const KEYS_FILE = join(dir, 'clients.yaml');
+writeFileSync(KEYS_FILE, `clients:\n  - name: team-search\n    key_sha256: ${sha256(KEY_SEARCH)}\n  - name: ci-bot\n    key: ${KEY_CI}\n`);
+
+let fake: FakeUpstream;
+let gw: RunningApp;
+
+beforeAll(async () => {
+  fake = await FakeUpstream.start();
+});
+afterAll(async () => {
+  await fake.close();
+});
+afterEach(async () => {
+  await gw?.close();
+});
+
+function boot(env: Record<string, string> = {}): Promise<RunningApp> {
+  return startApp({
+    ANTHROPIC_API_KEY: 'sk-ant-provider-000111',
+    ANTHROPIC_BASE_URL: fake.url,
+    OPENAI_API_KEY: 'sk-openai-provider-000222',
+    OPENAI_BASE_URL: `${fake.url}/v1`,
+    VDM_DEFAULT_PROVIDER: 'anthropic',
+    ...env,
+  });
+}
+
+const anthropic = (apiKey: string | null, headers: Record<string, string> = {}): Anthropic =>
+  new Anthropic({ apiKey, baseURL: gw.url, maxRetries: 0, defaultHeaders: headers });
+const openai = (apiKey: string, headers: Record<string, string> = {}): OpenAI =>
+  new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: headers });
+
+async function traces(key?: string): Promise<Trace[]> {
+  const res = await fetch(`${gw.url}/metrics/logs`, { headers: key ? { 'x-api-key': key } : {} });
+  return ((await res.json()) as { traces: Trace[] }).traces.reverse();
+}
+
+const ask = { model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user' as const, content: 'hi' }] };
+const chat = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+describe('named client keys (VDM_CLIENT_KEYS_FILE)', () => {
+  it('attributes each request to its key name, PROXY_API_KEY to default, and refuses other keys', async () => {
+    gw = await boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE, PROXY_API_KEY: PROXY_KEY });
+    await anthropic(KEY_SEARCH).messages.create(ask);
+    await openai(KEY_CI).chat.completions.create(chat);
+    await anthropic(null, { authorization: `Bearer ${PROXY_KEY}` }).messages.create({ ...ask, stream: false });
+    await openai(KEY_SEARCH).chat.completions.create({ ...chat, stream: true }).then(async (s) => {
+      for await (const _ of s) void _;
+    });
+    await expect(anthropic(`${KEY_CI}x`).messages.create(ask)).rejects.toMatchObject({ status: 401 });
+    await expect(openai(sha256(KEY_SEARCH)).chat.completions.create(chat)).rejects.toMatchObject({ status: 401 });
+    expect((await traces(KEY_CI)).map((t) => t.client)).toEqual(['team-search', 'ci-bot', 'default', 'team-search']);
+  });
+
+  it('refuses to start on a bad file, naming the file, the entry and the field', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'clients:\n  - name: ok\n    key: long-enough-key\n  - name: broken\n    key_sha256: abc\n');
+    await expect(boot({ VDM_CLIENT_KEYS_FILE: bad })).rejects.toThrow(
+      `Invalid configuration: VDM_CLIENT_KEYS_FILE="${bad}": clients[1] (broken).key_sha256: must be 64 hex digits (the sha256 of the key)`,
+    );
+    await expect(boot({ VDM_CLIENT_KEYS_FILE: join(dir, 'missing.yaml') })).rejects.toThrow(/VDM_CLIENT_KEYS_FILE=.*missing\.yaml.*cannot be read/);
+  });
+});
+
+describe('open mode (no gateway key)', () => {
+  it('names a client by the fingerprint of its key, anonymous without one, and other past VDM_MAX_CLIENTS', async () => {
+    gw = await boot({ VDM_MAX_CLIENTS: '2' });
+    await anthropic('client-key-one').messages.create(ask);
+    await openai('client-key-two').chat.completions.create(chat);
+    const keyless = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask) });
+    expect(keyless.status).toBe(200);
+    await openai('client-key-three').chat.completions.create(chat);
+    await anthropic('client-key-one').messages.create(ask);
+    expect((await traces()).map((t) => t.client)).toEqual([
+      `key:${sha256('client-key-one').slice(0, 8)}`,
+      `key:${sha256('client-key-two').slice(0, 8)}`,
+      'anonymous',
+      'other',
+      `key:${sha256('client-key-one').slice(0, 8)}`,
+    ]);
+  });
+});
+
+describe('users and sessions', () => {
+  const SESSION = randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+  const ACCOUNT = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+
+  it("reads Claude Code's and Codex CLI's own request shapes, and the x-vdm headers before them", async () => {
+    gw = await boot();
+    const claudeCodeUser = `user_${'c'.repeat(64)}_account_${ACCOUNT}_session_${SESSION}`;
+    await anthropic('k-claude-code', { 'anthropic-beta': 'claude-code-20250219', 'x-app': 'cli' }).messages.create({
+      ...ask,
+      stream: false,
+      metadata: { user_id: claudeCodeUser },
+    });
+    await openai('k-codex', { originator: 'codex_cli_rs', 'session-id': 'codex-session-1', 'conversation_id': 'codex-session-1' }).chat.completions.create({
+      ...chat,
+      safety_identifier: 'codex-user',
+    });
+    await openai('k-other', { 'x-vdm-user': 'ali\tce', 'x-vdm-session': 's'.repeat(300) }).chat.completions.create({ ...chat, user: 'bob' });
+    await anthropic('k-plain').messages.create(ask);
+    await openai('k-openai-user').chat.completions.create({ ...chat, user: 'b\u0007o\u001bb' });
+    expect((await traces()).map(({ user, session }) => ({ user, session }))).toEqual([
+      { user: `user_${'c'.repeat(64)}_account_${ACCOUNT}`, session: SESSION },
+      { user: 'codex-user', session: 'codex-session-1' },
+      { user: 'alice', session: 's'.repeat(128) },
+      { user: null, session: null },
+      { user: 'bob', session: null },
+    ]);
+  });
+});
