@@ -132,3 +132,63 @@ describe('users and sessions', () => {
     ]);
   });
 });
+
+interface Section {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+}
+interface Totals {
+  summary: { total_requests: number; total_input_tokens: number };
+  providers: Record<string, { rollup: { total: Section } }>;
+  clients: Record<string, { last_accessed: string | null; rollup: { total: Section; streaming: Section; non_streaming: Section } }>;
+  client_series: ({ client: string; mode: string } & Section)[];
+}
+
+describe('clients in the running totals', () => {
+  async function totals(query: string): Promise<Totals> {
+    const res = await fetch(`${gw.url}/metrics/running-totals?format=json&${query}`, { headers: { 'x-api-key': KEY_CI } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Totals;
+  }
+
+  it('rolls requests up per client, filters by a client glob, and lists client_series rows', async () => {
+    gw = await boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE, PROXY_API_KEY: PROXY_KEY });
+    fake.script({ usage: { input: 10, output: 3 } });
+    await anthropic(KEY_SEARCH).messages.create(ask);
+    const stream = await anthropic(KEY_SEARCH).messages.create({ ...ask, stream: true });
+    for await (const _ of stream) void _;
+    await openai(KEY_CI).chat.completions.create(chat);
+    await openai(PROXY_KEY).chat.completions.create(chat);
+
+    const all = await totals('');
+    expect(Object.keys(all.clients).sort()).toEqual(['ci-bot', 'default', 'team-search']);
+    expect(all.clients['team-search'].rollup.total).toMatchObject({ requests: 2, input_tokens: 20, output_tokens: 6 });
+    expect(all.clients['team-search'].rollup.streaming.requests).toBe(1);
+    expect(all.clients['team-search'].rollup.non_streaming.requests).toBe(1);
+    expect(all.clients['ci-bot'].rollup.total).toMatchObject({ requests: 1, input_tokens: 10 });
+    expect(all.clients['ci-bot'].last_accessed).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const sum = Object.values(all.clients).reduce((n, c) => n + c.rollup.total.requests, 0);
+    expect(sum).toBe(all.summary.total_requests);
+    expect(all.client_series.filter((r) => r.mode === 'total').map((r) => [r.client, r.requests]).sort()).toEqual([
+      ['ci-bot', 1],
+      ['default', 1],
+      ['team-search', 2],
+    ]);
+
+    const team = await totals('client=TEAM-*');
+    expect(Object.keys(team.clients)).toEqual(['team-search']);
+    expect(team.summary).toMatchObject({ total_requests: 2, total_input_tokens: 20 });
+    expect(Object.keys(team.providers)).toEqual(['anthropic']);
+
+    const byProvider = await totals('provider=openai');
+    expect(Object.keys(byProvider.clients).sort()).toEqual(['ci-bot', 'default']);
+
+    const yamlRes = await fetch(`${gw.url}/metrics/running-totals?client=ci-*`, { headers: { 'x-api-key': KEY_CI } });
+    const yaml = await yamlRes.text();
+    expect(yaml).toContain('# Filter: client=ci-*');
+    expect(yaml).toMatch(/^clients:\n {2}ci-bot:\n {4}last_accessed: /m);
+    expect(yaml).not.toContain('team-search');
+  });
+});

@@ -1,5 +1,5 @@
 import type { RequestRecord } from '../model/request-record';
-import type { Split, Totals } from '../model/totals';
+import type { ClientCell, Split, Totals } from '../model/totals';
 
 export function newTotals(): Totals {
   return {
@@ -53,6 +53,24 @@ export function addRecord(target: Totals, r: RequestRecord): void {
 export function addRecordToSplit(split: Split, r: RequestRecord): void {
   addRecord(split.total, r);
   addRecord(r.isStreaming ? split.streaming : split.nonStreaming, r);
+}
+
+export function newClientCell(): ClientCell {
+  return { split: newSplit(), streamingErrors: new Map(), nonStreamingErrors: new Map() };
+}
+
+/** Adds one finished request to its client's cell of a bucket. */
+export function addRecordToClientCell(cells: Map<string, ClientCell>, r: RequestRecord): void {
+  let cell = cells.get(r.client);
+  if (cell === undefined) {
+    cell = newClientCell();
+    cells.set(r.client, cell);
+  }
+  addRecordToSplit(cell.split, r);
+  if (r.errorType !== undefined) {
+    const errors = r.isStreaming ? cell.streamingErrors : cell.nonStreamingErrors;
+    errors.set(r.errorType, (errors.get(r.errorType) ?? 0) + 1);
+  }
 }
 
 /** Field by field, spelled out: this runs once per bucket and section on every report. */

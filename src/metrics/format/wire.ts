@@ -92,9 +92,15 @@ export interface WireSummary {
   average_overhead_ms: number;
 }
 
+export interface WireClient {
+  last_accessed: string | null;
+  rollup: WireSplit;
+}
+
 export interface WireRunningTotals {
   summary: WireSummary;
   providers: Record<string, WireProvider>;
+  clients: Record<string, WireClient>;
 }
 
 const iso = (unix: number | undefined): string | null => (unix === undefined ? null : isoSeconds(unix));
@@ -107,6 +113,8 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
     for (const [model, m] of node.models) models[model] = { last_accessed: iso(m.lastAccessed), ...wireSplit(m.split) };
     providers[name] = { last_accessed: iso(node.lastAccessed), rollup: wireSplit(node.rollup), models };
   }
+  const clients: Record<string, WireClient> = {};
+  for (const [name, node] of tree.clients) clients[name] = { last_accessed: iso(node.lastAccessed), rollup: wireSplit(node.rollup) };
   return {
     summary: {
       last_accessed: tree.lastAccessed === undefined ? null : { top: isoSeconds(tree.lastAccessed) },
@@ -127,6 +135,7 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
       average_overhead_ms: s.average_overhead_ms,
     },
     providers,
+    clients,
   };
 }
 
@@ -160,6 +169,20 @@ export function wireSeries(doc: WireRunningTotals): WireSeriesRow[] {
     if (remainder.total.requests > 0) {
       for (const [mode, key] of MODES) rows.push({ provider, model: UNKNOWN, mode, ...remainder[key] });
     }
+  }
+  return rows;
+}
+
+export interface WireClientSeriesRow extends WireSection {
+  client: string;
+  mode: SectionName;
+}
+
+/** Flat rows per client and mode, for JSONPath scrapers; a client's rows sum to its rollup. */
+export function wireClientSeries(doc: WireRunningTotals): WireClientSeriesRow[] {
+  const rows: WireClientSeriesRow[] = [];
+  for (const [client, c] of Object.entries(doc.clients)) {
+    for (const [mode, key] of MODES) rows.push({ client, mode, ...c.rollup[key] });
   }
   return rows;
 }

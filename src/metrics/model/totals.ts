@@ -1,3 +1,4 @@
+import type { ErrorType } from '../../core/error-type';
 import type { BucketDistributions } from './distributions';
 
 /** Additive counters of one section (total, streaming or non_streaming) of a bucket. */
@@ -37,4 +38,13 @@ export interface Bucket {
   split: Split;
   /** Finished requests only: latency, token and error-type distributions for Prometheus. */
   distributions: BucketDistributions;
+  /** The same requests by client (bounded: names from configuration, capped fingerprints). */
+  clients: Map<string, ClientCell>;
+}
+
+/** One client's share of a bucket: the same sections, and its errors by type per mode, for labelled counters. */
+export interface ClientCell {
+  split: Split;
+  streamingErrors: Map<ErrorType, number>;
+  nonStreamingErrors: Map<ErrorType, number>;
 }
