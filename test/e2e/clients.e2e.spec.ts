@@ -192,3 +192,50 @@ describe('clients in the running totals', () => {
     expect(yaml).not.toContain('team-search');
   });
 });
+
+describe('clients in /metrics, and keys nowhere', () => {
+  it('labels request and token counters by client, never by user or session, and no output holds a client key', async () => {
+    const canary = `sk-vdm-canary-${randomBytes(16).toString('hex')}`;
+    const hashed = `sk-vdm-hashed-${randomBytes(16).toString('hex')}`;
+    const file = join(dir, 'canary.yaml');
+    writeFileSync(file, `clients:\n  - name: canary-team\n    key: ${canary}\n  - name: hashed-team\n    key_sha256: ${sha256(hashed)}\n`);
+    const logs: string[] = [];
+    gw = await startApp(
+      { ANTHROPIC_API_KEY: 'sk-ant-provider-000111', ANTHROPIC_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-openai-provider-000222', OPENAI_BASE_URL: `${fake.url}/v1`, VDM_DEFAULT_PROVIDER: 'anthropic', VDM_CLIENT_KEYS_FILE: file, LOG_LEVEL: 'debug' },
+      { logDestination: { write: (line: string) => void logs.push(line) } },
+    );
+    fake.script({ usage: { input: 11, output: 5 } });
+    await anthropic(canary, { 'x-vdm-user': 'user-alpha', 'x-vdm-session': 'session-alpha' }).messages.create(ask);
+    await openai(hashed, { 'x-vdm-user': 'user-beta' }).chat.completions.create(chat);
+    // A client that sends the key where no key belongs: in its user and session, its model and its body.
+    await expect(
+      openai(hashed, { 'x-vdm-user': canary, 'x-vdm-session': canary }).chat.completions.create({ ...chat, model: `openai:${canary}`, user: canary }),
+    ).resolves.toBeDefined();
+    await expect(anthropic(`${canary}-wrong`).messages.create(ask)).rejects.toMatchObject({ status: 401 });
+
+    const get = async (path: string): Promise<string> => (await fetch(`${gw.url}${path}`, { headers: { 'x-api-key': hashed } })).text();
+    const metrics = await get('/metrics');
+    expect(metrics).toMatch(/^vdm_requests_total\{[^}]*client="canary-team"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^vdm_tokens_total\{provider="anthropic",model="claude-sonnet-4-5",client="canary-team",token_type="input"\} 11$/m);
+    expect(metrics).toMatch(/^vdm_tokens_total\{provider="openai",model="gpt-4o",client="hashed-team",token_type="output"\} 5$/m);
+    expect(metrics).not.toMatch(/\b(user|session)="/);
+    expect(metrics).not.toContain('user-alpha');
+    expect(metrics).not.toContain('session-alpha');
+
+    const outputs = [
+      metrics,
+      await get('/metrics/running-totals'),
+      await get('/metrics/running-totals?format=json'),
+      await get('/metrics/logs'),
+      await get('/metrics/active-requests'),
+      await get('/dashboard/'),
+      logs.join(''),
+    ];
+    expect(outputs[2]).toContain('"canary-team"');
+    for (const [i, text] of outputs.entries()) {
+      expect(text.includes(canary), `output ${i} holds the client key`).toBe(false);
+      expect(text.includes(hashed), `output ${i} holds the hashed client's key`).toBe(false);
+    }
+    expect(fake.requests.every((r) => !JSON.stringify(r.headers).includes(canary) && !JSON.stringify(r.headers).includes(hashed))).toBe(true);
+  });
+});

@@ -171,14 +171,18 @@ export class RequestOrchestrator implements NestInterceptor {
     const anthropic = routeFactsOf(request.routeOptions.config).api === 'anthropic_messages';
     const facts = anthropic ? anthropicRequestFacts(request.body) : openaiRequestFacts(request.body);
     const length = Number(request.headers['content-length']);
+    const caller = callerFacts(request.headers, request.body, anthropic);
+    // What the client named goes into every output: a secret in it stays masked.
+    const redact = this.redactFor(request);
     const metrics = this.tracker.begin({
       requestId: request.id,
-      claudeModel: typeof body.model === 'string' ? body.model : undefined,
+      claudeModel: typeof body.model === 'string' ? redact(body.model) : undefined,
       isStreaming: body.stream === true,
       requestSize: Number.isFinite(length) ? length : 0,
       ...facts,
       client: clientOf(request)?.name,
-      ...callerFacts(request.headers, request.body, anthropic),
+      user: caller.user === undefined ? undefined : redact(caller.user),
+      session: caller.session === undefined ? undefined : redact(caller.session),
     });
     if (levelEnabled(request.log, 'debug')) {
       // Credentials in the URL are masked by the logger's line redaction.
