@@ -84,6 +84,9 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
     for (const name of ['vdm_json_requests', 'vdm_json_input_tokens', 'vdm_json_tool_uses']) {
       expect(sum(samples, name, { mode: 'streaming' }) + sum(samples, name, { mode: 'non_streaming' })).toBe(sum(samples, name, { mode: 'total' }));
     }
+    // Per client: PROXY_API_KEY is the client `default`.
+    expect(sum(samples, 'vdm_json_client_requests', { client: 'default', mode: 'total' })).toBe(sent.requests);
+    expect(sum(samples, 'vdm_json_client_input_tokens', { mode: 'total' })).toBe(sent.input);
     const modes = new Set(samples.filter((s) => s.name === 'vdm_json_requests').map((s) => s.labels.mode));
     expect([...modes].sort()).toEqual(['non_streaming', 'streaming', 'total']);
   });
