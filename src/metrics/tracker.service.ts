@@ -132,6 +132,9 @@ export class TrackerService {
     const handle = new MetricsContext(this.port, record);
     this.active.set(requestId, handle);
     this.touch(record);
+    // The client is known from the start and never changes, so only begin records its last access.
+    const la = this.lastAccessed.clients;
+    if (!(record.startTime <= (la.get(record.client) ?? -1))) la.set(record.client, record.startTime);
     this.emit('membership');
     return handle;
   }
@@ -219,7 +222,6 @@ export class TrackerService {
     const t = record.startTime;
     const la = this.lastAccessed;
     if (la.top === undefined || t > la.top) la.top = t;
-    if (!(t <= (la.clients.get(record.client) ?? -1))) la.clients.set(record.client, t);
     if (record.provider) {
       if (!(t <= (la.providers.get(record.provider) ?? -1))) la.providers.set(record.provider, t);
       if (record.openaiModel) {
