@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,convert to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  */
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
 import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
+import { printScrape, runScrapeBench, type ScrapeResult } from './scrape.bench';
 import { printSse, runSseBench, type SseLevel } from './sse.bench';
 import { HAS_TASKSET, pinSelf, spawnChild } from './support/proc';
 import { QUICK } from './support/stats';
@@ -23,11 +24,12 @@ interface Results {
   overhead?: OverheadResult;
   sse?: SseLevel[];
   runningTotals?: RunningTotalsResult;
+  scrape?: ScrapeResult;
   convert?: ConvertResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,convert').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -74,6 +76,11 @@ async function main(): Promise<void> {
     } finally {
       await upstream.stop();
     }
+  }
+  if (only.includes('scrape')) {
+    log('4b. /metrics at 100 models x 10 clients ...');
+    results.scrape = await runScrapeBench();
+    report.push(printScrape(results.scrape));
   }
   if (only.includes('convert')) {
     log('5. stream conversion throughput ...');

@@ -1,5 +1,5 @@
 /**
- * 1. Tracker hot path: start + two usage updates + finalize per request, against a baseline loop
+ * 1. Tracker hot path: start + two usage updates + finalize per request (10 clients), against a baseline loop
  * that makes the same allocations without the tracker; then the heap across 1,000,000 finished
  * requests over 20 providers x 50 models (it must hold buckets, not requests).
  */
@@ -14,6 +14,7 @@ import { fmt, median, QUICK, table } from './support/stats';
 
 const PROVIDERS = Array.from({ length: 20 }, (_, i) => `provider${i}`);
 const MODELS = Array.from({ length: 50 }, (_, i) => `model-${i}`);
+const CLIENTS = Array.from({ length: 10 }, (_, i) => `team-${i}`);
 
 function startFor(i: number): RequestStart {
   return {
@@ -24,6 +25,7 @@ function startFor(i: number): RequestStart {
     isStreaming: (i & 1) === 1,
     messageCount: 3,
     requestSize: 512,
+    client: CLIENTS[(i >> 3) % 10],
   };
 }
 

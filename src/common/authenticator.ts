@@ -2,14 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { keysMatch, presentedKeys } from '../core/client-key';
+import { digestMatches, keyDigest, presentedKeys } from '../core/client-key';
 import { routeFactsOf, type RouteFacts } from '../core/route-facts';
 import { keyFingerprint } from '../logging/logger';
 import { RejectionCounter, type RejectionReason } from '../metrics/rejections';
 
 /** Who sent a request, as far as the gateway's keys tell. */
 export interface ClientIdentity {
-  /** The client's name: the gateway key's name, or `anonymous` when no gateway key is configured. */
+  /**
+   * The client's name: the gateway key's name (`default` for PROXY_API_KEY); with no gateway key
+   * configured, `key:<first 8 hex of sha256>` of the presented key (`other` past VDM_MAX_CLIENTS), or `anonymous`.
+   */
   name: string;
   /** Fingerprint of the gateway key it used, for log correlation; never the key. */
   keyFingerprint?: string;
@@ -17,7 +20,7 @@ export interface ClientIdentity {
 
 interface GatewayKey {
   name: string;
-  key: string;
+  sha256: Buffer;
 }
 
 const identities = new WeakMap<FastifyRequest, ClientIdentity>();
@@ -46,13 +49,21 @@ export class Authenticator {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rejections: RejectionCounter,
   ) {
-    this.keys = config.proxyApiKey === undefined ? [] : [{ name: 'default', key: config.proxyApiKey }];
+    this.keys = config.proxyApiKey === undefined ? [] : [{ name: 'default', sha256: keyDigest(config.proxyApiKey) }];
+    for (const client of config.clientKeys) this.keys.push({ name: client.name, sha256: client.sha256 });
   }
+
+  /** Fingerprints named as clients so far (open mode), bounded by VDM_MAX_CLIENTS. */
+  private readonly fingerprints = new Set<string>();
 
   /** True when the request was refused (the 401 is on its way); false to go on. */
   refused(request: FastifyRequest, reply: FastifyReply): boolean {
     const facts = routeFactsOf(request.routeOptions.config);
-    if (this.keys.length === 0 || this.isOpen(facts)) {
+    if (this.keys.length === 0) {
+      if (facts.api !== undefined) identities.set(request, this.openIdentity(request));
+      return false;
+    }
+    if (this.isOpen(facts)) {
       if (facts.api !== undefined) identities.set(request, { name: 'anonymous' });
       return false;
     }
@@ -78,6 +89,17 @@ export class Authenticator {
     return true;
   }
 
+  /** No gateway key configured: the client is named by its key's fingerprint, never by the key. */
+  private openIdentity(request: FastifyRequest): ClientIdentity {
+    const key = presentedKeys(request.headers)[0]?.key;
+    if (key === undefined) return { name: 'anonymous' };
+    const name = `key:${keyDigest(key).toString('hex').slice(0, 8)}`;
+    if (this.fingerprints.has(name)) return { name };
+    if (this.fingerprints.size >= this.config.maxClients) return { name: 'other' };
+    this.fingerprints.add(name);
+    return { name };
+  }
+
   private isOpen(facts: RouteFacts): boolean {
     return facts.access === 'public' || (facts.access === 'scrape' && this.config.metricsPublic);
   }
@@ -85,7 +107,7 @@ export class Authenticator {
   /** Every key is compared, so the time taken does not tell which one matched. */
   private match(presented: string): GatewayKey | undefined {
     let found: GatewayKey | undefined;
-    for (const candidate of this.keys) if (keysMatch(presented, candidate.key) && found === undefined) found = candidate;
+    for (const candidate of this.keys) if (digestMatches(presented, candidate.sha256) && found === undefined) found = candidate;
     return found;
   }
 }

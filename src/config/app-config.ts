@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { loadProviders, type ProviderSettings } from './providers';
+import { loadClientKeys, type ClientKey } from './client-keys';
 import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
 import { loadPricesFile, type PricesFile } from './prices-file';
@@ -14,6 +15,10 @@ export interface AppConfig {
   logLevel: LogLevel;
   logPretty: boolean;
   proxyApiKey?: string;
+  /** Named client keys from VDM_CLIENT_KEYS_FILE; empty when unset. */
+  clientKeys: ClientKey[];
+  /** Distinct key fingerprints named as clients when no gateway key is configured; later ones are `other`. */
+  maxClients: number;
   metricsEnabled: boolean;
   summaryInterval: number;
   sse: { enabled: boolean; intervalMs: number; heartbeatMs: number; maxClients: number };
@@ -64,6 +69,13 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
   }
+  let clientKeys: ClientKey[] = [];
+  try {
+    if (dto.VDM_CLIENT_KEYS_FILE !== undefined && problems.length === 0) clientKeys = loadClientKeys(dto.VDM_CLIENT_KEYS_FILE);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
   if (problems.length > 0 || providers === undefined) throw new ConfigError(problems);
 
   const requestTimeout = dto.REQUEST_TIMEOUT ?? 90;
@@ -73,6 +85,8 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     logLevel: dto.LOG_LEVEL ?? 'info',
     logPretty: dto.LOG_PRETTY ?? false,
     proxyApiKey: dto.PROXY_API_KEY,
+    clientKeys,
+    maxClients: dto.VDM_MAX_CLIENTS ?? 100,
     metricsEnabled: dto.LOG_REQUEST_METRICS ?? true,
     summaryInterval: dto.LOG_SUMMARY_INTERVAL ?? 100,
     sse: {

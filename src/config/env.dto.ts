@@ -98,4 +98,11 @@ export class EnvDto {
 
   @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML prices file when set' })
   VDM_PRICES_FILE?: string;
+
+  @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML file of client keys' })
+  VDM_CLIENT_KEYS_FILE?: string;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
+  @Min(1, { message: 'must be a whole number, 1 or more' })
+  VDM_MAX_CLIENTS?: number;
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './app-config';
 import { configuredSecrets } from './secrets';
@@ -18,5 +21,11 @@ describe(configuredSecrets.name, () => {
   it('leaves out !PASSTHRU (the client key is a per-request secret) and an unset gateway key', () => {
     const sut = loadConfig({ ANTHROPIC_API_KEY: '!PASSTHRU' });
     expect(configuredSecrets(sut)).toEqual([]);
+  });
+
+  it('collects the plain keys of VDM_CLIENT_KEYS_FILE (a key_sha256 entry holds no key)', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'vdm-secrets-')), 'clients.yaml');
+    writeFileSync(file, `clients:\n  - name: a\n    key: sk-client-key-a1\n  - name: b\n    key_sha256: ${'ab'.repeat(32)}\n`);
+    expect(configuredSecrets(loadConfig({ VDM_CLIENT_KEYS_FILE: file }))).toEqual(['sk-client-key-a1']);
   });
 });

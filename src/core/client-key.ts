@@ -37,3 +37,13 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 export function keysMatch(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
+
+/** The sha256 of a key: what named client keys are stored and compared as. */
+export function keyDigest(key: string): Buffer {
+  return digest(key);
+}
+
+/** Constant-time: both sides are 32-byte digests. */
+export function digestMatches(presented: string, expectedSha256: Buffer): boolean {
+  return expectedSha256.length === 32 && timingSafeEqual(digest(presented), expectedSha256);
+}

@@ -109,11 +109,12 @@ export class ProxyService {
     const format: ApiFormat = api === 'anthropic_messages' ? 'anthropic' : 'openai';
     const body = validateBody(rawBody, api);
     const route = this.resolve(body.model);
-    call.metrics.route(route.provider.name, route.model);
-    const exchange = chooseExchange(api, body, route);
-    const stream = body.stream === true && api !== 'openai_embeddings';
     // An upstream may echo the credential it got: the gateway's own, or the client's for a passthrough provider.
     const redact = this.redactor.forRequest(clientKeyOf(headers));
+    // A client may name a model after a secret: the record, and so every output, keeps it masked.
+    call.metrics.route(route.provider.name, redact(route.model));
+    const exchange = chooseExchange(api, body, route);
+    const stream = body.stream === true && api !== 'openai_embeddings';
 
     const lifetime = call.lifetime;
     const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;

@@ -3,10 +3,10 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { LoggingMode } from '../logging/logger';
 import { LOGGING_MODE } from '../logging/logging.module';
 import { DISABLED_MESSAGE, DISABLED_SUGGESTION } from './active-requests.hub';
-import { compileGlob, type ProviderModelFilter } from './calculations/wildcard';
+import { compileGlob, type RunningTotalsFilter } from './calculations/wildcard';
 import type { LogsQuery } from './dto/logs.query';
 import type { RunningTotalsQuery } from './dto/running-totals.query';
-import { wireRunningTotals, wireSeries, type WireActiveRow, type WireTrace } from './format/wire';
+import { wireClientSeries, wireRunningTotals, wireSeries, type WireActiveRow, type WireTrace } from './format/wire';
 import { renderYamlReport } from './format/yaml';
 import type { PricesQuery } from './dto/prices.query';
 import { wirePrices, type WirePrices } from './format/prices';
@@ -70,15 +70,17 @@ export class MetricsReportService {
         ? { contentType: JSON_TYPE, body: JSON.stringify(doc) }
         : { contentType: YAML_TYPE, body: renderYamlReport('Running Totals Report', doc, now) };
     }
-    const filter: ProviderModelFilter = {
+    const filter: RunningTotalsFilter = {
       provider: query.provider ? compileGlob(query.provider) : undefined,
       model: query.model ? compileGlob(query.model) : undefined,
+      client: query.client ? compileGlob(query.client) : undefined,
     };
     const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'));
-    if (asJson) return { contentType: JSON_TYPE, body: JSON.stringify({ ...doc, series: wireSeries(doc) }) };
+    if (asJson) return { contentType: JSON_TYPE, body: JSON.stringify({ ...doc, series: wireSeries(doc), client_series: wireClientSeries(doc) }) };
     const described = [
       query.provider ? `provider=${query.provider}` : undefined,
       query.model ? `model=${query.model}` : undefined,
+      query.client ? `client=${query.client}` : undefined,
     ].filter(Boolean);
     return {
       contentType: YAML_TYPE,

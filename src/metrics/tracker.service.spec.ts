@@ -31,6 +31,34 @@ describe(TrackerService.name, () => {
     vi.restoreAllMocks();
   });
 
+  describe('clients', () => {
+    it('rolls finished and in-flight requests up per client, field by field equal to the providers', () => {
+      const t = ids(sut);
+      t.start({ requestId: 'a', provider: 'openai', openaiModel: 'gpt-4o', client: 'team-a', isStreaming: true });
+      t.update('a', { inputTokens: 7, outputTokens: 2 });
+      t.end('a');
+      t.start({ requestId: 'b', provider: 'anthropic', openaiModel: 'claude', client: 'team-b' });
+      t.update('b', { inputTokens: 5 });
+      t.end('b', { errorType: 'rate_limit', error: 'slow down' });
+      t.start({ requestId: 'c', provider: 'openai', openaiModel: 'gpt-4o', client: 'team-a' });
+      t.update('c', { inputTokens: 3 });
+      const doc = totals(sut);
+      expect(doc.clients['team-a'].rollup.total).toMatchObject({ requests: 2, input_tokens: 10, output_tokens: 2, completed_requests: 1 });
+      expect(doc.clients['team-a'].rollup.streaming.requests).toBe(1);
+      expect(doc.clients['team-b'].rollup.total).toMatchObject({ requests: 1, errors: 1, input_tokens: 5 });
+      for (const key of SECTION_KEYS) {
+        const byClient = Object.values(doc.clients).reduce((n, c) => n + c.rollup.total[key], 0);
+        const byProvider = Object.values(doc.providers).reduce((n, p) => n + p.rollup.total[key], 0);
+        expect(byClient, key).toBe(byProvider);
+      }
+      expect(totals(sut, false).clients['team-a'].rollup.total.requests).toBe(1);
+      const onlyB = totals(sut, true, { client: compileGlob('team-b') });
+      expect(Object.keys(onlyB.clients)).toEqual(['team-b']);
+      expect(onlyB.summary).toMatchObject({ total_requests: 1, total_errors: 1, total_input_tokens: 5 });
+      expect(Object.keys(onlyB.providers)).toEqual(['anthropic']);
+    });
+  });
+
   describe('lifecycle', () => {
     it('cancels in-flight requests through their handles, so a late report cannot change a finished record', () => {
       const handle = sut.begin({ requestId: 'late', provider: 'openai', openaiModel: 'gpt-4o' });

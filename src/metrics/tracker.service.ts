@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BehaviorSubject, filter, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { addRecordToSplit, addTotals, newSplit, newTotals } from './calculations/accumulation';
+import { addRecordToClientCell, addRecordToSplit, addTotals, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
@@ -9,7 +9,7 @@ import { buildRunningTotals, UNKNOWN, type LastAccessed, type RunningTotalsTree 
 import { ModelCap, type ModelCapView } from './calculations/model-cap';
 import { RingBuffer } from './calculations/ring-buffer';
 import { mergeUsage } from './calculations/usage';
-import type { ProviderModelFilter } from './calculations/wildcard';
+import type { RunningTotalsFilter } from './calculations/wildcard';
 import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import type { ErrorType } from '../core/error-type';
@@ -61,7 +61,7 @@ export class TrackerService {
   private readonly buckets = new Map<string, Bucket>();
   private readonly modelCap: ModelCap;
   private readonly errorCounts = new Map<ErrorType, number>();
-  private readonly lastAccessed: LastAccessed = { providers: new Map(), models: new Map() };
+  private readonly lastAccessed: LastAccessed = { providers: new Map(), models: new Map(), clients: new Map() };
   private readonly traces = new RingBuffer<WireTrace>(TRACE_CAPACITY);
   private readonly errors = new RingBuffer<WireTrace>(ERROR_CAPACITY);
   private traceSeq = 0;
@@ -138,6 +138,9 @@ export class TrackerService {
     const handle = new MetricsContext(this.port, record);
     this.active.set(requestId, handle);
     this.touch(record);
+    // The client is known from the start and never changes, so only begin records its last access.
+    const la = this.lastAccessed.clients;
+    if (!(record.startTime <= (la.get(record.client) ?? -1))) la.set(record.client, record.startTime);
     this.emit('membership');
     return handle;
   }
@@ -173,10 +176,11 @@ export class TrackerService {
     if (model !== record.openaiModel) this.touchFolded(record, key);
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = { key, provider: record.provider, model, split: newSplit(), distributions: newBucketDistributions() };
+      bucket = { key, provider: record.provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
       this.buckets.set(key, bucket);
     }
     addRecordToSplit(bucket.split, record);
+    addRecordToClientCell(bucket.clients, record);
     addBucketDistributions(bucket.distributions, record);
 
     this.traces.push(wireTrace(record, ++this.traceSeq));
@@ -198,7 +202,7 @@ export class TrackerService {
     return rows.reverse();
   }
 
-  runningTotals(filter: ProviderModelFilter, includeActive: boolean): RunningTotalsTree {
+  runningTotals(filter: RunningTotalsFilter, includeActive: boolean): RunningTotalsTree {
     return buildRunningTotals({
       buckets: this.buckets.values(),
       active: this.activeRecords(),

@@ -4,6 +4,7 @@
  *
  * CI installs chromium (.ci/run); without it this file is skipped, under CI=true it fails.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -287,6 +288,31 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it('shows a Clients grid: each client by name or key fingerprint, never the key', async () => {
+    fake.script({ text: TEXT, usage: USAGE });
+    const gw = await gateway(upstreamEnv());
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    const keyOne = 'sk-dash-client-key-one-4f1c';
+    const keyTwo = 'sk-dash-client-key-two-9a7e';
+    const ask = { model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user' as const, content: 'x' }] };
+    await new Anthropic({ apiKey: keyOne, baseURL: gw.url, maxRetries: 0 }).messages.create(ask);
+    await new Anthropic({ apiKey: keyOne, baseURL: gw.url, maxRetries: 0 }).messages.create(ask);
+    await new OpenAI({ apiKey: keyTwo, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    const one = `key:${createHash('sha256').update(keyOne).digest('hex').slice(0, 8)}`;
+    const two = `key:${createHash('sha256').update(keyTwo).digest('hex').slice(0, 8)}`;
+    await expect.poll(() => cell(page, `#clients-grid tr[data-client="${one}"] td[data-col="requests"]`), { timeout: WAIT }).toBe('2');
+    expect(await cell(page, `#clients-grid tr[data-client="${two}"] td[data-col="requests"]`)).toBe('1');
+    expect(await cell(page, `#clients-grid tr[data-client="${one}"] td[data-col="input_tokens"]`)).toBe('2,468');
+    const text = await page.locator('body').innerText();
+    expect(text).toContain(one);
+    expect(text).not.toContain(keyOne);
+    expect(text).not.toContain(keyTwo);
+    await shot(page, '11-clients-grid');
+    expect(problems).toEqual([]);
+  });
+
   it('asks for PROXY_API_KEY once and sends it in a header, never in a URL', async () => {
     const key = 'dash-secret-key-123';
     const gw = await gateway(upstreamEnv({ PROXY_API_KEY: key }));
@@ -429,7 +455,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
           };
         });
       });
-      expect(grids.map((g) => g.id).sort()).toEqual(['active-grid', 'errors-grid', 'models-grid', 'providers-grid', 'traces-grid']);
+      expect(grids.map((g) => g.id).sort()).toEqual(['active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'traces-grid']);
       for (const grid of grids) {
         const where = `${grid.id} at ${width} px`;
         // Fits its panel: nothing hides behind a horizontal scroll.
@@ -447,7 +473,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
       }
       // At 1024 px the models grid leaves out its stream / sync split (the switch above shows it); nothing else is left out.
       expect(Object.fromEntries(grids.map((g) => [g.id, g.hidden]))).toEqual({
-        'active-grid': 0, 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'errors-grid': 0, 'traces-grid': 0,
+        'active-grid': 0, 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'clients-grid': 0, 'errors-grid': 0, 'traces-grid': 0,
       });
       const modelCells = grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label === 'Model')!.cells;
       // Each in-flight row names its model, whole in the tooltip however narrow the column.

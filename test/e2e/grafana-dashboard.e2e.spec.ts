@@ -76,11 +76,20 @@ describe('deploy/grafana', () => {
     }
   });
 
+  it('filters by client only where the metric has the label, and the overhead by provider only', () => {
+    const exprs: string[] = panels.flatMap((p) => p.targets.map((t: any) => t.expr as string));
+    for (const q of exprs) if (q.includes('client=~')) expect(q, q).toMatch(/^[^{]*\b(?:vdm_requests_total|vdm_tokens_total|vdm_cost_usd_total)\{/);
+    for (const q of exprs.filter((e) => e.includes('vdm_gateway_overhead_seconds'))) expect(q).not.toContain('model=~');
+    expect(dashboard.templating.list.map((v: any) => v.name)).toContain('client');
+  });
+
   it('has the headline panels: request rate, errors by type, tokens by type, duration and TTFT quantiles per provider/model, in-flight, top models', () => {
     const exprsOf = (title: RegExp): string => panels.filter((p) => title.test(p.title)).flatMap((p) => p.targets.map((t: any) => t.expr)).join('\n');
     expect(exprsOf(/^Request rate/)).toContain('sum by (provider, model) (rate(vdm_requests_total');
     expect(exprsOf(/^Error rate by type/)).toContain('sum by (error_type)');
-    expect(exprsOf(/^Tokens by type/)).toContain('sum by (token_type) (rate(gen_ai_client_token_usage_sum');
+    expect(exprsOf(/^Tokens by type/)).toContain('sum by (token_type) (rate(vdm_tokens_total');
+    expect(exprsOf(/^Request rate by client/)).toContain('sum by (client) (rate(vdm_requests_total');
+    expect(exprsOf(/^Tokens by client/)).toContain('sum by (client, token_type) (increase(vdm_tokens_total');
     for (const [title, metric] of [[/^Request duration/, 'gen_ai_client_operation_duration_seconds_bucket'], [/^Time to first token/, 'gen_ai_server_time_to_first_token_seconds_bucket']] as const) {
       const exprs = exprsOf(title);
       for (const q of ['0.5', '0.95', '0.99']) expect(exprs).toContain(`histogram_quantile(${q}, sum by (provider, model, le) (rate(${metric}`);

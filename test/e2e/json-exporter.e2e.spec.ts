@@ -91,6 +91,10 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
     expect(nano(sum(samples, 'vdm_json_cost_usd', { mode: 'total' }))).toBe(traced);
     expect(nano(sum(samples, 'vdm_json_cost_usd', { mode: 'streaming' })) + nano(sum(samples, 'vdm_json_cost_usd', { mode: 'non_streaming' }))).toBe(traced);
     expect(nano(sum(samples, 'vdm_json_total_cost_usd'))).toBe(traced);
+    // Per client: PROXY_API_KEY is the client `default`.
+    expect(sum(samples, 'vdm_json_client_requests', { client: 'default', mode: 'total' })).toBe(sent.requests);
+    expect(sum(samples, 'vdm_json_client_input_tokens', { mode: 'total' })).toBe(sent.input);
+    expect(nano(sum(samples, 'vdm_json_client_cost_usd', { mode: 'total' }))).toBe(traced);
     const modes = new Set(samples.filter((s) => s.name === 'vdm_json_requests').map((s) => s.labels.mode));
     expect([...modes].sort()).toEqual(['non_streaming', 'streaming', 'total']);
   });

@@ -82,11 +82,20 @@ describe('docs/metrics-contract.md against what the gateway serves', () => {
     for (const entry of [...logs.traces, ...logs.errors]) expect(sorted(Object.keys(entry))).toEqual(sorted(served));
   });
 
-  it('serves none of the keys it marks as planned', () => {
+  it('marks no summary or section key planned: cost and clients are both built, and the usage store adds none', () => {
     const planned = ['Summary', 'Section'].flatMap((h) => documentedKeys(h).planned);
-    expect(planned.length).toBeGreaterThan(0);
-    const served = new Set([...Object.keys(totals.summary), ...totals.series.flatMap((r: any) => Object.keys(r))]);
-    expect(planned.filter((k) => served.has(k))).toEqual([]);
-    expect(Object.keys(totals)).not.toContain('clients');
+    expect(planned).toEqual([]);
+  });
+
+  it('serves the clients map and client_series rows with the documented section keys', () => {
+    const { served } = documentedKeys('Section');
+    expect(sorted(Object.keys(totals))).toEqual(sorted(['summary', 'providers', 'clients', 'series', 'client_series']));
+    const clients = Object.values(totals.clients);
+    expect(clients.length).toBeGreaterThan(0);
+    for (const c of clients as any[]) {
+      expect(sorted(Object.keys(c))).toEqual(['last_accessed', 'rollup']);
+      for (const section of Object.values(c.rollup)) expect(sorted(Object.keys(section as object))).toEqual(sorted(served));
+    }
+    for (const row of totals.client_series) expect(sorted(Object.keys(row))).toEqual(sorted(['client', 'mode', ...served]));
   });
 });

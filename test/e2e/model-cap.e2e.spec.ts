@@ -105,16 +105,19 @@ describe('VDM_MAX_MODELS_PER_PROVIDER over real traffic', () => {
       expect({
         requests: sumOf(samples, 'vdm_requests_total', series),
         errors: sumOf(samples, 'vdm_requests_total', { ...series, outcome: 'error' }),
-        input_tokens: sumOf(samples, 'gen_ai_client_token_usage_sum', { ...series, token_type: 'input' }),
-        output_tokens: sumOf(samples, 'gen_ai_client_token_usage_sum', { ...series, token_type: 'output' }),
         completed_requests: sumOf(samples, 'gen_ai_client_operation_duration_seconds_count', series),
       }, `${row.provider}/${row.model}/${row.mode}`).toEqual({
         requests: row.requests,
         errors: row.errors,
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
         completed_requests: row.completed_requests,
       });
+    }
+    for (const row of doc.series.filter((r: any) => r.mode === 'total')) {
+      const series = { provider: row.provider, model: row.model };
+      expect([sumOf(samples, 'vdm_tokens_total', { ...series, token_type: 'input' }), sumOf(samples, 'vdm_tokens_total', { ...series, token_type: 'output' })]).toEqual([
+        row.input_tokens,
+        row.output_tokens,
+      ]);
     }
     const labels = new Set(samples.filter((s) => s.name === 'vdm_requests_total').map((s) => `${s.labels.provider}/${s.labels.model}`));
     expect(labels.size).toBe(2 * (CAP + 1));

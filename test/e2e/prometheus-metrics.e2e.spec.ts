@@ -51,42 +51,48 @@ describe.each([
     expect(sumOf(samples, 'gen_ai_client_token_usage_sum', { token_type: 'output' })).toBe(sent.output);
     expect(sumOf(samples, 'gen_ai_client_token_usage_sum', { token_type: 'cache_read' })).toBe(sent.cacheRead);
     expect(sumOf(samples, 'gen_ai_client_token_usage_sum', { token_type: 'cache_creation' })).toBe(sent.cacheCreation);
+    for (const [type, n] of [['input', sent.input], ['output', sent.output], ['cache_read', sent.cacheRead], ['cache_creation', sent.cacheCreation]] as const) {
+      expect(sumOf(samples, 'vdm_tokens_total', { token_type: type }), type).toBe(n);
+    }
     expect(sumOf(samples, 'vdm_tool_calls_total')).toBe(sent.toolCalls);
 
     const rows = doc.series.filter((r: any) => r.mode !== 'total');
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       const series = { provider: row.provider, model: row.model, streaming: String(row.mode === 'streaming') };
-      const tokens = (type: string): number => sumOf(samples, 'gen_ai_client_token_usage_sum', { ...series, token_type: type });
       expect({
         requests: sumOf(samples, 'vdm_requests_total', series),
         errors: sumOf(samples, 'vdm_requests_total', { ...series, outcome: 'error' }),
-        input_tokens: tokens('input'),
-        output_tokens: tokens('output'),
-        cache_read_tokens: tokens('cache_read'),
-        cache_creation_tokens: tokens('cache_creation'),
         tool_uses: sumOf(samples, 'vdm_tool_uses_total', series),
         tool_results: sumOf(samples, 'vdm_tool_results_total', series),
         tool_calls: sumOf(samples, 'vdm_tool_calls_total', series),
         completed_requests: sumOf(samples, 'gen_ai_client_operation_duration_seconds_count', series),
         ttft_requests: sumOf(samples, 'gen_ai_server_time_to_first_token_seconds_count', series),
-        overhead_requests: sumOf(samples, 'vdm_gateway_overhead_seconds_count', series),
       }, `${row.provider}/${row.model}/${row.mode}`).toEqual({
         requests: row.requests,
         errors: row.errors,
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cache_read_tokens: row.cache_read_tokens,
-        cache_creation_tokens: row.cache_creation_tokens,
         tool_uses: row.tool_uses,
         tool_results: row.tool_results,
         tool_calls: row.tool_calls,
         completed_requests: row.completed_requests,
         ttft_requests: row.ttft_requests,
-        overhead_requests: row.overhead_requests,
       });
       expect(sumOf(samples, 'gen_ai_server_time_to_first_token_seconds_sum', series) * 1000).toBeCloseTo(row.total_ttft_ms, 2);
-      expect(sumOf(samples, 'vdm_gateway_overhead_seconds_sum', series) * 1000).toBeCloseTo(row.total_overhead_ms, 2);
+    }
+    // Token sums are by provider, model and client (vdm_tokens_total), without the mode.
+    for (const row of doc.series.filter((r: any) => r.mode === 'total')) {
+      const tokens = (type: string): number => sumOf(samples, 'vdm_tokens_total', { provider: row.provider, model: row.model, token_type: type });
+      expect([tokens('input'), tokens('output'), tokens('cache_read'), tokens('cache_creation')], `${row.provider}/${row.model}`).toEqual([
+        row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_creation_tokens,
+      ]);
+    }
+    // The gateway's own time is by provider and mode, not by model.
+    for (const [provider, p] of Object.entries<any>(doc.providers)) {
+      for (const mode of ['streaming', 'non_streaming']) {
+        const series = { provider, streaming: String(mode === 'streaming') };
+        expect(sumOf(samples, 'vdm_gateway_overhead_seconds_count', series), `${provider}/${mode}`).toBe(p.rollup[mode].overhead_requests);
+        expect(sumOf(samples, 'vdm_gateway_overhead_seconds_sum', series) * 1000).toBeCloseTo(p.rollup[mode].total_overhead_ms, 2);
+      }
     }
 
     expect(sumOf(samples, 'vdm_requests_total', { provider: 'anthropic', model: 'claude-sonnet-4-5-20250929', outcome: 'error', error_type: 'rate_limit' })).toBe(1);
@@ -129,7 +135,7 @@ describe('GET /metrics labels and access', () => {
     const { samples } = await scrape(app);
     const byModel = (model: string): number => sumOf(samples, 'vdm_requests_total', { provider: 'openrouter', model });
     expect([byModel('m1'), byModel('m2'), byModel('other'), byModel('m3')]).toEqual([2, 1, 3, 0]);
-    expect(sumOf(samples, 'gen_ai_client_token_usage_sum', { model: 'other', token_type: 'input' })).toBe(30);
+    expect(sumOf(samples, 'vdm_tokens_total', { model: 'other', token_type: 'input' })).toBe(30);
     expect(sumOf(samples, 'vdm_model_folded_requests_total', { provider: 'openrouter' })).toBe(3);
   });
 

@@ -124,7 +124,7 @@ describe.skipIf(PROMETHEUS === undefined)('a real Prometheus scraping the gatewa
       ...dashboard.templating.list.map((v: any) => (v.query.query as string).replace(/^label_values\((.*), \w+\)$/, '$1')),
     ];
     for (const q of queries) {
-      const promql = q.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$provider', '.*').replaceAll('$model', '.*');
+      const promql = q.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$provider', '.*').replaceAll('$model', '.*').replaceAll('$client', '.*');
       await expect(prometheus.query(promql), promql).resolves.toBeDefined();
     }
   });

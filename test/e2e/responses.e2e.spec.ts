@@ -274,7 +274,8 @@ describe('api and reasoning tokens on the other APIs', () => {
     expect(doc.summary.total_reasoning_tokens).toBe(20);
     expect(doc.providers.openai.models['o4-mini'].total.reasoning_tokens).toBe(20);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(text).toMatch(/gen_ai_client_token_usage_sum\{[^}]*model="o4-mini"[^}]*token_type="reasoning"[^}]*\} 20/);
+    expect(text).toMatch(/vdm_tokens_total\{[^}]*model="o4-mini"[^}]*token_type="reasoning"[^}]*\} 20/);
+    expect(text).toMatch(/gen_ai_client_token_usage_sum\{provider="openai",token_type="reasoning"\} 20/);
     expect(text).toMatch(/vdm_requests_total\{[^}]*api="openai_chat"[^}]*\} 1/);
   });
 

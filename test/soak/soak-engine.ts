@@ -504,7 +504,7 @@ export async function observedFromPrometheus(gatewayUrl: string): Promise<Observ
     const type = s.labels.error_type;
     if (type !== undefined && type !== '' && s.value > 0) errors[type] = (errors[type] ?? 0) + s.value;
   }
-  const tokens = (type: string): number => sum('gen_ai_client_token_usage_sum', (l) => l.token_type === type);
+  const tokens = (type: string): number => sum('vdm_tokens_total', (l) => l.token_type === type);
   return {
     totalRequests: sum('vdm_requests_total'),
     activeRequests: sum('vdm_active_requests'),

@@ -28,6 +28,7 @@ export function makeRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
     outputChunks: 0,
     cacheWrite1hTokens: 0,
     webSearchRequests: 0,
+    client: 'anonymous',
     ...overrides,
   };
 }

@@ -680,6 +680,12 @@ const modelsGrid = makeGrid($('#models-grid'), [
 ], { key: 'requests', dir: -1 });
 modelsGrid.rowAttrs = (row) => ({ provider: row.provider, model: row.model });
 
+const clientsGrid = makeGrid($('#clients-grid'), [
+  { key: 'client', label: 'Client', col: 'c-wide' },
+  ...sectionCols,
+], { key: 'requests', dir: -1 });
+clientsGrid.rowAttrs = (row) => ({ client: row.client });
+
 function sectionRow(section, all, extra) {
   const s = section ?? {};
   return {
@@ -711,6 +717,10 @@ function renderProviders() {
   const keep = state.mode === 'total' ? () => true : (row) => row.requests > 0;
   renderGrid(providersGrid, providerRows.filter(keep));
   renderGrid(modelsGrid, modelRows.filter(keep));
+  const clientRows = Object.entries(state.totals.clients ?? {}).map(([name, c]) =>
+    sectionRow(c.rollup?.[state.mode], c.rollup ?? {}, { client: name, last_accessed: c.last_accessed }),
+  );
+  renderGrid(clientsGrid, clientRows.filter(keep));
 }
 
 const timeCol = {

@@ -14,6 +14,7 @@ import { routeFactsOf } from '../../core/route-facts';
 import { PassThroughError } from '../../common/upstream-http.error';
 import { keyFingerprint, levelEnabled, redactHeaders } from '../../logging/logger';
 import { requestFactsFor } from '../protocol/request-facts';
+import { callerFacts } from '../protocol/caller-facts';
 import { describeNetworkError } from '../protocol/error-classification';
 import { Redactor, type Redact } from '../../core/redact';
 import type { MetricsContext } from '../../metrics/metrics-context';
@@ -108,6 +109,9 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
       cost_usd: known ? usdOrNull(recordCost(r)) : undefined,
       error_type: r.errorType,
       error: r.error,
+      client: r.client,
+      user: r.user,
+      session: r.session,
       // Which client key, for correlation; never the key itself.
       client_key: clientOf(request)?.keyFingerprint ?? (key === undefined ? undefined : keyFingerprint(key)),
     },
@@ -169,13 +173,19 @@ export class RequestOrchestrator implements NestInterceptor {
     const api = routeFactsOf(request.routeOptions.config).api;
     const facts = requestFactsFor(api, request.body);
     const length = Number(request.headers['content-length']);
+    const caller = callerFacts(request.headers, request.body, api === 'anthropic_messages');
+    // What the client named goes into every output: a secret in it stays masked.
+    const redact = this.redactFor(request);
     const metrics = this.tracker.begin({
       requestId: request.id,
-      claudeModel: typeof body.model === 'string' ? body.model : undefined,
+      claudeModel: typeof body.model === 'string' ? redact(body.model) : undefined,
       isStreaming: body.stream === true,
       requestSize: Number.isFinite(length) ? length : 0,
       api,
       ...facts,
+      client: clientOf(request)?.name,
+      user: caller.user === undefined ? undefined : redact(caller.user),
+      session: caller.session === undefined ? undefined : redact(caller.session),
     });
     if (levelEnabled(request.log, 'debug')) {
       // Credentials in the URL are masked by the logger's line redaction.

@@ -1,6 +1,6 @@
 import type { RequestRecord } from '../model/request-record';
 import { recordCost } from '../pricing/cost';
-import type { Split, Totals } from '../model/totals';
+import type { ClientCell, Split, Totals } from '../model/totals';
 
 export function newTotals(): Totals {
   return {
@@ -61,6 +61,30 @@ export function addRecord(target: Totals, r: RequestRecord): void {
 export function addRecordToSplit(split: Split, r: RequestRecord): void {
   addRecord(split.total, r);
   addRecord(r.isStreaming ? split.streaming : split.nonStreaming, r);
+}
+
+export function newClientCell(): ClientCell {
+  return { split: newSplit(), streamingOutcomes: new Map(), nonStreamingOutcomes: new Map() };
+}
+
+/** Adds one finished request to its client's cell of a bucket. */
+export function addRecordToClientCell(cells: Map<string, ClientCell>, r: RequestRecord): void {
+  let cell = cells.get(r.client);
+  if (cell === undefined) {
+    cell = newClientCell();
+    cells.set(r.client, cell);
+  }
+  addRecordToSplit(cell.split, r);
+  const byApi = r.isStreaming ? cell.streamingOutcomes : cell.nonStreamingOutcomes;
+  const api = r.api ?? 'unknown';
+  let outcomes = byApi.get(api);
+  if (outcomes === undefined) {
+    // A success series exists from the first request on, so it never appears out of nowhere.
+    outcomes = new Map([['success', 0]]);
+    byApi.set(api, outcomes);
+  }
+  const outcome = r.errorType ?? 'success';
+  outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
 }
 
 /** Field by field, spelled out: this runs once per bucket and section on every report. */

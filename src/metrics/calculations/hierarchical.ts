@@ -3,7 +3,7 @@ import type { Bucket, Split, Totals } from '../model/totals';
 import { addRecordToSplit, addSplit, addTotals, newSplit, newTotals } from './accumulation';
 import { bucketKey } from './bucket-key';
 import type { ModelCapView } from './model-cap';
-import { matchesFilter, type ProviderModelFilter } from './wildcard';
+import { matchesFilter, type RunningTotalsFilter } from './wildcard';
 
 export const UNKNOWN = 'unknown';
 
@@ -18,11 +18,17 @@ export interface ProviderNode {
   models: Map<string, ModelNode>;
 }
 
+export interface ClientNode {
+  lastAccessed?: number;
+  rollup: Split;
+}
+
 export interface RunningTotalsTree {
   lastAccessed?: number;
   summary: Totals;
   activeRequests: number;
   providers: Map<string, ProviderNode>;
+  clients: Map<string, ClientNode>;
 }
 
 /** Latest request start (unix s) overall, per provider, and per `provider:model` bucket key. */
@@ -30,6 +36,7 @@ export interface LastAccessed {
   top?: number;
   providers: Map<string, number>;
   models: Map<string, number>;
+  clients: Map<string, number>;
 }
 
 export interface RunningTotalsInput {
@@ -37,7 +44,7 @@ export interface RunningTotalsInput {
   active: Iterable<RequestRecord>;
   activeCount: number;
   includeActive: boolean;
-  filter: ProviderModelFilter;
+  filter: RunningTotalsFilter;
   lastAccessed: LastAccessed;
   /** In-flight requests count under the model their bucket will have (`other` past the cap). */
   models: ModelCapView;
@@ -61,6 +68,15 @@ function modelNode(provider: ProviderNode, providerName: string, model: string, 
   return node;
 }
 
+function clientNode(tree: RunningTotalsTree, name: string, la: LastAccessed): ClientNode {
+  let node = tree.clients.get(name);
+  if (!node) {
+    node = { lastAccessed: la.clients.get(name), rollup: newSplit() };
+    tree.clients.set(name, node);
+  }
+  return node;
+}
+
 /**
  * Provider -> model rollup of completed buckets, plus in-flight requests when asked.
  * Cost is O(buckets + active requests). A provider's rollup is the sum of its models plus the
@@ -72,14 +88,26 @@ export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree
     summary: newTotals(),
     activeRequests: input.activeCount,
     providers: new Map(),
+    clients: new Map(),
   };
+  const byClient = input.filter.client;
 
   for (const bucket of input.buckets) {
     const provider = bucket.provider ?? UNKNOWN;
     if (!matchesFilter(input.filter, provider, bucket.model)) continue;
+    let split = bucket.split;
+    if (byClient !== undefined) {
+      // Only the matching clients' share of the bucket counts.
+      split = newSplit();
+      for (const [client, cell] of bucket.clients) if (byClient.test(client)) addSplit(split, cell.split);
+      if (split.total.requests === 0) continue;
+    }
+    for (const [client, cell] of bucket.clients) {
+      if (byClient === undefined || byClient.test(client)) addSplit(clientNode(tree, client, la).rollup, cell.split);
+    }
     const pNode = providerNode(tree, provider, la);
-    addSplit(pNode.rollup, bucket.split);
-    if (bucket.model !== undefined) addSplit(modelNode(pNode, provider, bucket.model, la).split, bucket.split);
+    addSplit(pNode.rollup, split);
+    if (bucket.model !== undefined) addSplit(modelNode(pNode, provider, bucket.model, la).split, split);
   }
 
   if (input.includeActive) {
@@ -87,17 +115,24 @@ export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree
       const provider = r.provider ?? UNKNOWN;
       const model = r.openaiModel === undefined ? undefined : input.models.peek(provider, r.openaiModel);
       if (!matchesFilter(input.filter, provider, model)) continue;
+      if (byClient !== undefined && !byClient.test(r.client)) continue;
+      addRecordToSplit(clientNode(tree, r.client, la).rollup, r);
       const pNode = providerNode(tree, provider, la);
       addRecordToSplit(pNode.rollup, r);
       if (model !== undefined) addRecordToSplit(modelNode(pNode, provider, model, la).split, r);
     }
   }
 
-  const filtered = input.filter.provider !== undefined || input.filter.model !== undefined;
+  const filtered = input.filter.provider !== undefined || input.filter.model !== undefined || byClient !== undefined;
   for (const node of tree.providers.values()) {
     addTotals(tree.summary, node.rollup.total);
-    if (filtered && node.lastAccessed !== undefined) {
+    if (filtered && byClient === undefined && node.lastAccessed !== undefined) {
       tree.lastAccessed = Math.max(tree.lastAccessed ?? 0, node.lastAccessed);
+    }
+  }
+  if (byClient !== undefined) {
+    for (const node of tree.clients.values()) {
+      if (node.lastAccessed !== undefined) tree.lastAccessed = Math.max(tree.lastAccessed ?? 0, node.lastAccessed);
     }
   }
   if (!filtered) tree.lastAccessed = la.top;

@@ -14,6 +14,11 @@ export interface ProviderModelFilter {
   model?: RegExp;
 }
 
+/** The running-totals query: provider and model, and the client (a glob like them). */
+export interface RunningTotalsFilter extends ProviderModelFilter {
+  client?: RegExp;
+}
+
 /** A model filter never excludes an entry that has no model (contract section 3). */
 export function matchesFilter(filter: ProviderModelFilter, provider: string, model: string | undefined): boolean {
   if (filter.provider && !filter.provider.test(provider)) return false;

@@ -7,6 +7,9 @@ export class RunningTotalsQuery {
   @IsOptional() @IsString() @MaxLength(256)
   model?: string;
 
+  @IsOptional() @IsString() @MaxLength(256)
+  client?: string;
+
   @IsOptional() @IsIn(['true', 'false'], { message: 'include_active must be true or false' })
   include_active?: 'true' | 'false';
 

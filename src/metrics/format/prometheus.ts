@@ -1,6 +1,6 @@
 import { addDistributions, newBucketDistributions } from '../calculations/distributions';
-import { addTotals, newSplit } from '../calculations/accumulation';
-import { cumulativeCounts, type Histogram } from '../calculations/histogram';
+import { addSplit, addTotals, newClientCell, newSplit } from '../calculations/accumulation';
+import { addHistogram, cumulativeCounts, newHistogram, type Histogram } from '../calculations/histogram';
 import { UNKNOWN } from '../calculations/hierarchical';
 import type { ModelCapView } from '../calculations/model-cap';
 import {
@@ -12,9 +12,10 @@ import {
   TOKEN_TYPES,
   type BucketDistributions,
   type Distributions,
+  type TokenType,
 } from '../model/distributions';
 import type { RequestRecord } from '../model/request-record';
-import type { Bucket, Split, Totals } from '../model/totals';
+import type { Bucket, ClientCell, Split, Totals } from '../model/totals';
 import { usd } from '../pricing/cost';
 
 /**
@@ -42,15 +43,16 @@ export interface Sample {
 }
 
 export const FAMILIES = {
-  requests: { name: 'vdm_requests_total', type: 'counter', help: 'Finished requests by client api, outcome (success, error) and error_type.' },
+  requests: { name: 'vdm_requests_total', type: 'counter', help: 'Finished requests by client api, client, outcome (success, error) and error_type.' },
+  tokens: { name: 'vdm_tokens_total', type: 'counter', help: 'Tokens of finished requests by client and token_type (input, output, cache_read, cache_creation, reasoning: already inside output).' },
   duration: { name: 'gen_ai_client_operation_duration_seconds', type: 'histogram', help: 'Request duration, from the request received to the response ended.' },
   timeToFirstToken: { name: 'gen_ai_server_time_to_first_token_seconds', type: 'histogram', help: 'Time from the request received to the first content from the upstream (streams).' },
   timePerOutputToken: { name: 'gen_ai_server_time_per_output_token_seconds', type: 'histogram', help: 'Inter-token latency of successful streams: (duration - TTFT) / (output tokens - 1).' },
-  tokenUsage: { name: 'gen_ai_client_token_usage', type: 'histogram', help: 'Tokens per finished request by token_type (input, output, cache_read, cache_creation, reasoning: already inside output); _sum is the token count.' },
+  tokenUsage: { name: 'gen_ai_client_token_usage', type: 'histogram', help: 'Tokens per finished request by provider and token_type (reasoning: already inside output): the distribution; sums by model and client are vdm_tokens_total.' },
   toolUses: { name: 'vdm_tool_uses_total', type: 'counter', help: 'tool_use blocks in the message history of finished requests.' },
   toolResults: { name: 'vdm_tool_results_total', type: 'counter', help: 'tool_result blocks in the message history of finished requests.' },
   toolCalls: { name: 'vdm_tool_calls_total', type: 'counter', help: 'Tool calls the model made in finished responses.' },
-  overhead: { name: 'vdm_gateway_overhead_seconds', type: 'histogram', help: "The gateway's own time per request: duration minus time waiting on the upstream." },
+  overhead: { name: 'vdm_gateway_overhead_seconds', type: 'histogram', help: "The gateway's own time per request (duration minus time waiting on the upstream), by provider and streaming: it does not depend on the model." },
   outputTokensPerSecond: { name: 'vdm_output_tokens_per_second', type: 'histogram', help: 'Output tokens per second of successful streams, after the first token.' },
   activeRequests: { name: 'vdm_active_requests', type: 'gauge', help: 'Requests in flight.' },
   cost: { name: 'vdm_cost_usd_total', type: 'counter', help: 'US dollars of finished requests whose price is known (GET /metrics/prices).' },
@@ -73,6 +75,39 @@ interface Group {
   model: string;
   split: Split;
   distributions: BucketDistributions;
+  clients: Map<string, ClientCell>;
+}
+
+const TOKEN_FIELDS: Record<TokenType, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'reasoningTokens'> = {
+  input: 'inputTokens',
+  output: 'outputTokens',
+  cache_read: 'cacheReadTokens',
+  cache_creation: 'cacheCreationTokens',
+  reasoning: 'reasoningTokens',
+};
+
+function addOutcomes(target: Map<string, Map<string, number>>, source: Map<string, Map<string, number>>): void {
+  for (const [api, outcomes] of source) {
+    let into = target.get(api);
+    if (into === undefined) {
+      into = new Map();
+      target.set(api, into);
+    }
+    for (const [outcome, n] of outcomes) into.set(outcome, (into.get(outcome) ?? 0) + n);
+  }
+}
+
+function addClientCells(target: Map<string, ClientCell>, source: Map<string, ClientCell>): void {
+  for (const [client, cell] of source) {
+    let into = target.get(client);
+    if (into === undefined) {
+      into = newClientCell();
+      target.set(client, into);
+    }
+    addSplit(into.split, cell.split);
+    addOutcomes(into.streamingOutcomes, cell.streamingOutcomes);
+    addOutcomes(into.nonStreamingOutcomes, cell.nonStreamingOutcomes);
+  }
 }
 
 function groupBuckets(buckets: Iterable<Bucket>): Map<string, Group> {
@@ -83,9 +118,10 @@ function groupBuckets(buckets: Iterable<Bucket>): Map<string, Group> {
     const key = `${provider}\u0000${model}`;
     let group = groups.get(key);
     if (!group) {
-      group = { provider, model, split: newSplit(), distributions: newBucketDistributions() };
+      group = { provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
       groups.set(key, group);
     }
+    addClientCells(group.clients, bucket.clients);
     for (const mode of ['streaming', 'nonStreaming'] as const) {
       addTotals(group.split[mode], bucket.split[mode]);
       addDistributions(group.distributions[mode], bucket.distributions[mode]);
@@ -113,28 +149,56 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
   const out = emptySamples();
   const groups = groupBuckets(input.buckets);
   const active = new Map<string, { labels: Labels; value: number }>();
+  const tokensByProvider = new Map<string, Record<TokenType, Histogram>>();
+  const overheadByProvider = new Map<string, { labels: Labels; histogram: Histogram }>();
 
   for (const group of groups.values()) {
+    // Token sums carry the client but not the mode, which halves the largest family; the running totals split by mode.
+    for (const [client, cell] of group.clients) {
+      const c: Totals = cell.split.total;
+      for (const type of TOKEN_TYPES) out.tokens.push({ labels: { provider: group.provider, model: group.model, client, token_type: type }, value: c[TOKEN_FIELDS[type]] });
+    }
+    let perProvider = tokensByProvider.get(group.provider);
+    if (perProvider === undefined) {
+      perProvider = {
+        input: newHistogram(TOKEN_COUNT_BOUNDS),
+        output: newHistogram(TOKEN_COUNT_BOUNDS),
+        cache_read: newHistogram(TOKEN_COUNT_BOUNDS),
+        cache_creation: newHistogram(TOKEN_COUNT_BOUNDS),
+        reasoning: newHistogram(TOKEN_COUNT_BOUNDS),
+      };
+      tokensByProvider.set(group.provider, perProvider);
+    }
     for (const mode of ['streaming', 'nonStreaming'] as const) {
       const t: Totals = group.split[mode];
       if (t.requests === 0) continue;
       const series = { provider: group.provider, model: group.model, streaming: String(mode === 'streaming') };
       const d: Distributions = group.distributions[mode];
-      for (const [api, outcomes] of d.outcomesByApi) {
-        for (const [outcome, n] of outcomes) {
-          const labels = outcome === 'success' ? { ...series, api, outcome } : { ...series, api, outcome: 'error', error_type: outcome };
-          out.requests.push({ labels, value: n });
+      for (const [client, cell] of group.clients) {
+        const c: Totals = cell.split[mode];
+        if (c.requests === 0) continue;
+        for (const [api, outcomes] of mode === 'streaming' ? cell.streamingOutcomes : cell.nonStreamingOutcomes) {
+          for (const [outcome, n] of outcomes) {
+            const labels = outcome === 'success' ? { ...series, api, client, outcome } : { ...series, api, client, outcome: 'error', error_type: outcome };
+            out.requests.push({ labels, value: n });
+          }
         }
+        out.cost.push({ labels: { ...series, client }, value: usd(c.costNano) });
       }
       out.toolUses.push({ labels: series, value: t.toolUses });
       out.toolResults.push({ labels: series, value: t.toolResults });
       out.toolCalls.push({ labels: series, value: t.toolCalls });
-      out.cost.push({ labels: series, value: usd(t.costNano) });
       histogramSamples(out.duration, FAMILIES.duration.name, series, LATENCY_BOUNDS, d.duration);
-      for (const type of TOKEN_TYPES) {
-        histogramSamples(out.tokenUsage, FAMILIES.tokenUsage.name, { ...series, token_type: type }, TOKEN_COUNT_BOUNDS, d.tokens[type]);
+      for (const type of TOKEN_TYPES) addHistogram(perProvider[type], d.tokens[type]);
+      if (d.overhead.count > 0) {
+        const key = `${group.provider}\u0000${series.streaming}`;
+        let h = overheadByProvider.get(key);
+        if (h === undefined) {
+          h = { labels: { provider: group.provider, streaming: series.streaming }, histogram: newHistogram(OVERHEAD_BOUNDS) };
+          overheadByProvider.set(key, h);
+        }
+        addHistogram(h.histogram, d.overhead);
       }
-      if (d.overhead.count > 0) histogramSamples(out.overhead, FAMILIES.overhead.name, series, OVERHEAD_BOUNDS, d.overhead);
       if (d.timeToFirstToken.count > 0) {
         histogramSamples(out.timeToFirstToken, FAMILIES.timeToFirstToken.name, series, LATENCY_BOUNDS, d.timeToFirstToken);
       }
@@ -159,6 +223,10 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
     else active.set(key, { labels: series, value: 1 });
   }
   for (const entry of active.values()) out.activeRequests.push(entry);
+  for (const { labels, histogram } of overheadByProvider.values()) histogramSamples(out.overhead, FAMILIES.overhead.name, labels, OVERHEAD_BOUNDS, histogram);
+  for (const [provider, tokens] of tokensByProvider) {
+    for (const type of TOKEN_TYPES) histogramSamples(out.tokenUsage, FAMILIES.tokenUsage.name, { provider, token_type: type }, TOKEN_COUNT_BOUNDS, tokens[type]);
+  }
 
   for (const [provider, n] of input.models.foldedRequests) out.foldedRequests.push({ labels: { provider }, value: n });
   return out;

@@ -103,9 +103,15 @@ export interface WireSummary {
   total_unpriced_requests: number;
 }
 
+export interface WireClient {
+  last_accessed: string | null;
+  rollup: WireSplit;
+}
+
 export interface WireRunningTotals {
   summary: WireSummary;
   providers: Record<string, WireProvider>;
+  clients: Record<string, WireClient>;
 }
 
 const iso = (unix: number | undefined): string | null => (unix === undefined ? null : isoSeconds(unix));
@@ -118,6 +124,8 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
     for (const [model, m] of node.models) models[model] = { last_accessed: iso(m.lastAccessed), ...wireSplit(m.split) };
     providers[name] = { last_accessed: iso(node.lastAccessed), rollup: wireSplit(node.rollup), models };
   }
+  const clients: Record<string, WireClient> = {};
+  for (const [name, node] of tree.clients) clients[name] = { last_accessed: iso(node.lastAccessed), rollup: wireSplit(node.rollup) };
   return {
     summary: {
       last_accessed: tree.lastAccessed === undefined ? null : { top: isoSeconds(tree.lastAccessed) },
@@ -141,6 +149,7 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
       total_unpriced_requests: s.unpriced_requests,
     },
     providers,
+    clients,
   };
 }
 
@@ -174,6 +183,20 @@ export function wireSeries(doc: WireRunningTotals): WireSeriesRow[] {
     if (remainder.total.requests > 0) {
       for (const [mode, key] of MODES) rows.push({ provider, model: UNKNOWN, mode, ...remainder[key] });
     }
+  }
+  return rows;
+}
+
+export interface WireClientSeriesRow extends WireSection {
+  client: string;
+  mode: SectionName;
+}
+
+/** Flat rows per client and mode, for JSONPath scrapers; a client's rows sum to its rollup. */
+export function wireClientSeries(doc: WireRunningTotals): WireClientSeriesRow[] {
+  const rows: WireClientSeriesRow[] = [];
+  for (const [client, c] of Object.entries(doc.clients)) {
+    for (const [mode, key] of MODES) rows.push({ client, mode, ...c.rollup[key] });
   }
   return rows;
 }
@@ -281,6 +304,9 @@ export interface WireTrace {
   error: string | null;
   error_type: string | null;
   cost_usd: number | null;
+  client: string;
+  user: string | null;
+  session: string | null;
 }
 
 export function wireTrace(r: RequestRecord, seq: number): WireTrace {
@@ -309,5 +335,8 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     error: r.error ?? null,
     error_type: r.errorType ?? null,
     cost_usd: usdOrNull(recordCost(r)),
+    client: r.client,
+    user: r.user ?? null,
+    session: r.session ?? null,
   };
 }

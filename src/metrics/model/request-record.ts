@@ -47,6 +47,11 @@ export interface RequestRecord {
   pricing?: ResolvedPrice;
   /** Set when finalized: nanodollars, or null when no price is known. */
   costNano?: number | null;
+  /** Who sent it: the client key's name, a key fingerprint, `anonymous` or `other` (bounded, so a label). */
+  client: string;
+  /** The end user and session the client named; unbounded, so in traces only. */
+  user?: string;
+  session?: string;
 }
 
 export interface RequestStart {
@@ -60,6 +65,9 @@ export interface RequestStart {
   toolUseCount?: number;
   toolResultCount?: number;
   api?: ClientApi;
+  client?: string;
+  user?: string;
+  session?: string;
 }
 
 export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
@@ -87,5 +95,8 @@ export function newRecord(start: RequestStart, nowUnix: number, nowMono: number)
     outputChunks: 0,
     cacheWrite1hTokens: 0,
     webSearchRequests: 0,
+    client: start.client ?? 'anonymous',
+    user: start.user,
+    session: start.session,
   };
 }

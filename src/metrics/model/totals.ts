@@ -1,3 +1,4 @@
+import type { ErrorType } from '../../core/error-type';
 import type { BucketDistributions } from './distributions';
 
 /** Additive counters of one section (total, streaming or non_streaming) of a bucket. */
@@ -42,4 +43,16 @@ export interface Bucket {
   split: Split;
   /** Finished requests only: latency, token and error-type distributions for Prometheus. */
   distributions: BucketDistributions;
+  /** The same requests by client (bounded: names from configuration, capped fingerprints). */
+  clients: Map<string, ClientCell>;
+}
+
+/**
+ * One client's share of a bucket: the same sections, and per mode its finished requests by client api
+ * and outcome (`success` or the error type), for labelled counters.
+ */
+export interface ClientCell {
+  split: Split;
+  streamingOutcomes: Map<string, Map<'success' | ErrorType, number>>;
+  nonStreamingOutcomes: Map<string, Map<'success' | ErrorType, number>>;
 }

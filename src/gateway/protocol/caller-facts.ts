@@ -1,0 +1,59 @@
+import { isRecord } from './json-fields';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** Who is behind a request, as the client names them (contract section 10); unbounded, so traces only. */
+export interface CallerFacts {
+  user?: string;
+  session?: string;
+}
+
+export const CALLER_FIELD_MAX = 128;
+
+// C0 and C1 control characters, and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** Control characters removed, at most 128 characters; empty is none. */
+export function cleanCallerField(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const clean = [...value.replace(CONTROL, '').trim()].slice(0, CALLER_FIELD_MAX).join('');
+  return clean === '' ? undefined : clean;
+}
+
+function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+// Claude Code: `user_<hash>_account_<uuid>_session_<uuid>` (the account part may be empty).
+const CLAUDE_CODE_SESSION = /_session_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** Claude Code's user_id without its session suffix, and the session. */
+function splitClaudeCodeUserId(userId: string): { user: string; session?: string } {
+  const m = CLAUDE_CODE_SESSION.exec(userId);
+  return m ? { user: userId.slice(0, m.index), session: m[1] } : { user: userId };
+}
+
+/**
+ * `user`: the `x-vdm-user` header, else Anthropic `metadata.user_id`, else OpenAI `user` /
+ * `safety_identifier`. `session`: `x-vdm-session`, else Claude Code's `session_<uuid>` in
+ * `metadata.user_id`, else Codex CLI's `session-id` (also spelled `session_id`) header.
+ */
+export function callerFacts(headers: Headers, body: unknown, anthropic: boolean): CallerFacts {
+  let user: unknown = header(headers, 'x-vdm-user');
+  let session: unknown = header(headers, 'x-vdm-session');
+  const b = isRecord(body) ? body : {};
+  if (anthropic) {
+    const userId = isRecord(b.metadata) ? b.metadata.user_id : undefined;
+    if (typeof userId === 'string') {
+      const split = splitClaudeCodeUserId(userId);
+      user ??= split.user;
+      session ??= split.session;
+    }
+  } else {
+    user ??= typeof b.user === 'string' ? b.user : b.safety_identifier;
+  }
+  session ??= header(headers, 'session-id') ?? header(headers, 'session_id');
+  return { user: cleanCallerField(user), session: cleanCallerField(session) };
+}
