@@ -27,7 +27,6 @@ export function newDistributions(): Distributions {
       reasoning: newHistogram(TOKEN_COUNT_BOUNDS),
     },
     errorsByType: new Map(),
-    outcomesByApi: new Map(),
   };
 }
 
@@ -44,7 +43,6 @@ export function addToDistributions(d: Distributions, r: RequestRecord): void {
   observe(d.tokens.cache_read, TOKEN_COUNT_BOUNDS, r.cacheReadTokens);
   observe(d.tokens.cache_creation, TOKEN_COUNT_BOUNDS, r.cacheCreationTokens);
   observe(d.tokens.reasoning, TOKEN_COUNT_BOUNDS, r.reasoningTokens);
-  addOutcome(d.outcomesByApi, r.api ?? 'unknown', r.errorType ?? 'success', 1);
   if (r.upstreamMs !== undefined) observe(d.overhead, OVERHEAD_BOUNDS, Math.max(0, durationMs - r.upstreamMs) / 1000);
   if (r.errorType !== undefined) d.errorsByType.set(r.errorType, (d.errorsByType.get(r.errorType) ?? 0) + 1);
   if (r.ttftMs === undefined) return;
@@ -68,17 +66,4 @@ export function addDistributions(target: Distributions, source: Distributions): 
   addHistogram(target.outputTokensPerSecond, source.outputTokensPerSecond);
   for (const t of TOKEN_TYPES as readonly TokenType[]) addHistogram(target.tokens[t], source.tokens[t]);
   for (const [type, n] of source.errorsByType) target.errorsByType.set(type, (target.errorsByType.get(type) ?? 0) + n);
-  for (const [api, outcomes] of source.outcomesByApi) {
-    for (const [outcome, n] of outcomes) addOutcome(target.outcomesByApi, api, outcome, n);
-  }
-}
-
-function addOutcome(byApi: Map<string, Map<string, number>>, api: string, outcome: string, n: number): void {
-  let outcomes = byApi.get(api);
-  if (!outcomes) {
-    // A success series exists from the first request on, so it never appears out of nowhere.
-    outcomes = new Map([['success', 0]]);
-    byApi.set(api, outcomes);
-  }
-  outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + n);
 }

@@ -25,8 +25,6 @@ export interface Distributions {
   outputTokensPerSecond: Histogram;
   tokens: Record<TokenType, Histogram>;
   errorsByType: Map<ErrorType, number>;
-  /** Finished requests by client API (`api` label), then by outcome: `success` or the error type. */
-  outcomesByApi: Map<string, Map<string, number>>;
 }
 
 export interface BucketDistributions {
