@@ -84,7 +84,8 @@ describe('docs/metrics-contract.md against what the gateway serves', () => {
 
   it('serves none of the keys it marks as planned', () => {
     const planned = ['Summary', 'Section'].flatMap((h) => documentedKeys(h).planned);
-    expect(planned.length).toBeGreaterThan(0);
+    // The tables parsed (an empty planned list is fine once everything in them is built).
+    expect(documentedKeys('Summary').served.length).toBeGreaterThan(5);
     const served = new Set([...Object.keys(totals.summary), ...totals.series.flatMap((r: any) => Object.keys(r))]);
     expect(planned.filter((k) => served.has(k))).toEqual([]);
     expect(Object.keys(totals)).not.toContain('clients');
