@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
+import { compileGateway, spawnGatewayProcess } from '../support/gateway-process';
 import { parseExposition, sumOf } from '../support/prom-text';
 
 let dir: string;
@@ -76,8 +77,15 @@ describe('the SQLite usage store', () => {
     const b = await startApp(sqliteEnv('two.db', { VDM_INSTANCE_ID: 'gw-b' }));
     try {
       expect((await totals(b.url)).summary.total_requests).toBe(0);
+      await traffic(b.url);
     } finally {
       await b.close();
+    }
+    const again = await startApp(sqliteEnv('two.db'));
+    try {
+      expect((await totals(again.url)).summary.total_requests).toBe(4);
+    } finally {
+      await again.close();
     }
   });
 
@@ -121,4 +129,34 @@ describe('the SQLite usage store', () => {
       await gw.close();
     }
   });
+});
+
+describe('a gateway process killed with SIGKILL', () => {
+  it('loses nothing that was flushed: the restarted totals equal the totals before the kill', async () => {
+    const build = compileGateway();
+    try {
+      const env = sqliteEnv('kill.db', { VDM_STORE_FLUSH_MS: '50' });
+      const proc = await spawnGatewayProcess(build.main, env);
+      await traffic(proc.url);
+      await traffic(proc.url);
+      const before = await totals(proc.url);
+      expect(before.summary.total_requests).toBe(8);
+      // Past the flush interval: the queue is empty, so every finished request is on disk.
+      await expect.poll(async () => (await json(`${proc.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+      const exited = new Promise((r) => proc.child.once('exit', r));
+      proc.child.kill('SIGKILL');
+      await exited;
+
+      const gw = await startApp(env);
+      try {
+        const after = await totals(gw.url);
+        expect(after.summary).toEqual(before.summary);
+        expect(after.providers).toEqual(before.providers);
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      build.remove();
+    }
+  }, 60_000);
 });
