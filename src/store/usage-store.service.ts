@@ -16,7 +16,7 @@ import { recordOf, rollupsOf, rowOf, totalsOf, HOUR_S } from './rows';
 import { ROLLUP_KEYS, ROLLUP_SUMS, type RequestRow, type StoreSchema } from './schema';
 
 /** Rows per transaction: short enough that a synchronous driver never stalls the event loop for long. */
-const BATCH_ROWS = 500;
+const BATCH_ROWS = 200;
 /** Rows deleted per retention statement, so a large purge never holds the writer for long. */
 const RETENTION_BATCH = 1000;
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
@@ -200,23 +200,22 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     );
     await db.transaction().execute(async (trx) => {
       await trx.insertInto('usage_requests').values(rows).execute();
-      for (const rollup of rollups) {
-        await trx
-          .insertInto('usage_hourly')
-          .values(rollup)
-          .onConflict((oc) =>
-            oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
-              ...Object.fromEntries(ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))])),
-              last_start: eb
-                .case()
-                .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
-                .then(eb.ref('excluded.last_start'))
-                .else(eb.ref('usage_hourly.last_start'))
-                .end(),
-            })),
-          )
-          .execute();
-      }
+      // One statement for the batch's rollups: their keys are unique, as both engines require.
+      await trx
+        .insertInto('usage_hourly')
+        .values(rollups)
+        .onConflict((oc) =>
+          oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
+            ...Object.fromEntries(ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))])),
+            last_start: eb
+              .case()
+              .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
+              .then(eb.ref('excluded.last_start'))
+              .else(eb.ref('usage_hourly.last_start'))
+              .end(),
+          })),
+        )
+        .execute();
     });
     observe(this.writeSeconds, WRITE_BOUNDS, (performance.now() - started) / 1000);
     if (this.lastError !== undefined) this.logger.log('Usage store writing again');
