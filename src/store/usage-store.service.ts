@@ -1,14 +1,24 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Migrator, type Insertable, type Kysely } from 'kysely';
+import { CompiledQuery, Migrator, type Compilable, type Insertable, type Kysely } from 'kysely';
 import type { Subscription } from 'rxjs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig, type StoreConfig } from '../config/app-config';
-import { newHistogram, observe, cumulativeCounts, exponentialBounds } from '../metrics/calculations/histogram';
+import {
+  newHistogram,
+  observe,
+  cumulativeCounts,
+  exponentialBounds,
+} from '../metrics/calculations/histogram';
 import type { RequestRecord } from '../metrics/model/request-record';
 import { newSplit } from '../metrics/calculations/accumulation';
 import type { Sample } from '../metrics/format/prometheus';
 import { PrometheusExporter } from '../metrics/prometheus-exporter.service';
-import { TrackerService, TRACE_CAPACITY, ERROR_CAPACITY, type RestoredHistory } from '../metrics/tracker.service';
+import {
+  TrackerService,
+  TRACE_CAPACITY,
+  ERROR_CAPACITY,
+  type RestoredHistory,
+} from '../metrics/tracker.service';
 import type { ErrorType } from '../core/error-type';
 import { openStore, type OpenStore } from './database';
 import { storeMigrations } from './migrations';
@@ -50,6 +60,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private lastRetention = 0;
   private closed = false;
   private readonly writeSeconds = newHistogram(WRITE_BOUNDS);
+  /** Built statements by table and row count: compiling a 200-row insert costs far more than running it. */
+  private readonly statements = new Map<string, CompiledQuery>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -58,13 +70,24 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.settings = config.store;
     if (!this.enabled) return;
-    exporter.addFamily('vdm_store_queue_rows', 'Finished requests waiting to be written to the usage store.', 'gauge', () => [
-      { labels: {}, value: this.queue.length },
-    ]);
-    exporter.addFamily('vdm_store_dropped_rows_total', 'Rows dropped because the usage store queue was full (VDM_STORE_QUEUE_MAX).', 'counter', () => [
-      { labels: {}, value: this.dropped },
-    ]);
-    exporter.addFamily('vdm_store_write_seconds', 'Time to write one batch to the usage store.', 'histogram', () => this.writeSamples());
+    exporter.addFamily(
+      'vdm_store_queue_rows',
+      'Finished requests waiting to be written to the usage store.',
+      'gauge',
+      () => [{ labels: {}, value: this.queue.length }],
+    );
+    exporter.addFamily(
+      'vdm_store_dropped_rows_total',
+      'Rows dropped because the usage store queue was full (VDM_STORE_QUEUE_MAX).',
+      'counter',
+      () => [{ labels: {}, value: this.dropped }],
+    );
+    exporter.addFamily(
+      'vdm_store_write_seconds',
+      'Time to write one batch to the usage store.',
+      'histogram',
+      () => this.writeSamples(),
+    );
   }
 
   get enabled(): boolean {
@@ -115,7 +138,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.fail('shutdown flush', error);
     }
-    if (this.queue.length > 0) this.logger.error(`Usage store: ${this.queue.length} rows not written at shutdown`);
+    if (this.queue.length > 0)
+      this.logger.error(`Usage store: ${this.queue.length} rows not written at shutdown`);
     await this.store?.db.destroy().catch(() => undefined);
   }
 
@@ -137,16 +161,23 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     this.dropped += over;
     if (!this.dropping) {
       this.dropping = true;
-      this.logger.warn(`Usage store queue full (VDM_STORE_QUEUE_MAX=${this.settings.queueMax}): dropping the oldest rows`);
+      this.logger.warn(
+        `Usage store queue full (VDM_STORE_QUEUE_MAX=${this.settings.queueMax}): dropping the oldest rows`,
+      );
     }
   }
 
   private async connect(): Promise<void> {
     if (this.ready) return;
     this.store ??= await openStore(this.settings, (error) => this.fail('connection', error));
-    const { error, results } = await new Migrator({ db: this.store.db, provider: storeMigrations(this.store.engine) }).migrateToLatest();
-    if (error !== undefined) throw error instanceof Error ? error : new Error('usage store migration failed', { cause: error });
-    for (const r of results ?? []) if (r.status === 'Success') this.logger.log(`Usage store migration ${r.migrationName} applied`);
+    const { error, results } = await new Migrator({
+      db: this.store.db,
+      provider: storeMigrations(this.store.engine),
+    }).migrateToLatest();
+    if (error !== undefined)
+      throw error instanceof Error ? error : new Error('usage store migration failed', { cause: error });
+    for (const r of results ?? [])
+      if (r.status === 'Success') this.logger.log(`Usage store migration ${r.migrationName} applied`);
     this.ready = true;
   }
 
@@ -199,28 +230,46 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       batch.map((q) => q.record),
     );
     await db.transaction().execute(async (trx) => {
-      await trx.insertInto('usage_requests').values(rows).execute();
+      await trx.executeQuery(
+        this.statement('rows', rows, () => trx.insertInto('usage_requests').values(rows)),
+      );
       // One statement for the batch's rollups: their keys are unique, as both engines require.
-      await trx
-        .insertInto('usage_hourly')
-        .values(rollups)
-        .onConflict((oc) =>
-          oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
-            ...Object.fromEntries(ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))])),
-            last_start: eb
-              .case()
-              .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
-              .then(eb.ref('excluded.last_start'))
-              .else(eb.ref('usage_hourly.last_start'))
-              .end(),
-          })),
-        )
-        .execute();
+      const upsert = (): Compilable =>
+        trx
+          .insertInto('usage_hourly')
+          .values(rollups)
+          .onConflict((oc) =>
+            oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
+              ...Object.fromEntries(
+                ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))]),
+              ),
+              last_start: eb
+                .case()
+                .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
+                .then(eb.ref('excluded.last_start'))
+                .else(eb.ref('usage_hourly.last_start'))
+                .end(),
+            })),
+          );
+      await trx.executeQuery(this.statement('rollups', rollups, upsert));
     });
     observe(this.writeSeconds, WRITE_BOUNDS, (performance.now() - started) / 1000);
     if (this.lastError !== undefined) this.logger.log('Usage store writing again');
     this.lastError = undefined;
     this.dropping = false;
+  }
+
+  /** The statement for `rows` (every row has every column, in one key order): built once per count, then given fresh values. */
+  private statement(table: string, rows: readonly object[], build: () => Compilable): CompiledQuery {
+    const values = rows.flatMap((r) => Object.values(r) as unknown[]);
+    const key = `${table}:${rows.length}`;
+    let template = this.statements.get(key);
+    if (!template) {
+      template = build().compile();
+      this.statements.set(key, template);
+    }
+    if (template.parameters.length !== values.length) return build().compile();
+    return CompiledQuery.raw(template.sql, values);
   }
 
   /** Deletes rows past VDM_STORE_RETENTION_DAYS in small batches; the hourly rollups stay. */
@@ -230,7 +279,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     const cutoff = nowUnix - this.settings.retentionDays * 86_400;
     let deleted = 0;
     for (;;) {
-      const ids = db.selectFrom('usage_requests').select('id').where('start_time', '<', cutoff).limit(RETENTION_BATCH);
+      const ids = db
+        .selectFrom('usage_requests')
+        .select('id')
+        .where('start_time', '<', cutoff)
+        .limit(RETENTION_BATCH);
       const result = await db.deleteFrom('usage_requests').where('id', 'in', ids).executeTakeFirst();
       const n = Number(result.numDeletedRows);
       deleted += n;
@@ -297,7 +350,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
 
   private fail(what: string, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    if (this.lastError === undefined) this.logger.error(`Usage store ${what} failed: ${message}; rows wait in the queue`);
+    if (this.lastError === undefined)
+      this.logger.error(`Usage store ${what} failed: ${message}; rows wait in the queue`);
     this.lastError = message;
   }
 
@@ -305,7 +359,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     const h = this.writeSeconds;
     const cumulative = cumulativeCounts(h);
     const name = 'vdm_store_write_seconds';
-    const out: Sample[] = WRITE_BOUNDS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: cumulative[i] }));
+    const out: Sample[] = WRITE_BOUNDS.map((le, i) => ({
+      metricName: `${name}_bucket`,
+      labels: { le },
+      value: cumulative[i],
+    }));
     out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count });
     out.push({ metricName: `${name}_sum`, labels: {}, value: h.sum });
     out.push({ metricName: `${name}_count`, labels: {}, value: h.count });
