@@ -160,3 +160,29 @@ describe('a gateway process killed with SIGKILL', () => {
     }
   }, 60_000);
 });
+
+describe('a gateway process stopped with SIGTERM', () => {
+  it('writes its whole queue before it exits', async () => {
+    const build = compileGateway();
+    try {
+      // A flush interval far longer than the test: only the shutdown flush can write the rows.
+      const env = sqliteEnv('term.db', { VDM_STORE_FLUSH_MS: '600000' });
+      const proc = await spawnGatewayProcess(build.main, env);
+      await traffic(proc.url);
+      const before = await totals(proc.url);
+      expect((await json(`${proc.url}/health`)).store.queued_rows).toBe(4);
+      const exited = new Promise<number | null>((r) => proc.child.once('exit', r));
+      proc.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+
+      const gw = await startApp(env);
+      try {
+        expect((await totals(gw.url)).summary).toEqual(before.summary);
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      build.remove();
+    }
+  }, 60_000);
+});
