@@ -2,6 +2,8 @@
 # Multi-stage: build with dev dependencies, run with production dependencies only, as a non-root user.
 
 FROM node:24-bookworm-slim AS build
+# better-sqlite3 (the usage store's SQLite driver) compiles from source: Python, make and a C++ compiler.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,6 +12,8 @@ COPY src ./src
 RUN npm run build
 
 FROM node:24-bookworm-slim AS deps
+# better-sqlite3 (the usage store's SQLite driver) compiles from source: Python, make and a C++ compiler.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
@@ -23,6 +27,9 @@ WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# The usage store (VDM_STORE=sqlite:data/usage.db, the default) lives on a volume.
+RUN mkdir -p /app/data && chown node:node /app/data
+VOLUME /app/data
 # The official image's unprivileged user (uid 1000).
 USER node
 EXPOSE 8082

@@ -10,13 +10,14 @@ import type { LoggingMode } from './logging/logger';
 import { LoggingModule } from './logging/logging.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { StoreModule } from './store/store.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logging: LoggingMode, redactor: Redactor): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, GatewayModule, DashboardModule],
+      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, StoreModule, GatewayModule, DashboardModule],
       controllers: [HealthController],
       providers: [Authenticator, GracefulShutdown],
     };

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { loadProviders, type ProviderSettings } from './providers';
@@ -35,10 +36,35 @@ export interface AppConfig {
   upstreamResponseLimitBytes: number;
   shutdownGraceMs: number;
   demoTokenDelayMs: number;
+  /** The usage store (VDM_STORE): `none`, or where its rows go. */
+  store: StoreConfig;
   /** Providers from `{NAME}_API_KEY`, `{NAME}_BASE_URL`, `{NAME}_API_FORMAT`, `{NAME}_ALIAS_{ALIAS}`. */
   providers: ProviderSettings;
   /** VDM_PRICES_FILE, validated at start-up: overrides and additions to the price catalog. */
   prices?: PricesFile;
+}
+
+export interface StoreConfig {
+  kind: 'none' | 'sqlite' | 'postgres';
+  /** The SQLite file path or the PostgreSQL connection string. */
+  location: string;
+  instanceId: string;
+  flushMs: number;
+  queueMax: number;
+  retentionDays: number;
+}
+
+function storeConfig(dto: EnvDto): StoreConfig {
+  const url = dto.VDM_STORE ?? 'sqlite:data/usage.db';
+  const kind = url === 'none' ? 'none' : url.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+  return {
+    kind,
+    location: kind === 'sqlite' ? url.slice('sqlite:'.length) : url,
+    instanceId: dto.VDM_INSTANCE_ID ?? hostname(),
+    flushMs: dto.VDM_STORE_FLUSH_MS ?? 200,
+    queueMax: dto.VDM_STORE_QUEUE_MAX ?? 100_000,
+    retentionDays: dto.VDM_STORE_RETENTION_DAYS ?? 90,
+  };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -106,6 +132,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     upstreamResponseLimitBytes: dto.UPSTREAM_RESPONSE_LIMIT_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
     demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,
+    store: storeConfig(dto),
     providers,
     prices,
   };

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -105,4 +105,22 @@ export class EnvDto {
   @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
   @Min(1, { message: 'must be a whole number, 1 or more' })
   VDM_MAX_CLIENTS?: number;
+
+  @IsOptional() @IsString() @Matches(/^(none|sqlite:.+|postgres(ql)?:\/\/.+)$/, { message: 'must be none, sqlite:<path> or postgres://...' })
+  VDM_STORE?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  VDM_INSTANCE_ID?: string;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of ms, 1 or more' })
+  @Min(1, { message: 'must be a whole number of ms, 1 or more' })
+  VDM_STORE_FLUSH_MS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
+  @Min(1, { message: 'must be a whole number, 1 or more' })
+  VDM_STORE_QUEUE_MAX?: number;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of days, 1 or more' })
+  @Min(1, { message: 'must be a whole number of days, 1 or more' })
+  VDM_STORE_RETENTION_DAYS?: number;
 }

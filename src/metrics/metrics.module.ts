@@ -9,6 +9,6 @@ import { CLOCK, SYSTEM_CLOCK, TrackerService } from './tracker.service';
 @Module({
   controllers: [MetricsController],
   providers: [TrackerService, RejectionCounter, ActiveRequestsHub, MetricsReportService, PrometheusExporter, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
-  exports: [TrackerService, RejectionCounter, ActiveRequestsHub, CLOCK],
+  exports: [TrackerService, RejectionCounter, ActiveRequestsHub, PrometheusExporter, CLOCK],
 })
 export class MetricsModule {}

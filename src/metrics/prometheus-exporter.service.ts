@@ -77,6 +77,13 @@ export class PrometheusExporter {
     this.registerFamilies(this.openMetrics);
   }
 
+  /** A family read at scrape time, from a feature above this floor (the usage store). */
+  addFamily(name: string, help: string, type: FamilySpec['type'], read: () => Sample[]): void {
+    for (const registry of [this.text, this.openMetrics] as AnyRegistry[]) {
+      registry.registerMetric(new ScrapedFamily(name, help, type, read) as unknown as Metric);
+    }
+  }
+
   async render(accept: string | undefined): Promise<RenderedReport> {
     const open = wantsOpenMetrics(accept);
     const own = processMetrics();

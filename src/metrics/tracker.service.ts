@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BehaviorSubject, filter, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
+import { BehaviorSubject, filter, Subject, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { addRecordToClientCell, addRecordToSplit, addTotals, newSplit, newTotals } from './calculations/accumulation';
+import { addRecordToClientCell, addRecordToSplit, addSplit, addTotals, newClientCell, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
@@ -14,9 +14,19 @@ import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
-import type { Bucket } from './model/totals';
+import type { Bucket, ClientCell, Split } from './model/totals';
 import { recordCost, usd } from './pricing/cost';
 import { PriceBook } from './pricing/price-book';
+
+/** Stored history an instance starts from (TrackerService.restore). */
+export interface RestoredHistory {
+  buckets: { provider?: string; model?: string; split: Split; lastAccessed?: number; clients?: Map<string, ClientCell> }[];
+  errorCounts: Partial<Record<ErrorType, number>>;
+  /** The latest request start per client. */
+  clientsLastAccessed?: Map<string, number>;
+  traces: RequestRecord[];
+  errors: RequestRecord[];
+}
 
 export const TRACE_CAPACITY = 200;
 /** The summary log names this many models at most, the busiest, so the line stays short. */
@@ -70,6 +80,7 @@ export class TrackerService {
   private version = 0;
   private duplicateSeq = 0;
   private readonly changes = new BehaviorSubject<ActiveChange>({ version: 0, kind: 'membership' });
+  private readonly finished = new Subject<Readonly<RequestRecord>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -83,6 +94,62 @@ export class TrackerService {
   /** Active-request changes; a new subscriber gets the latest at once, so none can miss it. */
   get changes$(): Observable<ActiveChange> {
     return this.changes.asObservable();
+  }
+
+  /** Every finalized record, once, after it was counted (the usage store listens here). */
+  get finished$(): Observable<Readonly<RequestRecord>> {
+    return this.finished.asObservable();
+  }
+
+  /**
+   * Seeds the completed state from stored history before traffic starts: the one place besides
+   * begin() that writes tracker state. Traces and errors come oldest first.
+   */
+  restore(history: RestoredHistory): void {
+    for (const entry of history.buckets) {
+      const model = entry.model === undefined ? undefined : this.modelCap.admit(entry.provider ?? UNKNOWN, entry.model);
+      const key = bucketKey(entry.provider, model);
+      let bucket = this.buckets.get(key);
+      if (!bucket) {
+        bucket = { key, provider: entry.provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
+        this.buckets.set(key, bucket);
+      }
+      addSplit(bucket.split, entry.split);
+      for (const [client, cell] of entry.clients ?? []) {
+        let own = bucket.clients.get(client);
+        if (!own) {
+          own = newClientCell();
+          bucket.clients.set(client, own);
+        }
+        addSplit(own.split, cell.split);
+        for (const [from, to] of [[cell.streamingOutcomes, own.streamingOutcomes], [cell.nonStreamingOutcomes, own.nonStreamingOutcomes]] as const) {
+          for (const [api, outcomes] of from) {
+            let mine = to.get(api);
+            if (!mine) {
+              mine = new Map([['success', 0]]);
+              to.set(api, mine);
+            }
+            for (const [outcome, n] of outcomes) mine.set(outcome, (mine.get(outcome) ?? 0) + n);
+          }
+        }
+      }
+      const la = this.lastAccessed;
+      const t = entry.lastAccessed;
+      if (t !== undefined) {
+        if (la.top === undefined || t > la.top) la.top = t;
+        if (entry.provider !== undefined && !(t <= (la.providers.get(entry.provider) ?? -1))) la.providers.set(entry.provider, t);
+        if (entry.provider !== undefined && model !== undefined && !(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
+      }
+    }
+    for (const [client, t] of history.clientsLastAccessed ?? []) {
+      if (!(t <= (this.lastAccessed.clients.get(client) ?? -1))) this.lastAccessed.clients.set(client, t);
+    }
+    for (const [type, count] of Object.entries(history.errorCounts) as [ErrorType, number][]) {
+      this.errorCounts.set(type, (this.errorCounts.get(type) ?? 0) + count);
+    }
+    for (const record of history.traces) this.traces.push(wireTrace(record, ++this.traceSeq));
+    for (const record of history.errors) this.errors.push(wireTrace(record, ++this.errorSeq));
+    this.emit('membership');
   }
 
   get activeCount(): number {
@@ -189,6 +256,7 @@ export class TrackerService {
       this.errors.push(wireTrace(record, ++this.errorSeq));
     }
     this.emit('membership');
+    this.finished.next(record);
 
     this.finishedCount++;
     if (this.finishedCount % this.config.summaryInterval === 0) this.logSummary();

@@ -34,7 +34,7 @@ export function makeRecord(overrides: Partial<RequestRecord> = {}): RequestRecor
 }
 
 export function makeConfig(env: Record<string, string> = {}): AppConfig {
-  return loadConfig({ LOG_LEVEL: 'silent', ...env });
+  return loadConfig({ LOG_LEVEL: 'silent', VDM_STORE: 'none', ...env });
 }
 
 /** A clock the test moves by hand. */

@@ -1,0 +1,186 @@
+import type { Insertable, Selectable } from 'kysely';
+import type { ErrorType } from '../core/error-type';
+import { addRecordToSplit, newSplit } from '../metrics/calculations/accumulation';
+import type { RequestRecord } from '../metrics/model/request-record';
+import type { Totals } from '../metrics/model/totals';
+import type { RequestRow, RollupRow } from './schema';
+
+/** Fields other features add to the record; read by name so the store works with or without them. */
+function extra(record: Readonly<RequestRecord>, name: string): unknown {
+  return (record as unknown as Record<string, unknown>)[name];
+}
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+export function rowOf(record: Readonly<RequestRecord>, instance: string): Insertable<RequestRow> {
+  const durationMs = record.durationMs ?? 0;
+  return {
+    instance,
+    request_id: record.requestId,
+    start_time: record.startTime,
+    end_time: record.endTime ?? record.startTime + durationMs / 1000,
+    duration_ms: durationMs,
+    provider: record.provider ?? null,
+    model: record.openaiModel ?? null,
+    requested_model: record.claudeModel ?? null,
+    api: text(extra(record, 'api')),
+    client: text(extra(record, 'client')),
+    user: text(extra(record, 'user')),
+    session: text(extra(record, 'session')),
+    is_streaming: record.isStreaming ? 1 : 0,
+    input_tokens: record.inputTokens,
+    output_tokens: record.outputTokens,
+    cache_read_tokens: record.cacheReadTokens,
+    cache_creation_tokens: record.cacheCreationTokens,
+    reasoning_tokens: record.reasoningTokens,
+    tool_uses: record.toolUseCount,
+    tool_results: record.toolResultCount,
+    tool_calls: record.toolCallCount,
+    message_count: record.messageCount,
+    request_size: record.requestSize,
+    response_size: record.responseSize,
+    ttft_ms: record.ttftMs ?? null,
+    upstream_ms: record.upstreamMs ?? null,
+    cost_nano: record.costNano ?? null,
+    error_type: record.errorType ?? null,
+    error: record.error ?? null,
+  };
+}
+
+/** A stored row as a record again (traces and errors restored at start-up). */
+export function recordOf(row: Selectable<RequestRow>): RequestRecord {
+  const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+  return {
+    requestId: row.request_id,
+    startTime: Number(row.start_time),
+    startMono: 0,
+    endTime: Number(row.end_time),
+    durationMs: Number(row.duration_ms),
+    claudeModel: opt(row.requested_model),
+    openaiModel: opt(row.model),
+    provider: opt(row.provider),
+    client: row.client ?? 'anonymous',
+    user: opt(row.user),
+    session: opt(row.session),
+    api: opt(row.api) as RequestRecord['api'],
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    cacheReadTokens: Number(row.cache_read_tokens),
+    cacheCreationTokens: Number(row.cache_creation_tokens),
+    reasoningTokens: Number(row.reasoning_tokens),
+    cacheWrite1hTokens: 0,
+    webSearchRequests: 0,
+    costNano: row.cost_nano === null ? null : Number(row.cost_nano),
+    messageCount: Number(row.message_count),
+    requestSize: Number(row.request_size),
+    responseSize: Number(row.response_size),
+    isStreaming: Number(row.is_streaming) === 1,
+    error: opt(row.error),
+    errorType: opt(row.error_type) as ErrorType | undefined,
+    toolUseCount: Number(row.tool_uses),
+    toolResultCount: Number(row.tool_results),
+    toolCallCount: Number(row.tool_calls),
+    outputChars: 0,
+    outputChunks: 0,
+    ttftMs: row.ttft_ms === null ? undefined : Number(row.ttft_ms),
+    upstreamMs: row.upstream_ms === null ? undefined : Number(row.upstream_ms),
+  };
+}
+
+export const HOUR_S = 3600;
+
+/** The batch's hourly sums, one per key, computed with the tracker's own arithmetic so a restore adds up exactly. */
+export function rollupsOf(rows: readonly Insertable<RequestRow>[], records: readonly Readonly<RequestRecord>[]): RollupRow[] {
+  const byKey = new Map<string, RollupRow>();
+  rows.forEach((row, i) => {
+    const key: Pick<RollupRow, 'hour' | 'instance' | 'provider' | 'model' | 'client' | 'api' | 'streaming' | 'error_type'> = {
+      hour: Math.floor(row.start_time / HOUR_S) * HOUR_S,
+      instance: row.instance,
+      provider: row.provider ?? '',
+      model: row.model ?? '',
+      client: row.client ?? '',
+      api: row.api ?? '',
+      streaming: row.is_streaming,
+      error_type: row.error_type ?? '',
+    };
+    const id = JSON.stringify(Object.values(key));
+    let r = byKey.get(id);
+    if (!r) {
+      r = { ...key, ...zeroSums(), last_start: row.start_time };
+      byKey.set(id, r);
+    }
+    const split = newSplit();
+    addRecordToSplit(split, records[i]);
+    addTotalsToRollup(r, split.total);
+    r.reasoning_tokens += row.reasoning_tokens ?? 0;
+    if (row.cost_nano === null || row.cost_nano === undefined) r.unpriced_requests += 1;
+    else r.cost_nano += row.cost_nano;
+    if (row.start_time > r.last_start) r.last_start = row.start_time;
+  });
+  return [...byKey.values()];
+}
+
+function zeroSums(): Omit<RollupRow, 'hour' | 'instance' | 'provider' | 'model' | 'client' | 'api' | 'streaming' | 'error_type' | 'last_start'> {
+  return {
+    requests: 0,
+    errors: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_tokens: 0,
+    cache_creation_tokens: 0,
+    reasoning_tokens: 0,
+    tool_uses: 0,
+    tool_results: 0,
+    tool_calls: 0,
+    completed: 0,
+    total_duration_ms: 0,
+    ttft_count: 0,
+    total_ttft_ms: 0,
+    overhead_count: 0,
+    total_overhead_ms: 0,
+    cost_nano: 0,
+    unpriced_requests: 0,
+  };
+}
+
+function addTotalsToRollup(r: RollupRow, t: Totals): void {
+  r.requests += t.requests;
+  r.errors += t.errors;
+  r.input_tokens += t.inputTokens;
+  r.output_tokens += t.outputTokens;
+  r.cache_read_tokens += t.cacheReadTokens;
+  r.cache_creation_tokens += t.cacheCreationTokens;
+  r.tool_uses += t.toolUses;
+  r.tool_results += t.toolResults;
+  r.tool_calls += t.toolCalls;
+  r.completed += t.completed;
+  r.total_duration_ms += t.totalDurationMs;
+  r.ttft_count += t.ttftCount;
+  r.total_ttft_ms += t.totalTtftMs;
+  r.overhead_count += t.overheadCount;
+  r.total_overhead_ms += t.totalOverheadMs;
+}
+
+/** Stored sums back into a tracker section. */
+export function totalsOf(r: Record<string, unknown>): Totals {
+  const n = (k: string): number => Number(r[k] ?? 0);
+  return {
+    requests: n('requests'),
+    errors: n('errors'),
+    inputTokens: n('input_tokens'),
+    outputTokens: n('output_tokens'),
+    cacheReadTokens: n('cache_read_tokens'),
+    cacheCreationTokens: n('cache_creation_tokens'),
+    reasoningTokens: n('reasoning_tokens'),
+    costNano: n('cost_nano'),
+    unpriced: n('unpriced_requests'),
+    toolUses: n('tool_uses'),
+    toolResults: n('tool_results'),
+    toolCalls: n('tool_calls'),
+    completed: n('completed'),
+    totalDurationMs: n('total_duration_ms'),
+    ttftCount: n('ttft_count'),
+    totalTtftMs: n('total_ttft_ms'),
+    overheadCount: n('overhead_count'),
+    totalOverheadMs: n('total_overhead_ms'),
+  };
+}

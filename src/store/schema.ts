@@ -1,0 +1,95 @@
+import type { Generated } from 'kysely';
+
+/** One finished request (contract section 1) plus the instance that served it. */
+export interface RequestRow {
+  id: Generated<number>;
+  instance: string;
+  request_id: string;
+  start_time: number;
+  end_time: number;
+  duration_ms: number;
+  provider: string | null;
+  model: string | null;
+  requested_model: string | null;
+  api: string | null;
+  client: string | null;
+  user: string | null;
+  session: string | null;
+  is_streaming: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  reasoning_tokens: number;
+  tool_uses: number;
+  tool_results: number;
+  tool_calls: number;
+  message_count: number;
+  request_size: number;
+  response_size: number;
+  ttft_ms: number | null;
+  upstream_ms: number | null;
+  /** Nanodollars (integers, so sums stay exact); null when no price is known. */
+  cost_nano: number | null;
+  error_type: string | null;
+  error: string | null;
+}
+
+/** Additive sums per hour and key; '' stands for "not known" so the key columns can be unique. */
+export interface RollupRow {
+  hour: number;
+  instance: string;
+  provider: string;
+  model: string;
+  client: string;
+  api: string;
+  streaming: number;
+  error_type: string;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  reasoning_tokens: number;
+  tool_uses: number;
+  tool_results: number;
+  tool_calls: number;
+  completed: number;
+  total_duration_ms: number;
+  ttft_count: number;
+  total_ttft_ms: number;
+  overhead_count: number;
+  total_overhead_ms: number;
+  /** Nanodollars. */
+  cost_nano: number;
+  unpriced_requests: number;
+  last_start: number;
+}
+
+export interface StoreSchema {
+  usage_requests: RequestRow;
+  usage_hourly: RollupRow;
+}
+
+export const ROLLUP_KEYS = ['hour', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
+export const ROLLUP_SUMS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_creation_tokens',
+  'reasoning_tokens',
+  'tool_uses',
+  'tool_results',
+  'tool_calls',
+  'completed',
+  'total_duration_ms',
+  'ttft_count',
+  'total_ttft_ms',
+  'overhead_count',
+  'total_overhead_ms',
+  'cost_nano',
+  'unpriced_requests',
+] as const;

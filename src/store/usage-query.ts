@@ -1,0 +1,99 @@
+import { BadRequestException } from '@nestjs/common';
+
+export const GROUP_BY = ['hour', 'day', 'provider', 'model', 'client', 'user', 'session', 'api', 'instance'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+export const FILTERS = ['provider', 'model', 'client', 'user', 'session'] as const;
+export type FilterName = (typeof FILTERS)[number];
+export const FORMATS = ['json', 'csv', 'yaml'] as const;
+export type UsageFormat = (typeof FORMATS)[number];
+
+export interface TimeRange {
+  /** Unix seconds, from inclusive, to exclusive. */
+  from: number;
+  to: number;
+}
+
+const RELATIVE = /^-(\d{1,6})([smhd])$/;
+const UNIT_S = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+// An ISO-8601 date, or date and time with an optional zone; a bare date is UTC midnight.
+const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function parseTime(name: string, value: string | undefined, fallback: number, nowS: number): number {
+  if (value === undefined || value === '') return fallback;
+  const rel = RELATIVE.exec(value);
+  if (rel) return nowS - Number(rel[1]) * UNIT_S[rel[2] as keyof typeof UNIT_S];
+  if (value === 'now') return nowS;
+  const ms = ISO.test(value) ? Date.parse(/T.*(Z|[+-]\d{2}:?\d{2})$/.test(value) || !value.includes('T') ? value : `${value}Z`) : NaN;
+  if (Number.isNaN(ms)) throw new BadRequestException(`${name} must be an ISO-8601 time (2026-01-31T00:00:00Z) or relative (-24h, -7d, -30m)`);
+  return ms / 1000;
+}
+
+export function parseRange(query: Record<string, string | undefined>, nowS: number): TimeRange {
+  const to = parseTime('to', query.to, nowS, nowS);
+  const from = parseTime('from', query.from, to - 86_400, nowS);
+  if (from >= to) throw new BadRequestException('from must be before to');
+  return { from, to };
+}
+
+export function parseGroupBy(value: string | undefined): GroupBy[] {
+  if (value === undefined || value.trim() === '') return [];
+  const parts = value.split(',').map((p) => p.trim().toLowerCase());
+  for (const p of parts) {
+    if (!(GROUP_BY as readonly string[]).includes(p)) throw new BadRequestException(`group_by takes a comma list of ${GROUP_BY.join(', ')}; got ${JSON.stringify(p)}`);
+  }
+  if (new Set(parts).size !== parts.length) throw new BadRequestException('group_by names a key twice');
+  return parts as GroupBy[];
+}
+
+export function parseFormat(value: string | undefined): UsageFormat {
+  if (value === undefined || value === '') return 'json';
+  if (!(FORMATS as readonly string[]).includes(value)) throw new BadRequestException(`format must be one of ${FORMATS.join(', ')}`);
+  return value as UsageFormat;
+}
+
+export function parseFilters(query: Record<string, string | undefined>): Partial<Record<FilterName, string>> {
+  const filters: Partial<Record<FilterName, string>> = {};
+  for (const name of FILTERS) {
+    const v = query[name];
+    if (v === undefined) continue;
+    if (v === '' || v.length > 256) throw new BadRequestException(`${name} must be a glob of 1 to 256 characters`);
+    filters[name] = v;
+  }
+  return filters;
+}
+
+/** A case-insensitive glob (`*`, `?`) as a LIKE pattern over lower-cased text, escaped with `\`. */
+export function likePattern(glob: string): string {
+  let out = '';
+  for (const ch of glob.toLowerCase()) {
+    if (ch === '*') out += '%';
+    else if (ch === '?') out += '_';
+    else if (ch === '%' || ch === '_' || ch === '\\') out += `\\${ch}`;
+    else out += ch;
+  }
+  return out;
+}
+
+export function parseLimit(value: string | undefined): number {
+  if (value === undefined || value === '') return 100;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new BadRequestException('limit must be a whole number from 1 to 1000');
+  return Number(value);
+}
+
+export function parseStatus(value: string | undefined): 'ok' | 'error' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value !== 'ok' && value !== 'error') throw new BadRequestException('status must be ok or error');
+  return value;
+}
+
+/** The cursor is the last row's id, opaque to clients. */
+export function encodeCursor(id: number): string {
+  return Buffer.from(`r:${id}`).toString('base64url');
+}
+
+export function decodeCursor(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const m = /^r:(\d{1,18})$/.exec(Buffer.from(value, 'base64url').toString('utf8'));
+  if (!m) throw new BadRequestException('cursor is not one this gateway handed out');
+  return Number(m[1]);
+}

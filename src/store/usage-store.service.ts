@@ -1,0 +1,394 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { CompiledQuery, Migrator, type Compilable, type Insertable, type Kysely } from 'kysely';
+import type { Subscription } from 'rxjs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { APP_CONFIG, type AppConfig, type StoreConfig } from '../config/app-config';
+import {
+  newHistogram,
+  observe,
+  cumulativeCounts,
+  exponentialBounds,
+} from '../metrics/calculations/histogram';
+import type { RequestRecord } from '../metrics/model/request-record';
+import { newClientCell, newSplit } from '../metrics/calculations/accumulation';
+import type { ClientCell } from '../metrics/model/totals';
+import type { Sample } from '../metrics/format/prometheus';
+import { PrometheusExporter } from '../metrics/prometheus-exporter.service';
+import {
+  TrackerService,
+  TRACE_CAPACITY,
+  ERROR_CAPACITY,
+  type RestoredHistory,
+} from '../metrics/tracker.service';
+import type { ErrorType } from '../core/error-type';
+import { openStore, type OpenStore } from './database';
+import { storeMigrations } from './migrations';
+import { recordOf, rollupsOf, rowOf, totalsOf, HOUR_S } from './rows';
+import { ROLLUP_KEYS, ROLLUP_SUMS, type RequestRow, type StoreSchema } from './schema';
+
+/** Rows per transaction: short enough that a synchronous driver never stalls the event loop for long. */
+const BATCH_ROWS = 200;
+/** Rows deleted per retention statement, so a large purge never holds the writer for long. */
+const RETENTION_BATCH = 1000;
+const RETENTION_EVERY_MS = 10 * 60 * 1000;
+const WRITE_BOUNDS = exponentialBounds(0.0005, 2, 16);
+
+interface Queued {
+  row: Insertable<RequestRow>;
+  record: Readonly<RequestRecord>;
+}
+
+export type StoreStatus = 'disabled' | 'ok' | 'degraded';
+
+/**
+ * The usage store: finished records are queued (bounded, oldest dropped first) and written in
+ * batches every VDM_STORE_FLUSH_MS, with hourly rollups beside the rows; at start-up the tracker is
+ * restored from this instance's rollups and rows.
+ */
+@Injectable()
+export class UsageStore implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Store');
+  private readonly settings: StoreConfig;
+  private store?: OpenStore;
+  private ready = false;
+  private queue: Queued[] = [];
+  private dropped = 0;
+  private dropping = false;
+  private lastError?: string;
+  private subscription?: Subscription;
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private lastRetention = 0;
+  private closed = false;
+  private readonly writeSeconds = newHistogram(WRITE_BOUNDS);
+  /** Built statements by table and row count: compiling a 200-row insert costs far more than running it. */
+  private readonly statements = new Map<string, CompiledQuery>();
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly tracker: TrackerService,
+    exporter: PrometheusExporter,
+  ) {
+    this.settings = config.store;
+    if (!this.enabled) return;
+    exporter.addFamily(
+      'vdm_store_queue_rows',
+      'Finished requests waiting to be written to the usage store.',
+      'gauge',
+      () => [{ labels: {}, value: this.queue.length }],
+    );
+    exporter.addFamily(
+      'vdm_store_dropped_rows_total',
+      'Rows dropped because the usage store queue was full (VDM_STORE_QUEUE_MAX).',
+      'counter',
+      () => [{ labels: {}, value: this.dropped }],
+    );
+    exporter.addFamily(
+      'vdm_store_write_seconds',
+      'Time to write one batch to the usage store.',
+      'histogram',
+      () => this.writeSamples(),
+    );
+  }
+
+  get enabled(): boolean {
+    return this.settings.kind !== 'none' && this.tracker.enabled;
+  }
+
+  get db(): Kysely<StoreSchema> | undefined {
+    return this.ready ? this.store?.db : undefined;
+  }
+
+  get instanceId(): string {
+    return this.settings.instanceId;
+  }
+
+  get status(): { status: StoreStatus; queued_rows: number; dropped_rows: number; error?: string } {
+    if (!this.enabled) return { status: 'disabled', queued_rows: 0, dropped_rows: 0 };
+    const degraded = !this.ready || this.lastError !== undefined;
+    return {
+      status: degraded ? 'degraded' : 'ok',
+      queued_rows: this.queue.length,
+      dropped_rows: this.dropped,
+      ...(this.lastError === undefined ? {} : { error: this.lastError }),
+    };
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.enabled) return;
+    this.subscription = this.tracker.finished$.subscribe((record) => this.enqueue(record));
+    try {
+      await this.connect();
+      await this.restore();
+    } catch (error) {
+      this.fail('start-up', error);
+    }
+    this.schedule();
+  }
+
+  /** After the graceful drain (it runs before close()): every queued row is written, then the store closes. */
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.enabled || this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.subscription?.unsubscribe();
+    await this.flushing;
+    try {
+      if (!this.ready) await this.connect();
+      await this.flushAll();
+    } catch (error) {
+      this.fail('shutdown flush', error);
+    }
+    if (this.queue.length > 0)
+      this.logger.error(`Usage store: ${this.queue.length} rows not written at shutdown`);
+    await this.store?.db.destroy().catch(() => undefined);
+  }
+
+  /** Writes everything queued now (tests and shutdown). */
+  async flush(): Promise<void> {
+    await this.flushing;
+    await this.flushAll();
+  }
+
+  private enqueue(record: Readonly<RequestRecord>): void {
+    this.queue.push({ row: rowOf(record, this.settings.instanceId), record });
+    this.trim();
+  }
+
+  private trim(): void {
+    const over = this.queue.length - this.settings.queueMax;
+    if (over <= 0) return;
+    this.queue.splice(0, over);
+    this.dropped += over;
+    if (!this.dropping) {
+      this.dropping = true;
+      this.logger.warn(
+        `Usage store queue full (VDM_STORE_QUEUE_MAX=${this.settings.queueMax}): dropping the oldest rows`,
+      );
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.ready) return;
+    this.store ??= await openStore(this.settings, (error) => this.fail('connection', error));
+    const { error, results } = await new Migrator({
+      db: this.store.db,
+      provider: storeMigrations(this.store.engine),
+    }).migrateToLatest();
+    if (error !== undefined)
+      throw error instanceof Error ? error : new Error('usage store migration failed', { cause: error });
+    for (const r of results ?? [])
+      if (r.status === 'Success') this.logger.log(`Usage store migration ${r.migrationName} applied`);
+    this.ready = true;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.flushing = this.tick().finally(() => {
+        this.flushing = undefined;
+        this.schedule();
+      });
+    }, this.settings.flushMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.connect();
+      await this.flushAll();
+      if (Date.now() - this.lastRetention > RETENTION_EVERY_MS) {
+        this.lastRetention = Date.now();
+        await this.applyRetention();
+      }
+    } catch (error) {
+      this.fail('write', error);
+    }
+  }
+
+  private async flushAll(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, BATCH_ROWS);
+      try {
+        await this.write(batch);
+      } catch (error) {
+        // Back at the front, in order; a full queue then drops the oldest, counted.
+        this.queue.unshift(...batch);
+        this.trim();
+        throw error;
+      }
+      await yieldToLoop();
+    }
+  }
+
+  private async write(batch: Queued[]): Promise<void> {
+    const db = this.store?.db;
+    if (!db || !this.ready) throw new Error('usage store not connected');
+    const started = performance.now();
+    const rows = batch.map((q) => q.row);
+    const rollups = rollupsOf(
+      rows,
+      batch.map((q) => q.record),
+    );
+    await db.transaction().execute(async (trx) => {
+      await trx.executeQuery(
+        this.statement('rows', rows, () => trx.insertInto('usage_requests').values(rows)),
+      );
+      // One statement for the batch's rollups: their keys are unique, as both engines require.
+      const upsert = (): Compilable =>
+        trx
+          .insertInto('usage_hourly')
+          .values(rollups)
+          .onConflict((oc) =>
+            oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
+              ...Object.fromEntries(
+                ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))]),
+              ),
+              last_start: eb
+                .case()
+                .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
+                .then(eb.ref('excluded.last_start'))
+                .else(eb.ref('usage_hourly.last_start'))
+                .end(),
+            })),
+          );
+      await trx.executeQuery(this.statement('rollups', rollups, upsert));
+    });
+    observe(this.writeSeconds, WRITE_BOUNDS, (performance.now() - started) / 1000);
+    if (this.lastError !== undefined) this.logger.log('Usage store writing again');
+    this.lastError = undefined;
+    this.dropping = false;
+  }
+
+  /** The statement for `rows` (every row has every column, in one key order): built once per count, then given fresh values. */
+  private statement(table: string, rows: readonly object[], build: () => Compilable): CompiledQuery {
+    const values = rows.flatMap((r) => Object.values(r) as unknown[]);
+    const key = `${table}:${rows.length}`;
+    let template = this.statements.get(key);
+    if (!template) {
+      template = build().compile();
+      this.statements.set(key, template);
+    }
+    if (template.parameters.length !== values.length) return build().compile();
+    return CompiledQuery.raw(template.sql, values);
+  }
+
+  /** Deletes rows past VDM_STORE_RETENTION_DAYS in small batches; the hourly rollups stay. */
+  async applyRetention(nowUnix = Date.now() / 1000): Promise<number> {
+    const db = this.db;
+    if (!db) return 0;
+    const cutoff = nowUnix - this.settings.retentionDays * 86_400;
+    let deleted = 0;
+    for (;;) {
+      const ids = db
+        .selectFrom('usage_requests')
+        .select('id')
+        .where('start_time', '<', cutoff)
+        .limit(RETENTION_BATCH);
+      const result = await db.deleteFrom('usage_requests').where('id', 'in', ids).executeTakeFirst();
+      const n = Number(result.numDeletedRows);
+      deleted += n;
+      if (n < RETENTION_BATCH) return deleted;
+      await yieldToLoop();
+    }
+  }
+
+  /** This instance's own totals, traces and errors into the tracker, before traffic. */
+  private async restore(): Promise<void> {
+    const db = this.db;
+    if (!db) return;
+    const instance = this.settings.instanceId;
+    const sums = await db
+      .selectFrom('usage_hourly')
+      .select((eb) => [
+        'provider',
+        'model',
+        'streaming',
+        'client',
+        'api',
+        'error_type',
+        eb.fn.max('last_start').as('last_start'),
+        eb.fn.min('hour').as('first_hour'),
+        ...ROLLUP_SUMS.map((k) => eb.fn.sum(k).as(k)),
+      ])
+      .where('instance', '=', instance)
+      .groupBy(['provider', 'model', 'streaming', 'client', 'api', 'error_type'])
+      .orderBy('first_hour')
+      .execute();
+    const buckets = new Map<string, RestoredHistory['buckets'][number]>();
+    const clientsLastAccessed = new Map<string, number>();
+    for (const s of sums) {
+      const id = `${s.provider}\u0000${s.model}`;
+      let b = buckets.get(id);
+      if (!b) {
+        b = { provider: s.provider || undefined, model: s.model || undefined, split: newSplit(), clients: new Map<string, ClientCell>() };
+        buckets.set(id, b);
+      }
+      const totals = totalsOf(s);
+      const streaming = Number(s.streaming) === 1;
+      let cell = b.clients!.get(s.client || 'anonymous');
+      if (!cell) {
+        cell = newClientCell();
+        b.clients!.set(s.client || 'anonymous', cell);
+      }
+      for (const split of [b.split, cell.split]) {
+        for (const target of [streaming ? split.streaming : split.nonStreaming, split.total]) {
+          for (const key of Object.keys(totals) as (keyof typeof totals)[]) target[key] += totals[key];
+        }
+      }
+      const byApi = streaming ? cell.streamingOutcomes : cell.nonStreamingOutcomes;
+      const api = s.api || 'unknown';
+      const outcomes = byApi.get(api) ?? new Map<'success' | ErrorType, number>([['success', 0]]);
+      byApi.set(api, outcomes);
+      const outcome = (s.error_type || 'success') as 'success' | ErrorType;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + totals.requests);
+      const last = Number(s.last_start);
+      const client = s.client || 'anonymous';
+      if (!((clientsLastAccessed.get(client) ?? -1) >= last)) clientsLastAccessed.set(client, last);
+      if (b.lastAccessed === undefined || last > b.lastAccessed) b.lastAccessed = last;
+    }
+    const errorRows = await db
+      .selectFrom('usage_hourly')
+      .select((eb) => ['error_type', eb.fn.sum('requests').as('n')])
+      .where('instance', '=', instance)
+      .where('error_type', '<>', '')
+      .groupBy('error_type')
+      .execute();
+    const errorCounts: Partial<Record<ErrorType, number>> = {};
+    for (const e of errorRows) errorCounts[e.error_type as ErrorType] = Number(e.n);
+    const recent = (errorsOnly: boolean, limit: number) => {
+      let q = db.selectFrom('usage_requests').selectAll().where('instance', '=', instance);
+      if (errorsOnly) q = q.where('error_type', 'is not', null);
+      return q.orderBy('id', 'desc').limit(limit).execute();
+    };
+    const traces = (await recent(false, TRACE_CAPACITY)).reverse().map(recordOf);
+    const errors = (await recent(true, ERROR_CAPACITY)).reverse().map(recordOf);
+    this.tracker.restore({ buckets: [...buckets.values()], errorCounts, clientsLastAccessed, traces, errors });
+    const restored = [...buckets.values()].reduce((n, b) => n + b.split.total.requests, 0);
+    if (restored > 0) this.logger.log(`Usage store: restored ${restored} requests of instance ${instance}`);
+  }
+
+  private fail(what: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.lastError === undefined)
+      this.logger.error(`Usage store ${what} failed: ${message}; rows wait in the queue`);
+    this.lastError = message;
+  }
+
+  private writeSamples(): Sample[] {
+    const h = this.writeSeconds;
+    const cumulative = cumulativeCounts(h);
+    const name = 'vdm_store_write_seconds';
+    const out: Sample[] = WRITE_BOUNDS.map((le, i) => ({
+      metricName: `${name}_bucket`,
+      labels: { le },
+      value: cumulative[i],
+    }));
+    out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count });
+    out.push({ metricName: `${name}_sum`, labels: {}, value: h.sum });
+    out.push({ metricName: `${name}_count`, labels: {}, value: h.count });
+    return out;
+  }
+}
+
+export { HOUR_S };

@@ -1,0 +1,99 @@
+import { BadRequestException, Controller, Get, Query, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { dump } from 'js-yaml';
+import { stringify } from 'csv-stringify/sync';
+import { isoSeconds } from '../metrics/calculations/duration';
+import { globMatch, StoreUnavailable, UsageHistory, type UsageDoc } from './usage-history.service';
+import { decodeCursor, encodeCursor, parseFilters, parseFormat, parseGroupBy, parseLimit, parseRange, parseStatus, type FilterName } from './usage-query';
+import { UsageStore } from './usage-store.service';
+
+type Query = Record<string, string | undefined>;
+
+const USAGE_KEYS = new Set(['from', 'to', 'group_by', 'format', 'provider', 'model', 'client', 'user', 'session']);
+const REQUESTS_KEYS = new Set(['from', 'to', 'provider', 'model', 'client', 'user', 'session', 'status', 'limit', 'cursor']);
+
+function disabledDoc(): { disabled: true; message: string; suggestion: string } {
+  return { disabled: true, message: 'The usage store is off (VDM_STORE=none, or LOG_REQUEST_METRICS=false)', suggestion: 'Set VDM_STORE=sqlite:data/usage.db or VDM_STORE=postgres://... to keep request history' };
+}
+
+function only(query: Query, allowed: Set<string>): Query {
+  for (const [k, v] of Object.entries(query)) {
+    if (!allowed.has(k)) throw new BadRequestException(`unknown query parameter ${JSON.stringify(k)}; this endpoint takes ${[...allowed].join(', ')}`);
+    if (typeof v !== 'string') throw new BadRequestException(`${k} may be given once`);
+  }
+  return query;
+}
+
+/** The history API (contract section 11): usage sums and the stored rows. */
+@Controller('metrics')
+export class UsageController {
+  constructor(
+    private readonly store: UsageStore,
+    private readonly history: UsageHistory,
+  ) {}
+
+  @Get('usage')
+  async usage(@Query() raw: Query, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
+    const query = only(raw, USAGE_KEYS);
+    const format = parseFormat(query.format);
+    if (!this.store.enabled) return disabledDoc();
+    const range = parseRange(query, Date.now() / 1000);
+    const groupBy = parseGroupBy(query.group_by);
+    const doc = await this.available(() => this.history.usage(range, groupBy, parseFilters(query)));
+    if (format === 'json') return doc;
+    if (format === 'yaml') {
+      void reply.type('application/yaml; charset=utf-8');
+      return dump(doc, { noRefs: true, lineWidth: -1 });
+    }
+    void reply.type('text/csv; charset=utf-8');
+    return csvOf(doc);
+  }
+
+  @Get('requests')
+  async requests(@Query() raw: Query): Promise<unknown> {
+    const query = only(raw, REQUESTS_KEYS);
+    const limit = parseLimit(query.limit);
+    const cursor = decodeCursor(query.cursor);
+    const status = parseStatus(query.status);
+    const filters = parseFilters(query);
+    if (!this.store.enabled) return disabledDoc();
+    const range = parseRange({ from: query.from ?? '-3650d', to: query.to }, Date.now() / 1000);
+    return this.available(async () => {
+      const db = this.history.requireDb();
+      let q = db.selectFrom('usage_requests').selectAll().where('start_time', '>=', range.from).where('start_time', '<', range.to);
+      for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) q = q.where((eb) => globMatch(eb.ref(name), glob));
+      if (status === 'ok') q = q.where('error_type', 'is', null);
+      if (status === 'error') q = q.where('error_type', 'is not', null);
+      if (cursor !== undefined) q = q.where('id', '<', cursor);
+      const rows = await q.orderBy('id', 'desc').limit(limit + 1).execute();
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        disabled: false,
+        requests: page.map(({ id: _id, is_streaming, ...row }) => ({
+          ...row,
+          start: isoSeconds(Number(row.start_time)),
+          is_streaming: Number(is_streaming) === 1,
+          status: row.error_type === null ? 'ok' : 'error',
+        })),
+        next_cursor: rows.length > limit && last ? encodeCursor(Number(last.id)) : null,
+      };
+    });
+  }
+
+  private async available<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof StoreUnavailable) throw new ServiceUnavailableException(error.message);
+      throw error;
+    }
+  }
+}
+
+function csvOf(doc: UsageDoc): string {
+  const sums = Object.keys(doc.totals);
+  const columns = [...doc.group_by, ...sums];
+  const records = doc.rows.map((r) => columns.map((c) => (r as unknown as Record<string, unknown>)[c] ?? ''));
+  return stringify(records, { header: true, columns });
+}

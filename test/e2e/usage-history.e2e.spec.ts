@@ -1,0 +1,170 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { load as parseYaml } from 'js-yaml';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageStore } from '../../src/store/usage-store.service';
+import { startApp, type RunningApp } from '../support/app';
+
+let dir: string;
+let gw: RunningApp;
+let store: UsageStore;
+const TRAFFIC_ROUNDS = 3;
+
+const get = async (path: string): Promise<{ status: number; body: any; text: string; type: string | null }> => {
+  const res = await fetch(`${gw.url}${path}`);
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, text, type: res.headers.get('content-type') };
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vdm-history-'));
+  gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-h' });
+  store = gw.app.get(UsageStore);
+  const anthropic = new Anthropic({ apiKey: 'x', baseURL: gw.url, maxRetries: 0 });
+  const openai = new OpenAI({ apiKey: 'x', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+  for (let i = 0; i < TRAFFIC_ROUNDS; i++) {
+    await anthropic.messages.create({ model: 'sonnet', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    await anthropic.messages.stream({ model: 'opus', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+    await openai.chat.completions.create({ model: 'demo:gpt-demo', messages: [{ role: 'user', content: 'x' }] });
+    await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+  }
+  await store.flush();
+});
+afterAll(async () => {
+  await gw.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const SUMS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'tool_uses', 'tool_calls', 'total_duration_ms', 'unpriced_requests'] as const;
+
+describe('GET /metrics/usage', () => {
+  it('totals equal the running totals, and rows sum to the totals for every group_by', async () => {
+    const live = (await get('/metrics/running-totals?format=json&include_active=false')).body.summary;
+    const groupings = ['', 'hour', 'day', 'provider', 'model', 'client', 'user', 'session', 'api', 'instance', 'day,model', 'provider,model,hour'];
+    for (const groupBy of groupings) {
+      const { status, body } = await get(`/metrics/usage?group_by=${groupBy}`);
+      expect(status, groupBy).toBe(200);
+      expect(body.group_by).toEqual(groupBy === '' ? [] : groupBy.split(','));
+      expect(body.totals.requests, groupBy).toBe(live.total_requests);
+      expect(body.totals.errors).toBe(live.total_errors);
+      expect(body.totals.input_tokens).toBe(live.total_input_tokens);
+      expect(body.totals.output_tokens).toBe(live.total_output_tokens);
+      expect(body.totals.total_duration_ms).toBe(live.total_duration_ms);
+      for (const key of SUMS) {
+        expect(body.rows.reduce((n: number, r: any) => n + r[key], 0), `${groupBy} ${key}`).toBe(body.totals[key]);
+      }
+    }
+    const byModel = (await get('/metrics/usage?group_by=provider,model')).body.rows;
+    expect(byModel.find((r: any) => r.model === 'gpt-demo')).toMatchObject({ provider: 'demo', requests: TRAFFIC_ROUNDS });
+    expect((await get('/metrics/usage?group_by=instance')).body.rows).toEqual([expect.objectContaining({ instance: 'gw-h', requests: 4 * TRAFFIC_ROUNDS })]);
+  });
+
+  it('filters by glob, case-insensitively', async () => {
+    const { body } = await get('/metrics/usage?model=GPT-*&group_by=model');
+    expect(body.rows).toEqual([expect.objectContaining({ model: 'gpt-demo', requests: TRAFFIC_ROUNDS })]);
+  });
+
+  it('answers CSV that parses into the JSON rows, and YAML', async () => {
+    const json = (await get('/metrics/usage?group_by=provider,model')).body;
+    const csv = await get('/metrics/usage?group_by=provider,model&format=csv');
+    expect(csv.type).toMatch(/^text\/csv/);
+    const records = parseCsv<Record<string, string>>(csv.text, { columns: true });
+    expect(records).toHaveLength(json.rows.length);
+    records.forEach((r, i) => {
+      expect(r.model).toBe(json.rows[i].model ?? '');
+      expect(Number(r.requests)).toBe(json.rows[i].requests);
+      expect(Number(r.output_tokens)).toBe(json.rows[i].output_tokens);
+    });
+    const yaml = await get('/metrics/usage?group_by=model&format=yaml');
+    expect((parseYaml(yaml.text) as any).totals).toEqual((await get('/metrics/usage?group_by=model')).body.totals);
+  });
+
+  it.each([
+    ['group_by=nope', /group_by/],
+    ['group_by=model,model', /twice/],
+    ['from=yesterday', /from/],
+    ['to=2026-13-45T00:00:00Z', /to/],
+    ['from=-1h&to=-2h', /before/],
+    ['format=xml', /format/],
+    ['colour=red', /unknown query parameter/],
+    ['model=a&model=b', /once/],
+  ])('answers %s with a 400 in the metrics error format', async (query, message) => {
+    const { status, body } = await get(`/metrics/usage?${query}`);
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(body.message).toMatch(message);
+  });
+});
+
+describe('GET /metrics/requests', () => {
+  it('pages through every stored row exactly once, newest first', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const { status, body }: { status: number; body: any } = await get(`/metrics/requests?limit=5${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(status).toBe(200);
+      expect(body.requests.length).toBeLessThanOrEqual(5);
+      for (const r of body.requests) seen.push(r.request_id);
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(Math.ceil((4 * TRAFFIC_ROUNDS) / 5));
+    expect(seen).toHaveLength(4 * TRAFFIC_ROUNDS);
+    expect(new Set(seen).size).toBe(seen.length);
+    const traces = (await get('/metrics/logs')).body.traces.map((t: any) => t.request_id);
+    expect(seen).toEqual(traces);
+  });
+
+  it('filters by status', async () => {
+    const { body } = await get('/metrics/requests?status=error');
+    expect(body.requests).toHaveLength(TRAFFIC_ROUNDS);
+    expect(body.requests[0]).toMatchObject({ status: 'error', error_type: 'bad_request', instance: 'gw-h' });
+  });
+
+  it.each(['limit=0', 'limit=1001', 'limit=x', 'cursor=bm9wZQ', 'status=maybe'])('answers %s with a 400', async (query) => {
+    const { status, body } = await get(`/metrics/requests?${query}`);
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+  });
+});
+
+describe('retention', () => {
+  it('deletes old rows in batches and keeps the hourly rollups', async () => {
+    const hour = 3600_000;
+    const from = new Date(Math.floor(Date.now() / hour - 2) * hour).toISOString();
+    const to = new Date(Math.ceil(Date.now() / hour + 1) * hour).toISOString();
+    const before = (await get(`/metrics/usage?from=${from}&to=${to}&group_by=model`)).body;
+    expect(before.source).toBe('rollups');
+    expect(before.totals.requests).toBe(4 * TRAFFIC_ROUNDS);
+    // 91 days from now every row is past the default 90 days.
+    expect(await store.applyRetention(Date.now() / 1000 + 91 * 86_400)).toBe(4 * TRAFFIC_ROUNDS);
+    expect((await get('/metrics/requests')).body.requests).toEqual([]);
+    expect((await get(`/metrics/usage?from=${from}&to=${to}&group_by=model`)).body).toEqual(before);
+  });
+});
+
+describe('with VDM_STORE=none', () => {
+  it('answers both endpoints 200 disabled', async () => {
+    const off = await startApp({ VDM_STORE: 'none' });
+    try {
+      for (const path of ['/metrics/usage', '/metrics/requests']) {
+        const res = await fetch(`${off.url}${path}`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ disabled: true, message: expect.any(String), suggestion: expect.any(String) });
+      }
+    } finally {
+      await off.close();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageStore } from '../../src/store/usage-store.service';
+import { startApp, type RunningApp } from '../support/app';
+import { postgresBinary, startPostgres, type PostgresServer } from '../support/postgres-server';
+
+const initdb = postgresBinary();
+let pg: PostgresServer | undefined;
+
+const json = async (url: string): Promise<any> => (await fetch(url)).json();
+const totals = async (gw: RunningApp): Promise<number> => (await json(`${gw.url}/metrics/running-totals?format=json&include_active=false`)).summary.total_requests;
+
+async function send(gw: RunningApp, n: number): Promise<void> {
+  const client = new Anthropic({ apiKey: 'x', baseURL: gw.url, maxRetries: 0 });
+  for (let i = 0; i < n; i++) await client.messages.create({ model: 'sonnet', max_tokens: 10, messages: [{ role: 'user', content: `m${i}` }] });
+}
+
+const env = (instance: string): Record<string, string> => ({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: pg?.url ?? '', VDM_INSTANCE_ID: instance, VDM_STORE_FLUSH_MS: '20' });
+
+describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
+  let a: RunningApp;
+  let b: RunningApp;
+  beforeAll(async () => {
+    if (initdb !== undefined) pg = await startPostgres(initdb);
+    a = await startApp(env('gw-a'));
+    b = await startApp(env('gw-b'));
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    pg?.close();
+  });
+
+  it('two instances write to one database; group_by=instance shows both, and each restores only its own totals', async () => {
+    await send(a, 3);
+    await send(b, 5);
+    await a.app.get(UsageStore).flush();
+    await b.app.get(UsageStore).flush();
+    const byInstance = (await json(`${a.url}/metrics/usage?group_by=instance`)).rows;
+    expect(byInstance).toEqual([expect.objectContaining({ instance: 'gw-a', requests: 3 }), expect.objectContaining({ instance: 'gw-b', requests: 5 })]);
+
+    await a.close();
+    a = await startApp(env('gw-a'));
+    expect(await totals(a)).toBe(3);
+    expect((await json(`${a.url}/metrics/usage`)).totals.requests).toBe(8);
+  });
+
+  it('keeps rows queued while the server is down and writes each exactly once when it is back', async () => {
+    const store = b.app.get(UsageStore);
+    pg?.stop();
+    await send(b, 4);
+    expect(await totals(b)).toBe(9);
+    await expect.poll(async () => (await json(`${b.url}/health`)).store.status).toBe('degraded');
+    expect((await json(`${b.url}/health`)).store.queued_rows).toBe(4);
+    pg?.start();
+    await expect.poll(async () => (await json(`${b.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+    await store.flush();
+    const rows = (await json(`${b.url}/metrics/requests?limit=1000`)).requests as { request_id: string; instance: string }[];
+    const mine = rows.filter((r) => r.instance === 'gw-b');
+    expect(mine).toHaveLength(9);
+    expect(new Set(mine.map((r) => r.request_id)).size).toBe(9);
+    expect((await json(`${b.url}/metrics/usage?group_by=instance`)).rows).toEqual([
+      expect.objectContaining({ instance: 'gw-a', requests: 3 }),
+      expect.objectContaining({ instance: 'gw-b', requests: 9 }),
+    ]);
+  });
+});
