@@ -100,6 +100,11 @@ describe.runIf(runnable)('Claude Code through the gateway', () => {
     expect(doc.summary.total_output_tokens).toBe(20 + 7 + sideCalls);
     expect(doc.summary.total_cache_read_tokens).toBe(50);
     expect(doc.summary.total_cache_creation_tokens).toBe(30);
+    // The session Claude Code names in metadata.user_id is on every trace of the run.
+    const userId = JSON.parse(String(messages[0].body.metadata.user_id)) as { session_id: string };
+    const logs = (await (await fetch(`${gw.url}/metrics/logs`, { headers: { 'x-api-key': GATEWAY_KEY } })).json()) as { traces: { session: string | null }[] };
+    expect(logs.traces.length).toBe(messages.length);
+    for (const t of logs.traces) expect(t.session).toBe(userId.session_id);
     // The gateway key never travelled upstream.
     for (const r of fake.requests) expect(JSON.stringify(r.headers)).not.toContain(GATEWAY_KEY);
   });

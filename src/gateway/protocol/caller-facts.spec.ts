@@ -17,6 +17,14 @@ describe(callerFacts.name, () => {
     expect(callerFacts({}, { metadata: { user_id: `user_${HASH}_account__session_${SESSION}` } }, true).session).toBe(SESSION);
   });
 
+  it("reads current Claude Code's JSON metadata.user_id: the account (else the device) and the session", () => {
+    const userId = JSON.stringify({ device_id: HASH, account_uuid: '', session_id: SESSION });
+    expect(callerFacts({}, { metadata: { user_id: userId } }, true)).toEqual({ user: HASH, session: SESSION });
+    const withAccount = JSON.stringify({ device_id: HASH, account_uuid: ACCOUNT, session_id: SESSION });
+    expect(callerFacts({}, { metadata: { user_id: withAccount } }, true)).toEqual({ user: ACCOUNT, session: SESSION });
+    expect(callerFacts({}, { metadata: { user_id: '{not json' } }, true)).toEqual({ user: '{not json' });
+  });
+
   it('takes any other Anthropic metadata.user_id as the user, with no session', () => {
     expect(callerFacts({}, { metadata: { user_id: 'team-member-7' } }, true)).toEqual({ user: 'team-member-7', session: undefined });
   });

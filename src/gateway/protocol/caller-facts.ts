@@ -29,8 +29,26 @@ function header(headers: Headers, name: string): string | undefined {
 // Claude Code: `user_<hash>_account_<uuid>_session_<uuid>` (the account part may be empty).
 const CLAUDE_CODE_SESSION = /_session_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
-/** Claude Code's user_id without its session suffix, and the session. */
+/**
+ * Claude Code's user_id without its session, and the session. Older releases send
+ * `user_<hash>_account_<uuid>_session_<uuid>`; current ones a JSON object as a string,
+ * `{"device_id": "<hash>", "account_uuid": "<uuid or empty>", "session_id": "<uuid>"}`.
+ */
 function splitClaudeCodeUserId(userId: string): { user: string; session?: string } {
+  if (userId.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(userId);
+    } catch {
+      return { user: userId };
+    }
+    if (isRecord(parsed) && typeof parsed.session_id === 'string') {
+      const account = typeof parsed.account_uuid === 'string' && parsed.account_uuid !== '' ? parsed.account_uuid : undefined;
+      const device = typeof parsed.device_id === 'string' && parsed.device_id !== '' ? parsed.device_id : undefined;
+      return { user: account ?? device ?? userId, session: parsed.session_id };
+    }
+    return { user: userId };
+  }
   const m = CLAUDE_CODE_SESSION.exec(userId);
   return m ? { user: userId.slice(0, m.index), session: m[1] } : { user: userId };
 }
