@@ -26,5 +26,10 @@ export async function openStore(config: StoreConfig, onPoolError: (error: Error)
   const pool = new Pool({ connectionString: config.location, max: 4, connectionTimeoutMillis: 5000 });
   // An idle client losing its server emits here; unhandled, it would end the process.
   pool.on('error', onPoolError);
+  // A client in use when its server goes away (a restart mid-write) emits on itself, not on the pool:
+  // the failed query rejects and the rows stay queued, so the event only needs a listener.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return { db: new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres' };
 }
