@@ -11,22 +11,6 @@ const DAY_S = 86_400;
 const ROLLUP_GROUPS: ReadonlySet<GroupBy> = new Set(['hour', 'day', 'provider', 'model', 'client', 'api', 'instance']);
 const ROLLUP_FILTERS: ReadonlySet<FilterName> = new Set(['provider', 'model', 'client']);
 
-export interface UsageSums {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_creation_tokens: number;
-  reasoning_tokens: number;
-  tool_uses: number;
-  tool_results: number;
-  tool_calls: number;
-  cost_usd: number;
-  unpriced_requests: number;
-  total_duration_ms: number;
-  average_duration_ms: number;
-}
 const SUM_KEYS = [
   'requests',
   'errors',
@@ -42,6 +26,9 @@ const SUM_KEYS = [
   'unpriced_requests',
   'total_duration_ms',
 ] as const;
+
+/** One row's sums (or the totals): every summed key, and the average derived from them. */
+export type UsageSums = Record<(typeof SUM_KEYS)[number] | 'average_duration_ms', number>;
 
 export type UsageRow = Partial<Record<GroupBy, string | null>> & UsageSums;
 
