@@ -1,8 +1,11 @@
 /**
- * 4b. GET /metrics rendering at 100 models x 10 clients (both modes, every token type, some
+ * 4b. GET /metrics rendering at 100 models x 10 clients (both modes, every model priced, some
  * errors): the exposition's size and time, in-process (the tracker and the exporter, no HTTP),
  * each scrape after a change so no cached samples are reused.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../src/config/app-config';
 import { PrometheusExporter } from '../src/metrics/prometheus-exporter.service';
 import { RejectionCounter } from '../src/metrics/rejections';
@@ -24,7 +27,10 @@ export interface ScrapeResult {
 }
 
 export async function runScrapeBench(): Promise<ScrapeResult> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000' });
+  // Every model priced, as in production: each client's cost is a series of its own.
+  const prices = join(mkdtempSync(join(tmpdir(), 'vdm-bench-')), 'prices.yaml');
+  writeFileSync(prices, 'prices:\n  - {provider: openai, model: "model-*", input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}\n');
+  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', VDM_PRICES_FILE: prices });
   const tracker = new TrackerService(config, SYSTEM_CLOCK);
   const exporter = new PrometheusExporter(tracker, new RejectionCounter());
   let n = 0;

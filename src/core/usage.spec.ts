@@ -3,6 +3,7 @@ import {
   anthropicMessageUsage,
   anthropicUsage,
   foldUsage,
+  USAGE_FIELDS,
   openaiCompletionUsage,
   openaiUsage,
   embeddingsUsage,
@@ -257,10 +258,10 @@ describe(foldUsage.name, () => {
     });
   });
 
-  it('folds only the fields it is given', () => {
+  it.each(USAGE_FIELDS)('folds %s, as every usage field', (field) => {
     const sut: UsagePatch = {};
-    foldUsage(sut, { inputTokens: 1, reasoningTokens: 2 }, ['inputTokens']);
-    expect(sut).toStrictEqual({ inputTokens: 1 });
+    expect(foldUsage(sut, { [field]: 7 })).toBe(true);
+    expect(sut).toStrictEqual({ [field]: 7 });
   });
 });
 

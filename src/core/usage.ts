@@ -51,19 +51,41 @@ export function tokenCount(value: unknown): number | undefined {
 /**
  * Folds a later report into what is known: each field takes the latest non-zero value. A later 0 is
  * no news (Anthropic's message_delta repeats input as 0; counts are cumulative). Returns whether anything changed.
+ * Field by field, spelled out: it runs on every usage event of every request.
  */
-export function foldUsage(
-  known: Partial<Record<UsageField, number>>,
-  patch: UsagePatch,
-  fields: readonly UsageField[] = USAGE_FIELDS,
-): boolean {
+export function foldUsage(known: Partial<Record<UsageField, number>>, patch: UsagePatch): boolean {
   let changed = false;
-  for (const field of fields) {
-    const value = patch[field];
-    if (value && value !== known[field]) {
-      known[field] = value;
-      changed = true;
-    }
+  if (patch.inputTokens && patch.inputTokens !== known.inputTokens) {
+    known.inputTokens = patch.inputTokens;
+    changed = true;
+  }
+  if (patch.outputTokens && patch.outputTokens !== known.outputTokens) {
+    known.outputTokens = patch.outputTokens;
+    changed = true;
+  }
+  if (patch.cacheReadTokens && patch.cacheReadTokens !== known.cacheReadTokens) {
+    known.cacheReadTokens = patch.cacheReadTokens;
+    changed = true;
+  }
+  if (patch.cacheCreationTokens && patch.cacheCreationTokens !== known.cacheCreationTokens) {
+    known.cacheCreationTokens = patch.cacheCreationTokens;
+    changed = true;
+  }
+  if (patch.reasoningTokens && patch.reasoningTokens !== known.reasoningTokens) {
+    known.reasoningTokens = patch.reasoningTokens;
+    changed = true;
+  }
+  if (patch.toolCallCount && patch.toolCallCount !== known.toolCallCount) {
+    known.toolCallCount = patch.toolCallCount;
+    changed = true;
+  }
+  if (patch.cacheWrite1hTokens && patch.cacheWrite1hTokens !== known.cacheWrite1hTokens) {
+    known.cacheWrite1hTokens = patch.cacheWrite1hTokens;
+    changed = true;
+  }
+  if (patch.webSearchRequests && patch.webSearchRequests !== known.webSearchRequests) {
+    known.webSearchRequests = patch.webSearchRequests;
+    changed = true;
   }
   return changed;
 }

@@ -12,7 +12,8 @@ export interface TrackerPort {
 }
 
 /**
- * One request's handle on the tracker. Callers never branch on "metrics enabled": when metrics
+ * One request's handle on the tracker. Once finalized, nothing it is told changes the record: the
+ * totals, the stored row and the traces all show the record as it was counted. Callers never branch on "metrics enabled": when metrics
  * are off they get NOOP_CONTEXT, whose every method does nothing.
  */
 export class MetricsContext {
@@ -59,7 +60,7 @@ export class MetricsContext {
   }
 
   upstreamFinished(nowMono = performance.now()): void {
-    if (this.upstreamStart !== undefined && this.record.upstreamMs === undefined) {
+    if (!this.done && this.upstreamStart !== undefined && this.record.upstreamMs === undefined) {
       this.record.upstreamMs = nowMono - this.upstreamStart;
     }
   }
@@ -71,7 +72,7 @@ export class MetricsContext {
   }
 
   addResponseBytes(n: number): void {
-    this.record.responseSize += n;
+    if (!this.done) this.record.responseSize += n;
   }
 
   /** Records the first failure; later ones (say, a disconnect after a timeout) keep the original cause. */

@@ -72,6 +72,20 @@ describe(TrackerService.name, () => {
       expect(handle.record).toMatchObject({ errorType: 'cancelled', inputTokens: 5 });
     });
 
+    it('shows a finished record in its trace as it was counted: bytes and upstream time reported after the end change nothing', () => {
+      const handle = sut.begin({ requestId: 'tail', provider: 'openai', openaiModel: 'gpt-4o' });
+      handle.upstreamStarted(clock.nowMono());
+      handle.addResponseBytes(10);
+      handle.finalize();
+      const trace = sut.recentTraces(1)[0];
+      handle.addResponseBytes(990);
+      handle.upstreamFinished(clock.nowMono() + 50);
+      expect(handle.record.responseSize).toBe(10);
+      expect(handle.record.upstreamMs).toBeUndefined();
+      expect(sut.recentTraces(1)[0]).toStrictEqual(trace);
+      expect(trace).toMatchObject({ request_id: 'tail', response_size: 10 });
+    });
+
     it('starts, updates, and finalizes a request into its provider:model bucket', () => {
       const record = ids(sut).start({ requestId: 'a', claudeModel: 'openai:gpt-4o', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true, messageCount: 2 });
       expect(ids(sut).get('a')).toBe(record);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BehaviorSubject, filter, Subject, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { addRecordToClientCell, addRecordToSplit, addSplit, addTotals, newClientCell, newSplit, newTotals } from './calculations/accumulation';
-import { bucketKey } from './calculations/bucket-key';
+import { bucketKey, BucketKeys } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
 import { buildRunningTotals, UNKNOWN, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
@@ -41,6 +41,14 @@ function topEntries(counts: Map<string, number>, n: number): Record<string, numb
 }
 export const ERROR_CAPACITY = 100;
 
+/** A finished record and its place in the buffer's sequence; a finished record never changes again. */
+interface TraceEntry {
+  seq: number;
+  record: Readonly<RequestRecord>;
+}
+
+const renderTrace = (e: TraceEntry): WireTrace => wireTrace(e.record, e.seq);
+
 /** A change to the set of in-flight requests: `membership` (start, end, route) or `progress` (usage, output so far). */
 export interface ActiveChange {
   version: number;
@@ -72,8 +80,10 @@ export class TrackerService {
   private readonly modelCap: ModelCap;
   private readonly errorCounts = new Map<ErrorType, number>();
   private readonly lastAccessed: LastAccessed = { providers: new Map(), models: new Map(), clients: new Map() };
-  private readonly traces = new RingBuffer<WireTrace>(TRACE_CAPACITY);
-  private readonly errors = new RingBuffer<WireTrace>(ERROR_CAPACITY);
+  /** Finished records, rendered for the wire only when read: most are never read before they are overwritten. */
+  private readonly traces = new RingBuffer<TraceEntry>(TRACE_CAPACITY);
+  private readonly errors = new RingBuffer<TraceEntry>(ERROR_CAPACITY);
+  private readonly keys = new BucketKeys();
   private traceSeq = 0;
   private errorSeq = 0;
   private finishedCount = 0;
@@ -108,7 +118,7 @@ export class TrackerService {
   restore(history: RestoredHistory): void {
     for (const entry of history.buckets) {
       const model = entry.model === undefined ? undefined : this.modelCap.admit(entry.provider ?? UNKNOWN, entry.model);
-      const key = bucketKey(entry.provider, model);
+      const key = this.keys.of(entry.provider, model);
       let bucket = this.buckets.get(key);
       if (!bucket) {
         bucket = { key, provider: entry.provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
@@ -147,8 +157,8 @@ export class TrackerService {
     for (const [type, count] of Object.entries(history.errorCounts) as [ErrorType, number][]) {
       this.errorCounts.set(type, (this.errorCounts.get(type) ?? 0) + count);
     }
-    for (const record of history.traces) this.traces.push(wireTrace(record, ++this.traceSeq));
-    for (const record of history.errors) this.errors.push(wireTrace(record, ++this.errorSeq));
+    for (const record of history.traces) this.traces.push({ seq: ++this.traceSeq, record });
+    for (const record of history.errors) this.errors.push({ seq: ++this.errorSeq, record });
     this.emit('membership');
   }
 
@@ -200,7 +210,7 @@ export class TrackerService {
     if (!this.enabled) return noopContext(start);
     // Clients may reuse an x-request-id while the first request is in flight: both must count.
     const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
-    const record = newRecord({ ...start, requestId }, this.clock.nowUnix(), this.clock.nowMono());
+    const record = newRecord(start, this.clock.nowUnix(), this.clock.nowMono(), requestId);
     if (record.provider !== undefined && record.openaiModel !== undefined) record.pricing = this.prices.resolve(record.provider, record.openaiModel);
     const handle = new MetricsContext(this.port, record);
     this.active.set(requestId, handle);
@@ -239,7 +249,7 @@ export class TrackerService {
     record.costNano = recordCost(record);
 
     const model = record.openaiModel === undefined ? undefined : this.modelCap.admit(record.provider ?? UNKNOWN, record.openaiModel);
-    const key = bucketKey(record.provider, model);
+    const key = this.keys.of(record.provider, model);
     if (model !== record.openaiModel) this.touchFolded(record, key);
     let bucket = this.buckets.get(key);
     if (!bucket) {
@@ -250,10 +260,10 @@ export class TrackerService {
     addRecordToClientCell(bucket.clients, record);
     addBucketDistributions(bucket.distributions, record);
 
-    this.traces.push(wireTrace(record, ++this.traceSeq));
+    this.traces.push({ seq: ++this.traceSeq, record });
     if (record.errorType !== undefined) {
       this.errorCounts.set(record.errorType, (this.errorCounts.get(record.errorType) ?? 0) + 1);
-      this.errors.push(wireTrace(record, ++this.errorSeq));
+      this.errors.push({ seq: ++this.errorSeq, record });
     }
     this.emit('membership');
     this.finished.next(record);
@@ -283,11 +293,11 @@ export class TrackerService {
   }
 
   recentTraces(limit: number): WireTrace[] {
-    return this.traces.newestFirst(limit);
+    return this.traces.newestFirst(limit).map(renderTrace);
   }
 
   recentErrors(limit: number): WireTrace[] {
-    return this.errors.newestFirst(limit);
+    return this.errors.newestFirst(limit).map(renderTrace);
   }
 
   errorDistribution(): Record<string, number> {
@@ -302,7 +312,7 @@ export class TrackerService {
       if (!(t <= (la.providers.get(record.provider) ?? -1))) la.providers.set(record.provider, t);
       if (record.openaiModel) {
         // Kept under the model the request will count as, so invented names add no entries.
-        const key = bucketKey(record.provider, this.modelCap.peek(record.provider, record.openaiModel));
+        const key = this.keys.of(record.provider, this.modelCap.peek(record.provider, record.openaiModel));
         if (!(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
       }
     }

@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
+import { parseExposition, sumOf } from '../support/prom-text';
 
 const KEY_SEARCH = `sk-vdm-search-${randomBytes(12).toString('hex')}`;
 const KEY_CI = `sk-vdm-ci-${randomBytes(12).toString('hex')}`;
@@ -216,8 +217,11 @@ describe('clients in /metrics, and keys nowhere', () => {
     const get = async (path: string): Promise<string> => (await fetch(`${gw.url}${path}`, { headers: { 'x-api-key': hashed } })).text();
     const metrics = await get('/metrics');
     expect(metrics).toMatch(/^vdm_requests_total\{[^}]*client="canary-team"[^}]*\} 1$/m);
-    expect(metrics).toMatch(/^vdm_tokens_total\{provider="anthropic",model="claude-sonnet-4-5",client="canary-team",token_type="input"\} 11$/m);
-    expect(metrics).toMatch(/^vdm_tokens_total\{provider="openai",model="gpt-4o",client="hashed-team",token_type="output"\} 5$/m);
+    const samples = parseExposition(metrics);
+    expect(samples.filter((x) => x.name === 'vdm_tokens_total' && x.labels.token_type === 'input' && x.labels.client === 'canary-team')).toEqual([
+      { name: 'vdm_tokens_total', labels: { provider: 'anthropic', model: 'claude-sonnet-4-5', client: 'canary-team', token_type: 'input' }, value: 11 },
+    ]);
+    expect(sumOf(samples, 'vdm_tokens_total', { provider: 'openai', model: 'gpt-4o', client: 'hashed-team', token_type: 'output' })).toBe(5);
     expect(metrics).not.toMatch(/\b(user|session)="/);
     expect(metrics).not.toContain('user-alpha');
     expect(metrics).not.toContain('session-alpha');

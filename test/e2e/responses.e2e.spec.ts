@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream, type Script } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
+import { parseExposition, sumOf } from '../support/prom-text';
 import { eventually } from '../support/sse-client';
 
 const OPENAI_KEY = 'sk-upstream-openai-secret-0002';
@@ -274,7 +275,7 @@ describe('api and reasoning tokens on the other APIs', () => {
     expect(doc.summary.total_reasoning_tokens).toBe(20);
     expect(doc.providers.openai.models['o4-mini'].total.reasoning_tokens).toBe(20);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    expect(text).toMatch(/vdm_tokens_total\{[^}]*model="o4-mini"[^}]*token_type="reasoning"[^}]*\} 20/);
+    expect(sumOf(parseExposition(text), 'vdm_tokens_total', { model: 'o4-mini', token_type: 'reasoning' })).toBe(20);
     expect(text).toMatch(/gen_ai_client_token_usage_sum\{provider="openai",token_type="reasoning"\} 20/);
     expect(text).toMatch(/vdm_requests_total\{[^}]*api="openai_chat"[^}]*\} 1/);
   });

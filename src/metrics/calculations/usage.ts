@@ -1,16 +1,5 @@
-import { foldUsage, type UsageField, type UsagePatch } from '../../core/usage';
+import { foldUsage, type UsagePatch } from '../../core/usage';
 import type { RequestRecord } from '../model/request-record';
-
-const RECORDED: readonly UsageField[] = [
-  'inputTokens',
-  'outputTokens',
-  'cacheReadTokens',
-  'cacheCreationTokens',
-  'reasoningTokens',
-  'toolCallCount',
-  'cacheWrite1hTokens',
-  'webSearchRequests',
-];
 
 /**
  * Each usage field takes the latest non-zero value reported: an Anthropic `message_delta` that
@@ -18,5 +7,5 @@ const RECORDED: readonly UsageField[] = [
  * Returns whether anything changed.
  */
 export function mergeUsage(record: RequestRecord, patch: UsagePatch): boolean {
-  return foldUsage(record, patch, RECORDED);
+  return foldUsage(record, patch);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ids, makeConfig, ManualClock } from '../../../test/support/factories';
 import { TrackerService } from '../tracker.service';
 import { OTHER_MODEL } from '../calculations/model-cap';
-import { prometheusSamples, type Sample } from './prometheus';
+import { prometheusSamples, type FamilySamples, type PrometheusInput, type Sample } from './prometheus';
 
 function makeTracker(env: Record<string, string> = {}): { sut: TrackerService; clock: ManualClock } {
   const clock = new ManualClock();
@@ -23,6 +23,15 @@ function finish(
   ids(t).end(id, opts.error ? { errorType: 'timeout' } : {});
 }
 
+/** The samples with their shared labels merged in, as each exposition line carries them. */
+function samplesOf(input: PrometheusInput): FamilySamples {
+  const out = prometheusSamples(input);
+  for (const key of Object.keys(out) as (keyof FamilySamples)[]) {
+    out[key] = out[key].map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...sharedLabels, ...labels } }));
+  }
+  return out;
+}
+
 const total = (samples: Sample[], match: Record<string, string> = {}, metricName?: string): number =>
   samples
     .filter((s) => (metricName === undefined || s.metricName === metricName) && Object.entries(match).every(([k, v]) => s.labels[k] === v))
@@ -33,7 +42,7 @@ describe(prometheusSamples.name, () => {
     const { sut, clock } = makeTracker();
     finish(sut, clock, 'a', 'openai', 'gpt-4o');
     finish(sut, clock, 'b', 'openai', 'gpt-4o', { stream: true, error: true });
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
+    const out = samplesOf({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(out.requests).toEqual([
       { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', api: 'unknown', client: 'anonymous', outcome: 'success' }, value: 0 },
       { labels: { provider: 'openai', model: 'gpt-4o', streaming: 'true', api: 'unknown', client: 'anonymous', outcome: 'error', error_type: 'timeout' }, value: 1 },
@@ -47,7 +56,7 @@ describe(prometheusSamples.name, () => {
   it('names requests without provider or model "unknown"', () => {
     const { sut, clock } = makeTracker();
     finish(sut, clock, 'a', undefined, undefined);
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: [], models: sut.models });
+    const out = samplesOf({ buckets: sut.completedBuckets(), active: [], models: sut.models });
     expect(out.requests[0].labels).toMatchObject({ provider: 'unknown', model: 'unknown' });
   });
 
@@ -55,7 +64,7 @@ describe(prometheusSamples.name, () => {
     const { sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
     for (const [i, m] of ['a', 'b', 'c', 'd', 'c'].entries()) finish(sut, clock, `r${i}`, 'p', m);
     ids(sut).start({ requestId: 'live', provider: 'p', openaiModel: 'e' });
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
+    const out = samplesOf({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(out.requests.map((s) => `${s.labels.model}=${s.value}`)).toEqual(['a=1', 'b=1', `${OTHER_MODEL}=3`]);
     expect(out.foldedRequests).toEqual([{ labels: { provider: 'p' }, value: 3 }]);
     expect(out.activeRequests.find((s) => s.value === 1)?.labels).toMatchObject({ model: OTHER_MODEL });
@@ -66,7 +75,7 @@ describe(prometheusSamples.name, () => {
     finish(sut, clock, 'a', 'openai', 'gpt-4o', { client: 'team-a' });
     finish(sut, clock, 'b', 'openai', 'gpt-4o', { client: 'team-b', error: true });
     finish(sut, clock, 'c', 'openai', 'gpt-4o', { client: 'team-a', stream: true });
-    const out = prometheusSamples({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
+    const out = samplesOf({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(total(out.requests, { client: 'team-a' })).toBe(2);
     expect(total(out.requests, { client: 'team-b', outcome: 'error', error_type: 'timeout' })).toBe(1);
     expect(out.tokens.filter((s) => s.labels.client === 'team-a' && s.labels.token_type === 'output').map((s) => s.value)).toEqual([8]);

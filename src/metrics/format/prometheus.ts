@@ -35,12 +35,20 @@ export interface FamilySpec {
 
 export type Labels = Record<string, string | number>;
 
-/** One sample line; `metricName` only for histogram parts (`_bucket`, `_sum`, `_count`). */
+/**
+ * One sample line; `metricName` only for histogram parts (`_bucket`, `_sum`, `_count`).
+ * `sharedLabels`, one object reused by many lines, is escaped and joined once per object by
+ * prom-client (registry.js, flattenSharedLabels), which is most of a large scrape's rendering.
+ */
 export interface Sample {
   metricName?: string;
   labels: Labels;
+  sharedLabels?: Labels;
   value: number;
 }
+
+/** For lines whose labels are all shared: one object, so prom-client's per-object cache hits. */
+const NO_LABELS: Labels = Object.freeze({});
 
 export const FAMILIES = {
   requests: { name: 'vdm_requests_total', type: 'counter', help: 'Finished requests by client api, client, outcome (success, error) and error_type.' },
@@ -77,6 +85,8 @@ interface Group {
   distributions: BucketDistributions;
   clients: Map<string, ClientCell>;
 }
+
+const TOKEN_TYPE_LABELS = Object.fromEntries(TOKEN_TYPES.map((type): [TokenType, Labels] => [type, Object.freeze({ token_type: type })])) as Record<TokenType, Labels>;
 
 const TOKEN_FIELDS: Record<TokenType, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'reasoningTokens'> = {
   input: 'inputTokens',
@@ -130,12 +140,26 @@ function groupBuckets(buckets: Iterable<Bucket>): Map<string, Group> {
   return groups;
 }
 
+const leLabelsByBounds = new WeakMap<readonly number[], Labels[]>();
+
+/** The `le` labels of a bucket set, built once: `+Inf` last. */
+function leLabels(bounds: readonly number[]): Labels[] {
+  let les = leLabelsByBounds.get(bounds);
+  if (les === undefined) {
+    les = [...bounds.map((le) => Object.freeze({ le }) as Labels), Object.freeze({ le: '+Inf' })];
+    leLabelsByBounds.set(bounds, les);
+  }
+  return les;
+}
+
 function histogramSamples(out: Sample[], name: string, labels: Labels, bounds: readonly number[], h: Histogram): void {
   const cumulative = cumulativeCounts(h);
-  for (let i = 0; i < bounds.length; i++) out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bounds[i] }, value: cumulative[i] });
-  out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
-  out.push({ metricName: `${name}_sum`, labels, value: h.sum });
-  out.push({ metricName: `${name}_count`, labels, value: h.count });
+  const les = leLabels(bounds);
+  const bucket = `${name}_bucket`;
+  for (let i = 0; i < bounds.length; i++) out.push({ metricName: bucket, labels: les[i], sharedLabels: labels, value: cumulative[i] });
+  out.push({ metricName: bucket, labels: les[bounds.length], sharedLabels: labels, value: h.count });
+  out.push({ metricName: `${name}_sum`, labels: NO_LABELS, sharedLabels: labels, value: h.sum });
+  out.push({ metricName: `${name}_count`, labels: NO_LABELS, sharedLabels: labels, value: h.count });
 }
 
 function emptySamples(): FamilySamples {
@@ -154,9 +178,14 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
 
   for (const group of groups.values()) {
     // Token sums carry the client but not the mode, which halves the largest family; the running totals split by mode.
+    // A token type shows once it is non-zero (most clients never send cache writes or get reasoning), which sums and rate() read as 0 before.
     for (const [client, cell] of group.clients) {
       const c: Totals = cell.split.total;
-      for (const type of TOKEN_TYPES) out.tokens.push({ labels: { provider: group.provider, model: group.model, client, token_type: type }, value: c[TOKEN_FIELDS[type]] });
+      const shared = { provider: group.provider, model: group.model, client };
+      for (const type of TOKEN_TYPES) {
+        const value = c[TOKEN_FIELDS[type]];
+        if (value > 0) out.tokens.push({ labels: TOKEN_TYPE_LABELS[type], sharedLabels: shared, value });
+      }
     }
     let perProvider = tokensByProvider.get(group.provider);
     if (perProvider === undefined) {
@@ -179,11 +208,12 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
         if (c.requests === 0) continue;
         for (const [api, outcomes] of mode === 'streaming' ? cell.streamingOutcomes : cell.nonStreamingOutcomes) {
           for (const [outcome, n] of outcomes) {
-            const labels = outcome === 'success' ? { ...series, api, client, outcome } : { ...series, api, client, outcome: 'error', error_type: outcome };
-            out.requests.push({ labels, value: n });
+            const labels: Labels = outcome === 'success' ? { api, client, outcome } : { api, client, outcome: 'error', error_type: outcome };
+            out.requests.push({ labels, sharedLabels: series, value: n });
           }
         }
-        out.cost.push({ labels: { ...series, client }, value: usd(c.costNano) });
+        // Cost is known only for priced requests: a client with none here has no cost series rather than a 0.
+        if (c.requests > c.unpriced) out.cost.push({ labels: { client }, sharedLabels: series, value: usd(c.costNano) });
       }
       out.toolUses.push({ labels: series, value: t.toolUses });
       out.toolResults.push({ labels: series, value: t.toolResults });

@@ -70,9 +70,9 @@ export interface RequestStart {
   session?: string;
 }
 
-export function newRecord(start: RequestStart, nowUnix: number, nowMono: number): RequestRecord {
+export function newRecord(start: RequestStart, nowUnix: number, nowMono: number, requestId = start.requestId): RequestRecord {
   return {
-    requestId: start.requestId,
+    requestId,
     startTime: nowUnix,
     startMono: nowMono,
     claudeModel: start.claudeModel,

@@ -53,6 +53,8 @@ function overridePrice(o: PriceOverride): Price {
 export class PriceBook {
   private readonly logger = new Logger('Pricing');
   private readonly cache = new Map<string, ResolvedPrice>();
+  /** The same entries by provider, then model: the per-request lookup joins no strings. */
+  private readonly index = new Map<string, Map<string, ResolvedPrice>>();
   private readonly overrides: CompiledOverride[];
 
   constructor(
@@ -64,12 +66,21 @@ export class PriceBook {
   }
 
   resolve(provider: string, model: string): ResolvedPrice {
-    const key = `${provider}\u0000${model}`;
-    let found = this.cache.get(key);
+    let found = this.index.get(provider)?.get(model);
     if (found === undefined) {
       found = this.lookup(provider, model);
-      if (this.cache.size >= PRICE_CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(key, found);
+      if (this.cache.size >= PRICE_CACHE_LIMIT) {
+        const oldest = this.cache.values().next().value!;
+        this.cache.delete(`${oldest.provider}\u0000${oldest.model}`);
+        this.index.get(oldest.provider)?.delete(oldest.model);
+      }
+      this.cache.set(`${provider}\u0000${model}`, found);
+      let models = this.index.get(provider);
+      if (models === undefined) {
+        models = new Map();
+        this.index.set(provider, models);
+      }
+      models.set(model, found);
       if (found.price === undefined) {
         this.logger.warn(`No price known for provider=${provider} model=${model}: its requests count as unpriced (cost_usd null); add it to VDM_PRICES_FILE or set ${provider.toUpperCase()}_PRICING`);
       }
