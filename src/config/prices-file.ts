@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
+import { STANDARD_SERVICE_TIERS } from '../core/usage';
 import { ConfigError } from './config-error';
 
 /** One entry of VDM_PRICES_FILE: USD per million tokens for the gateway providers and models its globs match. */
@@ -8,6 +9,12 @@ export interface PriceOverride {
   entry: number;
   provider: string;
   model: string;
+  /**
+   * A name or glob of the non-standard service tiers this entry prices (`flex`, `priority`, ...).
+   * Without one, the entry prices the standard tier only: a flex or priority request never falls
+   * back to it.
+   */
+  serviceTier?: string;
   input: number;
   output: number;
   cacheRead?: number;
@@ -22,7 +29,7 @@ export interface PricesFile {
 
 const REQUIRED_PRICES = ['input', 'output'] as const;
 const OPTIONAL_PRICES = { cache_read: 'cacheRead', cache_write: 'cacheWrite', cache_write_1h: 'cacheWrite1h' } as const;
-const KNOWN = new Set(['provider', 'model', ...REQUIRED_PRICES, ...Object.keys(OPTIONAL_PRICES)]);
+const KNOWN = new Set(['provider', 'model', 'service_tier', ...REQUIRED_PRICES, ...Object.keys(OPTIONAL_PRICES)]);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -47,9 +54,16 @@ export function loadPricesFile(path: string): PricesFile {
     for (const key of Object.keys(raw)) {
       if (!KNOWN.has(key)) fail(`${at}.${key}`, `is not a known field (${[...KNOWN].join(', ')})`);
     }
-    const glob = (field: 'provider' | 'model'): string => {
+    const glob = (field: 'provider' | 'model' | 'service_tier'): string => {
       const value = raw[field];
       return typeof value === 'string' && value.trim() !== '' ? value.trim() : fail(`${at}.${field}`, 'must be a name or glob (a non-empty string)');
+    };
+    const serviceTier = (): string | undefined => {
+      if (raw.service_tier === undefined) return undefined;
+      const tier = glob('service_tier').toLowerCase();
+      return STANDARD_SERVICE_TIERS.has(tier)
+        ? fail(`${at}.service_tier`, `is ${JSON.stringify(tier)}, a standard tier: an entry without service_tier prices the standard tier`)
+        : tier;
     };
     const price = (field: string, required: boolean): number | undefined => {
       const value = raw[field];
@@ -59,6 +73,8 @@ export function loadPricesFile(path: string): PricesFile {
         : fail(`${at}.${field}`, `must be a number >= 0 (USD per million tokens), got ${JSON.stringify(value) ?? 'nothing'}`);
     };
     const entry: PriceOverride = { entry: i, provider: glob('provider'), model: glob('model'), input: price('input', true)!, output: price('output', true)! };
+    const tier = serviceTier();
+    if (tier !== undefined) entry.serviceTier = tier;
     for (const [wire, name] of Object.entries(OPTIONAL_PRICES)) {
       const value = price(wire, false);
       if (value !== undefined) entry[name] = value;

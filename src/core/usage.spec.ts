@@ -3,11 +3,14 @@ import {
   anthropicMessageUsage,
   anthropicUsage,
   foldUsage,
+  isStandardServiceTier,
+  openaiChunkUsage,
   USAGE_FIELDS,
   openaiCompletionUsage,
   openaiUsage,
   embeddingsUsage,
   responsesResponseUsage,
+  serviceTierOf,
   tokenCount,
   type UsagePatch,
 } from './usage';
@@ -42,6 +45,7 @@ describe(anthropicMessageUsage.name, () => {
       cacheReadTokens: 8800,
       cacheCreationTokens: 1200,
       toolCallCount: 2,
+      serviceTier: 'standard',
     });
   });
 
@@ -112,6 +116,7 @@ describe(openaiCompletionUsage.name, () => {
       outputTokens: 300,
       reasoningTokens: 0,
       toolCallCount: 3,
+      serviceTier: 'default',
     });
   });
 
@@ -129,6 +134,54 @@ describe(openaiCompletionUsage.name, () => {
     ['no usage, no choices', { object: 'chat.completion' }],
   ])('reports nothing for %s', (_label, body) => {
     expect(openaiCompletionUsage(body)).toStrictEqual({});
+  });
+});
+
+describe(openaiChunkUsage.name, () => {
+  it('reads the usage chunk of a stream (include_usage) with the tier it was served at', () => {
+    const chunk = {
+      id: 'chatcmpl-C1',
+      object: 'chat.completion.chunk',
+      created: 1741569952,
+      model: 'gpt-5-2025-08-07',
+      service_tier: 'flex',
+      system_fingerprint: null,
+      choices: [],
+      usage: { prompt_tokens: 3000, completion_tokens: 400, total_tokens: 3400, prompt_tokens_details: { cached_tokens: 2000 } },
+    };
+    expect(openaiChunkUsage(chunk)).toStrictEqual({ inputTokens: 1000, cacheReadTokens: 2000, outputTokens: 400, serviceTier: 'flex' });
+  });
+
+  it('reports no tier for a null or missing service_tier', () => {
+    expect(openaiChunkUsage({ service_tier: null, usage: { prompt_tokens: 1, completion_tokens: 2 } })).toStrictEqual({ inputTokens: 1, outputTokens: 2 });
+    expect(openaiChunkUsage({ usage: null })).toStrictEqual({});
+  });
+});
+
+describe(serviceTierOf.name, () => {
+  it.each([
+    ['priority', 'priority'],
+    [' Flex ', 'flex'],
+    ['', undefined],
+    [null, undefined],
+    [3, undefined],
+    [{ tier: 'flex' }, undefined],
+  ])('%j -> %s', (value, expected) => {
+    expect(serviceTierOf(value)).toBe(expected);
+  });
+
+  it('cuts an absurdly long tier, so it cannot grow a cache key or a log line', () => {
+    expect(serviceTierOf('x'.repeat(1000))).toHaveLength(64);
+  });
+});
+
+describe(isStandardServiceTier.name, () => {
+  it.each([undefined, 'default', 'auto', 'standard', 'on_demand'])('%s is billed at the standard rate', (tier) => {
+    expect(isStandardServiceTier(tier)).toBe(true);
+  });
+
+  it.each(['flex', 'priority', 'scale', 'batch'])('%s is not', (tier) => {
+    expect(isStandardServiceTier(tier)).toBe(false);
   });
 });
 
@@ -206,6 +259,11 @@ describe('openaiUsage of a usage object', () => {
 });
 
 describe(anthropicUsage.name, () => {
+  it('reads the tier of a message_start usage (Anthropic Priority Tier)', () => {
+    const usage = { input_tokens: 12, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1, service_tier: 'priority' };
+    expect(anthropicUsage(usage)).toStrictEqual({ inputTokens: 12, outputTokens: 1, cacheReadTokens: 0, cacheCreationTokens: 0, serviceTier: 'priority' });
+  });
+
   it('reads the four counts of a usage object, zeros included', () => {
     const usage = {
       input_tokens: 3,
@@ -258,6 +316,16 @@ describe(foldUsage.name, () => {
     });
   });
 
+  it('keeps the latest service tier reported; a report without one is no news', () => {
+    const sut: UsagePatch = {};
+    expect(foldUsage(sut, { inputTokens: 5, serviceTier: 'standard' })).toBe(true);
+    expect(foldUsage(sut, { outputTokens: 3 })).toBe(true);
+    expect(sut.serviceTier).toBe('standard');
+    expect(foldUsage(sut, { serviceTier: 'standard' })).toBe(false);
+    expect(foldUsage(sut, { serviceTier: 'priority' })).toBe(true);
+    expect(sut).toStrictEqual({ inputTokens: 5, outputTokens: 3, serviceTier: 'priority' });
+  });
+
   it.each(USAGE_FIELDS)('folds %s, as every usage field', (field) => {
     const sut: UsagePatch = {};
     expect(foldUsage(sut, { [field]: 7 })).toBe(true);
@@ -279,6 +347,11 @@ describe(responsesResponseUsage.name, () => {
       usage: { input_tokens: 500, input_tokens_details: { cached_tokens: 300 }, output_tokens: 90, output_tokens_details: { reasoning_tokens: 64 }, total_tokens: 590 },
     };
     expect(responsesResponseUsage(response)).toStrictEqual({ inputTokens: 200, cacheReadTokens: 300, outputTokens: 90, reasoningTokens: 64, toolCallCount: 2 });
+  });
+
+  it('reads the tier the response was served at', () => {
+    const response = { object: 'response', status: 'completed', service_tier: 'flex', output: [], usage: { input_tokens: 10, output_tokens: 2 } };
+    expect(responsesResponseUsage(response)).toStrictEqual({ inputTokens: 10, outputTokens: 2, toolCallCount: 0, serviceTier: 'flex' });
   });
 
   it('caps cached tokens at input and ignores odd values', () => {

@@ -3,8 +3,8 @@
  * conversion read usage only through them, so what is recorded and what a client is sent agree.
  */
 
-/** Usage as a protocol parser reports it; absent fields leave the record as it is. */
-export interface UsagePatch {
+/** The counts a protocol parser reports: each a whole number, absent when not reported. */
+export interface UsageCounts {
   inputTokens?: number;
   outputTokens?: number;
   cacheReadTokens?: number;
@@ -18,7 +18,16 @@ export interface UsagePatch {
   webSearchRequests?: number;
 }
 
-export type UsageField = keyof UsagePatch;
+/** Usage as a protocol parser reports it; absent fields leave the record as it is. */
+export interface UsagePatch extends UsageCounts {
+  /**
+   * The service tier the upstream says it served the request at, lower-cased (OpenAI `service_tier`:
+   * `default`, `flex`, `priority`, `scale`; Anthropic `usage.service_tier`: `standard`, `priority`, `batch`).
+   */
+  serviceTier?: string;
+}
+
+export type UsageField = keyof UsageCounts;
 
 export const USAGE_FIELDS: readonly UsageField[] = [
   'inputTokens',
@@ -49,11 +58,30 @@ export function tokenCount(value: unknown): number | undefined {
 }
 
 /**
- * Folds a later report into what is known: each field takes the latest non-zero value. A later 0 is
- * no news (Anthropic's message_delta repeats input as 0; counts are cumulative). Returns whether anything changed.
+ * Tiers billed at a model's standard rates: OpenAI `default` (and `auto`, which the answer should
+ * resolve but may echo), Anthropic `standard`, Groq `on_demand`. A request that reports none is standard too.
+ */
+export const STANDARD_SERVICE_TIERS: ReadonlySet<string> = new Set(['default', 'auto', 'standard', 'on_demand']);
+
+export const isStandardServiceTier = (tier: string | undefined): boolean => tier === undefined || STANDARD_SERVICE_TIERS.has(tier);
+
+/** Longer reported tiers are cut: the tier is a cache key and a log field, and real ones are short words. */
+const SERVICE_TIER_MAX = 64;
+
+/** A reported `service_tier`, lower-cased; anything but a non-empty string (`null` included) is not reported. */
+export function serviceTierOf(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const tier = value.trim().toLowerCase().slice(0, SERVICE_TIER_MAX);
+  return tier === '' ? undefined : tier;
+}
+
+/**
+ * Folds a later report into what is known: each count takes the latest non-zero value, the service
+ * tier the latest one reported. A later 0 is no news (Anthropic's message_delta repeats input as 0;
+ * counts are cumulative). Returns whether anything changed.
  * Field by field, spelled out: it runs on every usage event of every request.
  */
-export function foldUsage(known: Partial<Record<UsageField, number>>, patch: UsagePatch): boolean {
+export function foldUsage(known: Partial<Record<UsageField, number>> & { serviceTier?: string }, patch: UsagePatch): boolean {
   let changed = false;
   if (patch.inputTokens && patch.inputTokens !== known.inputTokens) {
     known.inputTokens = patch.inputTokens;
@@ -87,6 +115,10 @@ export function foldUsage(known: Partial<Record<UsageField, number>>, patch: Usa
     known.webSearchRequests = patch.webSearchRequests;
     changed = true;
   }
+  if (patch.serviceTier !== undefined && patch.serviceTier !== known.serviceTier) {
+    known.serviceTier = patch.serviceTier;
+    changed = true;
+  }
   return changed;
 }
 
@@ -103,6 +135,7 @@ export function anthropicUsage(usage: unknown): UsagePatch {
   if (write1h) patch.cacheWrite1hTokens = write1h;
   const searches = isRecord(usage.server_tool_use) ? tokenCount(usage.server_tool_use.web_search_requests) : undefined;
   if (searches) patch.webSearchRequests = searches;
+  setIfDefined(patch, 'serviceTier', serviceTierOf(usage.service_tier));
   return patch;
 }
 
@@ -145,10 +178,18 @@ export function anthropicMessageUsage(body: unknown): UsagePatch {
   return patch;
 }
 
-/** Usage of a non-streaming OpenAI chat.completion, with the tool calls of all its choices. */
+/** Usage of a chat.completion.chunk that carries it (the last one, with `stream_options.include_usage`), with its service tier. */
+export function openaiChunkUsage(chunk: unknown): UsagePatch {
+  if (!isRecord(chunk)) return {};
+  const patch = openaiUsage(chunk.usage);
+  setIfDefined(patch, 'serviceTier', serviceTierOf(chunk.service_tier));
+  return patch;
+}
+
+/** Usage of a non-streaming OpenAI chat.completion, with its service tier and the tool calls of all its choices. */
 export function openaiCompletionUsage(body: unknown): UsagePatch {
   if (!isRecord(body)) return {};
-  const patch = openaiUsage(body.usage);
+  const patch = openaiChunkUsage(body);
   if (Array.isArray(body.choices)) {
     let toolCalls = 0;
     for (const choice of body.choices) {
@@ -189,10 +230,11 @@ export function isResponsesToolCall(item: unknown): boolean {
   return isRecord(item) && RESPONSES_TOOL_CALLS.has(item.type);
 }
 
-/** Usage of a Responses API `response` object, with the tool call items of its output. */
+/** Usage of a Responses API `response` object, with its service tier and the tool call items of its output. */
 export function responsesResponseUsage(response: unknown): UsagePatch {
   if (!isRecord(response)) return {};
   const patch = responsesUsage(response.usage);
+  setIfDefined(patch, 'serviceTier', serviceTierOf(response.service_tier));
   if (Array.isArray(response.output)) patch.toolCallCount = response.output.filter(isResponsesToolCall).length;
   return patch;
 }
@@ -205,6 +247,6 @@ export function embeddingsUsage(body: unknown): UsagePatch {
   return patch;
 }
 
-function setIfDefined(patch: UsagePatch, key: keyof UsagePatch, value: number | undefined): void {
+function setIfDefined<K extends keyof UsagePatch>(patch: UsagePatch, key: K, value: UsagePatch[K] | undefined): void {
   if (value !== undefined) patch[key] = value;
 }

@@ -10,6 +10,7 @@ import { wireClientSeries, wireRunningTotals, wireSeries, type WireActiveRow, ty
 import { renderYamlReport } from './format/yaml';
 import type { PricesQuery } from './dto/prices.query';
 import { wirePrices, type WirePrices } from './format/prices';
+import type { PriceFacts } from './pricing/price-book';
 import { CLOCK, TrackerService, type Clock } from './tracker.service';
 
 export interface RenderedReport {
@@ -52,13 +53,14 @@ export class MetricsReportService {
   /** The price of the provider/model asked for, or of every one seen so far (filtered by the globs given). */
   prices(query: PricesQuery): WirePrices {
     const book = this.tracker.prices;
+    const tiers = (e: PriceFacts): PriceFacts[] => book.tierOverrides(e.provider, e.model);
     if (query.provider !== undefined && query.model !== undefined && !/[*?]/.test(query.provider + query.model)) {
-      return wirePrices([book.peek(query.provider.toLowerCase(), query.model)], this.config.prices?.path);
+      return wirePrices([book.peek(query.provider.toLowerCase(), query.model)], this.config.prices?.path, tiers);
     }
     const provider = query.provider === undefined ? undefined : compileGlob(query.provider);
     const model = query.model === undefined ? undefined : compileGlob(query.model);
     const entries = [...book.known()].filter((e) => (provider?.test(e.provider) ?? true) && (model?.test(e.model) ?? true));
-    return wirePrices(entries, this.config.prices?.path);
+    return wirePrices(entries, this.config.prices?.path, tiers);
   }
 
   runningTotals(query: RunningTotalsQuery, accept: string | undefined): RenderedReport {

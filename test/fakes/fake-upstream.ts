@@ -83,6 +83,8 @@ export interface Script {
   incompleteReason?: string;
   /** Responses API: end with `response.failed` carrying this error (`errorMessage` is its message). */
   failedCode?: string;
+  /** The service tier the answer reports (`service_tier`, Anthropic `usage.service_tier`); default `default` (OpenAI) or `standard` (Anthropic); null leaves it out. */
+  serviceTier?: string | null;
 }
 
 export type ScriptSource = Script | ((req: RecordedRequest) => Script);
@@ -225,14 +227,21 @@ interface Body {
 
 // ---------------------------------------------------------------- Anthropic
 
-function anthropicUsage(u: Required<Usage>, outputTokens: number): Record<string, unknown> {
+/** The `service_tier` field an answer carries: the script's, else the protocol's standard name; none for null. */
+function serviceTierField(p: Plan, standard: string): { service_tier?: string } {
+  const tier = p.script.serviceTier === undefined ? standard : p.script.serviceTier;
+  return tier === null ? {} : { service_tier: tier };
+}
+
+function anthropicUsage(p: Plan, outputTokens: number): Record<string, unknown> {
+  const u = p.usage;
   return {
     input_tokens: u.input,
     cache_creation_input_tokens: u.cacheCreation,
     cache_read_input_tokens: u.cacheRead,
     cache_creation: { ephemeral_5m_input_tokens: u.cacheCreation, ephemeral_1h_input_tokens: 0 },
     output_tokens: outputTokens,
-    service_tier: 'standard',
+    ...serviceTierField(p, 'standard'),
   };
 }
 
@@ -255,7 +264,7 @@ function anthropicMessage(
     content,
     stop_reason: p.stopReason ?? (p.toolCalls.length > 0 ? 'tool_use' : 'end_turn'),
     stop_sequence: null,
-    usage: anthropicUsage(p.usage, p.usage.output),
+    usage: anthropicUsage(p, p.usage.output),
   };
   return { id, body, toolIds };
 }
@@ -271,7 +280,7 @@ function anthropicStream(p: Plan, model: string): SseEvent[] {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: anthropicUsage(p.usage, 1),
+        usage: anthropicUsage(p, 1),
       },
     }),
   );
@@ -390,7 +399,7 @@ function openaiCompletion(p: Plan, model: string): Record<string, unknown> {
     model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: openaiFinish(p) }],
     usage: openaiUsage(p.usage),
-    service_tier: 'default',
+    ...serviceTierField(p, 'default'),
     system_fingerprint: 'fp_fake',
   };
 }
@@ -401,7 +410,7 @@ function openaiStream(p: Plan, model: string, includeUsage: boolean): SseEvent[]
     object: 'chat.completion.chunk',
     created: Math.floor(Date.now() / 1000),
     model,
-    service_tier: 'default',
+    ...serviceTierField(p, 'default'),
     system_fingerprint: 'fp_fake',
   };
   const chunk = (delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> => ({
@@ -494,7 +503,7 @@ function responseObject(
     parallel_tool_calls: true,
     previous_response_id: body.previous_response_id ?? null,
     reasoning: { effort: null, summary: null },
-    service_tier: 'default',
+    ...serviceTierField(p, 'default'),
     store: body.store ?? true,
     temperature: 1,
     text: { format: { type: 'text' }, verbosity: 'medium' },

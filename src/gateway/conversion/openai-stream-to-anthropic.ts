@@ -1,4 +1,4 @@
-import { foldUsage, openaiUsage, type UsagePatch } from '../../core/usage';
+import { foldUsage, openaiChunkUsage, type UsagePatch } from '../../core/usage';
 import { EventRelay } from '../protocol/event-relay';
 import { openaiDeltaChars } from '../protocol/output-chars';
 import { redactSecrets, type Redact } from '../../core/redact';
@@ -137,7 +137,7 @@ class OpenAIToAnthropicRelay extends EventRelay {
 
   private handleChunk(chunk: OpenAIChatChunk): string {
     const reportsUsage = isObject(chunk.usage);
-    if (reportsUsage) foldUsage(this.usage, openaiUsage(chunk.usage));
+    if (reportsUsage) foldUsage(this.usage, openaiChunkUsage(chunk));
     let out = this.ensureStarted(chunk);
     const choices: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
     const choice = choices.find((c): c is OpenAIChunkChoice => isObject(c) && (c.index ?? 0) === 0);

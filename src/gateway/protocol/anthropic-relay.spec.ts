@@ -86,7 +86,7 @@ const TOOL_STREAM =
 const EXPECTED_CALLS = [
   {
     kind: 'usage',
-    patch: { inputTokens: 472, outputTokens: 2, cacheReadTokens: 8800, cacheCreationTokens: 1200 },
+    patch: { inputTokens: 472, outputTokens: 2, cacheReadTokens: 8800, cacheCreationTokens: 1200, serviceTier: 'standard' },
   },
   { kind: 'firstContent' },
   { kind: 'usage', patch: { toolCallCount: 1 } },

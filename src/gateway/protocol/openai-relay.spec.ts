@@ -67,7 +67,7 @@ const TOOL_STREAM =
   USAGE_CHUNK +
   DONE;
 
-const USAGE_CALL = { kind: 'usage', patch: { inputTokens: 93, cacheReadTokens: 1024, outputTokens: 46, reasoningTokens: 0 } };
+const USAGE_CALL = { kind: 'usage', patch: { inputTokens: 93, cacheReadTokens: 1024, outputTokens: 46, reasoningTokens: 0, serviceTier: 'default' } };
 
 describe(createOpenAIRelay.name, () => {
   it('passes a text stream through unchanged and reports first content and usage', () => {
@@ -199,7 +199,7 @@ describe(createOpenAIRelay.name, () => {
     const last = chunk([delta({}, 'stop')], { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 });
     const { output } = runRelay(createOpenAIRelay({ sink, dropUsageChunk: true }), last + DONE);
     expect(output).toBe(last + DONE);
-    expect(sink.calls).toEqual([{ kind: 'usage', patch: { inputTokens: 9, outputTokens: 12 } }]);
+    expect(sink.calls).toEqual([{ kind: 'usage', patch: { inputTokens: 9, outputTokens: 12, serviceTier: 'default' } }]);
   });
 
   it('rewrites the model in every chunk, including the dropped-or-not usage chunk', () => {

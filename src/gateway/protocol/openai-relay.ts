@@ -1,4 +1,4 @@
-import { openaiUsage } from '../../core/usage';
+import { openaiChunkUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
@@ -65,7 +65,7 @@ class OpenAIRelay extends EventRelay {
     const hasChoices = Array.isArray(choices) && choices.length > 0;
     if (hasChoices) this.observeChoices(choices);
     if (isRecord(usage)) {
-      const patch = openaiUsage(usage);
+      const patch = openaiChunkUsage(payload);
       if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
       if (this.dropUsageChunk && !hasChoices) return '';
     }

@@ -1,6 +1,14 @@
 import { CATALOG_NAME, CATALOG_VERSION } from '../pricing/catalog';
 import { perMillion } from '../pricing/price';
-import type { ResolvedPrice } from '../pricing/price-book';
+import type { PriceFacts, PriceSource } from '../pricing/price-book';
+
+type WireSource =
+  | { kind: 'catalog'; catalog: string; version: string; catalog_provider: string; catalog_model: string }
+  | { kind: 'override'; file: string; entry: number }
+  | null;
+
+/** The price of non-standard service tiers a prices-file entry gives: `service_tier` is the entry's name or glob. */
+export type WireServiceTierPrice = ReturnType<typeof perMillion> & { service_tier: string; source: WireSource };
 
 /** One provider/model in `GET /metrics/prices` (contract section 9): USD per million tokens, and where the price came from. */
 export interface WirePrice {
@@ -16,10 +24,9 @@ export interface WirePrice {
   web_searches_per_thousand: number | null;
   /** Long-context tiers: these rates apply to a request whose prompt (input + cache reads + cache writes) exceeds `above_prompt_tokens`. */
   tiers: (ReturnType<typeof perMillion> & { above_prompt_tokens: number })[];
-  source:
-    | { kind: 'catalog'; catalog: string; version: string; catalog_provider: string; catalog_model: string }
-    | { kind: 'override'; file: string; entry: number }
-    | null;
+  /** Prices-file entries for non-standard service tiers (flex, priority) that apply here, first match first; a tier none names is unpriced. */
+  service_tiers: WireServiceTierPrice[];
+  source: WireSource;
 }
 
 export interface WirePrices {
@@ -28,10 +35,17 @@ export interface WirePrices {
   prices: WirePrice[];
 }
 
-export function wirePrice(r: ResolvedPrice): WirePrice {
+function wireSource(s: PriceSource | undefined): WireSource {
+  if (s === undefined) return null;
+  return s.kind === 'override'
+    ? { kind: 'override', file: s.file, entry: s.entry }
+    : { kind: 'catalog', catalog: s.catalog, version: s.version, catalog_provider: s.catalogProvider, catalog_model: s.catalogModel };
+}
+
+/** A provider/model's price, with the service-tier entries that apply to it. */
+export function wirePrice(r: PriceFacts, serviceTiers: readonly PriceFacts[] = []): WirePrice {
   const base = r.price?.levels[0];
   const rates = base === undefined ? undefined : perMillion(base);
-  const s = r.source;
   return {
     provider: r.provider,
     model: r.model,
@@ -43,15 +57,17 @@ export function wirePrice(r: ResolvedPrice): WirePrice {
     cache_write_1h: rates?.cache_write_1h ?? null,
     web_searches_per_thousand: r.price === undefined ? null : r.price.webSearch / 1e9,
     tiers: (r.price?.levels ?? []).slice(1).map((l) => ({ above_prompt_tokens: l.start, ...perMillion(l) })),
-    source:
-      s === undefined
-        ? null
-        : s.kind === 'override'
-          ? { kind: 'override', file: s.file, entry: s.entry }
-          : { kind: 'catalog', catalog: s.catalog, version: s.version, catalog_provider: s.catalogProvider, catalog_model: s.catalogModel },
+    service_tiers: serviceTiers.flatMap((t) =>
+      t.price === undefined || t.serviceTier === undefined ? [] : [{ service_tier: t.serviceTier, ...perMillion(t.price.levels[0]), source: wireSource(t.source) }],
+    ),
+    source: wireSource(r.source),
   };
 }
 
-export function wirePrices(entries: Iterable<ResolvedPrice>, pricesFile: string | undefined): WirePrices {
-  return { catalog: { name: CATALOG_NAME, version: CATALOG_VERSION }, prices_file: pricesFile ?? null, prices: [...entries].map(wirePrice) };
+export function wirePrices(entries: Iterable<PriceFacts>, pricesFile: string | undefined, serviceTiers: (p: PriceFacts) => readonly PriceFacts[] = () => []): WirePrices {
+  return {
+    catalog: { name: CATALOG_NAME, version: CATALOG_VERSION },
+    prices_file: pricesFile ?? null,
+    prices: [...entries].map((e) => wirePrice(e, serviceTiers(e))),
+  };
 }

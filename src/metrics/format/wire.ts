@@ -304,6 +304,8 @@ export interface WireTrace {
   error: string | null;
   error_type: string | null;
   cost_usd: number | null;
+  /** The service tier the upstream reported (`default`, `standard`, `flex`, `priority`, ...); null when none. */
+  service_tier: string | null;
   client: string;
   user: string | null;
   session: string | null;
@@ -335,6 +337,7 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     error: r.error ?? null,
     error_type: r.errorType ?? null,
     cost_usd: usdOrNull(recordCost(r)),
+    service_tier: r.serviceTier ?? null,
     client: r.client,
     user: r.user ?? null,
     session: r.session ?? null,

@@ -43,7 +43,9 @@ export interface RequestRecord {
   /** Of cacheCreationTokens, those written for one hour; and web search requests: both priced apart. */
   cacheWrite1hTokens: number;
   webSearchRequests: number;
-  /** The price of its provider/model, resolved when routed (cached per provider/model). */
+  /** The service tier the upstream reported serving it at (lower-cased); undefined when it reported none. */
+  serviceTier?: string;
+  /** The price of its provider/model, resolved when routed (cached per provider/model); a non-standard tier has its own (`atTier`). */
   pricing?: ResolvedPrice;
   /** Set when finalized: nanodollars, or null when no price is known. */
   costNano?: number | null;

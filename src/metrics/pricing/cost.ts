@@ -1,3 +1,4 @@
+import { STANDARD_SERVICE_TIERS } from '../../core/usage';
 import type { RequestRecord } from '../model/request-record';
 import type { Price } from './price';
 
@@ -34,13 +35,16 @@ export function costNano(price: Price, u: CostUsage): number {
 }
 
 /**
- * A request's cost in nanodollars: final once finalized, else so far. Null when its provider/model
- * has no known price; 0 for a request never routed to a model (nothing was sent upstream).
+ * A request's cost in nanodollars: final once finalized, else so far. Null when its provider/model,
+ * at the service tier the upstream reported, has no known price; 0 for a request never routed to a
+ * model (nothing was sent upstream).
  */
 export function recordCost(r: RequestRecord): number | null {
   if (r.costNano !== undefined) return r.costNano;
-  const pricing = r.pricing;
+  let pricing = r.pricing;
   if (pricing === undefined) return 0;
+  const tier = r.serviceTier;
+  if (tier !== undefined && !STANDARD_SERVICE_TIERS.has(tier)) pricing = pricing.atTier(tier);
   return pricing.price === undefined ? null : costNano(pricing.price, r);
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeConfig, makeRecord } from '../../../test/support/factories';
 import { addRecordToSplit, addTotals, newSplit, newTotals } from '../calculations/accumulation';
@@ -18,9 +21,12 @@ function prng(seed: number): () => number {
 }
 
 describe('cost exactness', () => {
-  it('a million random requests: every total equals the sum of the per-request costs, to the nanodollar', () => {
-    const config = makeConfig({ ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k' });
-    const prices = new PriceBook(config.providers);
+  it('a million random requests at random service tiers: every total equals the sum of the per-request costs, to the nanodollar', () => {
+    const pricesPath = join(mkdtempSync(join(tmpdir(), 'vdm-exact-')), 'prices.yaml');
+    writeFileSync(pricesPath, 'prices:\n  - {provider: openai, model: "gpt-4o*", service_tier: flex, input: 1.25, output: 5, cache_read: 0.625}\n');
+    const config = makeConfig({ ANTHROPIC_API_KEY: 'k', OPENAI_API_KEY: 'k', VDM_PRICES_FILE: pricesPath });
+    const prices = new PriceBook(config.providers, config.prices);
+    const tiers = [undefined, 'default', 'standard', 'flex', 'priority'];
     const models: [string, string][] = [
       ['anthropic', 'claude-sonnet-4-5'],
       ['anthropic', 'claude-haiku-4-5'],
@@ -45,6 +51,7 @@ describe('cost exactness', () => {
         cacheReadTokens: rng() < 0.5 ? Math.floor(rng() * 100_000) : 0,
         cacheCreationTokens: rng() < 0.3 ? Math.floor(rng() * 20_000) : 0,
         durationMs: 1,
+        serviceTier: tiers[Math.floor(rng() * tiers.length)],
       });
       r.cacheWrite1hTokens = Math.floor(rng() * r.cacheCreationTokens);
       r.pricing = prices.resolve(r.provider!, r.openaiModel!);

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeConfig } from '../../../test/support/factories';
-import { costNano, usd } from './cost';
+import { makeConfig, makeRecord } from '../../../test/support/factories';
+import { costNano, recordCost, usd } from './cost';
 import { PriceBook } from './price-book';
 
 function pricesFile(yaml: string): string {
@@ -90,12 +90,93 @@ describe(PriceBook.name, () => {
   });
 });
 
+describe('service tiers', () => {
+  // OpenAI's published flex rates for gpt-5: $0.625 in, $0.0625 cached, $5 out (half the standard $1.25 / $0.125 / $10).
+  const path = pricesFile(
+    [
+      'prices:',
+      '  - {provider: azure, model: "gpt-5*", input: 1, output: 8}',
+      '  - {provider: "*", model: "gpt-5*", service_tier: flex, input: 0.625, output: 5, cache_read: 0.0625}',
+      '  - {provider: anthropic, model: "claude-sonnet-4-5*", service_tier: "prio*", input: 6, output: 30, cache_read: 0.6, cache_write: 7.5}',
+      '',
+    ].join('\n'),
+  );
+  const sut = book({ OPENAI_API_KEY: 'k', ANTHROPIC_API_KEY: 'k', AZURE_API_KEY: 'k', AZURE_BASE_URL: 'http://10.0.0.1/v1', VDM_PRICES_FILE: path });
+  const cached = { inputTokens: 1000, cacheReadTokens: 2000, cacheCreationTokens: 0, outputTokens: 400 };
+
+  it('prices a flex request by the entry naming its tier, and the standard tier as before', () => {
+    const gpt5 = sut.resolve('openai', 'gpt-5');
+    const flex = gpt5.atTier('flex');
+    expect(flex).toMatchObject({ provider: 'openai', model: 'gpt-5', serviceTier: 'flex', source: { kind: 'override', file: path, entry: 1 } });
+    // 1000*0.625 + 2000*0.0625 + 400*5 = 2750 per million
+    expect(usd(costNano(flex.price!, cached))).toBe(0.00275);
+    // catalog gpt-5: 1000*1.25 + 2000*0.125 + 400*10 = 5500 per million
+    expect(usd(costNano(gpt5.price!, cached))).toBe(0.0055);
+  });
+
+  it.each(['default', 'auto', 'standard', 'on_demand'])('the standard tier %s is the standard price itself', (tier) => {
+    const gpt5 = sut.resolve('openai', 'gpt-5');
+    expect(gpt5.atTier(tier)).toBe(gpt5);
+  });
+
+  it('matches a tier glob (prio*) and resolves each tier once', () => {
+    const sonnet = sut.resolve('anthropic', 'claude-sonnet-4-5-20250929');
+    const priority = sonnet.atTier('priority');
+    expect(priority.source).toEqual({ kind: 'override', file: path, entry: 2 });
+    expect(sonnet.atTier('priority')).toBe(priority);
+    // 1000*6 + 2000*0.6 + 400*30 = 19200 per million
+    expect(usd(costNano(priority.price!, cached))).toBe(0.0192);
+  });
+
+  it('leaves a tier no entry names unpriced, never at the standard rate: the catalog has no tier prices', () => {
+    const priority = sut.resolve('openai', 'gpt-5').atTier('priority');
+    expect(priority).toMatchObject({ provider: 'openai', model: 'gpt-5', serviceTier: 'priority' });
+    expect(priority.price).toBeUndefined();
+    expect(priority.source).toBeUndefined();
+  });
+
+  it('an entry without service_tier prices the standard tier only, so a flex request does not fall back to it', () => {
+    const azure = sut.resolve('azure', 'gpt-5');
+    expect(azure.source).toEqual({ kind: 'override', file: path, entry: 0 });
+    expect(azure.atTier('flex').source).toEqual({ kind: 'override', file: path, entry: 1 });
+    const plain = book({ AZURE_API_KEY: 'k', AZURE_BASE_URL: 'http://10.0.0.1/v1', VDM_PRICES_FILE: pricesFile('prices:\n  - {provider: azure, model: "*", input: 1, output: 2}\n') });
+    expect(plain.resolve('azure', 'gpt-5').atTier('flex').price).toBeUndefined();
+  });
+
+  it('lists the tier entries that apply to a provider/model, for GET /metrics/prices', () => {
+    expect(sut.tierOverrides('openai', 'gpt-5')).toEqual([expect.objectContaining({ serviceTier: 'flex', source: { kind: 'override', file: path, entry: 1 } })]);
+    expect(sut.tierOverrides('anthropic', 'claude-sonnet-4-5')).toEqual([expect.objectContaining({ serviceTier: 'prio*' })]);
+    expect(sut.tierOverrides('openai', 'gpt-4o')).toEqual([]);
+  });
+
+  describe(recordCost.name, () => {
+    const record = (serviceTier?: string) => {
+      const r = makeRecord({ provider: 'openai', openaiModel: 'gpt-5', ...cached, serviceTier });
+      r.pricing = sut.resolve('openai', 'gpt-5');
+      return r;
+    };
+
+    it('prices a request at the tier it reported', () => {
+      expect(recordCost(record('flex'))).toBe(2_750_000);
+      expect(recordCost(record('default'))).toBe(5_500_000);
+      expect(recordCost(record())).toBe(5_500_000);
+    });
+
+    it('is null for a tier with no known price', () => {
+      expect(recordCost(record('priority'))).toBeNull();
+    });
+  });
+});
+
 describe('VDM_PRICES_FILE validation', () => {
   it.each([
     ['prices:\n  - {provider: a, model: b, input: 1}\n', 'prices[0].output must be a number >= 0'],
     ['prices:\n  - {provider: a, model: b, input: 1, output: 2}\n  - {provider: a, model: b, input: -1, output: 2}\n', 'prices[1].input must be a number >= 0'],
     ['prices:\n  - {provider: a, model: b, input: 1, output: 2, cache_reed: 1}\n', 'prices[0].cache_reed is not a known field'],
     ['prices:\n  - {model: b, input: 1, output: 2}\n', 'prices[0].provider must be a name or glob'],
+    ['prices:\n  - {provider: a, model: b, service_tier: "", input: 1, output: 2}\n', 'prices[0].service_tier must be a name or glob'],
+    ['prices:\n  - {provider: a, model: b, service_tier: [flex], input: 1, output: 2}\n', 'prices[0].service_tier must be a name or glob'],
+    ['prices:\n  - {provider: a, model: b, service_tier: Default, input: 1, output: 2}\n', 'prices[0].service_tier is "default", a standard tier'],
     ['prices: 3\n', 'the file must hold a `prices:` list'],
     ['prices: [\n', 'the file cannot be read as YAML'],
   ])('%j stops start-up naming the file, the entry and the field', (yaml, message) => {

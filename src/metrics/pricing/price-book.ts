@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { PriceOverride, PricesFile } from '../../config/prices-file';
+import { isStandardServiceTier } from '../../core/usage';
 import type { ProviderSettings } from '../../config/providers';
 import { compileGlob } from '../calculations/wildcard';
 import { CATALOG_NAME, CATALOG_VERSION, catalogPrice } from './catalog';
@@ -13,19 +14,33 @@ export type PriceSource =
 export interface ResolvedPrice {
   provider: string;
   model: string;
+  /** The non-standard service tier this is the price of; undefined for the standard tier. */
+  serviceTier?: string;
   price?: Price;
   source?: PriceSource;
+  /**
+   * The price of a request the upstream served at `tier`: this one for a standard tier, else that
+   * tier's own, resolved on first use and kept with this price (so once per provider/model/tier).
+   */
+  readonly atTier: (tier: string) => ResolvedPrice;
 }
 
 /** Distinct provider/model prices kept; past this (invented model names) the oldest is forgotten and resolved again if seen. */
 export const PRICE_CACHE_LIMIT = 4096;
+/** Distinct non-standard tiers kept per provider/model; real upstreams report a handful. */
+export const TIER_CACHE_LIMIT = 16;
 
 interface CompiledOverride {
   provider: RegExp;
   model: RegExp;
+  /** Entries with a service tier price only the non-standard tiers it matches; the others only the standard tier. */
+  serviceTier?: RegExp;
   override: PriceOverride;
   price: Price;
 }
+
+/** What a price is, without its tier lookup (what `GET /metrics/prices` shows). */
+export type PriceFacts = Omit<ResolvedPrice, 'atTier'>;
 
 function overridePrice(o: PriceOverride): Price {
   const input = picoPerToken(o.input);
@@ -48,7 +63,9 @@ function overridePrice(o: PriceOverride): Price {
 /**
  * Which price applies to a provider/model: the first matching VDM_PRICES_FILE entry, else the
  * bundled catalog. Resolved once per provider/model and cached (the catalog's own lookup scans
- * its model list); an unknown price is logged once, not per request.
+ * its model list); an unknown price is logged once, not per request. A non-standard service tier
+ * (flex, priority) is priced only by an entry naming it: the catalog has no tier prices, and the
+ * standard rate would be a wrong figure, so without one the request is unpriced.
  */
 export class PriceBook {
   private readonly logger = new Logger('Pricing');
@@ -62,13 +79,19 @@ export class PriceBook {
     private readonly file?: PricesFile,
     private readonly now: () => Date = () => new Date(),
   ) {
-    this.overrides = (file?.overrides ?? []).map((o) => ({ provider: compileGlob(o.provider), model: compileGlob(o.model), override: o, price: overridePrice(o) }));
+    this.overrides = (file?.overrides ?? []).map((o) => ({
+      provider: compileGlob(o.provider),
+      model: compileGlob(o.model),
+      serviceTier: o.serviceTier === undefined ? undefined : compileGlob(o.serviceTier),
+      override: o,
+      price: overridePrice(o),
+    }));
   }
 
   resolve(provider: string, model: string): ResolvedPrice {
     let found = this.index.get(provider)?.get(model);
     if (found === undefined) {
-      found = this.lookup(provider, model);
+      found = this.withTiers(this.lookup(provider, model));
       if (this.cache.size >= PRICE_CACHE_LIMIT) {
         const oldest = this.cache.values().next().value!;
         this.cache.delete(`${oldest.provider}\u0000${oldest.model}`);
@@ -90,7 +113,7 @@ export class PriceBook {
 
   /** The price that would apply, for a query: neither cached nor logged, so queries cannot evict or spam. */
   peek(provider: string, model: string): ResolvedPrice {
-    return this.cache.get(`${provider}\u0000${model}`) ?? this.lookup(provider, model);
+    return this.cache.get(`${provider}\u0000${model}`) ?? this.withTiers(this.lookup(provider, model), false);
   }
 
   /** Every provider/model resolved so far (by requests), in first-seen order. */
@@ -98,11 +121,54 @@ export class PriceBook {
     return this.cache.values();
   }
 
-  private lookup(provider: string, model: string): ResolvedPrice {
+  /** The prices file's service-tier entries that apply to a provider/model, in the order they are tried (`serviceTier` is the entry's glob). */
+  tierOverrides(provider: string, model: string): PriceFacts[] {
+    return this.overrides
+      .filter((o) => o.serviceTier !== undefined && o.provider.test(provider) && o.model.test(model))
+      .map((o) => this.fromOverride(provider, model, o, o.override.serviceTier));
+  }
+
+  /** Gives a standard price its tier lookup: each tier resolved once, kept with it, and an unknown one logged once. */
+  private withTiers(facts: PriceFacts, log = true): ResolvedPrice {
+    const tiers = new Map<string, ResolvedPrice>();
+    const standard: ResolvedPrice = {
+      ...facts,
+      atTier: (tier) => {
+        if (isStandardServiceTier(tier)) return standard;
+        let found = tiers.get(tier);
+        if (found === undefined) {
+          found = { ...this.lookupTier(facts.provider, facts.model, tier), atTier: standard.atTier };
+          if (tiers.size >= TIER_CACHE_LIMIT) tiers.delete(tiers.keys().next().value!);
+          tiers.set(tier, found);
+          if (log && found.price === undefined) {
+            this.logger.warn(
+              `No price known for provider=${facts.provider} model=${facts.model} service_tier=${tier}: its requests count as unpriced (cost_usd null), not at the standard rate; add an entry with service_tier: ${tier} to VDM_PRICES_FILE`,
+            );
+          }
+        }
+        return found;
+      },
+    };
+    return standard;
+  }
+
+  private fromOverride(provider: string, model: string, o: CompiledOverride, serviceTier?: string): PriceFacts {
+    const facts: PriceFacts = { provider, model, price: o.price, source: { kind: 'override', file: this.file!.path, entry: o.override.entry } };
+    if (serviceTier !== undefined) facts.serviceTier = serviceTier;
+    return facts;
+  }
+
+  /** A non-standard tier: the first entry naming it; the bundled catalog keeps one price per model, none per tier. */
+  private lookupTier(provider: string, model: string, tier: string): PriceFacts {
     for (const o of this.overrides) {
-      if (o.provider.test(provider) && o.model.test(model)) {
-        return { provider, model, price: o.price, source: { kind: 'override', file: this.file!.path, entry: o.override.entry } };
-      }
+      if (o.serviceTier?.test(tier) && o.provider.test(provider) && o.model.test(model)) return this.fromOverride(provider, model, o, tier);
+    }
+    return { provider, model, serviceTier: tier };
+  }
+
+  private lookup(provider: string, model: string): PriceFacts {
+    for (const o of this.overrides) {
+      if (o.serviceTier === undefined && o.provider.test(provider) && o.model.test(model)) return this.fromOverride(provider, model, o);
     }
     let match: ReturnType<typeof catalogPrice>;
     try {
