@@ -4,7 +4,7 @@
 // the Usage panels (usage.js) read the usage store's history.
 import * as fmt from './format.js';
 import { $, badge, cssVar, el } from './dom.js';
-import { costCol, countCol, errorCount, makeGrid, numCol, renderGrid } from './grid.js';
+import { costCol, countCol, errorCount, makeGrid, modelOf, numCol, renderGrid, requestCols } from './grid.js';
 import { AuthRequired, createApi, endpoint } from './http.js';
 import { backoffDelay, readSse } from './sse.js';
 import { createUsagePanel, USAGE_REFRESH_MS } from './usage.js';
@@ -619,7 +619,6 @@ const timeCol = {
   key: 'ts', label: 'Time', col: 'c-time',
   render: (row) => fmt.clock(row.ts), title: (row) => fmt.fullDate(row.ts),
 };
-const modelOf = (row) => row.model || row.requested_model || 'unknown';
 
 const errorsGrid = makeGrid($('#errors-grid'), [
   timeCol,
@@ -633,15 +632,7 @@ errorsGrid.rowAttrs = (row) => ({ requestId: row.request_id });
 
 const tracesGrid = makeGrid($('#traces-grid'), [
   timeCol,
-  { key: 'status', label: 'Status', col: 'c-num-w', render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status) },
-  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
-  { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
-  { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
-  numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
-  countCol('input_tokens', 'Input'),
-  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
-  countCol('cache_read_tokens', 'Cache read'),
-  countCol('cache_creation_tokens', 'Cache write'),
+  ...requestCols(),
   countCol('tool_call_count', 'Tools', { col: 'c-small' }),
 ], { key: 'ts', dir: -1 });
 tracesGrid.rowAttrs = (row) => ({ requestId: row.request_id });

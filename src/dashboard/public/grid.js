@@ -1,6 +1,6 @@
 // Sortable grids shared by the dashboard's panels.
 import * as fmt from './format.js';
-import { el } from './dom.js';
+import { badge, el } from './dom.js';
 
 /**
  * A sortable table: columns {key, label, num?, col?, cls?, render?(row) -> Node|string, value?(row),
@@ -93,3 +93,21 @@ export const costCol = (extra = {}) => ({
   key: 'cost_usd', label: 'Cost', num: true,
   render: (row) => fmt.usd(row.cost_usd), title: (row) => fmt.usdExact(row.cost_usd, row.unpriced_requests), ...extra,
 });
+
+export const modelOf = (row) => row.model || row.requested_model || 'unknown';
+
+/** One request's columns, a trace's or a stored row's: status, provider, model, mode, duration, the four token counts. */
+export const requestCols = () => [
+  {
+    key: 'status', label: 'Status', col: 'c-num-w',
+    render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status), title: (row) => row.error_type ?? row.status,
+  },
+  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
+  { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
+  { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
+  numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
+  countCol('input_tokens', 'Input'),
+  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
+  countCol('cache_read_tokens', 'Cache read'),
+  countCol('cache_creation_tokens', 'Cache write'),
+];

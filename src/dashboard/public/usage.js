@@ -3,7 +3,7 @@
 // queries scan rows, and better-sqlite3 runs them on the gateway's event loop.
 import * as fmt from './format.js';
 import { $, badge, cssVar, el } from './dom.js';
-import { costCol, countCol, errorCount, makeGrid, numCol, renderGrid } from './grid.js';
+import { costCol, countCol, errorCount, makeGrid, numCol, renderGrid, requestCols } from './grid.js';
 import { AuthRequired, endpoint } from './http.js';
 
 export const USAGE_REFRESH_MS = 60000;
@@ -161,15 +161,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
 
   const sessionGrid = makeGrid($('#session-grid'), [
     { key: 'start_time', label: 'Start', col: 'c-time', render: (row) => fmt.when(row.start_time), title: (row) => fmt.fullDate(row.start_time) },
-    { key: 'status', label: 'Status', col: 'c-num-w', render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status), title: (row) => row.error_type ?? 'ok' },
-    { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
-    { key: 'model', label: 'Model', col: 'c-wide', value: (row) => row.model || row.requested_model || 'unknown' },
-    { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
-    numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
-    countCol('input_tokens', 'Input'),
-    countCol('output_tokens', 'Output', { col: 'c-num-w' }),
-    countCol('cache_read_tokens', 'Cache read'),
-    countCol('cache_creation_tokens', 'Cache write'),
+    ...requestCols(),
     costCol({ title: (row) => fmt.usdExact(row.cost_usd) }),
   ], { key: 'start_time', dir: -1 });
   sessionGrid.rowAttrs = (row) => ({ requestId: row.request_id });
