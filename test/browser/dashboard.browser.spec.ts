@@ -5,8 +5,9 @@
  * CI installs chromium (.ci/run); without it this file is skipped, under CI=true it fails.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
@@ -92,6 +93,30 @@ async function gateway(env: Record<string, string>, port = 0): Promise<Gateway> 
   cleanups.push(() => gw.close());
   return gw;
 }
+
+/** A SQLite usage store in a fresh temp folder, removed after the test (after its gateway closed). */
+function storeEnv(): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-dash-store-'));
+  cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  return { VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20' };
+}
+
+async function getJson(url: string): Promise<any> {
+  const res = await fetch(url);
+  expect(res.status, url).toBe(200);
+  return res.json();
+}
+
+/** Waits until the store holds every finished request the running totals count. */
+async function storeCaughtUp(gw: Gateway): Promise<any> {
+  const live = (await getJson(`${gw.url}/metrics/running-totals?format=json&include_active=false`)).summary;
+  await expect.poll(async () => (await getJson(`${gw.url}/metrics/usage?from=-2d`)).totals.requests, { timeout: WAIT }).toBe(live.total_requests);
+  return live;
+}
+
+/** Nanodollars from a cost tooltip ("$0.004782", "$0.01; 1 unpriced request not included"). */
+const nanoOf = (title: string | null): number => Math.round(Number((title ?? '').split(';')[0].replace(/^\$/, '')) * 1e9);
+const nano = (usd: number | null | undefined): number => Math.round((usd ?? 0) * 1e9);
 
 interface Watched {
   page: Page;
@@ -388,9 +413,10 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
   }, 60_000);
 
   it('keeps every grid readable at 1024 and 1280 px, long model names included', async () => {
-    const gw = await gateway(upstreamEnv({ OPENROUTER_API_KEY: 'sk-or-upstream-test', OPENROUTER_BASE_URL: `${fake.url}/v1` }));
+    const gw = await gateway(upstreamEnv({ OPENROUTER_API_KEY: 'sk-or-upstream-test', OPENROUTER_BASE_URL: `${fake.url}/v1`, ...storeEnv() }));
+    const session = 'ci-nightly/run-20260131-0412/shard-07/retry-2/6f1c2a9e-3b7d-4e8a-9c51-0d2e4f6a8b13';
     const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
-    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-vdm-session': session } });
     const models = [
       'openrouter:anthropic/claude-3-5-sonnet:context-flash',
       'openrouter:meta-llama/llama-3.1-405b-instruct:nitro',
@@ -420,6 +446,12 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await expect.poll(() => page.locator('#active-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length);
     await page.locator('#errors-grid tbody tr').first().waitFor({ timeout: WAIT });
     await expect.poll(() => page.locator('#models-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
+    // The usage grids, a session's included, filled from the store.
+    await storeCaughtUp(gw);
+    await page.click('#usage-refresh');
+    await page.click('#usage-sessions-grid tbody tr button.link', { timeout: WAIT });
+    await expect.poll(() => page.locator('#session-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
+    await expect.poll(() => page.locator('#usage-models-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
 
     for (const width of [1024, 1280]) {
       await page.setViewportSize({ width, height: 1100 });
@@ -455,7 +487,9 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
           };
         });
       });
-      expect(grids.map((g) => g.id).sort()).toEqual(['active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'traces-grid']);
+      expect(grids.map((g) => g.id).sort()).toEqual([
+        'active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'session-grid', 'traces-grid', 'usage-clients-grid', 'usage-models-grid', 'usage-sessions-grid',
+      ]);
       for (const grid of grids) {
         const where = `${grid.id} at ${width} px`;
         // Fits its panel: nothing hides behind a horizontal scroll.
@@ -474,6 +508,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
       // At 1024 px the models grid leaves out its stream / sync split (the switch above shows it); nothing else is left out.
       expect(Object.fromEntries(grids.map((g) => [g.id, g.hidden]))).toEqual({
         'active-grid': 0, 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'clients-grid': 0, 'errors-grid': 0, 'traces-grid': 0,
+        'usage-models-grid': 0, 'usage-clients-grid': 0, 'usage-sessions-grid': 0, 'session-grid': 0,
       });
       const modelCells = grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label === 'Model')!.cells;
       // Each in-flight row names its model, whole in the tooltip however narrow the column.
@@ -526,6 +561,199 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(cases[2].title).toBe('56 output tokens; 200 characters in 12 chunks received');
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it('shows the usage store: hourly and daily charts, by model, by client, and one session’s requests summing to its total', async () => {
+    const gw = await gateway(upstreamEnv(storeEnv()));
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    await page.waitForSelector('#usage-hourly .chart-empty:not([hidden])', { timeout: WAIT });
+
+    // Two clients (key fingerprints), two sessions, and one request with no session; an upstream error among them.
+    const keyOne = 'sk-dash-usage-key-one-71c2';
+    const keyTwo = 'sk-dash-usage-key-two-a93d';
+    const ask = { max_tokens: 50, messages: [{ role: 'user' as const, content: 'x' }] };
+    const alpha = { 'x-vdm-session': 'sess-alpha' };
+    const beta = { 'x-vdm-session': 'sess-beta' };
+    fake.enqueue({ text: TEXT, usage: USAGE });
+    await new Anthropic({ apiKey: keyOne, baseURL: gw.url, maxRetries: 0, defaultHeaders: alpha }).messages.create({ model: 'claude-sonnet-4-5', ...ask });
+    fake.enqueue({ text: TEXT, usage: { input: 200, output: 20 } });
+    await new Anthropic({ apiKey: keyOne, baseURL: gw.url, maxRetries: 0, defaultHeaders: alpha }).messages.stream({ model: 'claude-sonnet-4-5', ...ask }).finalMessage();
+    fake.enqueue({ text: TEXT, usage: { input: 500, output: 70, cacheRead: 100 } });
+    await new OpenAI({ apiKey: keyOne, baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: alpha }).chat.completions.create({ model: 'openai:gpt-4o', messages: ask.messages });
+    const two = new OpenAI({ apiKey: keyTwo, baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: beta });
+    fake.enqueue({ text: TEXT, usage: { input: 800, output: 90 } });
+    await two.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: ask.messages });
+    fake.enqueue({ status: 429, errorMessage: 'Slow down' });
+    await expect(two.chat.completions.create({ model: 'openai:gpt-4o-mini', messages: ask.messages })).rejects.toThrow();
+    fake.enqueue({ text: TEXT, usage: { input: 10, output: 5 } });
+    await new Anthropic({ apiKey: keyTwo, baseURL: gw.url, maxRetries: 0 }).messages.create({ model: 'claude-sonnet-4-5', ...ask });
+
+    const live = await storeCaughtUp(gw);
+    expect(live.total_requests).toBe(6);
+    const totals = await getJson(`${gw.url}/metrics/running-totals?format=json&include_active=false`);
+    const traces: any[] = (await getJson(`${gw.url}/metrics/logs?limit_traces=100`)).traces;
+    expect(traces).toHaveLength(6);
+
+    // The panel reads the store once a minute: Refresh reads it now.
+    await page.click('#usage-refresh');
+    await expect.poll(() => page.getAttribute('#usage-hourly [data-sum="requests"]', 'title'), { timeout: WAIT }).toBe('6');
+    const liveTokens = live.total_input_tokens + live.total_output_tokens + live.total_cache_read_tokens + live.total_cache_creation_tokens;
+    for (const chart of ['#usage-hourly', '#usage-daily']) {
+      expect(await page.getAttribute(`${chart} [data-sum="errors"]`, 'title')).toBe('1');
+      expect(await page.getAttribute(`${chart} [data-sum="tokens"]`, 'title')).toBe(liveTokens.toLocaleString('en-US'));
+      expect(nanoOf(await page.getAttribute(`${chart} [data-sum="cost_usd"]`, 'title'))).toBe(nano(live.total_cost_usd));
+    }
+
+    // What the charts draw: one bar per hour (24) and per day (30), stacked per figure, summing to the totals.
+    const drawn = async (): Promise<Record<string, { labels: number; sets: Record<string, number[]> }>> =>
+      page.evaluate(() => {
+        const g = globalThis as any;
+        const of = (selector: string) => {
+          const chart = g.Chart.getChart(g.document.querySelector(`${selector} canvas`));
+          return { labels: chart.data.labels.length, sets: Object.fromEntries(chart.data.datasets.map((d: any) => [d.label, d.data])) };
+        };
+        return { hourly: of('#usage-hourly'), daily: of('#usage-daily') };
+      });
+    const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+    const apiHours = (await getJson(`${gw.url}/metrics/usage?from=-2d&group_by=hour`)).rows;
+    const apiDays = (await getJson(`${gw.url}/metrics/usage?from=-40d&group_by=day`)).rows;
+    const requests = await drawn();
+    expect(requests.hourly.labels).toBe(24);
+    expect(requests.daily.labels).toBe(30);
+    for (const [name, apiRows] of [['hourly', apiHours], ['daily', apiDays]] as const) {
+      const { sets } = requests[name];
+      expect(Object.keys(sets)).toEqual(['Succeeded', 'Errors']);
+      const perBucket = sets.Succeeded.map((ok, i) => ok + sets.Errors[i]);
+      expect(perBucket.filter((n) => n > 0), name).toEqual(apiRows.map((r: any) => r.requests));
+      expect(sum(perBucket)).toBe(live.total_requests);
+      expect(sum(sets.Errors)).toBe(live.total_errors);
+    }
+    await page.click('input[name="usage-figure"][value="tokens"] + span');
+    const tokens = await drawn();
+    for (const name of ['hourly', 'daily'] as const) {
+      const { sets } = tokens[name];
+      expect(Object.fromEntries(Object.entries(sets).map(([label, values]) => [label, sum(values)]))).toEqual({
+        Input: live.total_input_tokens, Output: live.total_output_tokens, 'Cache read': live.total_cache_read_tokens, 'Cache write': live.total_cache_creation_tokens,
+      });
+    }
+    await page.click('input[name="usage-figure"][value="cost"] + span');
+    const cost = await drawn();
+    for (const name of ['hourly', 'daily'] as const) expect(nano(sum(cost[name].sets.Cost))).toBe(nano(live.total_cost_usd));
+    await shot(page, '13-usage-cost');
+
+    // By model and by client: the stored sums equal the running totals, row for row.
+    const models = Object.entries(totals.providers as Record<string, any>).flatMap(([provider, p]) =>
+      Object.entries(p.models as Record<string, any>).map(([model, m]) => ({ provider, model, ...m.total })),
+    );
+    expect(await page.locator('#usage-models-grid tbody tr').count()).toBe(models.length);
+    for (const m of models) {
+      const row = `#usage-models-grid tr[data-provider="${m.provider}"][data-model="${m.model}"]`;
+      expect(await cell(page, `${row} td[data-col="requests"]`), row).toBe(String(m.requests));
+      expect(await cell(page, `${row} td[data-col="input_tokens"]`), row).toBe(m.input_tokens.toLocaleString('en-US'));
+      expect(nanoOf(await page.getAttribute(`${row} td[data-col="cost_usd"]`, 'title')), row).toBe(nano(m.cost_usd));
+    }
+    const clients = Object.entries(totals.clients as Record<string, any>);
+    expect(clients).toHaveLength(2);
+    expect(await page.locator('#usage-clients-grid tbody tr').count()).toBe(clients.length);
+    for (const [name, c] of clients) {
+      const row = `#usage-clients-grid tr[data-client="${name}"]`;
+      expect(await cell(page, `${row} td[data-col="requests"]`), row).toBe(String(c.rollup.total.requests));
+      expect(await cell(page, `${row} td[data-col="errors"]`), row).toBe(String(c.rollup.total.errors));
+      expect(nanoOf(await page.getAttribute(`${row} td[data-col="cost_usd"]`, 'title')), row).toBe(nano(c.rollup.total.cost_usd));
+    }
+
+    // One client charted: clicked in the table, its own hours and days, its own cost.
+    const clientOne = `key:${createHash('sha256').update(keyOne).digest('hex').slice(0, 8)}`;
+    const one = totals.clients[clientOne].rollup.total;
+    await page.click(`#usage-clients-grid tr[data-client="${clientOne}"] button.link`);
+    await expect.poll(() => page.getAttribute('#usage-daily [data-sum="requests"]', 'title'), { timeout: WAIT }).toBe(String(one.requests));
+    expect(await page.inputValue('#usage-client')).toBe(clientOne);
+    const costOne = await drawn();
+    for (const name of ['hourly', 'daily'] as const) expect(nano(sum(costOne[name].sets.Cost)), name).toBe(nano(one.cost_usd));
+    expect(nanoOf(await page.getAttribute('#usage-daily [data-sum="cost_usd"]', 'title'))).toBe(nano(one.cost_usd));
+    await page.selectOption('#usage-client', '');
+    await expect.poll(() => page.getAttribute('#usage-daily [data-sum="requests"]', 'title'), { timeout: WAIT }).toBe('6');
+
+    // Sessions: the two named ones (the request without a session is in no row), most expensive first.
+    const sessionsShown = (): Promise<(string | null)[]> => page.locator('#usage-sessions-grid tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-session')));
+    const costOfSession = (name: string): number => traces.filter((t) => t.session === name).reduce((n, t) => n + nano(t.cost_usd), 0);
+    expect(await sessionsShown()).toEqual(costOfSession('sess-alpha') > costOfSession('sess-beta') ? ['sess-alpha', 'sess-beta'] : ['sess-beta', 'sess-alpha']);
+    expect(await cell(page, '#usage-sessions-grid tr[data-session="sess-alpha"] td[data-col="requests"]')).toBe('3');
+
+    // One session's view: exactly its requests, their costs summing to its total.
+    const sessionView = async (): Promise<{ ids: string[]; costs: number; total: number; requests: string | null }> => ({
+      ids: (await page.locator('#session-grid tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-request-id') ?? ''))).sort(),
+      costs: sum((await page.locator('#session-grid tbody td[data-col="cost_usd"]').evaluateAll((tds) => tds.map((td) => td.getAttribute('title')))).map(nanoOf)),
+      total: nanoOf(await page.getAttribute('#session-sums [data-sum="cost_usd"]', 'title')),
+      requests: await page.getAttribute('#session-sums [data-sum="requests"]', 'title'),
+    });
+    const idsOf = (name: string): string[] => traces.filter((t) => t.session === name).map((t) => t.request_id).sort();
+    await page.click('#usage-sessions-grid tr[data-session="sess-alpha"] button.link');
+    await page.waitForSelector('#session-panel:not([hidden])');
+    await expect.poll(() => page.locator('#session-grid tbody tr').count(), { timeout: WAIT }).toBe(3);
+    await page.waitForSelector('#session-sums [data-sum="cost_usd"]', { timeout: WAIT });
+    const viewAlpha = await sessionView();
+    expect(viewAlpha).toEqual({ ids: idsOf('sess-alpha'), costs: costOfSession('sess-alpha'), total: costOfSession('sess-alpha'), requests: '3' });
+    expect(viewAlpha.total).toBeGreaterThan(0);
+    expect(await cell(page, '#session-id')).toBe('sess-alpha');
+    expect(await cell(page, '#session-sums [data-sum="client"]')).toBe(clientOne);
+    await shot(page, '14-usage-session');
+
+    // Entered by hand: the other session, its error included.
+    await page.fill('#session-input', 'sess-beta');
+    await page.press('#session-input', 'Enter');
+    await expect.poll(() => cell(page, '#session-id'), { timeout: WAIT }).toBe('sess-beta');
+    await expect.poll(() => page.locator('#session-grid tbody tr').count(), { timeout: WAIT }).toBe(2);
+    await page.waitForSelector('#session-sums [data-sum="cost_usd"]', { timeout: WAIT });
+    expect(await sessionView()).toEqual({ ids: idsOf('sess-beta'), costs: costOfSession('sess-beta'), total: costOfSession('sess-beta'), requests: '2' });
+    expect(await page.locator('#session-grid tbody td[data-col="status"] .pill.error').count()).toBe(1);
+    // A session the store has never seen says so.
+    await page.fill('#session-input', 'sess-none');
+    await page.press('#session-input', 'Enter');
+    await expect.poll(() => cell(page, '#session-sums'), { timeout: WAIT }).toBe('no stored requests');
+    expect(await page.locator('#session-grid tbody tr').count()).toBe(0);
+    await page.click('#session-close');
+    expect(await page.isVisible('#session-panel')).toBe(false);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.click('input[name="usage-figure"][value="tokens"] + span');
+    await shot(page, '15-usage-dark');
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('says so in the Usage panel when the usage store is off', async () => {
+    const gw = await gateway(upstreamEnv({ VDM_STORE: 'none' }));
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    await page.waitForSelector('#usage-note:not([hidden])', { timeout: WAIT });
+    expect(await cell(page, '#usage-note')).toMatch(/usage store is off.*Set VDM_STORE=sqlite:data\/usage\.db/);
+    expect(await page.getAttribute('body', 'data-usage')).toBe('off');
+    // No charts and no tables, just the note.
+    expect(await page.isVisible('.usage-charts')).toBe(false);
+    expect(await page.locator('.usage-more').evaluateAll((panels) => panels.filter((p) => p.getClientRects().length > 0).length)).toBe(0);
+    expect(await page.evaluate(() => (globalThis as any).Chart.getChart((globalThis as any).document.querySelector('#usage-hourly canvas')) ?? null)).toBeNull();
+    await shot(page, '16-usage-store-off');
+    expect(problems).toEqual([]);
+  });
+
+  it('says so when the usage store cannot be reached, and keeps serving the live panels', async () => {
+    // A folder that cannot be made: the store never opens, /metrics/usage answers 503.
+    const dir = mkdtempSync(join(tmpdir(), 'vdm-dash-store-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    const gw = await gateway(upstreamEnv({ VDM_STORE: `sqlite:${join(dir, 'not-a-folder', 'usage.db')}` }));
+    expect((await fetch(`${gw.url}/metrics/usage`)).status).toBe(503);
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    await page.waitForSelector('#usage-note[data-kind="error"]:not([hidden])', { timeout: WAIT });
+    expect(await cell(page, '#usage-note')).toMatch(/Usage history unavailable\. The usage store is not reachable right now; the panels show the last data read\./);
+    await new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    await expect.poll(() => cell(page, '[data-metric="requests"] .value'), { timeout: WAIT }).toBe('1');
+    await shot(page, '17-usage-store-unreachable');
+    expect(problems).toEqual([]);
+  });
 
   it('serves chart.js from node_modules and nothing else from there', async () => {
     const gw = await gateway(upstreamEnv());

@@ -70,6 +70,11 @@ describe('docker-compose.yml', () => {
     expect(json.params.module).toEqual([Object.keys((load(read('deploy/json-exporter/config.yml')) as any).modules)[0]]);
     expect(json.static_configs[0].targets[0]).toMatch(/^http:\/\/gateway:8082\/metrics\/running-totals\?format=json/);
     expect(json.relabel_configs.at(-1)).toEqual({ target_label: '__address__', replacement: 'json-exporter:7979' });
+    // The usage store's state from the public /health, through json_exporter's module without credentials.
+    const health = jobs['vandamme-health'];
+    expect(health).toMatchObject({ metrics_path: '/probe', params: { module: ['health'] }, static_configs: [{ targets: ['http://gateway:8082/health'] }] });
+    expect(health.relabel_configs).toEqual(json.relabel_configs);
+    expect((load(read('deploy/json-exporter/config.yml')) as any).modules.health.http_client_config).toBeUndefined();
   });
 });
 

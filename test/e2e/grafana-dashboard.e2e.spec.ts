@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { ids } from '../support/factories';
 import { startApp, type RunningApp } from '../support/app';
+import { exportSamples, loadJsonExporterConfig } from '../support/json-exporter';
 import { parseExposition } from '../support/prom-text';
 import { driveKnownTraffic, fakeProviderEnv } from '../support/traffic';
 
@@ -12,27 +14,39 @@ const ROOT = resolve(__dirname, '../..');
 const read = (path: string): string => readFileSync(resolve(ROOT, path), 'utf8');
 const dashboard = JSON.parse(read('deploy/grafana/dashboards/vandamme-gateway.json'));
 const datasources = load(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as any;
+const jsonExporter = loadJsonExporterConfig(read('deploy/json-exporter/config.yml'));
 const METRIC_NAME = /\b(?:vdm|gen_ai)_[a-z0-9_]+/g;
 
+/** Series names Prometheus gets: the native /metrics, and what the shipped json_exporter config makes of the JSON documents. */
 let exported: Set<string>;
 let fake: FakeUpstream;
 let gw: RunningApp;
+let dir: string;
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
-  gw = await startApp(fakeProviderEnv(fake));
+  dir = mkdtempSync(join(tmpdir(), 'vdm-grafana-store-'));
+  gw = await startApp({ ...fakeProviderEnv(fake), VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
   await driveKnownTraffic(gw.url, fake);
   ids(gw.tracker).start({ requestId: 'in-flight', provider: 'openai', openaiModel: 'gpt-4o' });
   exported = new Set(parseExposition(await (await fetch(`${gw.url}/metrics`)).text()).map((s) => s.name));
+  const totals = await (await fetch(`${gw.url}/metrics/running-totals?format=json&include_active=false`)).json();
+  const health = await (await fetch(`${gw.url}/health`)).json();
+  for (const [module, doc] of [['running_totals', totals], ['health', health]] as const) {
+    for (const sample of exportSamples(jsonExporter.modules[module].metrics, doc)) exported.add(sample.name);
+  }
 });
 afterAll(async () => {
   await gw.close();
   await fake.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('deploy/grafana', () => {
   const uid: string = datasources.datasources[0].uid;
-  const panels: any[] = dashboard.panels;
+  /** Rows group the panels after them; they have no queries of their own. */
+  const rows: any[] = dashboard.panels.filter((p: any) => p.type === 'row');
+  const panels: any[] = dashboard.panels.filter((p: any) => p.type !== 'row');
 
   it('provisions one Prometheus datasource with a fixed uid, pointing at the compose service', () => {
     expect(datasources.apiVersion).toBe(1);
@@ -46,12 +60,14 @@ describe('deploy/grafana', () => {
     expect(dashboard.title).toBeTruthy();
     expect(Number.isInteger(dashboard.schemaVersion) && dashboard.schemaVersion >= 36).toBe(true);
     expect(dashboard.__inputs).toBeUndefined();
-    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
-    for (const p of panels) {
+    expect(new Set(dashboard.panels.map((p: any) => p.id)).size).toBe(dashboard.panels.length);
+    for (const p of dashboard.panels) {
       const { x, y, w, h } = p.gridPos;
       expect([x, y, w, h].every(Number.isInteger) && x >= 0 && w > 0 && h > 0 && x + w <= 24, p.title).toBe(true);
-      expect(['timeseries', 'stat', 'table', 'bargauge']).toContain(p.type);
+      expect(['timeseries', 'stat', 'table', 'bargauge', 'row']).toContain(p.type);
     }
+    // An expanded row spans the grid, one unit high, its panels below it on the dashboard's own list.
+    for (const row of rows) expect(row, row.title).toMatchObject({ collapsed: false, panels: [], gridPos: { x: 0, w: 24, h: 1 } });
   });
 
   it('names its datasource by uid everywhere, never by name or ${DS_...} input', () => {
@@ -96,5 +112,21 @@ describe('deploy/grafana', () => {
     }
     expect(exprsOf(/^In-flight/)).toContain('vdm_active_requests');
     expect(exprsOf(/^Top models/)).toContain('topk(10, sum by (provider, model)');
+  });
+
+  it('has a Usage store row: queue, batch write p50 / p99, dropped rows, writes, and the store state from /health', () => {
+    const at = dashboard.panels.findIndex((p: any) => p.type === 'row' && p.title === 'Usage store');
+    expect(at).toBeGreaterThan(-1);
+    const rowY = dashboard.panels[at].gridPos.y;
+    const below = dashboard.panels.slice(at + 1);
+    // Nothing overlaps the row: every panel after it sits below it, every panel before it above.
+    for (const p of below) expect(p.gridPos.y, p.title).toBeGreaterThan(rowY);
+    for (const p of dashboard.panels.slice(0, at)) expect(p.gridPos.y + p.gridPos.h, p.title).toBeLessThanOrEqual(rowY);
+    const exprs = below.flatMap((p: any) => p.targets.map((t: any) => t.expr as string)).join('\n');
+    expect(exprs).toContain('vdm_store_queue_rows');
+    for (const q of ['0.5', '0.99']) expect(exprs).toContain(`histogram_quantile(${q}, sum by (le) (rate(vdm_store_write_seconds_bucket[$__rate_interval])))`);
+    expect(exprs).toContain('rate(vdm_store_dropped_rows_total[$__rate_interval])');
+    expect(exprs).toContain('rate(vdm_store_write_seconds_count[$__rate_interval])');
+    expect(exprs).toContain('sum by (status) (vdm_json_store_status)');
   });
 });

@@ -1,37 +1,51 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageStore } from '../../src/store/usage-store.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import { exportSamples, jsonPath, loadJsonExporterConfig, probeHeaders, writeKeyFile, type ExportedSample, type JsonExporterMetric } from '../support/json-exporter';
 import { driveKnownTraffic, fakeProviderEnv, type KnownTotals } from '../support/traffic';
 
 const CONFIG = loadJsonExporterConfig(readFileSync(resolve(__dirname, '../../deploy/json-exporter/config.yml'), 'utf8'));
-const PROMETHEUS = readFileSync(resolve(__dirname, '../../deploy/prometheus/prometheus.yml'), 'utf8');
+const PROMETHEUS = load(readFileSync(resolve(__dirname, '../../deploy/prometheus/prometheus.yml'), 'utf8')) as {
+  scrape_configs: { job_name: string; params?: { module?: string[] }; static_configs: { targets: string[] }[] }[];
+};
 
 let fake: FakeUpstream;
 let gw: RunningApp;
 let sent: KnownTotals;
-let doc: any;
+let dir: string;
+/** Per json_exporter module, the document its Prometheus job's target answers. */
+const docs: Record<string, any> = {};
 
 const KEY = 'proxy-key-for-the-scrapers';
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
-  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY });
+  dir = mkdtempSync(join(tmpdir(), 'vdm-json-exporter-'));
+  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY, VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
   sent = await driveKnownTraffic(gw.url, fake, KEY);
-  // The exact URL the shipped Prometheus config hands json_exporter as its target, with the module's credentials.
-  const target = /targets: \['(http:\/\/gateway:8082\/metrics\/running-totals[^']*)'\]/.exec(PROMETHEUS)![1];
-  const module = structuredClone(CONFIG.modules.running_totals);
-  const auth = module.http_client_config?.authorization;
-  if (auth?.credentials_file !== undefined) auth.credentials_file = writeKeyFile(KEY);
-  const res = await fetch(target.replace('http://gateway:8082', gw.url), { headers: probeHeaders(module) });
-  expect(res.status, 'json_exporter authenticates to the JSON running totals').toBe(200);
-  doc = await res.json();
+  await gw.app.get(UsageStore).flush();
+  // The exact URL the shipped Prometheus config hands json_exporter as each module's target, with the module's credentials.
+  for (const [name, config] of Object.entries(CONFIG.modules)) {
+    const job = PROMETHEUS.scrape_configs.find((j) => j.params?.module?.[0] === name);
+    expect(job, `a Prometheus job probes module ${name}`).toBeDefined();
+    const target = job!.static_configs[0].targets[0];
+    const module = structuredClone(config);
+    const auth = module.http_client_config?.authorization;
+    if (auth?.credentials_file !== undefined) auth.credentials_file = writeKeyFile(KEY);
+    const res = await fetch(target.replace('http://gateway:8082', gw.url), { headers: probeHeaders(module) });
+    expect(res.status, `json_exporter's module ${name} is answered by its target`).toBe(200);
+    docs[name] = await res.json();
+  }
 });
 afterAll(async () => {
   await gw.close();
   await fake.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function sum(samples: ExportedSample[], name: string, labels: Record<string, string> = {}): number {
@@ -41,9 +55,10 @@ function sum(samples: ExportedSample[], name: string, labels: Record<string, str
 }
 
 describe('deploy/json-exporter/config.yml against the live JSON', () => {
-  const metrics: JsonExporterMetric[] = Object.values(CONFIG.modules).flatMap((m) => m.metrics);
+  const metrics: [string, JsonExporterMetric][] = Object.entries(CONFIG.modules).flatMap(([name, m]) => m.metrics.map((metric) => [name, metric] as [string, JsonExporterMetric]));
 
-  it.each(metrics.map((m) => [`${m.name} ${m.path}`, m] as const))('%s: every JSONPath finds what it expects', (_, metric) => {
+  it.each(metrics.map(([module, m]) => [`${module}: ${m.name} ${m.path}`, module, m] as const))('%s: every JSONPath finds what it expects', (_, module, metric) => {
+    const doc = docs[module];
     const nodes = jsonPath(metric.path, doc);
     expect(nodes.length).toBeGreaterThan(0);
     for (const node of metric.type === 'object' ? nodes : [doc]) {
@@ -56,9 +71,11 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
     if (metric.type === 'object') {
       for (const node of nodes) {
         for (const [name, template] of Object.entries(metric.values ?? {})) {
-          const found = jsonPath(template, node);
+          // Text outside braces is literal to json_exporter's JSONPath dialect: a constant value.
+          const found = template.includes('{') ? jsonPath(template, node) : [Number(template)];
           expect(found, `value ${name}`).toHaveLength(1);
           expect(typeof found[0], `value ${name}`).toBe('number');
+          expect(Number.isFinite(found[0]), `value ${name}`).toBe(true);
         }
       }
     } else {
@@ -68,7 +85,7 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
   });
 
   it('exports the traffic sent: counts per mode="total" add up to it, streaming + non_streaming = total', () => {
-    const samples = exportSamples(CONFIG.modules.running_totals.metrics, doc);
+    const samples = exportSamples(CONFIG.modules.running_totals.metrics, docs.running_totals);
     expect(sum(samples, 'vdm_json_requests', { mode: 'total' })).toBe(sent.requests);
     expect(sum(samples, 'vdm_json_requests', { mode: 'streaming' })).toBe(sent.streaming);
     expect(sum(samples, 'vdm_json_errors', { mode: 'total' })).toBe(sent.errors);
@@ -97,5 +114,12 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
     expect(nano(sum(samples, 'vdm_json_client_cost_usd', { mode: 'total' }))).toBe(traced);
     const modes = new Set(samples.filter((s) => s.name === 'vdm_json_requests').map((s) => s.labels.mode));
     expect([...modes].sort()).toEqual(['non_streaming', 'streaming', 'total']);
+  });
+
+  it('exports the usage store state from /health: one series, its state as a label, value 1', () => {
+    expect(exportSamples(CONFIG.modules.health.metrics, docs.health)).toEqual([
+      { name: 'vdm_json_store_status', valuetype: 'gauge', help: expect.any(String), labels: { status: 'ok' }, value: 1 },
+    ]);
+    expect(exportSamples(CONFIG.modules.health.metrics, { ...docs.health, store: { status: 'degraded', queued_rows: 12 } })[0].labels).toEqual({ status: 'degraded' });
   });
 });

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageStore } from '../../src/store/usage-store.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import { loadJsonExporterConfig, startJsonExporter, writeKeyFile } from '../support/json-exporter';
@@ -46,10 +48,13 @@ let gw: RunningApp;
 let exporter: { port: number; close(): Promise<void> };
 let prometheus: PrometheusServer;
 let sent: KnownTotals;
+let dir: string;
+const JOBS = ['vandamme-gateway', 'vandamme-health', 'vandamme-json'];
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
-  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY });
+  dir = mkdtempSync(join(tmpdir(), 'vdm-prometheus-store-'));
+  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY, VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
   const keyFile = writeKeyFile(KEY);
   const exporterConfig = loadJsonExporterConfig(read('deploy/json-exporter/config.yml'));
   for (const module of Object.values(exporterConfig.modules)) {
@@ -59,9 +64,11 @@ beforeAll(async () => {
   exporter = await startJsonExporter(exporterConfig);
   prometheus = await PrometheusServer.start(adaptConfig(gw.url, exporter.port, keyFile), PROMETHEUS);
   sent = await driveKnownTraffic(gw.url, fake, KEY);
+  // Every finished request written to the usage store: its queue is empty from here on.
+  await gw.app.get(UsageStore).flush();
   const trafficDone = Date.now() / 1000;
-  // Wait for a successful scrape of both jobs that started after the last request had finished.
-  for (const job of ['vandamme-gateway', 'vandamme-json']) {
+  // Wait for a successful scrape of every job that started after the last request had finished.
+  for (const job of JOBS) {
     await prometheus.poll(async () => {
       const [sample] = await prometheus.query(`timestamp(up{job="${job}"} == 1)`);
       return sample !== undefined && Number(sample.value[1]) > trafficDone;
@@ -74,12 +81,13 @@ afterAll(async () => {
   await exporter?.close();
   await gw?.close();
   await fake?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(PROMETHEUS === undefined)('a real Prometheus scraping the gateway with the shipped config', () => {
-  it('scrapes both jobs healthy', async () => {
+  it('scrapes every job healthy', async () => {
     const targets = await prometheus.targets();
-    expect(targets.map((t) => `${t.job}:${t.health}`).sort()).toEqual(['vandamme-gateway:up', 'vandamme-json:up']);
+    expect(targets.map((t) => `${t.job}:${t.health}`).sort()).toEqual(JOBS.map((job) => `${job}:up`));
   });
 
   it('returns exactly the requests and tokens sent, by PromQL over the HTTP API', async () => {
@@ -117,15 +125,42 @@ describe.skipIf(PROMETHEUS === undefined)('a real Prometheus scraping the gatewa
     expect(await prometheus.value('sum(vdm_unpriced_requests_total)')).toBe(gw.tracker.recentTraces(200).filter((t) => t.cost_usd === null).length);
   });
 
+  const dashboard = JSON.parse(read('deploy/grafana/dashboards/vandamme-gateway.json'));
+  const promqlOf = (q: string): string =>
+    q.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$provider', '.*').replaceAll('$model', '.*').replaceAll('$client', '.*');
+
   it('evaluates every query of the Grafana dashboard without a PromQL error', async () => {
-    const dashboard = JSON.parse(read('deploy/grafana/dashboards/vandamme-gateway.json'));
     const queries: string[] = [
-      ...dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr as string)),
+      ...dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr as string)),
       ...dashboard.templating.list.map((v: any) => (v.query.query as string).replace(/^label_values\((.*), \w+\)$/, '$1')),
     ];
     for (const q of queries) {
-      const promql = q.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$provider', '.*').replaceAll('$model', '.*').replaceAll('$client', '.*');
+      const promql = promqlOf(q);
       await expect(prometheus.query(promql), promql).resolves.toBeDefined();
     }
+  });
+
+  it('answers every query of the Usage store row: the store wrote the traffic, its queue is empty, nothing dropped, state ok', async () => {
+    const rowAt = dashboard.panels.findIndex((p: any) => p.type === 'row' && p.title === 'Usage store');
+    expect(rowAt).toBeGreaterThan(-1);
+    const next = dashboard.panels.findIndex((p: any, i: number) => i > rowAt && p.type === 'row');
+    const row: any[] = dashboard.panels.slice(rowAt + 1, next === -1 ? undefined : next);
+    const exprs: string[] = row.flatMap((p) => p.targets.map((t: any) => t.expr as string));
+    expect(exprs.length).toBeGreaterThanOrEqual(5);
+    // A rate needs two samples in its window: wait for a second scrape of each job.
+    for (const job of ['vandamme-gateway', 'vandamme-health']) {
+      await prometheus.poll(async () => {
+        const [sample] = await prometheus.query(`count_over_time(up{job="${job}"}[1m])`);
+        return sample !== undefined && Number(sample.value[1]) >= 2;
+      }, `no second scrape of ${job}`);
+    }
+    for (const q of exprs) expect((await prometheus.query(promqlOf(q))).length, q).toBeGreaterThan(0);
+    expect(await prometheus.value('sum(vdm_store_queue_rows)')).toBe(0);
+    expect(await prometheus.value('sum(vdm_store_dropped_rows_total)')).toBe(0);
+    expect(await prometheus.value('sum(vdm_store_write_seconds_count)')).toBeGreaterThanOrEqual(1);
+    // Every batch wrote within the histogram's range, so the quantiles have a bucket to land in.
+    expect(await prometheus.value('sum(vdm_store_write_seconds_bucket{le="+Inf"})')).toBe(await prometheus.value('sum(vdm_store_write_seconds_count)'));
+    const states = await prometheus.query('sum by (status) (vdm_json_store_status)');
+    expect(states.map((s) => `${s.metric.status}=${s.value[1]}`)).toEqual(['ok=1']);
   });
 });

@@ -1,8 +1,13 @@
 // Vandamme Gateway dashboard: plain modern JS, no build step.
 // Data: /metrics/running-totals (JSON, completed requests only), /metrics/logs, and the live
-// /metrics/active-requests/stream read with fetch so the API key travels in a header, never a URL.
+// /metrics/active-requests/stream read with fetch so the API key travels in a header, never a URL;
+// the Usage panels (usage.js) read the usage store's history.
 import * as fmt from './format.js';
+import { $, badge, cssVar, el } from './dom.js';
+import { costCol, countCol, errorCount, makeGrid, modelOf, numCol, renderGrid, requestCols } from './grid.js';
+import { AuthRequired, createApi, endpoint } from './http.js';
 import { backoffDelay, readSse } from './sse.js';
+import { createUsagePanel, USAGE_REFRESH_MS } from './usage.js';
 
 const KEY_STORAGE = 'vdm.dashboard.apiKey';
 const TICK_STORAGE = 'vdm.dashboard.tickMs';
@@ -18,8 +23,6 @@ const REFRESH_MS = 10000;
 /** No event (update or heartbeat, 30 s by default) for this long: the connection is dead, reconnect. */
 const WATCHDOG_MS = 75000;
 
-const base = new window.URL('../metrics/', document.baseURI);
-const endpoint = (path) => new window.URL(path, base).toString();
 const TOTALS_URL = endpoint('running-totals?format=json&include_active=false');
 const LOGS_URL = endpoint('logs?limit_errors=25&limit_traces=50');
 const ACTIVE_URL = endpoint('active-requests');
@@ -31,17 +34,6 @@ const TOKEN_KINDS = [
   { key: 'total_cache_read_tokens', label: 'Cache read', cssVar: '--tok-cache-read' },
   { key: 'total_cache_creation_tokens', label: 'Cache creation', cssVar: '--tok-cache-creation' },
 ];
-
-class AuthRequired extends Error {}
-
-const $ = (selector) => document.querySelector(selector);
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function storageOf(name) {
   try {
@@ -75,13 +67,7 @@ const state = {
 
 // ------------------------------------------------------------------ HTTP
 
-async function api(url, init = {}) {
-  const headers = { accept: 'application/json', ...init.headers };
-  if (state.key) headers['x-api-key'] = state.key;
-  const response = await fetch(url, { ...init, headers, cache: 'no-store', credentials: 'same-origin' });
-  if (response.status === 401) throw new AuthRequired('API key required');
-  return response;
-}
+const api = createApi(() => state.key);
 
 function sleep(ms, signal) {
   return new Promise((resolve) => {
@@ -172,8 +158,10 @@ function start() {
   setStatus('connecting', 'Connecting…');
   void refreshNow();
   void streamLoop(run.signal);
+  usage.refreshIfStale();
   state.timers.push(setInterval(tick, state.tickMs));
   state.timers.push(setInterval(() => void refreshNow(), REFRESH_MS));
+  state.timers.push(setInterval(() => void usage.refresh(), USAGE_REFRESH_MS));
 }
 
 function pause() {
@@ -421,14 +409,6 @@ function tick() {
   renderLastAccess();
 }
 
-function badge(name) {
-  const label = name || 'unknown';
-  const node = el('span', 'badge', label);
-  node.title = label;
-  node.style.setProperty('--hue', String(fmt.hueOf(label)));
-  return node;
-}
-
 // ------------------------------------------------------------------ totals and logs
 
 function scheduleRefresh(delayMs) {
@@ -461,7 +441,8 @@ async function refreshNow() {
     renderLogs();
     markUpdated();
   } catch (error) {
-    if (error instanceof AuthRequired) requireKey();
+    // Another read may have been refused first and asked already.
+    if (error instanceof AuthRequired && !state.locked) requireKey();
     // Otherwise the gateway is unreachable: the status pill already says so; keep the last data.
   } finally {
     state.refreshing = false;
@@ -507,10 +488,6 @@ function renderTotals() {
 function renderLastAccess() {
   const top = state.totals?.summary?.last_accessed?.top;
   card('last_access', fmt.ago(top), top ? fmt.clock(top) : '\u00a0', fmt.fullDate(top));
-}
-
-function cssVar(name) {
-  return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
 function renderChart(summary, tokens) {
@@ -563,86 +540,6 @@ function recolorChart() {
 
 // ------------------------------------------------------------------ sortable grids
 
-/**
- * A sortable table: columns {key, label, num?, col?, cls?, render?(row) -> Node|string, value?(row),
- * title?(row) (the cell's tooltip), hint? (the header's)}. `cls` goes on the column's col, th and tds.
- */
-function makeGrid(table, columns, sort) {
-  const grid = { table, columns, sort, rows: [], rowAttrs: () => ({}) };
-  const colgroup = el('colgroup');
-  for (const column of columns) {
-    colgroup.append(el('col', [column.col ?? (column.num ? 'c-num' : 'c-wide'), column.cls].filter(Boolean).join(' ')));
-  }
-  const head = el('tr');
-  for (const column of columns) {
-    const th = el('th', [column.num ? 'num' : '', column.cls].filter(Boolean).join(' '));
-    th.dataset.key = column.key;
-    const button = el('button');
-    button.append(el('span', 'label', column.label));
-    button.type = 'button';
-    if (column.hint) button.title = column.hint;
-    button.addEventListener('click', () => {
-      grid.sort = grid.sort.key === column.key ? { key: column.key, dir: -grid.sort.dir } : { key: column.key, dir: column.num ? -1 : 1 };
-      renderGrid(grid, grid.rows);
-    });
-    th.append(button);
-    head.append(th);
-  }
-  const thead = el('thead');
-  thead.append(head);
-  table.replaceChildren(colgroup, thead, el('tbody'));
-  return grid;
-}
-
-const valueOf = (column, row) => (column.value ? column.value(row) : row[column.key]);
-
-function compare(a, b) {
-  const aMissing = a === null || a === undefined || a === '';
-  const bMissing = b === null || b === undefined || b === '';
-  if (aMissing || bMissing) return aMissing === bMissing ? 0 : aMissing ? 1 : -1;
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: 'base' });
-}
-
-function renderGrid(grid, rows) {
-  grid.rows = rows;
-  const column = grid.columns.find((c) => c.key === grid.sort.key) ?? grid.columns[0];
-  const first = grid.columns[0];
-  const sorted = [...rows].sort((x, y) => {
-    const a = valueOf(column, x);
-    const b = valueOf(column, y);
-    const missing = a === null || a === undefined || b === null || b === undefined;
-    const primary = missing ? compare(a, b) : grid.sort.dir * compare(a, b);
-    return primary || compare(valueOf(first, x), valueOf(first, y));
-  });
-  for (const th of grid.table.tHead.rows[0].cells) {
-    th.setAttribute('aria-sort', th.dataset.key === column.key ? (grid.sort.dir > 0 ? 'ascending' : 'descending') : 'none');
-  }
-  const body = el('tbody');
-  for (const row of sorted) {
-    const tr = el('tr');
-    for (const [name, value] of Object.entries(grid.rowAttrs(row))) tr.dataset[name] = value;
-    for (const c of grid.columns) {
-      const td = el('td', [c.num ? 'num' : '', c.cls].filter(Boolean).join(' '));
-      td.dataset.col = c.key;
-      const content = c.render ? c.render(row) : String(valueOf(c, row) ?? '');
-      if (typeof content === 'string') td.textContent = content;
-      else td.append(content);
-      if (c.num && !valueOf(c, row)) td.classList.add('zero');
-      if (c.title) td.title = c.title(row);
-      else if (typeof content === 'string' && !c.num) td.title = content;
-      tr.append(td);
-    }
-    body.append(tr);
-  }
-  grid.table.tBodies[0].replaceWith(body);
-  const empty = grid.table.parentElement.querySelector('.grid-empty');
-  if (empty) empty.hidden = rows.length > 0;
-}
-
-/** A count column: compact past 9,999 ("12.3K") so every grid fits 1024 px, the exact number in the tooltip. */
-const countCol = (key, label, extra = {}) => ({ key, label, num: true, render: (row) => fmt.compact(row[key]), title: (row) => fmt.exact(row[key]), ...extra });
-const numCol = (key, label, format, extra = {}) => ({ key, label, num: true, render: (row) => format(row[key]), ...extra });
 const sectionCols = [
   countCol('requests', 'Requests', { col: 'c-req' }),
   countCol('streaming', 'Stream', { col: 'c-num-w', cls: 'split', hint: 'Streaming requests (all)' }),
@@ -653,7 +550,7 @@ const sectionCols = [
   countCol('output_tokens', 'Output', { col: 'c-num-w' }),
   countCol('cache_read_tokens', 'Cache read'),
   countCol('cache_creation_tokens', 'Cache write'),
-  { key: 'cost_usd', label: 'Cost', num: true, render: (row) => fmt.usd(row.cost_usd), title: (row) => fmt.usdExact(row.cost_usd, row.unpriced_requests) },
+  costCol(),
   numCol('average_duration_ms', 'Avg duration', (v) => (v ? fmt.duration(v) : '—'), { col: 'c-dur' }),
   {
     key: 'last_accessed', label: 'Last access', col: 'c-ago',
@@ -661,11 +558,6 @@ const sectionCols = [
     render: (row) => fmt.ago(row.last_accessed), title: (row) => fmt.fullDate(row.last_accessed),
   },
 ];
-
-function errorCount(n) {
-  const span = el('span', n ? 'bad' : '', fmt.compact(n));
-  return span;
-}
 
 const providersGrid = makeGrid($('#providers-grid'), [
   { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
@@ -727,7 +619,6 @@ const timeCol = {
   key: 'ts', label: 'Time', col: 'c-time',
   render: (row) => fmt.clock(row.ts), title: (row) => fmt.fullDate(row.ts),
 };
-const modelOf = (row) => row.model || row.requested_model || 'unknown';
 
 const errorsGrid = makeGrid($('#errors-grid'), [
   timeCol,
@@ -741,15 +632,7 @@ errorsGrid.rowAttrs = (row) => ({ requestId: row.request_id });
 
 const tracesGrid = makeGrid($('#traces-grid'), [
   timeCol,
-  { key: 'status', label: 'Status', col: 'c-num-w', render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status) },
-  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
-  { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
-  { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
-  numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
-  countCol('input_tokens', 'Input'),
-  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
-  countCol('cache_read_tokens', 'Cache read'),
-  countCol('cache_creation_tokens', 'Cache write'),
+  ...requestCols(),
   countCol('tool_call_count', 'Tools', { col: 'c-small' }),
 ], { key: 'ts', dir: -1 });
 tracesGrid.rowAttrs = (row) => ({ requestId: row.request_id });
@@ -759,6 +642,11 @@ function renderLogs() {
   renderGrid(errorsGrid, state.logs.errors ?? []);
   renderGrid(tracesGrid, state.logs.traces ?? []);
 }
+
+// ------------------------------------------------------------------ usage history
+
+// Several reads may be refused at once: the first one asks for the key.
+const usage = createUsagePanel({ api, onAuthRequired: () => state.locked || requireKey() });
 
 // ------------------------------------------------------------------ API key
 
@@ -827,7 +715,10 @@ document.addEventListener('visibilitychange', () => {
   else if (!state.locked) start(); // resync: totals, logs, and a fresh snapshot from the stream
 });
 
-window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', recolorChart);
+window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+  recolorChart();
+  usage.recolor();
+});
 
 $('#forget-key').hidden = !state.key;
 renderChart({}, 0);

@@ -5,6 +5,7 @@ const compactFmt = new Intl.NumberFormat(undefined, { notation: 'compact', maxim
 const pctFmt = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const dayTimeFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 
 export const num = (n) => intFmt.format(Number(n) || 0);
 
@@ -71,6 +72,13 @@ export const clock = (value) => {
   const d = toDate(value);
   return d ? timeFmt.format(d) : '—';
 };
+
+/** A time of today as a clock ("14:05:09"), an earlier one with its day ("Jan 31, 14:05"). */
+export function when(value, now = new Date()) {
+  const d = toDate(value);
+  if (!d) return '—';
+  return d.toDateString() === now.toDateString() ? timeFmt.format(d) : dayTimeFmt.format(d);
+}
 
 export const fullDate = (value) => {
   const d = toDate(value);

@@ -1,0 +1,113 @@
+// Sortable grids shared by the dashboard's panels.
+import * as fmt from './format.js';
+import { badge, el } from './dom.js';
+
+/**
+ * A sortable table: columns {key, label, num?, col?, cls?, render?(row) -> Node|string, value?(row),
+ * title?(row) (the cell's tooltip), hint? (the header's)}. `cls` goes on the column's col, th and tds.
+ */
+export function makeGrid(table, columns, sort) {
+  const grid = { table, columns, sort, rows: [], rowAttrs: () => ({}) };
+  const colgroup = el('colgroup');
+  for (const column of columns) {
+    colgroup.append(el('col', [column.col ?? (column.num ? 'c-num' : 'c-wide'), column.cls].filter(Boolean).join(' ')));
+  }
+  const head = el('tr');
+  for (const column of columns) {
+    const th = el('th', [column.num ? 'num' : '', column.cls].filter(Boolean).join(' '));
+    th.dataset.key = column.key;
+    const button = el('button');
+    button.append(el('span', 'label', column.label));
+    button.type = 'button';
+    if (column.hint) button.title = column.hint;
+    button.addEventListener('click', () => {
+      grid.sort = grid.sort.key === column.key ? { key: column.key, dir: -grid.sort.dir } : { key: column.key, dir: column.num ? -1 : 1 };
+      renderGrid(grid, grid.rows);
+    });
+    th.append(button);
+    head.append(th);
+  }
+  const thead = el('thead');
+  thead.append(head);
+  table.replaceChildren(colgroup, thead, el('tbody'));
+  return grid;
+}
+
+const valueOf = (column, row) => (column.value ? column.value(row) : row[column.key]);
+
+function compare(a, b) {
+  const aMissing = a === null || a === undefined || a === '';
+  const bMissing = b === null || b === undefined || b === '';
+  if (aMissing || bMissing) return aMissing === bMissing ? 0 : aMissing ? 1 : -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true, sensitivity: 'base' });
+}
+
+export function renderGrid(grid, rows) {
+  grid.rows = rows;
+  const column = grid.columns.find((c) => c.key === grid.sort.key) ?? grid.columns[0];
+  const first = grid.columns[0];
+  const sorted = [...rows].sort((x, y) => {
+    const a = valueOf(column, x);
+    const b = valueOf(column, y);
+    const missing = a === null || a === undefined || b === null || b === undefined;
+    const primary = missing ? compare(a, b) : grid.sort.dir * compare(a, b);
+    return primary || compare(valueOf(first, x), valueOf(first, y));
+  });
+  for (const th of grid.table.tHead.rows[0].cells) {
+    th.setAttribute('aria-sort', th.dataset.key === column.key ? (grid.sort.dir > 0 ? 'ascending' : 'descending') : 'none');
+  }
+  const body = el('tbody');
+  for (const row of sorted) {
+    const tr = el('tr');
+    for (const [name, value] of Object.entries(grid.rowAttrs(row))) tr.dataset[name] = value;
+    for (const c of grid.columns) {
+      const td = el('td', [c.num ? 'num' : '', c.cls].filter(Boolean).join(' '));
+      td.dataset.col = c.key;
+      const content = c.render ? c.render(row) : String(valueOf(c, row) ?? '');
+      if (typeof content === 'string') td.textContent = content;
+      else td.append(content);
+      if (c.num && !valueOf(c, row)) td.classList.add('zero');
+      if (c.title) td.title = c.title(row);
+      else if (typeof content === 'string' && !c.num) td.title = content;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  grid.table.tBodies[0].replaceWith(body);
+  const empty = grid.table.parentElement.querySelector('.grid-empty');
+  if (empty) empty.hidden = rows.length > 0;
+}
+
+/** A count column: compact past 9,999 ("12.3K") so every grid fits 1024 px, the exact number in the tooltip. */
+export const countCol = (key, label, extra = {}) => ({ key, label, num: true, render: (row) => fmt.compact(row[key]), title: (row) => fmt.exact(row[key]), ...extra });
+export const numCol = (key, label, format, extra = {}) => ({ key, label, num: true, render: (row) => format(row[key]), ...extra });
+
+export function errorCount(n) {
+  const span = el('span', n ? 'bad' : '', fmt.compact(n));
+  return span;
+}
+
+/** US dollars, the exact figure (and the unpriced requests left out of it) in the tooltip. */
+export const costCol = (extra = {}) => ({
+  key: 'cost_usd', label: 'Cost', num: true,
+  render: (row) => fmt.usd(row.cost_usd), title: (row) => fmt.usdExact(row.cost_usd, row.unpriced_requests), ...extra,
+});
+
+export const modelOf = (row) => row.model || row.requested_model || 'unknown';
+
+/** One request's columns, a trace's or a stored row's: status, provider, model, mode, duration, the four token counts. */
+export const requestCols = () => [
+  {
+    key: 'status', label: 'Status', col: 'c-num-w',
+    render: (row) => el('span', row.status === 'ok' ? 'pill ok' : 'pill error', row.status), title: (row) => row.error_type ?? row.status,
+  },
+  { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
+  { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
+  { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
+  numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
+  countCol('input_tokens', 'Input'),
+  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
+  countCol('cache_read_tokens', 'Cache read'),
+  countCol('cache_creation_tokens', 'Cache write'),
+];
