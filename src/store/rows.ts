@@ -11,9 +11,10 @@ function extra(record: Readonly<RequestRecord>, name: string): unknown {
 }
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
-export function rowOf(record: Readonly<RequestRecord>, instance: string): Insertable<RequestRow> {
+export function rowOf(record: Readonly<RequestRecord>, instance: string, rowKey: string): Insertable<RequestRow> & { row_key: string } {
   const durationMs = record.durationMs ?? 0;
   return {
+    row_key: rowKey,
     instance,
     request_id: record.requestId,
     start_time: record.startTime,
