@@ -12,9 +12,9 @@ export class HealthController {
 
   @Get('health')
   @PublicRoute()
-  health(): { status: 'ok'; active_requests: number; uptime_s: number; store: { status: StoreStatus; queued_rows: number } } {
+  health(): { status: 'ok'; active_requests: number; uptime_s: number; store: { status: StoreStatus; queued_rows: number; error?: string } } {
     // A failing store degrades history, never serving: the gateway stays `ok`.
-    const { status, queued_rows } = this.store.status;
-    return { status: 'ok', active_requests: this.tracker.activeCount, uptime_s: Math.round(process.uptime()), store: { status, queued_rows } };
+    const { status, queued_rows, error } = this.store.status;
+    return { status: 'ok', active_requests: this.tracker.activeCount, uptime_s: Math.round(process.uptime()), store: { status, queued_rows, ...(error === undefined ? {} : { error }) } };
   }
 }

@@ -81,6 +81,13 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
           .execute();
       },
     },
+    '0002_row_key': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Older rows keep a null key: a unique index allows any number of nulls on both engines.
+        await db.schema.alterTable('usage_requests').addColumn('row_key', 'text').execute();
+        await db.schema.createIndex('usage_requests_row_key').unique().on('usage_requests').column('row_key').execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

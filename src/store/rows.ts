@@ -1,6 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { ErrorType } from '../core/error-type';
-import { addRecordToSplit, newSplit } from '../metrics/calculations/accumulation';
+import { addRecord, newTotals } from '../metrics/calculations/accumulation';
 import type { RequestRecord } from '../metrics/model/request-record';
 import type { Totals } from '../metrics/model/totals';
 import type { RequestRow, RollupRow } from './schema';
@@ -11,9 +11,10 @@ function extra(record: Readonly<RequestRecord>, name: string): unknown {
 }
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
-export function rowOf(record: Readonly<RequestRecord>, instance: string): Insertable<RequestRow> {
+export function rowOf(record: Readonly<RequestRecord>, instance: string, rowKey: string): Insertable<RequestRow> & { row_key: string } {
   const durationMs = record.durationMs ?? 0;
   return {
+    row_key: rowKey,
     instance,
     request_id: record.requestId,
     start_time: record.startTime,
@@ -88,11 +89,13 @@ export function recordOf(row: Selectable<RequestRow>): RequestRecord {
 
 export const HOUR_S = 3600;
 
+type RollupKey = Pick<RollupRow, 'hour' | 'instance' | 'provider' | 'model' | 'client' | 'api' | 'streaming' | 'error_type'>;
+
 /** The batch's hourly sums, one per key, computed with the tracker's own arithmetic so a restore adds up exactly. */
 export function rollupsOf(rows: readonly Insertable<RequestRow>[], records: readonly Readonly<RequestRecord>[]): RollupRow[] {
-  const byKey = new Map<string, RollupRow>();
+  const byKey = new Map<string, { key: RollupKey; totals: Totals; lastStart: number }>();
   rows.forEach((row, i) => {
-    const key: Pick<RollupRow, 'hour' | 'instance' | 'provider' | 'model' | 'client' | 'api' | 'streaming' | 'error_type'> = {
+    const key: RollupKey = {
       hour: Math.floor(row.start_time / HOUR_S) * HOUR_S,
       instance: row.instance,
       provider: row.provider ?? '',
@@ -102,62 +105,49 @@ export function rollupsOf(rows: readonly Insertable<RequestRow>[], records: read
       streaming: row.is_streaming,
       error_type: row.error_type ?? '',
     };
-    const id = JSON.stringify(Object.values(key));
-    let r = byKey.get(id);
-    if (!r) {
-      r = { ...key, ...zeroSums(), last_start: row.start_time };
-      byKey.set(id, r);
+    const id = Object.values(key).join('\u0000');
+    let entry = byKey.get(id);
+    if (!entry) {
+      entry = { key, totals: newTotals(), lastStart: row.start_time };
+      byKey.set(id, entry);
     }
-    const split = newSplit();
-    addRecordToSplit(split, records[i]);
-    addTotalsToRollup(r, split.total);
-    r.reasoning_tokens += row.reasoning_tokens ?? 0;
-    if (row.cost_nano === null || row.cost_nano === undefined) r.unpriced_requests += 1;
-    else r.cost_nano += row.cost_nano;
-    if (row.start_time > r.last_start) r.last_start = row.start_time;
+    addRecord(entry.totals, records[i]);
+    if (row.start_time > entry.lastStart) entry.lastStart = row.start_time;
   });
-  return [...byKey.values()];
+  return [...byKey.values()].map(({ key, totals, lastStart }) => rollupRow(key, totals, lastStart));
 }
 
-function zeroSums(): Omit<RollupRow, 'hour' | 'instance' | 'provider' | 'model' | 'client' | 'api' | 'streaming' | 'error_type' | 'last_start'> {
+/** One literal with every column: spreading the key and the sums into one object costs far more. */
+function rollupRow(k: RollupKey, t: Totals, lastStart: number): RollupRow {
   return {
-    requests: 0,
-    errors: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_creation_tokens: 0,
-    reasoning_tokens: 0,
-    tool_uses: 0,
-    tool_results: 0,
-    tool_calls: 0,
-    completed: 0,
-    total_duration_ms: 0,
-    ttft_count: 0,
-    total_ttft_ms: 0,
-    overhead_count: 0,
-    total_overhead_ms: 0,
-    cost_nano: 0,
-    unpriced_requests: 0,
+    hour: k.hour,
+    instance: k.instance,
+    provider: k.provider,
+    model: k.model,
+    client: k.client,
+    api: k.api,
+    streaming: k.streaming,
+    error_type: k.error_type,
+    requests: t.requests,
+    errors: t.errors,
+    input_tokens: t.inputTokens,
+    output_tokens: t.outputTokens,
+    cache_read_tokens: t.cacheReadTokens,
+    cache_creation_tokens: t.cacheCreationTokens,
+    reasoning_tokens: t.reasoningTokens,
+    tool_uses: t.toolUses,
+    tool_results: t.toolResults,
+    tool_calls: t.toolCalls,
+    completed: t.completed,
+    total_duration_ms: t.totalDurationMs,
+    ttft_count: t.ttftCount,
+    total_ttft_ms: t.totalTtftMs,
+    overhead_count: t.overheadCount,
+    total_overhead_ms: t.totalOverheadMs,
+    cost_nano: t.costNano,
+    unpriced_requests: t.unpriced,
+    last_start: lastStart,
   };
-}
-
-function addTotalsToRollup(r: RollupRow, t: Totals): void {
-  r.requests += t.requests;
-  r.errors += t.errors;
-  r.input_tokens += t.inputTokens;
-  r.output_tokens += t.outputTokens;
-  r.cache_read_tokens += t.cacheReadTokens;
-  r.cache_creation_tokens += t.cacheCreationTokens;
-  r.tool_uses += t.toolUses;
-  r.tool_results += t.toolResults;
-  r.tool_calls += t.toolCalls;
-  r.completed += t.completed;
-  r.total_duration_ms += t.totalDurationMs;
-  r.ttft_count += t.ttftCount;
-  r.total_ttft_ms += t.totalTtftMs;
-  r.overhead_count += t.overheadCount;
-  r.total_overhead_ms += t.totalOverheadMs;
 }
 
 /** Stored sums back into a tracker section. */

@@ -3,6 +3,8 @@ import type { Generated } from 'kysely';
 /** One finished request (contract section 1) plus the instance that served it. */
 export interface RequestRow {
   id: Generated<number>;
+  /** Unique, given when the row is queued, so a batch written again (its commit's reply lost) adds nothing; null in rows stored before it existed. */
+  row_key: string | null;
   instance: string;
   request_id: string;
   start_time: number;

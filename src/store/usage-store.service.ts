@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { CompiledQuery, Migrator, type Compilable, type Insertable, type Kysely } from 'kysely';
+import { Migrator, type Kysely } from 'kysely';
 import type { Subscription } from 'rxjs';
+import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig, type StoreConfig } from '../config/app-config';
 import {
@@ -23,20 +24,16 @@ import {
 import type { ErrorType } from '../core/error-type';
 import { openStore, type OpenStore } from './database';
 import { storeMigrations } from './migrations';
-import { recordOf, rollupsOf, rowOf, totalsOf, HOUR_S } from './rows';
-import { ROLLUP_KEYS, ROLLUP_SUMS, type RequestRow, type StoreSchema } from './schema';
+import { recordOf, rowOf, totalsOf, HOUR_S } from './rows';
+import { ROLLUP_SUMS, type StoreSchema } from './schema';
+import { StatementCache, writeBatch, type QueuedRow } from './write-batch';
 
-/** Rows per transaction: short enough that a synchronous driver never stalls the event loop for long. */
+/** Rows per transaction: a short transaction keeps the database free for history queries in between. */
 const BATCH_ROWS = 200;
 /** Rows deleted per retention statement, so a large purge never holds the writer for long. */
 const RETENTION_BATCH = 1000;
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
 const WRITE_BOUNDS = exponentialBounds(0.0005, 2, 16);
-
-interface Queued {
-  row: Insertable<RequestRow>;
-  record: Readonly<RequestRecord>;
-}
 
 export type StoreStatus = 'disabled' | 'ok' | 'degraded';
 
@@ -51,7 +48,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private readonly settings: StoreConfig;
   private store?: OpenStore;
   private ready = false;
-  private queue: Queued[] = [];
+  private queue: QueuedRow[] = [];
+  private writing = 0;
   private dropped = 0;
   private dropping = false;
   private lastError?: string;
@@ -61,8 +59,10 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private lastRetention = 0;
   private closed = false;
   private readonly writeSeconds = newHistogram(WRITE_BOUNDS);
-  /** Built statements by table and row count: compiling a 200-row insert costs far more than running it. */
-  private readonly statements = new Map<string, CompiledQuery>();
+  private readonly statements = new StatementCache();
+  /** Row keys are this process's random prefix and a sequence: unique across instances and restarts. */
+  private readonly keyPrefix = randomBytes(12).toString('base64url');
+  private keySeq = 0;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -75,7 +75,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       'vdm_store_queue_rows',
       'Finished requests waiting to be written to the usage store.',
       'gauge',
-      () => [{ labels: {}, value: this.queue.length }],
+      () => [{ labels: {}, value: this.waiting }],
     );
     exporter.addFamily(
       'vdm_store_dropped_rows_total',
@@ -89,6 +89,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       'histogram',
       () => this.writeSamples(),
     );
+  }
+
+  /** Rows not written yet: the queue, and the batch being written now (it goes back to the queue if that fails). */
+  private get waiting(): number {
+    return this.queue.length + this.writing;
   }
 
   get enabled(): boolean {
@@ -108,7 +113,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     const degraded = !this.ready || this.lastError !== undefined;
     return {
       status: degraded ? 'degraded' : 'ok',
-      queued_rows: this.queue.length,
+      queued_rows: this.waiting,
       dropped_rows: this.dropped,
       ...(this.lastError === undefined ? {} : { error: this.lastError }),
     };
@@ -151,7 +156,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   }
 
   private enqueue(record: Readonly<RequestRecord>): void {
-    this.queue.push({ row: rowOf(record, this.settings.instanceId), record });
+    this.queue.push({ row: rowOf(record, this.settings.instanceId, `${this.keyPrefix}:${(++this.keySeq).toString(36)}`), record });
     this.trim();
   }
 
@@ -209,6 +214,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private async flushAll(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH_ROWS);
+      this.writing += batch.length;
       try {
         await this.write(batch);
       } catch (error) {
@@ -216,61 +222,22 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
         this.queue.unshift(...batch);
         this.trim();
         throw error;
+      } finally {
+        this.writing -= batch.length;
       }
       await yieldToLoop();
     }
   }
 
-  private async write(batch: Queued[]): Promise<void> {
+  private async write(batch: QueuedRow[]): Promise<void> {
     const db = this.store?.db;
     if (!db || !this.ready) throw new Error('usage store not connected');
     const started = performance.now();
-    const rows = batch.map((q) => q.row);
-    const rollups = rollupsOf(
-      rows,
-      batch.map((q) => q.record),
-    );
-    await db.transaction().execute(async (trx) => {
-      await trx.executeQuery(
-        this.statement('rows', rows, () => trx.insertInto('usage_requests').values(rows)),
-      );
-      // One statement for the batch's rollups: their keys are unique, as both engines require.
-      const upsert = (): Compilable =>
-        trx
-          .insertInto('usage_hourly')
-          .values(rollups)
-          .onConflict((oc) =>
-            oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
-              ...Object.fromEntries(
-                ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))]),
-              ),
-              last_start: eb
-                .case()
-                .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
-                .then(eb.ref('excluded.last_start'))
-                .else(eb.ref('usage_hourly.last_start'))
-                .end(),
-            })),
-          );
-      await trx.executeQuery(this.statement('rollups', rollups, upsert));
-    });
+    await writeBatch(db, batch, this.statements);
     observe(this.writeSeconds, WRITE_BOUNDS, (performance.now() - started) / 1000);
     if (this.lastError !== undefined) this.logger.log('Usage store writing again');
     this.lastError = undefined;
     this.dropping = false;
-  }
-
-  /** The statement for `rows` (every row has every column, in one key order): built once per count, then given fresh values. */
-  private statement(table: string, rows: readonly object[], build: () => Compilable): CompiledQuery {
-    const values = rows.flatMap((r) => Object.values(r) as unknown[]);
-    const key = `${table}:${rows.length}`;
-    let template = this.statements.get(key);
-    if (!template) {
-      template = build().compile();
-      this.statements.set(key, template);
-    }
-    if (template.parameters.length !== values.length) return build().compile();
-    return CompiledQuery.raw(template.sql, values);
   }
 
   /** Deletes rows past VDM_STORE_RETENTION_DAYS in small batches; the hourly rollups stay. */

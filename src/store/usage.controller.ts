@@ -70,7 +70,7 @@ export class UsageController {
       const last = page.at(-1);
       return {
         disabled: false,
-        requests: page.map(({ id: _id, is_streaming, ...row }) => ({
+        requests: page.map(({ id: _id, row_key: _key, is_streaming, ...row }) => ({
           ...row,
           start: isoSeconds(Number(row.start_time)),
           is_streaming: Number(is_streaming) === 1,

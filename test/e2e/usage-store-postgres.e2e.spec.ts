@@ -1,7 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
+import { startCommitCutter } from '../support/pg-commit-cutter';
+import { asNumbers, runningSums, storedSumsSql } from '../support/store-sums';
 import { postgresBinary, startPostgres, type PostgresServer } from '../support/postgres-server';
 
 const initdb = postgresBinary();
@@ -63,5 +66,33 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
       expect.objectContaining({ instance: 'gw-a', requests: 3 }),
       expect.objectContaining({ instance: 'gw-b', requests: 9 }),
     ]);
+  });
+
+  it('stores a batch once when its COMMIT reached the server but the reply was lost, rows and rollups alike', async () => {
+    const cutter = await startCommitCutter(pg!.url);
+    const c = await startApp({ ...env('gw-c'), VDM_STORE: cutter.url });
+    const db = new Client({ connectionString: pg!.url });
+    await db.connect();
+    try {
+      // Two lost replies: the first batch's, and that of its first retry.
+      cutter.cutNextCommits(2);
+      await send(c, 30);
+      await expect.poll(() => cutter.cuts, { timeout: 10_000 }).toBe(2);
+      await expect.poll(async () => (await json(`${c.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+
+      const copies = await db.query<{ n: string }>("select count(*) as n from usage_requests where instance = 'gw-c' group by request_id");
+      expect(copies.rows).toHaveLength(30);
+      expect(copies.rows.every((r) => Number(r.n) === 1)).toBe(true);
+      const rows = asNumbers((await db.query(storedSumsSql('usage_requests', 'gw-c'))).rows[0]);
+      const rollups = asNumbers((await db.query(storedSumsSql('usage_hourly', 'gw-c'))).rows[0]);
+      expect(rollups).toEqual(rows);
+      expect(rows.requests).toBe(30);
+      expect(await runningSums(c.url)).toEqual(rows);
+      expect(rows.cost_nano).toBeGreaterThan(0);
+    } finally {
+      await db.end();
+      await c.close();
+      await cutter.close();
+    }
   });
 });
