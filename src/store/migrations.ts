@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** Versioned schema, applied in name order at start-up by Kysely's Migrator. */
 export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
@@ -86,6 +86,13 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
         // Older rows keep a null key: a unique index allows any number of nulls on both engines.
         await db.schema.alterTable('usage_requests').addColumn('row_key', 'text').execute();
         await db.schema.createIndex('usage_requests_row_key').unique().on('usage_requests').column('row_key').execute();
+      },
+    },
+    '0003_service_tier_session': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('usage_requests').addColumn('service_tier', 'text').execute();
+        // A session's requests are looked up by name (filters compare lower-cased): without this, every row is read.
+        await db.schema.createIndex('usage_requests_session').on('usage_requests').expression(sql`lower(session), id`).execute();
       },
     },
   };

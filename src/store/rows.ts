@@ -5,11 +5,7 @@ import type { RequestRecord } from '../metrics/model/request-record';
 import type { Totals } from '../metrics/model/totals';
 import type { RequestRow, RollupRow } from './schema';
 
-/** Fields other features add to the record; read by name so the store works with or without them. */
-function extra(record: Readonly<RequestRecord>, name: string): unknown {
-  return (record as unknown as Record<string, unknown>)[name];
-}
-const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const text = (v: string | undefined): string | null => (v !== undefined && v !== '' ? v : null);
 
 export function rowOf(record: Readonly<RequestRecord>, instance: string, rowKey: string): Insertable<RequestRow> & { row_key: string } {
   const durationMs = record.durationMs ?? 0;
@@ -23,10 +19,10 @@ export function rowOf(record: Readonly<RequestRecord>, instance: string, rowKey:
     provider: record.provider ?? null,
     model: record.openaiModel ?? null,
     requested_model: record.claudeModel ?? null,
-    api: text(extra(record, 'api')),
-    client: text(extra(record, 'client')),
-    user: text(extra(record, 'user')),
-    session: text(extra(record, 'session')),
+    api: text(record.api),
+    client: text(record.client),
+    user: text(record.user),
+    session: text(record.session),
     is_streaming: record.isStreaming ? 1 : 0,
     input_tokens: record.inputTokens,
     output_tokens: record.outputTokens,
@@ -44,6 +40,7 @@ export function rowOf(record: Readonly<RequestRecord>, instance: string, rowKey:
     cost_nano: record.costNano ?? null,
     error_type: record.errorType ?? null,
     error: record.error ?? null,
+    service_tier: record.serviceTier ?? null,
   };
 }
 
@@ -84,6 +81,7 @@ export function recordOf(row: Selectable<RequestRow>): RequestRecord {
     outputChunks: 0,
     ttftMs: row.ttft_ms === null ? undefined : Number(row.ttft_ms),
     upstreamMs: row.upstream_ms === null ? undefined : Number(row.upstream_ms),
+    serviceTier: opt(row.service_tier),
   };
 }
 

@@ -35,6 +35,8 @@ export interface RequestRow {
   cost_nano: number | null;
   error_type: string | null;
   error: string | null;
+  /** The service tier the upstream reported (`flex`, `priority`, ...), when it did. */
+  service_tier: string | null;
 }
 
 /** Additive sums per hour and key; '' stands for "not known" so the key columns can be unique. */

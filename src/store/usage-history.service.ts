@@ -154,7 +154,9 @@ export class StoreUnavailable extends Error {
   }
 }
 
+/** Case-insensitive glob; one without `*` or `?` is an equality, which the `lower(session)` index answers. */
 export function globMatch(ref: Expression<string | null>, glob: string): Expression<SqlBool> {
+  if (!/[*?]/.test(glob)) return sql<SqlBool>`lower(${ref}) = ${glob.toLowerCase()}`;
   return sql<SqlBool>`lower(${ref}) like ${likePattern(glob)} escape '\\'`;
 }
 

@@ -85,7 +85,8 @@ describe(writeBatch.name, () => {
     const all = storeMigrations('sqlite');
     const first = await all.getMigrations();
     await migrate({ getMigrations: () => Promise.resolve({ '0001_usage': first['0001_usage'] }) });
-    const { row_key: _key, ...old } = queued(1, 'unused').row;
+    // A row as the first schema had it: no row key and no service tier.
+    const { row_key: _key, service_tier: _tier, ...old } = queued(1, 'unused').row;
     await db.insertInto('usage_requests').values(old).execute();
 
     await migrate(all);

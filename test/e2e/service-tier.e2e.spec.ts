@@ -209,3 +209,43 @@ describe('cost by the service tier the upstream reports, through the official SD
     expect(sumOf(prom, 'vdm_unpriced_requests_total', { provider: 'openai', model: 'gpt-5' })).toBe(2);
   });
 });
+
+describe('the service tier in the usage store', () => {
+  it('is stored with each row and restored in the traces after a restart; a session is found through its index', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vdm-tier-store-'));
+    const env = {
+      OPENAI_API_KEY: 'sk-openai-upstream',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+      VDM_DEFAULT_PROVIDER: 'openai',
+      VDM_PRICES_FILE: pricesPath,
+      VDM_STORE: `sqlite:${join(dir, 'usage.db')}`,
+      VDM_STORE_FLUSH_MS: '20',
+    };
+    let app = await startApp(env);
+    const client = new OpenAI({ apiKey: 'client', baseURL: `${app.url}/v1`, maxRetries: 0 });
+    fake.enqueue({ usage: OPENAI_USAGE, serviceTier: 'flex' });
+    await client.chat.completions.create({ model: 'openai:gpt-5', messages, service_tier: 'flex' }, { headers: { 'x-request-id': 'stored-flex', 'x-vdm-session': 'Sess-Tier' } });
+    fake.enqueue({ usage: OPENAI_USAGE });
+    await client.chat.completions.create({ model: 'openai:gpt-5', messages }, { headers: { 'x-request-id': 'stored-default', 'x-vdm-session': 'other-session' } });
+    await app.close();
+
+    app = await startApp(env);
+    try {
+      const logs = (await (await fetch(`${app.url}/metrics/logs`)).json()) as { traces: WireTrace[] };
+      expect(logs.traces.find((t) => t.request_id === 'stored-flex')).toMatchObject({ service_tier: 'flex', cost_usd: GPT5_FLEX });
+      expect(logs.traces.find((t) => t.request_id === 'stored-default')).toMatchObject({ service_tier: 'default', cost_usd: GPT5_STANDARD });
+      const page = (await (await fetch(`${app.url}/metrics/requests?session=sess-tier`)).json()) as { requests: { request_id: string; service_tier: string | null }[] };
+      expect(page.requests).toEqual([expect.objectContaining({ request_id: 'stored-flex', service_tier: 'flex' })]);
+    } finally {
+      await app.close();
+    }
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(dir, 'usage.db'), { readonly: true });
+    try {
+      const plan = db.prepare("explain query plan select * from usage_requests where lower(session) = 'sess-tier' order by id desc").all() as { detail: string }[];
+      expect(plan.map((p) => p.detail).join('\n')).toContain('usage_requests_session');
+    } finally {
+      db.close();
+    }
+  });
+});
