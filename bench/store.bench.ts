@@ -323,6 +323,7 @@ export async function runStoreBench(upstream: Child, log: (line: string) => void
       await pinPostgres(pg.url);
     } catch (error) {
       postgres = `skipped: PostgreSQL did not start (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`;
+      pg?.close();
       pg = undefined;
     }
   }
