@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
+ * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -14,6 +15,7 @@ import { printScrape, runScrapeBench, type ScrapeResult } from './scrape.bench';
 import { printSse, runSseBench, type SseLevel } from './sse.bench';
 import { HAS_TASKSET, pinSelf, spawnChild } from './support/proc';
 import { QUICK } from './support/stats';
+import { printStore, runStoreBench, type StoreResult } from './store.bench';
 import { printTracker, runTrackerBench, type TrackerResult } from './tracker.bench';
 
 interface Results {
@@ -26,10 +28,11 @@ interface Results {
   runningTotals?: RunningTotalsResult;
   scrape?: ScrapeResult;
   convert?: ConvertResult;
+  store?: StoreResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -86,6 +89,16 @@ async function main(): Promise<void> {
     log('5. stream conversion throughput ...');
     results.convert = await runConvertBench(log);
     report.push(printConvert(results.convert));
+  }
+  if (only.includes('store')) {
+    log('6. usage store ...');
+    const upstream = await spawnChild('lean-upstream', 'support/lean-upstream.js', {}, 1);
+    try {
+      results.store = await runStoreBench(upstream, log);
+      report.push(printStore(results.store));
+    } finally {
+      await upstream.stop();
+    }
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -22,6 +22,8 @@ export interface LoadOptions {
   body: string;
   connections: number;
   durationS: number;
+  /** Send exactly this many requests, then stop (durationS is then ignored). */
+  amount?: number;
   /** Fixed total request rate (autocannon `overallRate`); closed loop when absent. */
   rate?: number;
   headers?: Record<string, string>;
@@ -36,6 +38,7 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
     body: o.body,
     connections: o.connections,
     duration: o.durationS,
+    ...(o.amount !== undefined ? { amount: o.amount } : {}),
     ...(o.rate !== undefined ? { overallRate: o.rate } : {}),
   });
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {

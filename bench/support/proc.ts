@@ -29,7 +29,11 @@ export interface Child {
   url: string;
   port: number;
   proc: ChildProcess;
+  /** The child's `ready` message (its port, and whatever else it reports, such as `startMs`). */
+  ready: Record<string, unknown>;
   stats(gc?: boolean): Promise<ProcStats & Record<string, any>>;
+  /** Runs a command the child serves (see serveStats); rejects with the child's error. */
+  command(name: string): Promise<Record<string, any>>;
   stop(): Promise<void>;
 }
 
@@ -46,12 +50,13 @@ export async function spawnChild(name: string, rel: string, env: Record<string, 
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   if (cpu !== undefined) pinPid(proc.pid!, cpu);
-  const port = await new Promise<number>((resolve, reject) => {
+  const ready = await new Promise<Record<string, unknown> & { port: number }>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
     proc.on('message', (m: { type?: string; port?: number }) => {
-      if (m.type === 'ready' && m.port !== undefined) resolve(m.port);
+      if (m.type === 'ready' && m.port !== undefined) resolve(m as Record<string, unknown> & { port: number });
     });
   });
+  const port = ready.port;
   const waiting = new Map<number, (s: any) => void>();
   proc.on('message', (m: { id?: number }) => {
     if (m.id !== undefined) {
@@ -64,11 +69,18 @@ export async function spawnChild(name: string, rel: string, env: Record<string, 
     port,
     url: `http://127.0.0.1:${port}`,
     proc,
+    ready,
     stats: (gc = false) =>
       new Promise((resolve) => {
         const id = ++seq;
         waiting.set(id, resolve);
         proc.send({ id, gc });
+      }),
+    command: (command) =>
+      new Promise((resolve, reject) => {
+        const id = ++seq;
+        waiting.set(id, (m: Record<string, any>) => (typeof m.error === 'string' ? reject(new Error(`${name}: ${m.error}`)) : resolve(m)));
+        proc.send({ id, command });
       }),
     stop: () =>
       new Promise((resolve) => {

@@ -4,7 +4,10 @@
  * accounting. Shared by test/soak/soak.spec.ts (small, in the suite) and test/soak/soak-main.ts
  * (`npm run soak`, the full run against a child process).
  */
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { load as loadYaml } from 'js-yaml';
 import { Agent, request } from 'undici';
 import type { Fault, FakeUpstream, RecordedRequest, Script, Usage } from '../fakes/fake-upstream';
@@ -51,6 +54,8 @@ export type Kind =
 
 export interface Planned {
   index: number;
+  /** The x-request-id the client sends; a few reuse the one before (see requestIdFor). */
+  requestId: string;
   kind: Kind;
   protocol: Protocol;
   stream: boolean;
@@ -153,9 +158,19 @@ export function buildSchedule(seed: number, n: number): Planned[] {
       cacheCreation: protocol === 'anthropic' ? Math.floor(random() * 20) : 0,
       reasoning: 0,
     };
-    out.push({ index, kind, protocol, stream, usage });
+    out.push({ index, requestId: requestIdFor(seed, index), kind, protocol, stream, usage });
   }
   return out;
+}
+
+/**
+ * The x-request-id of a schedule's request: unique per seed and index, except that every 97th
+ * reuses the id of the request sent just before it, which is then usually still in flight (the
+ * tracker keeps both, the second as `<id>~<n>`). Dots keep it apart from the prompt's `soak-N` marker.
+ */
+export function requestIdFor(seed: number, index: number): string {
+  const own = index > 0 && index % 97 === 13 ? index - 1 : index;
+  return `s${seed}.${own}`;
 }
 
 /**
@@ -329,14 +344,14 @@ export async function drive(gatewayUrl: string, schedule: readonly Planned[], co
     const controller = new AbortController();
     result.sent++;
     if (p.kind === 'aborted-upload') {
-      await rawExchange(port, `POST ${path} HTTP/1.1\r\nhost: soak\r\ncontent-type: application/json\r\ncontent-length: 4096\r\nx-api-key: ${SOAK_KEY}\r\n\r\n${bodyFor(p).slice(0, 20)}`, false);
+      await rawExchange(port, `POST ${path} HTTP/1.1\r\nhost: soak\r\ncontent-type: application/json\r\ncontent-length: 4096\r\nx-api-key: ${SOAK_KEY}\r\nx-request-id: ${p.requestId}\r\n\r\n${bodyFor(p).slice(0, 20)}`, false);
       return;
     }
     if (p.kind === 'unauth-probe') {
       const target = probeTarget(path, p.index, port);
       const key = p.index % 2 === 0 ? '' : 'x-api-key: wrong-soak-key\r\n';
       const body = bodyFor(p);
-      const status = await rawExchange(port, `POST ${target} HTTP/1.1\r\nhost: soak\r\nconnection: close\r\ncontent-type: application/json\r\n${key}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, true);
+      const status = await rawExchange(port, `POST ${target} HTTP/1.1\r\nhost: soak\r\nconnection: close\r\ncontent-type: application/json\r\nx-request-id: ${p.requestId}\r\n${key}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, true);
       if (status !== 401) result.probeLeaks.push(`${target} -> ${status}`);
       return;
     }
@@ -345,7 +360,7 @@ export async function drive(gatewayUrl: string, schedule: readonly Planned[], co
         method: 'POST',
         dispatcher: agent,
         signal: controller.signal,
-        headers: { 'content-type': 'application/json', 'x-api-key': SOAK_KEY, 'anthropic-version': '2023-06-01' },
+        headers: { 'content-type': 'application/json', 'x-api-key': SOAK_KEY, 'anthropic-version': '2023-06-01', 'x-request-id': p.requestId },
         body: bodyFor(p),
       });
       result.statuses[res.statusCode] = (result.statuses[res.statusCode] ?? 0) + 1;
@@ -528,4 +543,188 @@ export function countKinds(schedule: readonly Planned[]): Record<string, number>
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
+}
+
+/** The soak's models priced by a VDM_PRICES_FILE (USD per million tokens), so cost is checked under the fault mix. */
+export const SOAK_PRICES = {
+  anthropic: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
+  openai: { input: 2.5, output: 10, cacheRead: 1.25, cacheWrite: 2.5 },
+} as const;
+
+/** Writes SOAK_PRICES as a prices file in `dir`; returns its path (for VDM_PRICES_FILE). */
+export function writeSoakPrices(dir: string): string {
+  const file = join(dir, 'prices.yaml');
+  const entry = (provider: keyof typeof SOAK_PRICES): string => {
+    const r = SOAK_PRICES[provider];
+    return `  - {provider: ${provider}, model: "*", input: ${r.input}, output: ${r.output}, cache_read: ${r.cacheRead}, cache_write: ${r.cacheWrite}}\n`;
+  };
+  writeFileSync(file, `prices:\n${entry('anthropic')}${entry('openai')}`);
+  return file;
+}
+
+/** One request's cost in nanodollars at SOAK_PRICES, rounded per request as the gateway does. */
+export function soakCostNano(provider: keyof typeof SOAK_PRICES, u: { input: number; output: number; cacheRead: number; cacheCreation: number }): number {
+  const r = SOAK_PRICES[provider];
+  return Math.round(u.input * r.input * 1e3 + u.output * r.output * 1e3 + u.cacheRead * r.cacheRead * 1e3 + u.cacheCreation * r.cacheWrite * 1e3);
+}
+
+/** The schedule's cost in nanodollars, worked from the usage each request reports. */
+export function expectedCostNano(planned: readonly Planned[]): number {
+  let nano = 0;
+  for (const p of planned) if (p.kind !== 'unauth-probe') nano += soakCostNano(p.protocol === 'anthropic' ? 'anthropic' : 'openai', reportedUsage(p));
+  return nano;
+}
+
+/**
+ * One account of the traffic, as each place keeps it: the stored rows, the running totals and
+ * `/metrics/usage`. Cost in integer nanodollars; `errorsByType` where the place keeps it.
+ */
+export interface Ledger {
+  requests: number;
+  errors: number;
+  errorsByType?: Record<string, number>;
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheCreation: number;
+  costNano: number;
+  unpriced: number;
+}
+
+/** The columns of a stored row the soak checks. */
+export interface StoredRow {
+  request_id: string;
+  error_type: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  cost_nano: number | null;
+}
+
+/** Every stored row, read from the SQLite file over a read-only connection of its own. */
+export function readStoredRows(file: string): StoredRow[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare('SELECT request_id, error_type, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, cost_nano FROM usage_requests')
+      .all() as StoredRow[];
+  } finally {
+    db.close();
+  }
+}
+
+const nanoOf = (usd: number): number => Math.round(usd * 1e9);
+
+export function ledgerOfRows(rows: readonly StoredRow[]): Ledger {
+  const l: Ledger = { requests: 0, errors: 0, errorsByType: {}, input: 0, output: 0, cacheRead: 0, cacheCreation: 0, costNano: 0, unpriced: 0 };
+  const byType = l.errorsByType!;
+  for (const r of rows) {
+    l.requests++;
+    if (r.error_type !== null) {
+      l.errors++;
+      byType[r.error_type] = (byType[r.error_type] ?? 0) + 1;
+    }
+    l.input += r.input_tokens;
+    l.output += r.output_tokens;
+    l.cacheRead += r.cache_read_tokens;
+    l.cacheCreation += r.cache_creation_tokens;
+    if (r.cost_nano === null) l.unpriced++;
+    else l.costNano += r.cost_nano;
+  }
+  return l;
+}
+
+/** The JSON running totals' summary, with the tracker's error distribution. */
+export function ledgerOfTotals(doc: any, errorsByType: Record<string, number>): Ledger {
+  const s = doc.summary;
+  return {
+    requests: s.total_requests,
+    errors: Object.values(errorsByType).reduce((a, n) => a + n, 0),
+    errorsByType,
+    input: s.total_input_tokens,
+    output: s.total_output_tokens,
+    cacheRead: s.total_cache_read_tokens,
+    cacheCreation: s.total_cache_creation_tokens,
+    costNano: nanoOf(s.total_cost_usd),
+    unpriced: s.total_unpriced_requests,
+  };
+}
+
+/** The totals of a `/metrics/usage` answer (it has no split by error type). */
+export function ledgerOfUsage(doc: any): Ledger {
+  const t = doc.totals;
+  return {
+    requests: t.requests,
+    errors: t.errors,
+    input: t.input_tokens,
+    output: t.output_tokens,
+    cacheRead: t.cache_read_tokens,
+    cacheCreation: t.cache_creation_tokens,
+    costNano: nanoOf(t.cost_usd),
+    unpriced: t.unpriced_requests,
+  };
+}
+
+export function withoutErrorTypes(l: Ledger): Ledger {
+  const { errorsByType: _types, ...rest } = l;
+  return rest;
+}
+
+/**
+ * `/metrics/usage` totals over whole hours from two days before now to two hours after: once with no
+ * grouping (answered from the hourly rollups) and once by session (a key only the rows hold).
+ */
+export async function usageLedgers(gatewayUrl: string): Promise<{ rollups: Ledger; rows: Ledger }> {
+  const hour = Math.floor(Date.now() / 3_600_000) * 3600;
+  const iso = (s: number): string => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+  const range = `from=${iso(hour - 48 * 3600)}&to=${iso(hour + 2 * 3600)}`;
+  const get = async (query: string): Promise<Ledger> => {
+    const res = await getText(`${gatewayUrl}/metrics/usage?${query}`);
+    if (res.status !== 200) throw new Error(`/metrics/usage?${query}: ${res.status} ${res.text}`);
+    return ledgerOfUsage(JSON.parse(res.text));
+  };
+  return { rollups: await get(range), rows: await get(`${range}&group_by=session`) };
+}
+
+/** Every stored request id, paged through `/metrics/requests` (1,000 a page). */
+export async function requestIdsFromApi(gatewayUrl: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await getText(`${gatewayUrl}/metrics/requests?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+    if (res.status !== 200) throw new Error(`/metrics/requests: ${res.status} ${res.text}`);
+    const page = JSON.parse(res.text) as { requests: { request_id: string }[]; next_cursor: string | null };
+    for (const r of page.requests) ids.push(r.request_id);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  return ids;
+}
+
+/**
+ * What is wrong with the stored request ids against the schedules sent: each counted request must be
+ * there once, under the id it sent, or `<id>~<n>` when another request with that id was in flight;
+ * refused probes and ids nobody sent must not be there at all. Empty when all is well.
+ */
+export function requestIdProblems(storedIds: readonly string[], schedules: readonly (readonly Planned[])[]): string[] {
+  const sent = new Map<string, number>();
+  for (const schedule of schedules) {
+    for (const p of schedule) if (p.kind !== 'unauth-probe') sent.set(p.requestId, (sent.get(p.requestId) ?? 0) + 1);
+  }
+  const stored = new Map<string, string[]>();
+  for (const id of storedIds) {
+    const base = id.replace(/~\d+$/, '');
+    const list = stored.get(base) ?? [];
+    list.push(id);
+    stored.set(base, list);
+  }
+  const problems: string[] = [];
+  for (const [base, ids] of stored) {
+    const n = sent.get(base) ?? 0;
+    if (n === 0) problems.push(`${ids.join(', ')}: stored, never sent as a counted request`);
+    else if (ids.length !== n) problems.push(`${base}: sent ${n}, stored ${ids.length} (${ids.join(', ')})`);
+    else if (n === 1 && ids[0] !== base) problems.push(`${base}: stored as ${ids[0]}`);
+  }
+  for (const [base, n] of sent) if (!stored.has(base)) problems.push(`${base}: sent ${n}, not stored`);
+  return problems.length > 20 ? [...problems.slice(0, 20), `... and ${problems.length - 20} more`] : problems;
 }

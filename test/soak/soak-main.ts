@@ -3,8 +3,12 @@
  * SOAK_CONCURRENCY, SOAK_SEED override) through the gateway running as a child process
  * (bench/support/gateway-child.ts, started with --expose-gc), against the FakeUpstream in this process,
  * after SOAK_WARMUP_ROUNDS (2) warm-up rounds of SOAK_WARMUP requests (as many as the soak) with the
- * same fault mix. Prints every check; exits 1 when one fails.
+ * same fault mix. The SQLite usage store is on (a temp file), and after the drain every request of
+ * every round must be stored exactly once. Prints every check; exits 1 when one fails.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { spawnGateway } from '../../bench/support/proc';
@@ -13,8 +17,18 @@ import {
   buildSchedule,
   countKinds,
   drive,
+  expectedCostNano,
   expectedTotals,
+  ledgerOfRows,
+  ledgerOfTotals,
   observedFromJson,
+  readStoredRows,
+  requestIdProblems,
+  requestIdsFromApi,
+  usageLedgers,
+  withoutErrorTypes,
+  writeSoakPrices,
+  type Planned,
   observedFromPrometheus,
   runningTotals,
   scriptFake,
@@ -45,7 +59,15 @@ async function main(): Promise<void> {
     console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
   };
   const fake = await FakeUpstream.start();
-  const gw = await spawnGateway('gateway-soak', { ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1` });
+  const dir = mkdtempSync(join(tmpdir(), 'vdm-soak-'));
+  const dbFile = join(dir, 'usage.db');
+  const gw = await spawnGateway('gateway-soak', {
+    ...SOAK_GATEWAY_ENV,
+    ANTHROPIC_BASE_URL: fake.url,
+    OPENAI_BASE_URL: `${fake.url}/v1`,
+    VDM_PRICES_FILE: writeSoakPrices(dir),
+    VDM_STORE: `sqlite:${dbFile}`,
+  });
   let crashed = false;
   gw.proc.on('exit', (code, signal) => {
     crashed = true;
@@ -59,8 +81,10 @@ async function main(): Promise<void> {
     // baseline is the top of that band over a few rounds, not one sample of it.
     let before = await gw.stats(true);
     const warmRss: number[] = [];
+    const sent: Planned[][] = [];
     for (let round = 0; round < WARMUP_ROUNDS; round++) {
       const warm = buildSchedule(SEED + 1 + round, WARMUP);
+      sent.push(warm);
       scriptFake(fake, warm);
       await drive(gw.url, warm, CONCURRENCY);
       await sleep(6_000); // upstream keep-alive sockets time out (5 s)
@@ -73,6 +97,7 @@ async function main(): Promise<void> {
     const warmTotals = observedFromJson((await runningTotals(gw.url)).json, before.errors);
 
     const schedule = buildSchedule(SEED, REQUESTS);
+    sent.push(schedule);
     scriptFake(fake, schedule);
     console.log(`soak: seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCURRENCY}`);
     console.log(JSON.stringify(countKinds(schedule)));
@@ -89,6 +114,7 @@ async function main(): Promise<void> {
     const { json, yaml } = await runningTotals(gw.url);
     const stats = await gw.stats();
     const observed = observedFromJson(json, stats.errors);
+    const totalsLedger = ledgerOfTotals(json, stats.errors);
     const soakOnly = {
       ...observed,
       errors: subtractCounts(observed.errors, warmTotals.errors),
@@ -121,10 +147,27 @@ async function main(): Promise<void> {
     const sockets = (r: Record<string, number>): number => (r.TCPSocketWrap ?? 0);
     const timers = (r: Record<string, number>): number => (r.Timeout ?? 0);
     check('no socket or timer left open', sockets(after.resources) <= sockets(before.resources) && timers(after.resources) <= timers(before.resources) && fake.openConnections() === 0, `sockets ${sockets(after.resources)} (before ${sockets(before.resources)}), timers ${timers(after.resources)} (before ${timers(before.resources)}), fake upstream connections ${fake.openConnections()}`);
+
+    // The store after the drain, read three ways: the file (read-only), /metrics/requests, /metrics/usage.
+    await gw.command('flush');
+    const rows = readStoredRows(dbFile);
+    const ids = rows.map((r) => r.request_id);
+    const problems = requestIdProblems(ids, sent);
+    check('every accounted request of every round is stored once, under its request id', problems.length === 0, problems.length === 0 ? `${rows.length} rows, ${ids.filter((id) => id.includes('~')).length} under a suffixed id (a reused id in flight)` : problems.join('; '));
+    const apiIds = await requestIdsFromApi(gw.url);
+    check('/metrics/requests pages through exactly the stored rows', isDeepStrictEqual([...apiIds].sort(), [...ids].sort()), `${apiIds.length} ids vs ${ids.length} rows`);
+    const cost = sent.reduce((nano, s) => nano + expectedCostNano(s), 0);
+    check('cost in the running totals equals the schedules worked by hand', totalsLedger.costNano === cost, `${totalsLedger.costNano} vs ${cost} nanodollars`);
+    const rowsLedger = ledgerOfRows(rows);
+    check('stored rows equal the running totals: count, errors per type, tokens, cost', isDeepStrictEqual(rowsLedger, totalsLedger), `rows ${JSON.stringify(rowsLedger)} totals ${JSON.stringify(totalsLedger)}`);
+    const usage = await usageLedgers(gw.url);
+    const wanted = withoutErrorTypes(totalsLedger);
+    check('/metrics/usage totals equal the running totals (from the rollups and from the rows)', isDeepStrictEqual(usage, { rollups: wanted, rows: wanted }), `${JSON.stringify(usage)} vs ${JSON.stringify(wanted)}`);
     check('the gateway never crashed', !crashed && gw.proc.exitCode === null);
   } finally {
     await gw.stop();
     await fake.close();
+    rmSync(dir, { recursive: true, force: true });
   }
   console.log(failed === 0 ? 'soak: all checks passed' : `soak: ${failed} check(s) failed`);
   process.exitCode = failed === 0 ? 0 : 1;

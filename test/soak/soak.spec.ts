@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogging } from '../../src/logging/logger';
+import { UsageStore } from '../../src/store/usage-store.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import { eventually } from '../support/sse-client';
@@ -12,12 +13,21 @@ import {
   buildSchedule,
   countKinds,
   drive,
+  expectedCostNano,
   expectedTotals,
   expectedByApi,
+  ledgerOfRows,
+  ledgerOfTotals,
+  readStoredRows,
+  requestIdProblems,
+  requestIdsFromApi,
+  soakCostNano,
+  usageLedgers,
+  withoutErrorTypes,
+  writeSoakPrices,
   requestsByApiFromPrometheus,
   getText,
   parsePrometheus,
-  reportedUsage,
   NEVER_UPSTREAM,
   observedFromJson,
   observedFromPrometheus,
@@ -41,24 +51,7 @@ let schedule: Planned[];
 let driven: DriveResult;
 let timersBefore = 0;
 let logs = '';
-
-/** The soak's models priced by a VDM_PRICES_FILE (USD per million tokens), so cost is checked under the fault mix. */
-const SOAK_PRICES = {
-  anthropic: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
-  openai: { input: 2.5, output: 10, cacheRead: 1.25, cacheWrite: 2.5 },
-};
-
-/** The schedule's cost in nanodollars, worked from the usage each request reports: rounded per request, as the gateway does. */
-function expectedCostNano(planned: readonly Planned[]): number {
-  let nano = 0;
-  for (const p of planned) {
-    if (p.kind === 'unauth-probe') continue;
-    const u = reportedUsage(p);
-    const r = SOAK_PRICES[p.protocol === 'anthropic' ? 'anthropic' : 'openai'];
-    nano += Math.round(u.input * r.input * 1e3 + u.output * r.output * 1e3 + u.cacheRead * r.cacheRead * 1e3 + u.cacheCreation * r.cacheWrite * 1e3);
-  }
-  return nano;
-}
+let dir: string;
 
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -72,13 +65,11 @@ beforeAll(async () => {
     },
   });
   const pino = createLogging({ logLevel: 'debug', logPretty: false }, out).pino;
-  const prices = join(mkdtempSync(join(tmpdir(), 'vdm-soak-')), 'prices.yaml');
-  const entry = (provider: 'anthropic' | 'openai'): string => {
-    const r = SOAK_PRICES[provider];
-    return `  - {provider: ${provider}, model: "*", input: ${r.input}, output: ${r.output}, cache_read: ${r.cacheRead}, cache_write: ${r.cacheWrite}}\n`;
-  };
-  writeFileSync(prices, `prices:\n${entry('anthropic')}${entry('openai')}`);
-  gw = await startApp({ ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1`, VDM_PRICES_FILE: prices }, { pino });
+  dir = mkdtempSync(join(tmpdir(), 'vdm-soak-'));
+  gw = await startApp(
+    { ...SOAK_GATEWAY_ENV, ANTHROPIC_BASE_URL: fake.url, OPENAI_BASE_URL: `${fake.url}/v1`, VDM_PRICES_FILE: writeSoakPrices(dir), VDM_STORE: `sqlite:${join(dir, 'usage.db')}` },
+    { pino },
+  );
   schedule = buildSchedule(SEED, REQUESTS);
   scriptFake(fake, schedule);
   driven = await drive(gw.url, schedule, CONCURRENCY);
@@ -87,6 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await fake?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCURRENCY})`, () => {
@@ -160,8 +152,7 @@ describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCUR
     let checked = 0;
     for (const t of traces) {
       if (t.provider !== 'anthropic' && t.provider !== 'openai') continue;
-      const r = SOAK_PRICES[t.provider];
-      const own = Math.round(t.input_tokens * r.input * 1e3 + t.output_tokens * r.output * 1e3 + t.cache_read_tokens * r.cacheRead * 1e3 + t.cache_creation_tokens * r.cacheWrite * 1e3);
+      const own = soakCostNano(t.provider, { input: t.input_tokens, output: t.output_tokens, cacheRead: t.cache_read_tokens, cacheCreation: t.cache_creation_tokens });
       expect(nano(t.cost_usd ?? Number.NaN)).toBe(own);
       checked++;
     }
@@ -173,6 +164,21 @@ describe(`fault soak (seed ${SEED}, ${REQUESTS} requests at concurrency ${CONCUR
     const expected = expectedByApi(schedule);
     expect(expected.openai_responses).toBeGreaterThan(0);
     expect(await requestsByApiFromPrometheus(gw.url)).toEqual(expected);
+  });
+
+  it('stores every accounted request exactly once: rows = running totals = /metrics/usage', async () => {
+    await eventually(() => gw.tracker.activeCount === 0);
+    await gw.app.get(UsageStore).flush();
+    const rows = readStoredRows(join(dir, 'usage.db'));
+    const ids = rows.map((r) => r.request_id);
+    expect(requestIdProblems(ids, [schedule])).toEqual([]);
+    expect([...(await requestIdsFromApi(gw.url))].sort()).toEqual([...ids].sort());
+    const totals = ledgerOfTotals((await runningTotals(gw.url)).json, gw.tracker.errorDistribution());
+    expect(totals.requests).toBe(expectedTotals(schedule).requests);
+    expect(totals.costNano).toBe(expectedCostNano(schedule));
+    expect(ledgerOfRows(rows)).toEqual(totals);
+    const usage = await usageLedgers(gw.url);
+    expect(usage).toEqual({ rollups: withoutErrorTypes(totals), rows: withoutErrorTypes(totals) });
   });
 
   it('served /health throughout', () => {
