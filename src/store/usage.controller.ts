@@ -70,8 +70,9 @@ export class UsageController {
       const last = page.at(-1);
       return {
         disabled: false,
-        requests: page.map(({ id: _id, row_key: _key, is_streaming, ...row }) => ({
+        requests: page.map(({ id: _id, row_key: _key, is_streaming, cost_nano, ...row }) => ({
           ...row,
+          cost_usd: cost_nano === null ? null : Number(cost_nano) / 1e9,
           start: isoSeconds(Number(row.start_time)),
           is_streaming: Number(is_streaming) === 1,
           status: row.error_type === null ? 'ok' : 'error',

@@ -109,21 +109,28 @@ describe('GET /metrics/usage', () => {
 describe('GET /metrics/requests', () => {
   it('pages through every stored row exactly once, newest first', async () => {
     const seen: string[] = [];
+    const costs: (number | null)[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
       const { status, body }: { status: number; body: any } = await get(`/metrics/requests?limit=5${cursor ? `&cursor=${cursor}` : ''}`);
       expect(status).toBe(200);
       expect(body.requests.length).toBeLessThanOrEqual(5);
-      for (const r of body.requests) seen.push(r.request_id);
+      for (const r of body.requests) {
+        seen.push(r.request_id);
+        costs.push(r.cost_usd);
+      }
       cursor = body.next_cursor;
       pages++;
     } while (cursor !== null);
     expect(pages).toBe(Math.ceil((4 * TRAFFIC_ROUNDS) / 5));
     expect(seen).toHaveLength(4 * TRAFFIC_ROUNDS);
     expect(new Set(seen).size).toBe(seen.length);
-    const traces = (await get('/metrics/logs')).body.traces.map((t: any) => t.request_id);
-    expect(seen).toEqual(traces);
+    const traces = (await get('/metrics/logs')).body.traces;
+    expect(seen).toEqual(traces.map((t: any) => t.request_id));
+    // Each stored row shows its cost as the record does: US dollars, null when unpriced.
+    expect(costs).toEqual(traces.map((t: any) => t.cost_usd));
+    expect(costs.some((c) => c !== null && c > 0)).toBe(true);
   });
 
   it('filters by status', async () => {

@@ -183,7 +183,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
     if (cursor) params.cursor = cursor;
     const page = await getJson('requests', params);
     // The filter is a case-insensitive glob: keep this session's rows only.
-    return { rows: page.requests.filter((r) => r.session === id).map(requestRow), cursor: page.next_cursor };
+    return { rows: page.requests.filter((r) => r.session === id), cursor: page.next_cursor };
   }
 
   /**
@@ -394,7 +394,6 @@ export function createUsagePanel({ api, onAuthRequired }) {
 
   // ---------------------------------------------------------------- sessions
 
-  const requestRow = (row) => ({ ...row, cost_usd: row.cost_nano === null || row.cost_nano === undefined ? null : Number(row.cost_nano) / 1e9 });
 
   async function selectSession(id) {
     const session = id.trim();
