@@ -88,6 +88,8 @@ export interface UsageTiming {
 export interface HistoryResult {
   rows: number;
   rollups: number;
+  dailyRollups: number;
+  sessionRollups: number;
   quick: boolean;
   generatedS?: number;
   startMs: number;
@@ -152,7 +154,12 @@ export interface StoreSize {
 /** The database's size, read-only: SQLite's dbstat and file sizes (after the gateway closed it, which checkpoints), PostgreSQL's relation sizes. */
 async function storeSize(engine: Exclude<Variant, 'off'>, location: string): Promise<StoreSize> {
   if (engine === 'postgres') {
-    const r = (await pgQuery(location, "SELECT pg_total_relation_size('usage_requests') AS rows, pg_total_relation_size('usage_hourly') AS rollups"))[0];
+    const r = (
+      await pgQuery(
+        location,
+        "SELECT pg_total_relation_size('usage_requests') AS rows, pg_total_relation_size('usage_hourly') + pg_total_relation_size('usage_daily') + pg_total_relation_size('usage_session_hourly') AS rollups",
+      )
+    )[0];
     return { rowBytes: Number(r.rows), rollupBytes: Number(r.rollups), totalBytes: Number(r.rows) + Number(r.rollups) };
   }
   const db = new Database(location, { readonly: true, fileMustExist: true });
@@ -160,7 +167,7 @@ async function storeSize(engine: Exclude<Variant, 'off'>, location: string): Pro
     const tables = db.prepare('SELECT tbl_name AS tbl, sum(pgsize) AS bytes FROM dbstat JOIN sqlite_schema USING (name) GROUP BY tbl_name').all() as { tbl: string; bytes: number }[];
     const of = (name: string): number => tables.find((t) => t.tbl === name)?.bytes ?? 0;
     const totalBytes = [location, `${location}-wal`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
-    return { rowBytes: of('usage_requests'), rollupBytes: of('usage_hourly'), totalBytes };
+    return { rowBytes: of('usage_requests'), rollupBytes: of('usage_hourly') + of('usage_daily') + of('usage_session_hourly'), totalBytes };
   } finally {
     db.close();
   }
@@ -288,7 +295,7 @@ async function runHistory(log: (line: string) => void): Promise<HistoryResult> {
   const db = await usageDb(rows, log);
   const gw = await spawnGateway('gateway-history', { VDM_STORE: `sqlite:${db.file}`, VDM_INSTANCE_ID: db.instance, VDM_STORE_RETENTION_DAYS: '36500' }, 0);
   const startMs = Number(gw.ready.startMs);
-  log(`  ${rows.toLocaleString('en')} rows, ${db.rollups.toLocaleString('en')} hourly rollups${db.generatedS === undefined ? ' (cached)' : ''}; the gateway started (restore included) in ${fmt(startMs, 0)} ms`);
+  log(`  ${rows.toLocaleString('en')} rows, ${db.rollups.toLocaleString('en')} hourly, ${db.dailyRollups.toLocaleString('en')} daily, ${db.sessionRollups.toLocaleString('en')} session-hour rollups${db.generatedS === undefined ? ' (cached)' : ''}; the gateway started (restore included) in ${fmt(startMs, 0)} ms`);
   const iso = (s: number): string => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
   const queries = [
     { name: `group_by=day,model, ${DAYS} days`, query: `from=${iso(db.from)}&to=${iso(db.to)}&group_by=day,model`, expectedRequests: db.rows, expectedGroups: db.dayModels },
@@ -309,7 +316,7 @@ async function runHistory(log: (line: string) => void): Promise<HistoryResult> {
   } finally {
     await gw.stop();
   }
-  return { rows: db.rows, rollups: db.rollups, quick: rows < 10_000_000, generatedS: db.generatedS, startMs, size: await storeSize('sqlite', db.file), timings };
+  return { rows: db.rows, rollups: db.rollups, dailyRollups: db.dailyRollups, sessionRollups: db.sessionRollups, quick: rows < 10_000_000, generatedS: db.generatedS, startMs, size: await storeSize('sqlite', db.file), timings };
 }
 
 export async function runStoreBench(upstream: Child, log: (line: string) => void): Promise<StoreResult> {
@@ -385,7 +392,7 @@ export function printStore(r: StoreResult): string {
   );
   const h = r.history;
   out.push(
-    `/metrics/usage over ${h.rows.toLocaleString('en')} rows in ${DAYS} days (${h.rollups.toLocaleString('en')} hourly rollups) on SQLite${h.quick ? ` (QUICK: ${h.rows.toLocaleString('en')} rows, not 10,000,000)` : ''}; ` +
+    `/metrics/usage over ${h.rows.toLocaleString('en')} rows in ${DAYS} days (${h.rollups.toLocaleString('en')} hourly, ${h.dailyRollups.toLocaleString('en')} daily, ${h.sessionRollups.toLocaleString('en')} session-hour rollups) on SQLite${h.quick ? ` (QUICK: ${h.rows.toLocaleString('en')} rows, not 10,000,000)` : ''}; ` +
       `per 1M rows ${mb(h.size.rowBytes, h.rows)} MB of rows, ${mb(h.size.rollupBytes, h.rows)} MB of rollups, ${mb(h.size.totalBytes, h.rows)} MB in all; ` +
       `gateway start-up with its restore ${fmt(h.startMs, 0)} ms${h.generatedS === undefined ? '' : `; generated in ${fmt(h.generatedS, 0)} s`}`,
   );

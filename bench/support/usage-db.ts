@@ -1,7 +1,7 @@
 /**
  * A SQLite usage store of many rows for the history bench: the real schema (the store's own
  * migrations), then rows spread evenly over 30 whole UTC days and their hourly rollups, written with
- * prepared statements in large transactions. Generation takes a while, so the file is kept in
+ * prepared statements in large transactions, with the daily and session-hour rollups of the same rows. Generation takes a while, so the file is kept in
  * node_modules/.cache/vdm-bench/usage-db/ (BENCH_STORE_CACHE_DIR), named by row count and a hash of
  * the schema: a changed migration makes a new file.
  */
@@ -15,7 +15,7 @@ import { ROLLUP_SUMS } from '../../src/store/schema';
 import { rng } from '../../test/soak/soak-engine';
 
 /** Bumped whenever what the generator writes changes, so an old cached file is not reused. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 const DAY_S = 86_400;
 const HOUR_S = 3_600;
 export const DAYS = 30;
@@ -53,6 +53,8 @@ export interface UsageDb {
   file: string;
   rows: number;
   rollups: number;
+  dailyRollups: number;
+  sessionRollups: number;
   /** Unix seconds, whole UTC days: rows start in [from, to). */
   from: number;
   to: number;
@@ -146,6 +148,8 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
   const KNOWN_ROLLUP = new Set(['hour', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type', 'last_start', ...ROLLUP_SUMS]);
   const rowInsert = inserter(db, 'usage_requests', KNOWN_ROW);
   const rollupInsert = inserter(db, 'usage_hourly', KNOWN_ROLLUP);
+  const dailyInsert = inserter(db, 'usage_daily', new Set([...KNOWN_ROLLUP, 'day']));
+  const sessionInsert = inserter(db, 'usage_session_hourly', new Set(['hour', 'instance', 'session', 'last_start', ...ROLLUP_SUMS]));
 
   const to = Math.floor(Date.now() / 1000 / DAY_S) * DAY_S;
   const from = to - DAYS * DAY_S;
@@ -158,10 +162,15 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
   };
   const step = (to - from) / rows;
   let hour = -1;
+  let rollupDay = -1;
   let sessionDay = -1;
   let sessions: string[] = [];
   let rollups = new Map<string, Rollup>();
   let rollupCount = 0;
+  let daily = new Map<string, Rollup>();
+  let dailyCount = 0;
+  let sessionRollups = new Map<string, Rollup>();
+  let sessionCount = 0;
   const lastDaySessions = new Set<string>();
   let lastDayRows = 0;
   const dayModels = new Set<string>();
@@ -172,6 +181,20 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
       rollupCount++;
     }
     rollups = new Map();
+    for (const r of sessionRollups.values()) {
+      sessionInsert.fill(r, sessionCount);
+      sessionInsert.statement.run(r);
+      sessionCount++;
+    }
+    sessionRollups = new Map();
+  };
+  const flushDaily = (): void => {
+    for (const r of daily.values()) {
+      dailyInsert.fill(r, dailyCount);
+      dailyInsert.statement.run(r);
+      dailyCount++;
+    }
+    daily = new Map();
   };
   const BATCH = 100_000;
   const insertBatch = db.transaction((first: number, last: number) => {
@@ -181,6 +204,11 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
       if (h !== hour) {
         flushRollups();
         hour = h;
+      }
+      const d = Math.floor(start / DAY_S) * DAY_S;
+      if (d !== rollupDay) {
+        flushDaily();
+        rollupDay = d;
       }
       const [provider, model, price] = pickModel();
       const api = provider === 'anthropic' ? 'anthropic_messages' : provider === 'openai' && random() < 0.4 ? 'openai_responses' : 'openai_chat';
@@ -244,48 +272,62 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
       }
       dayModels.add(`${day}/${model}`);
 
-      const key = `${provider}\u0000${model}\u0000${client}\u0000${api}\u0000${streaming}\u0000${failed?.[0] ?? ''}`;
-      let r = rollups.get(key);
-      if (!r) {
-        r = { hour: h, instance: INSTANCE, provider, model, client, api, streaming, error_type: failed?.[0] ?? '', last_start: start };
-        for (const k of ROLLUP_SUMS) r[k] = 0;
-        rollups.set(key, r);
+      const errorType = failed?.[0] ?? '';
+      const key = `${provider}\u0000${model}\u0000${client}\u0000${api}\u0000${streaming}\u0000${errorType}`;
+      const entry = (map: Map<string, Rollup>, id: string, keys: Rollup): Rollup => {
+        let r = map.get(id);
+        if (!r) {
+          r = { ...keys, last_start: start };
+          for (const k of ROLLUP_SUMS) r[k] = 0;
+          map.set(id, r);
+        }
+        return r;
+      };
+      const targets = [
+        entry(rollups, key, { hour: h, instance: INSTANCE, provider, model, client, api, streaming, error_type: errorType }),
+        entry(daily, key, { day: d, instance: INSTANCE, provider, model, client, api, streaming, error_type: errorType }),
+        entry(sessionRollups, session, { hour: h, instance: INSTANCE, session }),
+      ];
+      for (const r of targets) {
+        const add = (k: (typeof ROLLUP_SUMS)[number], v: number): void => void (r[k] = (r[k] as number) + v);
+        add('requests', 1);
+        add('errors', failed ? 1 : 0);
+        add('input_tokens', input);
+        add('output_tokens', output);
+        add('cache_read_tokens', cacheRead);
+        add('cache_creation_tokens', cacheCreation);
+        add('reasoning_tokens', reasoning);
+        add('tool_uses', toolUses);
+        add('tool_results', row.tool_results as number);
+        add('tool_calls', toolUses);
+        add('completed', 1);
+        add('total_duration_ms', Math.round(durationMs));
+        if (ttftMs !== null) {
+          add('ttft_count', 1);
+          add('total_ttft_ms', ttftMs);
+        }
+        add('overhead_count', 1);
+        add('total_overhead_ms', Math.max(0, durationMs - upstreamMs));
+        if (costNano === null) add('unpriced_requests', 1);
+        else add('cost_nano', costNano);
+        r.last_start = start;
       }
-      const add = (k: (typeof ROLLUP_SUMS)[number], v: number): void => void (r[k] = (r[k] as number) + v);
-      add('requests', 1);
-      add('errors', failed ? 1 : 0);
-      add('input_tokens', input);
-      add('output_tokens', output);
-      add('cache_read_tokens', cacheRead);
-      add('cache_creation_tokens', cacheCreation);
-      add('reasoning_tokens', reasoning);
-      add('tool_uses', toolUses);
-      add('tool_results', row.tool_results as number);
-      add('tool_calls', toolUses);
-      add('completed', 1);
-      add('total_duration_ms', Math.round(durationMs));
-      if (ttftMs !== null) {
-        add('ttft_count', 1);
-        add('total_ttft_ms', ttftMs);
-      }
-      add('overhead_count', 1);
-      add('total_overhead_ms', Math.max(0, durationMs - upstreamMs));
-      if (costNano === null) add('unpriced_requests', 1);
-      else add('cost_nano', costNano);
-      r.last_start = start;
     }
   });
   for (let first = 0; first < rows; first += BATCH) {
     insertBatch(first, Math.min(rows, first + BATCH));
     if (first % 1_000_000 === 0 && first > 0) log(`    ${(first / 1e6).toFixed(0)}M rows, ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
-  db.transaction(flushRollups)();
+  db.transaction(() => {
+    flushRollups();
+    flushDaily();
+  })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   renameSync(tmp, file);
   const generatedS = (performance.now() - started) / 1000;
-  const result: UsageDb = { file, rows, rollups: rollupCount, from, to, instance: INSTANCE, lastDay: { rows: lastDayRows, sessions: lastDaySessions.size }, dayModels: dayModels.size, generatedS, bytes: statSync(file).size };
+  const result: UsageDb = { file, rows, rollups: rollupCount, dailyRollups: dailyCount, sessionRollups: sessionCount, from, to, instance: INSTANCE, lastDay: { rows: lastDayRows, sessions: lastDaySessions.size }, dayModels: dayModels.size, generatedS, bytes: statSync(file).size };
   writeFileSync(meta, `${JSON.stringify(result, null, 2)}\n`);
-  log(`  generated in ${generatedS.toFixed(0)} s: ${rollupCount.toLocaleString('en')} hourly rollups, ${(result.bytes / 2 ** 20).toFixed(0)} MB`);
+  log(`  generated in ${generatedS.toFixed(0)} s: ${rollupCount.toLocaleString('en')} hourly, ${dailyCount.toLocaleString('en')} daily, ${sessionCount.toLocaleString('en')} session-hour rollups, ${(result.bytes / 2 ** 20).toFixed(0)} MB`);
   return result;
 }

@@ -1,4 +1,5 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { ROLLUP_SUMS } from './schema';
 
 /** Versioned schema, applied in name order at start-up by Kysely's Migrator. */
 export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
@@ -93,6 +94,46 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
         await db.schema.alterTable('usage_requests').addColumn('service_tier', 'text').execute();
         // A session's requests are looked up by name (filters compare lower-cased): without this, every row is read.
         await db.schema.createIndex('usage_requests_session').on('usage_requests').expression(sql`lower(session), id`).execute();
+      },
+    },
+    '0004_daily_session_rollups': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        const num = 'double precision';
+        const sums = (t: CreateTableBuilder<string, string>): CreateTableBuilder<string, string> => {
+          for (const column of [...ROLLUP_SUMS, 'last_start']) t = t.addColumn(column, num, (c) => c.notNull().defaultTo(0));
+          return t;
+        };
+        // SQLite stores these by their key (no rowid, no second copy of the key in an index): a range of days or hours is one contiguous read.
+        const clustered = (t: CreateTableBuilder<string, string>): CreateTableBuilder<string, string> => (engine === 'sqlite' ? t.modifyEnd(sql`without rowid`) : t);
+        let daily = db.schema.createTable('usage_daily').addColumn('day', num, (c) => c.notNull()).addColumn('instance', 'text', (c) => c.notNull());
+        for (const column of ['provider', 'model', 'client', 'api']) daily = daily.addColumn(column, 'text', (c) => c.notNull());
+        daily = daily.addColumn('streaming', 'integer', (c) => c.notNull()).addColumn('error_type', 'text', (c) => c.notNull());
+        await clustered(sums(daily).addPrimaryKeyConstraint('usage_daily_pk', ['day', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'])).execute();
+        const sessions = db.schema
+          .createTable('usage_session_hourly')
+          .addColumn('hour', num, (c) => c.notNull())
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('session', 'text', (c) => c.notNull());
+        await clustered(sums(sessions).addPrimaryKeyConstraint('usage_session_hourly_pk', ['hour', 'instance', 'session'])).execute();
+
+        // What is stored already: the days from the hourly rollups (they outlive the rows), the session hours from the rows still kept.
+        const keys = ['instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'];
+        const summed = [...ROLLUP_SUMS].map((k) => sql`sum(${sql.ref(k)})`);
+        await sql`insert into usage_daily (day, ${sql.join(keys.map((k) => sql.ref(k)))}, ${sql.join([...ROLLUP_SUMS, 'last_start'].map((k) => sql.ref(k)))})
+          select floor(hour / 86400) * 86400, ${sql.join(keys.map((k) => sql.ref(k)))}, ${sql.join(summed)}, max(last_start)
+          from usage_hourly group by floor(hour / 86400) * 86400, ${sql.join(keys.map((k) => sql.ref(k)))}`.execute(db);
+        // The tracker's arithmetic (addRecord) in SQL: durations rounded, overhead never negative, unpriced rows counted.
+        await sql`insert into usage_session_hourly (hour, instance, session, ${sql.join([...ROLLUP_SUMS, 'last_start'].map((k) => sql.ref(k)))})
+          select floor(start_time / 3600) * 3600, instance, coalesce(session, ''),
+            count(*), sum(case when error_type is null then 0 else 1 end),
+            sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_creation_tokens), sum(reasoning_tokens),
+            sum(tool_uses), sum(tool_results), sum(tool_calls),
+            count(*), sum(floor(duration_ms + 0.5)),
+            count(ttft_ms), coalesce(sum(ttft_ms), 0),
+            count(upstream_ms), coalesce(sum(case when upstream_ms is not null and duration_ms > upstream_ms then duration_ms - upstream_ms else 0 end), 0),
+            coalesce(sum(cost_nano), 0), sum(case when cost_nano is null then 1 else 0 end),
+            max(start_time)
+          from usage_requests group by floor(start_time / 3600) * 3600, instance, coalesce(session, '')`.execute(db);
       },
     },
   };

@@ -3,7 +3,7 @@ import type { ErrorType } from '../core/error-type';
 import { addRecord, newTotals } from '../metrics/calculations/accumulation';
 import type { RequestRecord } from '../metrics/model/request-record';
 import type { Totals } from '../metrics/model/totals';
-import type { RequestRow, RollupRow } from './schema';
+import { ROLLUP_SUMS, type DailyRollupRow, type RequestRow, type RollupRow, type SessionRollupRow } from './schema';
 
 const text = (v: string | undefined): string | null => (v !== undefined && v !== '' ? v : null);
 
@@ -86,6 +86,7 @@ export function recordOf(row: Selectable<RequestRow>): RequestRecord {
 }
 
 export const HOUR_S = 3600;
+export const DAY_S = 86_400;
 
 type RollupKey = Pick<RollupRow, 'hour' | 'instance' | 'provider' | 'model' | 'client' | 'api' | 'streaming' | 'error_type'>;
 
@@ -113,6 +114,71 @@ export function rollupsOf(rows: readonly Insertable<RequestRow>[], records: read
     if (row.start_time > entry.lastStart) entry.lastStart = row.start_time;
   });
   return [...byKey.values()].map(({ key, totals, lastStart }) => rollupRow(key, totals, lastStart));
+}
+
+/** The same sums per UTC day: added up from the batch's hourly sums, which are exact. */
+export function dailyRollupsOf(hourly: readonly RollupRow[]): DailyRollupRow[] {
+  const byKey = new Map<string, DailyRollupRow>();
+  for (const h of hourly) {
+    const day = Math.floor(h.hour / DAY_S) * DAY_S;
+    const id = `${day}\u0000${h.instance}\u0000${h.provider}\u0000${h.model}\u0000${h.client}\u0000${h.api}\u0000${h.streaming}\u0000${h.error_type}`;
+    const d = byKey.get(id);
+    if (!d) {
+      const { hour: _hour, ...rest } = h;
+      byKey.set(id, { day, ...rest });
+      continue;
+    }
+    for (const k of ROLLUP_SUMS) d[k] += h[k];
+    if (h.last_start > d.last_start) d.last_start = h.last_start;
+  }
+  return [...byKey.values()];
+}
+
+/** The batch's sums per hour, instance and session ('' when the request named none). */
+export function sessionRollupsOf(rows: readonly Insertable<RequestRow>[], records: readonly Readonly<RequestRecord>[]): SessionRollupRow[] {
+  const byKey = new Map<string, { hour: number; instance: string; session: string; totals: Totals; lastStart: number }>();
+  rows.forEach((row, i) => {
+    const hour = Math.floor(row.start_time / HOUR_S) * HOUR_S;
+    const session = row.session ?? '';
+    const id = `${hour}\u0000${row.instance}\u0000${session}`;
+    let entry = byKey.get(id);
+    if (!entry) {
+      entry = { hour, instance: row.instance, session, totals: newTotals(), lastStart: row.start_time };
+      byKey.set(id, entry);
+    }
+    addRecord(entry.totals, records[i]);
+    if (row.start_time > entry.lastStart) entry.lastStart = row.start_time;
+  });
+  return [...byKey.values()].map(({ hour, instance, session, totals: t, lastStart }) => ({
+    hour,
+    instance,
+    session,
+    ...sumColumns(t),
+    last_start: lastStart,
+  }));
+}
+
+function sumColumns(t: Totals): Pick<RollupRow, (typeof ROLLUP_SUMS)[number]> {
+  return {
+    requests: t.requests,
+    errors: t.errors,
+    input_tokens: t.inputTokens,
+    output_tokens: t.outputTokens,
+    cache_read_tokens: t.cacheReadTokens,
+    cache_creation_tokens: t.cacheCreationTokens,
+    reasoning_tokens: t.reasoningTokens,
+    tool_uses: t.toolUses,
+    tool_results: t.toolResults,
+    tool_calls: t.toolCalls,
+    completed: t.completed,
+    total_duration_ms: t.totalDurationMs,
+    ttft_count: t.ttftCount,
+    total_ttft_ms: t.totalTtftMs,
+    overhead_count: t.overheadCount,
+    total_overhead_ms: t.totalOverheadMs,
+    cost_nano: t.costNano,
+    unpriced_requests: t.unpriced,
+  };
 }
 
 /** One literal with every column: spreading the key and the sums into one object costs far more. */

@@ -71,12 +71,22 @@ export interface RollupRow {
   last_start: number;
 }
 
+/** The same sums per UTC day (`day`, Unix seconds of its midnight) and the same key columns. */
+export type DailyRollupRow = Omit<RollupRow, 'hour'> & { day: number };
+
+/** The same sums per hour, instance and session ('' for requests that named none). */
+export type SessionRollupRow = Pick<RollupRow, 'hour' | 'instance' | (typeof ROLLUP_SUMS)[number] | 'last_start'> & { session: string };
+
 export interface StoreSchema {
   usage_requests: RequestRow;
   usage_hourly: RollupRow;
+  usage_daily: DailyRollupRow;
+  usage_session_hourly: SessionRollupRow;
 }
 
 export const ROLLUP_KEYS = ['hour', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
+export const DAILY_KEYS = ['day', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
+export const SESSION_KEYS = ['hour', 'instance', 'session'] as const;
 export const ROLLUP_SUMS = [
   'requests',
   'errors',

@@ -1,15 +1,49 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { isoSeconds } from '../metrics/calculations/duration';
-import { HOUR_S } from './rows';
+import { DAY_S, HOUR_S } from './rows';
 import type { StoreSchema } from './schema';
 import { likePattern, type FilterName, type GroupBy, type TimeRange } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
-const DAY_S = 86_400;
-/** Groupings and filters the hourly rollups hold; user and session live in the rows only. */
+/** Groupings and filters the hourly and daily rollups hold; user and session live in the rows and the session rollups. */
 const ROLLUP_GROUPS: ReadonlySet<GroupBy> = new Set(['hour', 'day', 'provider', 'model', 'client', 'api', 'instance']);
 const ROLLUP_FILTERS: ReadonlySet<FilterName> = new Set(['provider', 'model', 'client']);
+/** Groupings and filters the session-hour rollups hold. */
+const SESSION_GROUPS: ReadonlySet<GroupBy> = new Set(['hour', 'day', 'instance', 'session']);
+const SESSION_FILTERS: ReadonlySet<FilterName> = new Set(['session']);
+
+type RollupTable = 'usage_daily' | 'usage_hourly' | 'usage_session_hourly';
+type Source = RollupTable | 'rows';
+const SOURCE_NAMES: Record<Source, string> = { usage_daily: 'daily', usage_hourly: 'hourly', usage_session_hourly: 'session_hourly', rows: 'rows' };
+
+/**
+ * Which table answers which part of the range: whole UTC days from the daily rollups (unless grouped
+ * by hour), the other whole hours from the hourly or session-hour rollups, the partial hours at
+ * either end from the rows; everything from the rows when no rollup holds the grouping and filters.
+ */
+export function readPlan(range: TimeRange, groupBy: readonly GroupBy[], filters: Partial<Record<FilterName, string>>): { table: Source; from: number; to: number }[] {
+  const names = Object.keys(filters) as FilterName[];
+  const byKeys = groupBy.every((g) => ROLLUP_GROUPS.has(g)) && names.every((f) => ROLLUP_FILTERS.has(f));
+  const bySession = !byKeys && groupBy.every((g) => SESSION_GROUPS.has(g)) && names.every((f) => SESSION_FILTERS.has(f));
+  const firstHour = Math.ceil(range.from / HOUR_S) * HOUR_S;
+  const lastHour = Math.floor(range.to / HOUR_S) * HOUR_S;
+  if (!(byKeys || bySession) || firstHour >= lastHour) return [{ table: 'rows', ...range }];
+  const hours: RollupTable = byKeys ? 'usage_hourly' : 'usage_session_hourly';
+  const plan: { table: Source; from: number; to: number }[] = [];
+  const firstDay = Math.ceil(firstHour / DAY_S) * DAY_S;
+  const lastDay = Math.floor(lastHour / DAY_S) * DAY_S;
+  if (byKeys && !groupBy.includes('hour') && firstDay < lastDay) {
+    plan.push({ table: 'usage_daily', from: firstDay, to: lastDay });
+    if (firstHour < firstDay) plan.push({ table: hours, from: firstHour, to: firstDay });
+    if (lastDay < lastHour) plan.push({ table: hours, from: lastDay, to: lastHour });
+  } else {
+    plan.push({ table: hours, from: firstHour, to: lastHour });
+  }
+  if (range.from < firstHour) plan.push({ table: 'rows', from: range.from, to: firstHour });
+  if (lastHour < range.to) plan.push({ table: 'rows', from: lastHour, to: range.to });
+  return plan;
+}
 
 const SUM_KEYS = [
   'requests',
@@ -36,7 +70,8 @@ export interface UsageDoc {
   from: string;
   to: string;
   group_by: GroupBy[];
-  source: 'rollups' | 'rows' | 'rollups+rows';
+  /** The tables read, joined by `+`: `daily`, `hourly`, `session_hourly`, `rows`. */
+  source: string;
   rows: UsageRow[];
   totals: UsageSums;
 }
@@ -44,7 +79,7 @@ export interface UsageDoc {
 type Partial2 = Record<string, unknown>;
 type Eb<T extends keyof StoreSchema> = ExpressionBuilder<StoreSchema, T>;
 
-/** History queries over the store: hourly rollups for whole hours wherever the grouping allows, rows for the rest. */
+/** History queries over the store: daily, hourly and session-hour rollups wherever the grouping allows (readPlan), rows for the rest. */
 @Injectable()
 export class UsageHistory {
   constructor(private readonly store: UsageStore) {}
@@ -55,62 +90,69 @@ export class UsageHistory {
 
   async usage(range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<UsageDoc> {
     const db = this.requireDb();
-    const rollupable = groupBy.every((g) => ROLLUP_GROUPS.has(g)) && (Object.keys(filters) as FilterName[]).every((f) => ROLLUP_FILTERS.has(f));
+    const plan = readPlan(range, groupBy, filters);
     const parts: Partial2[][] = [];
-    let source: UsageDoc['source'] = 'rows';
-    if (rollupable) {
-      const first = Math.ceil(range.from / HOUR_S) * HOUR_S;
-      const last = Math.floor(range.to / HOUR_S) * HOUR_S;
-      if (first < last) {
-        parts.push(await this.fromRollups(db, { from: first, to: last }, groupBy, filters));
-        if (range.from < first) parts.push(await this.fromRows(db, { from: range.from, to: first }, groupBy, filters));
-        if (last < range.to) parts.push(await this.fromRows(db, { from: last, to: range.to }, groupBy, filters));
-        source = range.from < first || last < range.to ? 'rollups+rows' : 'rollups';
-      }
+    for (const { table, from, to } of plan) {
+      const part = { from, to };
+      parts.push(table === 'rows' ? await this.fromRows(db, part, groupBy, filters) : await this.fromRollups(db, table, part, groupBy, filters));
     }
-    if (parts.length === 0) parts.push(await this.fromRows(db, range, groupBy, filters));
+    const source = [...new Set(plan.map((p) => SOURCE_NAMES[p.table]))].join('+');
 
-    const merged = new Map<string, UsageRow>();
-    for (const r of parts.flat()) {
-      const keys: Partial<Record<GroupBy, string | null>> = {};
-      for (const g of groupBy) keys[g] = keyValue(g, r[g]);
-      const id = JSON.stringify(groupBy.map((g) => keys[g]));
-      let row = merged.get(id);
-      if (!row) {
-        row = { ...keys, ...zeroSums(), completed: 0 } as UsageRow;
-        merged.set(id, row);
+    // Sums kept in arrays and each answer row built once at the end: thousands of groups (sessions) stay cheap.
+    const merged = new Map<string, { keys: (string | null)[]; sums: number[]; completed: number }>();
+    for (const part of parts) {
+      for (const r of part) {
+        const keys = groupBy.map((g) => keyValue(g, r[g]));
+        const id = JSON.stringify(keys);
+        let acc = merged.get(id);
+        if (!acc) {
+          acc = { keys, sums: SUM_KEYS.map(() => 0), completed: 0 };
+          merged.set(id, acc);
+        }
+        for (let i = 0; i < SUM_KEYS.length; i++) acc.sums[i] += Number(r[SUM_KEYS[i]] ?? 0);
+        acc.completed += Number(r.completed ?? 0);
       }
-      for (const k of SUM_KEYS) row[k] += Number(r[k] ?? 0);
-      (row as unknown as { completed: number }).completed += Number(r.completed ?? 0);
     }
-    const totals = { ...zeroSums(), completed: 0 };
-    const rows = [...merged.values()].sort((a, b) => compareKeys(a, b, groupBy));
-    for (const row of rows) {
-      const completed = (row as unknown as { completed: number }).completed;
-      for (const k of SUM_KEYS) totals[k] += row[k];
-      totals.completed += completed;
-      finish(row, completed);
-      delete (row as unknown as { completed?: number }).completed;
-    }
-    const { completed, ...sums } = totals;
-    finish(sums, completed);
+    const accs = [...merged.values()].sort((a, b) => compareKeys(a.keys, b.keys));
+    const totalSums = SUM_KEYS.map(() => 0);
+    let totalCompleted = 0;
+    const rows = accs.map((acc) => {
+      const row: Record<string, unknown> = {};
+      groupBy.forEach((g, i) => (row[g] = acc.keys[i]));
+      for (let i = 0; i < SUM_KEYS.length; i++) {
+        row[SUM_KEYS[i]] = acc.sums[i];
+        totalSums[i] += acc.sums[i];
+      }
+      totalCompleted += acc.completed;
+      finish(row as UsageSums, acc.completed);
+      return row as UsageRow;
+    });
+    const sums = zeroSums();
+    SUM_KEYS.forEach((k, i) => (sums[k] = totalSums[i]));
+    finish(sums, totalCompleted);
     return { from: isoSeconds(range.from), to: isoSeconds(range.to), group_by: groupBy, source, rows, totals: sums };
   }
 
-  private async fromRollups(db: Kysely<StoreSchema>, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<Partial2[]> {
+  private async fromRollups(db: Kysely<StoreSchema>, table: RollupTable, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<Partial2[]> {
+    // The three tables share the sum columns and the keys queried here; Kysely cannot type a query generic over the table.
+    const t = table as 'usage_hourly';
+    const time = table === 'usage_daily' ? 'day' : 'hour';
     let q = db
-      .selectFrom('usage_hourly')
-      .where('hour', '>=', range.from)
-      .where('hour', '<', range.to)
+      .selectFrom(t)
+      .where(sql.ref(time), '>=', range.from)
+      .where(sql.ref(time), '<', range.to)
       .select((eb) => [
-        ...groupBy.map((g) => rollupKey(eb, g).as(g)),
+        ...groupBy.map((g) => rollupKey(eb, table, g).as(g)),
         ...(['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'tool_uses', 'tool_results', 'tool_calls', 'unpriced_requests', 'total_duration_ms', 'completed'] as const).map((k) =>
           eb.fn.sum(k).as(k),
         ),
         eb.fn.sum('cost_nano').as('cost_usd'),
       ]);
     for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) {
-      q = q.where((eb) => globMatch(eb.ref(name as 'provider'), glob));
+      const ref = sql.ref<string>(name);
+      q = q.where(globMatch(ref, glob));
+      // '' stands for "none" in a rollup key, where the rows hold null, which no glob matches.
+      q = q.where(ref, '<>', '');
     }
     if (groupBy.length > 0) q = q.groupBy(groupBy.map((g) => sql.ref(g)));
     return (await q.execute());
@@ -160,10 +202,9 @@ export function globMatch(ref: Expression<string | null>, glob: string): Express
   return sql<SqlBool>`lower(${ref}) like ${likePattern(glob)} escape '\\'`;
 }
 
-function rollupKey(eb: Eb<'usage_hourly'>, g: GroupBy): AliasableExpression<unknown> {
-  if (g === 'hour') return eb.ref('hour');
-  if (g === 'day') return sql`floor(hour / ${sql.lit(DAY_S)}) * ${sql.lit(DAY_S)}`;
-  return eb.ref(g as 'provider');
+function rollupKey(eb: Eb<'usage_hourly'>, table: RollupTable, g: GroupBy): AliasableExpression<unknown> {
+  if (g === 'day') return table === 'usage_daily' ? sql.ref('day') : sql`floor(hour / ${sql.lit(DAY_S)}) * ${sql.lit(DAY_S)}`;
+  return sql.ref(g);
 }
 
 function rowKey(eb: Eb<'usage_requests'>, g: GroupBy): AliasableExpression<unknown> {
@@ -177,10 +218,10 @@ function keyValue(g: GroupBy, v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
 }
 
-function compareKeys(a: UsageRow, b: UsageRow, groupBy: GroupBy[]): number {
-  for (const g of groupBy) {
-    const x = a[g] ?? '';
-    const y = b[g] ?? '';
+function compareKeys(a: readonly (string | null)[], b: readonly (string | null)[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? '';
+    const y = b[i] ?? '';
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;

@@ -39,8 +39,8 @@ export type StoreStatus = 'disabled' | 'ok' | 'degraded';
 
 /**
  * The usage store: finished records are queued (bounded, oldest dropped first) and written in
- * batches every VDM_STORE_FLUSH_MS, with hourly rollups beside the rows; at start-up the tracker is
- * restored from this instance's rollups and rows.
+ * batches every VDM_STORE_FLUSH_MS, with hourly, daily and session-hour rollups beside the rows; at start-up the tracker is
+ * restored from this instance's hourly rollups and rows.
  */
 @Injectable()
 export class UsageStore implements OnModuleInit, OnApplicationShutdown {
@@ -240,7 +240,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     this.dropping = false;
   }
 
-  /** Deletes rows past VDM_STORE_RETENTION_DAYS in small batches; the hourly rollups stay. */
+  /** Deletes rows past VDM_STORE_RETENTION_DAYS in small batches; the hourly, daily and session-hour rollups stay. */
   async applyRetention(nowUnix = Date.now() / 1000): Promise<number> {
     const db = this.db;
     if (!db) return 0;

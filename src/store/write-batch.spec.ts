@@ -13,8 +13,10 @@ import { StatementCache, writeBatch, type QueuedRow } from './write-batch';
 const SUMMED = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'tool_calls', 'cost_nano'] as const;
 
 function queued(n: number, key: string): QueuedRow {
+  const session = n % 3 === 0 ? undefined : `s-${n % 4}`;
   const record = makeRecord({
     requestId: `req-${n}`,
+    // Ten-minute steps across several hours and past a UTC midnight (n = 78 on).
     startTime: 1_795_000_000 + n * 600,
     endTime: 1_795_000_001 + n * 600,
     durationMs: 1000,
@@ -24,18 +26,35 @@ function queued(n: number, key: string): QueuedRow {
     outputTokens: 10 * n,
     cacheReadTokens: n,
     toolCallCount: n % 3,
+    session,
+    ttftMs: n % 2 === 0 ? 100 + n : undefined,
+    upstreamMs: n % 3 === 0 ? undefined : 990 - n,
     costNano: n % 4 === 0 ? null : 1_000_000 + n,
     ...(n % 5 === 0 ? { errorType: 'rate_limit' as const, error: 'slow down' } : {}),
   });
   return { row: rowOf(record, 'gw-w', key), record };
 }
 
-async function sums(db: Kysely<StoreSchema>): Promise<{ rows: Record<string, number>; rollups: Record<string, number> }> {
-  const of = async (table: 'usage_requests' | 'usage_hourly', requests: string): Promise<Record<string, number>> => {
+const ROLLUP_TABLES = ['usage_hourly', 'usage_daily', 'usage_session_hourly'] as const;
+
+/** The rows' sums, and each rollup table's only when all three agree (else the table that differs shows). */
+async function sums(db: Kysely<StoreSchema>): Promise<{ rows: Record<string, number>; rollups: Record<string, number> | string }> {
+  const of = async (table: keyof StoreSchema, requests: string): Promise<Record<string, number>> => {
     const r = await sql<Record<string, unknown>>`select ${sql.raw(requests)} as requests, ${sql.raw(SUMMED.map((k) => `coalesce(sum(${k}), 0) as ${k}`).join(', '))} from ${sql.table(table)}`.execute(db);
     return Object.fromEntries(Object.entries(r.rows[0]).map(([k, v]) => [k, Number(v)]));
   };
-  return { rows: await of('usage_requests', 'count(*)'), rollups: await of('usage_hourly', 'coalesce(sum(requests), 0)') };
+  const rollups = await Promise.all(ROLLUP_TABLES.map((t) => of(t, 'coalesce(sum(requests), 0)')));
+  const differs = ROLLUP_TABLES.find((_, i) => JSON.stringify(rollups[i]) !== JSON.stringify(rollups[0]));
+  return { rows: await of('usage_requests', 'count(*)'), rollups: differs ?? rollups[0] };
+}
+
+/** Every rollup table's rows, in key order. */
+async function rollupTables(db: Kysely<StoreSchema>): Promise<Record<string, unknown[]>> {
+  return {
+    usage_hourly: await db.selectFrom('usage_hourly').selectAll().orderBy(['hour', 'provider', 'model', 'client', 'api', 'streaming', 'error_type']).execute(),
+    usage_daily: await db.selectFrom('usage_daily').selectAll().orderBy(['day', 'provider', 'model', 'client', 'api', 'streaming', 'error_type']).execute(),
+    usage_session_hourly: await db.selectFrom('usage_session_hourly').selectAll().orderBy(['hour', 'session']).execute(),
+  };
 }
 
 describe(writeBatch.name, () => {
@@ -97,5 +116,22 @@ describe(writeBatch.name, () => {
       { request_id: 'req-2', row_key: 'p:2' },
       { request_id: 'req-3', row_key: 'p:3' },
     ]);
+  });
+
+  it('fills the daily and session-hour rollups of a database made before them with what writing the rows would have', async () => {
+    const all = Array.from({ length: 150 }, (_, i) => queued(i, `p:${i}`));
+    await migrate(storeMigrations('sqlite'));
+    const statements = new StatementCache();
+    for (let i = 0; i < all.length; i += 40) await writeBatch(db, all.slice(i, i + 40), statements);
+    const written = await rollupTables(db);
+    expect(written.usage_daily.length).toBeGreaterThan(1);
+    expect(written.usage_session_hourly.length).toBeGreaterThan(written.usage_hourly.length / 2);
+
+    // The same database as it was before 0004: rows and hourly rollups only.
+    await db.schema.dropTable('usage_daily').execute();
+    await db.schema.dropTable('usage_session_hourly').execute();
+    await sql`delete from kysely_migration where name = '0004_daily_session_rollups'`.execute(db);
+    await migrate(storeMigrations('sqlite'));
+    expect(await rollupTables(db)).toEqual(written);
   });
 });

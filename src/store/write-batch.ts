@@ -1,7 +1,7 @@
 import { CompiledQuery, type Compilable, type Insertable, type Kysely } from 'kysely';
 import type { RequestRecord } from '../metrics/model/request-record';
-import { rollupsOf } from './rows';
-import { ROLLUP_KEYS, ROLLUP_SUMS, type RequestRow, type StoreSchema } from './schema';
+import { dailyRollupsOf, rollupsOf, sessionRollupsOf } from './rows';
+import { DAILY_KEYS, ROLLUP_KEYS, ROLLUP_SUMS, SESSION_KEYS, type RequestRow, type StoreSchema } from './schema';
 
 /** A finished request waiting to be written: its row (with its unique row_key) and the record its rollup is summed from. */
 export interface QueuedRow {
@@ -29,8 +29,8 @@ export class StatementCache {
 }
 
 /**
- * One transaction: the rows whose row_key is not stored yet, and the hourly rollups of exactly those
- * rows. Writing a batch again (a retry after a commit whose reply was lost) therefore adds nothing.
+ * One transaction: the rows whose row_key is not stored yet, and the hourly, daily and session-hour
+ * rollups of exactly those rows. Writing a batch again (a retry after a commit whose reply was lost) therefore adds nothing.
  * Returns how many rows were new.
  */
 export async function writeBatch(db: Kysely<StoreSchema>, batch: readonly QueuedRow[], statements: StatementCache): Promise<number> {
@@ -48,27 +48,42 @@ export async function writeBatch(db: Kysely<StoreSchema>, batch: readonly Queued
     const keys = new Set(inserted.rows.map((r) => r.row_key));
     const fresh = batch.filter((q) => keys.has(q.row.row_key));
     if (fresh.length === 0) return 0;
-    const rollups = rollupsOf(
-      fresh.map((q) => q.row),
+    const freshRows = fresh.map((q) => q.row);
+    const hourly = rollupsOf(
+      freshRows,
       fresh.map((q) => q.record),
     );
-    // One statement for the batch's rollups: their keys are unique, as both engines require.
-    const upsert = (): Compilable =>
-      trx
-        .insertInto('usage_hourly')
-        .values(rollups)
-        .onConflict((oc) =>
-          oc.columns([...ROLLUP_KEYS]).doUpdateSet((eb) => ({
-            ...Object.fromEntries(ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`usage_hourly.${k}`), '+', eb.ref(`excluded.${k}`))])),
-            last_start: eb
-              .case()
-              .when(eb.ref('excluded.last_start'), '>', eb.ref('usage_hourly.last_start'))
-              .then(eb.ref('excluded.last_start'))
-              .else(eb.ref('usage_hourly.last_start'))
-              .end(),
-          })),
-        );
-    await trx.executeQuery(statements.get('rollups', rollups, upsert));
+    // One statement per rollup table: each one's keys are unique within the batch, as both engines require.
+    await trx.executeQuery(statements.get('hourly', hourly, () => upsert(trx, 'usage_hourly', ROLLUP_KEYS, hourly)));
+    const daily = dailyRollupsOf(hourly);
+    await trx.executeQuery(statements.get('daily', daily, () => upsert(trx, 'usage_daily', DAILY_KEYS, daily)));
+    const sessions = sessionRollupsOf(
+      freshRows,
+      fresh.map((q) => q.record),
+    );
+    await trx.executeQuery(statements.get('sessions', sessions, () => upsert(trx, 'usage_session_hourly', SESSION_KEYS, sessions)));
     return fresh.length;
   });
+}
+
+type RollupTable = 'usage_hourly' | 'usage_daily' | 'usage_session_hourly';
+
+/** Adds `rollups` to `table`: new keys inserted, stored ones summed, last_start the later of the two. */
+function upsert<T extends RollupTable>(trx: Kysely<StoreSchema>, table: T, keys: readonly string[], rollups: readonly Insertable<StoreSchema[T]>[]): Compilable {
+  // The three tables share the sum columns; Kysely cannot type a builder generic over the table, so it is built on one of them.
+  const t = table as 'usage_hourly';
+  return trx
+    .insertInto(t)
+    .values(rollups as Insertable<StoreSchema['usage_hourly']>[])
+    .onConflict((oc) =>
+      oc.columns(keys as (typeof ROLLUP_KEYS)[number][]).doUpdateSet((eb) => ({
+        ...Object.fromEntries(ROLLUP_SUMS.map((k) => [k, eb(eb.ref(`${t}.${k}`), '+', eb.ref(`excluded.${k}`))])),
+        last_start: eb
+          .case()
+          .when(eb.ref('excluded.last_start'), '>', eb.ref(`${t}.last_start`))
+          .then(eb.ref('excluded.last_start'))
+          .else(eb.ref(`${t}.last_start`))
+          .end(),
+      })),
+    );
 }

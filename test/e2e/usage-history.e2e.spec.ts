@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
+import { checkHistory, seedHistory } from '../support/usage-history-check';
 
 let dir: string;
 let gw: RunningApp;
@@ -147,17 +148,31 @@ describe('GET /metrics/requests', () => {
 });
 
 describe('retention', () => {
-  it('deletes old rows in batches and keeps the hourly rollups', async () => {
+  it('deletes old rows in batches and keeps the rollups', async () => {
     const hour = 3600_000;
     const from = new Date(Math.floor(Date.now() / hour - 2) * hour).toISOString();
     const to = new Date(Math.ceil(Date.now() / hour + 1) * hour).toISOString();
     const before = (await get(`/metrics/usage?from=${from}&to=${to}&group_by=model`)).body;
-    expect(before.source).toBe('rollups');
+    expect(before.source).toBe('hourly');
     expect(before.totals.requests).toBe(4 * TRAFFIC_ROUNDS);
     // 91 days from now every row is past the default 90 days.
     expect(await store.applyRetention(Date.now() / 1000 + 91 * 86_400)).toBe(4 * TRAFFIC_ROUNDS);
     expect((await get('/metrics/requests')).body.requests).toEqual([]);
     expect((await get(`/metrics/usage?from=${from}&to=${to}&group_by=model`)).body).toEqual(before);
+  });
+});
+
+describe('over several whole days with partial hours at both ends', () => {
+  it('answers what summing the rows gives, for every grouping the rollups hold and some they do not', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'vdm-history-days-'));
+    const days = await startApp({ VDM_STORE: `sqlite:${join(own, 'usage.db')}`, VDM_INSTANCE_ID: 'gw-d' });
+    try {
+      const history = await seedHistory(days.app.get(UsageStore), 'gw-d', 1500, 7);
+      await checkHistory(days.url, history, 'gw-d');
+    } finally {
+      await days.close();
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });
 

@@ -56,8 +56,9 @@ describe.skipIf(!canMountSmallFilesystem())('the SQLite usage store on a filesys
       expect(copies).toHaveLength(14);
       expect(copies.every((r) => r.n === 1)).toBe(true);
       const rows = asNumbers(db.prepare(storedSumsSql('usage_requests')).get() as Record<string, unknown>);
-      const rollups = asNumbers(db.prepare(storedSumsSql('usage_hourly')).get() as Record<string, unknown>);
-      expect(rollups).toEqual(rows);
+      for (const table of ['usage_hourly', 'usage_daily', 'usage_session_hourly'] as const) {
+        expect(asNumbers(db.prepare(storedSumsSql(table)).get() as Record<string, unknown>), table).toEqual(rows);
+      }
       expect(rows.cost_nano).toBeGreaterThan(0);
       expect(await runningSums(gw.url)).toEqual(rows);
     } finally {

@@ -6,6 +6,7 @@ import { startApp, type RunningApp } from '../support/app';
 import { startCommitCutter } from '../support/pg-commit-cutter';
 import { asNumbers, runningSums, storedSumsSql } from '../support/store-sums';
 import { postgresBinary, startPostgres, type PostgresServer } from '../support/postgres-server';
+import { checkHistory, seedHistory } from '../support/usage-history-check';
 
 const initdb = postgresBinary();
 let pg: PostgresServer | undefined;
@@ -84,8 +85,9 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
       expect(copies.rows).toHaveLength(30);
       expect(copies.rows.every((r) => Number(r.n) === 1)).toBe(true);
       const rows = asNumbers((await db.query(storedSumsSql('usage_requests', 'gw-c'))).rows[0]);
-      const rollups = asNumbers((await db.query(storedSumsSql('usage_hourly', 'gw-c'))).rows[0]);
-      expect(rollups).toEqual(rows);
+      for (const table of ['usage_hourly', 'usage_daily', 'usage_session_hourly'] as const) {
+        expect(asNumbers((await db.query(storedSumsSql(table, 'gw-c'))).rows[0]), table).toEqual(rows);
+      }
       expect(rows.requests).toBe(30);
       expect(await runningSums(c.url)).toEqual(rows);
       expect(rows.cost_nano).toBeGreaterThan(0);
@@ -94,5 +96,11 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
       await c.close();
       await cutter.close();
     }
+  });
+
+  it('over several whole days with partial hours at both ends, answers what summing the rows gives, whichever rollups it reads', async () => {
+    // Ten days back: no other test's range reaches these rows.
+    const history = await seedHistory(a.app.get(UsageStore), 'gw-days', 1500, 11);
+    await checkHistory(a.url, history, 'gw-days');
   });
 });

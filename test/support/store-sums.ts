@@ -1,8 +1,8 @@
-/** Sums the usage store keeps in both its rows and its hourly rollups. */
+/** Sums the usage store keeps in both its rows and each of its rollups. */
 const SUMMED = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'cost_nano'];
 
 /** SQL (both engines) for the request count and the sums over one table, optionally for one instance. */
-export function storedSumsSql(table: 'usage_requests' | 'usage_hourly', instance?: string): string {
+export function storedSumsSql(table: 'usage_requests' | 'usage_hourly' | 'usage_daily' | 'usage_session_hourly', instance?: string): string {
   const requests = table === 'usage_requests' ? 'count(*)' : 'sum(requests)';
   const where = instance === undefined ? '' : ` where instance = '${instance.replace(/'/g, "''")}'`;
   return `select ${requests} as requests, ${SUMMED.map((k) => `sum(${k}) as ${k}`).join(', ')} from ${table}${where}`;
