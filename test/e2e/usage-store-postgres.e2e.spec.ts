@@ -35,18 +35,27 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
     pg?.close();
   });
 
-  it('two instances write to one database; group_by=instance shows both, and each restores only its own totals', async () => {
-    await send(a, 3);
-    await send(b, 5);
-    await a.app.get(UsageStore).flush();
-    await b.app.get(UsageStore).flush();
-    const byInstance = (await json(`${a.url}/metrics/usage?group_by=instance`)).rows;
-    expect(byInstance).toEqual([expect.objectContaining({ instance: 'gw-a', requests: 3 }), expect.objectContaining({ instance: 'gw-b', requests: 5 })]);
+  it('three instances write to one database; group_by=instance shows each, and each restores only its own totals', async () => {
+    const z = await startApp(env('gw-z'));
+    try {
+      await send(a, 3);
+      await send(b, 5);
+      await send(z, 2);
+      for (const gw of [a, b, z]) await gw.app.get(UsageStore).flush();
+      const byInstance = (await json(`${z.url}/metrics/usage?group_by=instance`)).rows;
+      expect(byInstance).toEqual([
+        expect.objectContaining({ instance: 'gw-a', requests: 3 }),
+        expect.objectContaining({ instance: 'gw-b', requests: 5 }),
+        expect.objectContaining({ instance: 'gw-z', requests: 2 }),
+      ]);
+    } finally {
+      await z.close();
+    }
 
     await a.close();
     a = await startApp(env('gw-a'));
     expect(await totals(a)).toBe(3);
-    expect((await json(`${a.url}/metrics/usage`)).totals.requests).toBe(8);
+    expect((await json(`${a.url}/metrics/usage`)).totals.requests).toBe(10);
   });
 
   it('keeps rows queued while the server is down and writes each exactly once when it is back', async () => {
@@ -66,6 +75,7 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
     expect((await json(`${b.url}/metrics/usage?group_by=instance`)).rows).toEqual([
       expect.objectContaining({ instance: 'gw-a', requests: 3 }),
       expect.objectContaining({ instance: 'gw-b', requests: 9 }),
+      expect.objectContaining({ instance: 'gw-z', requests: 2 }),
     ]);
   });
 
