@@ -28,8 +28,8 @@ import { recordOf, rowOf, totalsOf, HOUR_S } from './rows';
 import { ROLLUP_SUMS, type StoreSchema } from './schema';
 import { StatementCache, writeBatch, type QueuedRow } from './write-batch';
 
-/** Rows per transaction: a short transaction keeps the database free for history queries in between. */
-const BATCH_ROWS = 200;
+/** Rows per transaction: a short transaction keeps the database free for history queries in between; a power of two, so a full batch is one statement per table (powerOfTwoRuns). */
+const BATCH_ROWS = 256;
 /** Rows deleted per retention statement, so a large purge never holds the writer for long. */
 const RETENTION_BATCH = 1000;
 const RETENTION_EVERY_MS = 10 * 60 * 1000;

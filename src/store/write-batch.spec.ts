@@ -8,7 +8,7 @@ import { storeMigrations } from './migrations';
 import { rowOf } from './rows';
 import type { StoreSchema } from './schema';
 import { SqliteWorkerDialect } from './sqlite-worker-dialect';
-import { StatementCache, writeBatch, type QueuedRow } from './write-batch';
+import { powerOfTwoRuns, StatementCache, writeBatch, type QueuedRow } from './write-batch';
 
 const SUMMED = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'tool_calls', 'cost_nano'] as const;
 
@@ -57,6 +57,17 @@ async function rollupTables(db: Kysely<StoreSchema>): Promise<Record<string, unk
   };
 }
 
+describe(powerOfTwoRuns.name, () => {
+  it.each([0, 1, 2, 3, 7, 8, 200, 256])('splits %i items into runs of powers of two, largest first, in order', (n) => {
+    const items = Array.from({ length: n }, (_, i) => i);
+    const runs = powerOfTwoRuns(items);
+    expect(runs.flat()).toEqual(items);
+    for (const run of runs) expect(Math.log2(run.length) % 1).toBe(0);
+    expect(runs.map((r) => r.length)).toEqual([...runs.map((r) => r.length)].sort((a, b) => b - a));
+    expect(new Set(runs.map((r) => r.length)).size).toBe(runs.length);
+  });
+});
+
 describe(writeBatch.name, () => {
   let dir: string;
   let db: Kysely<StoreSchema>;
@@ -85,6 +96,21 @@ describe(writeBatch.name, () => {
 
     expect(await writeBatch(db, batch, statements)).toBe(0);
     expect(await sums(db)).toEqual(once);
+  });
+
+  it('writes batches of every size from 1 to 256 with at most nine statement shapes per table, each row once', async () => {
+    await migrate(storeMigrations('sqlite'));
+    const statements = new StatementCache();
+    let n = 0;
+    for (let size = 1; size <= 256; size += 17) {
+      const batch = Array.from({ length: size }, () => queued(n, `k:${n++}`));
+      expect(await writeBatch(db, batch, statements)).toBe(size);
+    }
+    // rows, hourly, daily and session-hour statements, each in sizes 1, 2, 4, ... 256 at most.
+    expect(statements.size).toBeLessThanOrEqual(4 * 9);
+    const totals = await sums(db);
+    expect(totals.rows.requests).toBe(n);
+    expect(totals.rollups).toEqual(totals.rows);
   });
 
   it('adds only the new rows of a batch that overlaps one already written', async () => {

@@ -9,9 +9,29 @@ export interface QueuedRow {
   record: Readonly<RequestRecord>;
 }
 
+/**
+ * Splits `items` into runs whose lengths are powers of two, largest first (200 rows: 128, 64, 8), so
+ * a table's statements come in at most nine shapes up to 256 rows: each is built once here and
+ * prepared once by the database, instead of once for every batch size.
+ */
+export function powerOfTwoRuns<T>(items: readonly T[]): T[][] {
+  const runs: T[][] = [];
+  for (let at = 0; at < items.length; ) {
+    const size = 2 ** Math.floor(Math.log2(items.length - at));
+    runs.push(items.slice(at, at + size));
+    at += size;
+  }
+  return runs;
+}
+
 /** Built statements by table and row count: compiling a 200-row insert costs far more than running it. */
 export class StatementCache {
   private readonly templates = new Map<string, CompiledQuery>();
+
+  /** Distinct statements built so far. */
+  get size(): number {
+    return this.templates.size;
+  }
 
   /** The statement for `rows` (every row has every column, in one key order): built once per count, then given fresh values. */
   get(table: string, rows: readonly object[], build: () => Compilable): CompiledQuery {
@@ -34,18 +54,20 @@ export class StatementCache {
  * Returns how many rows were new.
  */
 export async function writeBatch(db: Kysely<StoreSchema>, batch: readonly QueuedRow[], statements: StatementCache): Promise<number> {
-  const rows = batch.map((q) => q.row);
   return db.transaction().execute(async (trx) => {
-    const inserted = await trx.executeQuery<{ row_key: string }>(
-      statements.get('rows', rows, () =>
-        trx
-          .insertInto('usage_requests')
-          .values(rows)
-          .onConflict((oc) => oc.column('row_key').doNothing())
-          .returning('row_key'),
-      ),
-    );
-    const keys = new Set(inserted.rows.map((r) => r.row_key));
+    const keys = new Set<string>();
+    for (const run of powerOfTwoRuns(batch.map((q) => q.row))) {
+      const inserted = await trx.executeQuery<{ row_key: string }>(
+        statements.get('rows', run, () =>
+          trx
+            .insertInto('usage_requests')
+            .values(run)
+            .onConflict((oc) => oc.column('row_key').doNothing())
+            .returning('row_key'),
+        ),
+      );
+      for (const r of inserted.rows) keys.add(r.row_key);
+    }
     const fresh = batch.filter((q) => keys.has(q.row.row_key));
     if (fresh.length === 0) return 0;
     const freshRows = fresh.map((q) => q.row);
@@ -53,15 +75,14 @@ export async function writeBatch(db: Kysely<StoreSchema>, batch: readonly Queued
       freshRows,
       fresh.map((q) => q.record),
     );
-    // One statement per rollup table: each one's keys are unique within the batch, as both engines require.
-    await trx.executeQuery(statements.get('hourly', hourly, () => upsert(trx, 'usage_hourly', ROLLUP_KEYS, hourly)));
-    const daily = dailyRollupsOf(hourly);
-    await trx.executeQuery(statements.get('daily', daily, () => upsert(trx, 'usage_daily', DAILY_KEYS, daily)));
+    // Each table's keys are unique within the batch (so within each run), as both engines require of one upsert.
+    for (const run of powerOfTwoRuns(hourly)) await trx.executeQuery(statements.get('hourly', run, () => upsert(trx, 'usage_hourly', ROLLUP_KEYS, run)));
+    for (const run of powerOfTwoRuns(dailyRollupsOf(hourly))) await trx.executeQuery(statements.get('daily', run, () => upsert(trx, 'usage_daily', DAILY_KEYS, run)));
     const sessions = sessionRollupsOf(
       freshRows,
       fresh.map((q) => q.record),
     );
-    await trx.executeQuery(statements.get('sessions', sessions, () => upsert(trx, 'usage_session_hourly', SESSION_KEYS, sessions)));
+    for (const run of powerOfTwoRuns(sessions)) await trx.executeQuery(statements.get('sessions', run, () => upsert(trx, 'usage_session_hourly', SESSION_KEYS, run)));
     return fresh.length;
   });
 }
