@@ -158,83 +158,42 @@ export function sessionRollupsOf(rows: readonly Insertable<RequestRow>[], record
   }));
 }
 
+/** Each summed column of the rollup tables and the tracker total it holds: the one mapping both ways. */
+const SUM_COLUMNS: Record<(typeof ROLLUP_SUMS)[number], keyof Totals> = {
+  requests: 'requests',
+  errors: 'errors',
+  input_tokens: 'inputTokens',
+  output_tokens: 'outputTokens',
+  cache_read_tokens: 'cacheReadTokens',
+  cache_creation_tokens: 'cacheCreationTokens',
+  reasoning_tokens: 'reasoningTokens',
+  tool_uses: 'toolUses',
+  tool_results: 'toolResults',
+  tool_calls: 'toolCalls',
+  completed: 'completed',
+  total_duration_ms: 'totalDurationMs',
+  ttft_count: 'ttftCount',
+  total_ttft_ms: 'totalTtftMs',
+  overhead_count: 'overheadCount',
+  total_overhead_ms: 'totalOverheadMs',
+  cost_nano: 'costNano',
+  unpriced_requests: 'unpriced',
+};
+
 function sumColumns(t: Totals): Pick<RollupRow, (typeof ROLLUP_SUMS)[number]> {
-  return {
-    requests: t.requests,
-    errors: t.errors,
-    input_tokens: t.inputTokens,
-    output_tokens: t.outputTokens,
-    cache_read_tokens: t.cacheReadTokens,
-    cache_creation_tokens: t.cacheCreationTokens,
-    reasoning_tokens: t.reasoningTokens,
-    tool_uses: t.toolUses,
-    tool_results: t.toolResults,
-    tool_calls: t.toolCalls,
-    completed: t.completed,
-    total_duration_ms: t.totalDurationMs,
-    ttft_count: t.ttftCount,
-    total_ttft_ms: t.totalTtftMs,
-    overhead_count: t.overheadCount,
-    total_overhead_ms: t.totalOverheadMs,
-    cost_nano: t.costNano,
-    unpriced_requests: t.unpriced,
-  };
+  const out = {} as Pick<RollupRow, (typeof ROLLUP_SUMS)[number]>;
+  for (const column of ROLLUP_SUMS) out[column] = t[SUM_COLUMNS[column]];
+  return out;
 }
 
-/** One literal with every column: spreading the key and the sums into one object costs far more. */
+/** One rollup row per key of a batch (tens per batch, not one per request). */
 function rollupRow(k: RollupKey, t: Totals, lastStart: number): RollupRow {
-  return {
-    hour: k.hour,
-    instance: k.instance,
-    provider: k.provider,
-    model: k.model,
-    client: k.client,
-    api: k.api,
-    streaming: k.streaming,
-    error_type: k.error_type,
-    requests: t.requests,
-    errors: t.errors,
-    input_tokens: t.inputTokens,
-    output_tokens: t.outputTokens,
-    cache_read_tokens: t.cacheReadTokens,
-    cache_creation_tokens: t.cacheCreationTokens,
-    reasoning_tokens: t.reasoningTokens,
-    tool_uses: t.toolUses,
-    tool_results: t.toolResults,
-    tool_calls: t.toolCalls,
-    completed: t.completed,
-    total_duration_ms: t.totalDurationMs,
-    ttft_count: t.ttftCount,
-    total_ttft_ms: t.totalTtftMs,
-    overhead_count: t.overheadCount,
-    total_overhead_ms: t.totalOverheadMs,
-    cost_nano: t.costNano,
-    unpriced_requests: t.unpriced,
-    last_start: lastStart,
-  };
+  return { ...k, ...sumColumns(t), last_start: lastStart };
 }
 
 /** Stored sums back into a tracker section. */
 export function totalsOf(r: Record<string, unknown>): Totals {
-  const n = (k: string): number => Number(r[k] ?? 0);
-  return {
-    requests: n('requests'),
-    errors: n('errors'),
-    inputTokens: n('input_tokens'),
-    outputTokens: n('output_tokens'),
-    cacheReadTokens: n('cache_read_tokens'),
-    cacheCreationTokens: n('cache_creation_tokens'),
-    reasoningTokens: n('reasoning_tokens'),
-    costNano: n('cost_nano'),
-    unpriced: n('unpriced_requests'),
-    toolUses: n('tool_uses'),
-    toolResults: n('tool_results'),
-    toolCalls: n('tool_calls'),
-    completed: n('completed'),
-    totalDurationMs: n('total_duration_ms'),
-    ttftCount: n('ttft_count'),
-    totalTtftMs: n('total_ttft_ms'),
-    overheadCount: n('overhead_count'),
-    totalOverheadMs: n('total_overhead_ms'),
-  };
+  const t = newTotals();
+  for (const column of ROLLUP_SUMS) t[SUM_COLUMNS[column]] = Number(r[column] ?? 0);
+  return t;
 }

@@ -69,9 +69,10 @@ function overridePrice(o: PriceOverride): Price {
  */
 export class PriceBook {
   private readonly logger = new Logger('Pricing');
-  private readonly cache = new Map<string, ResolvedPrice>();
-  /** The same entries by provider, then model: the per-request lookup joins no strings. */
+  /** Resolved prices by provider, then model: the per-request lookup joins no strings. */
   private readonly index = new Map<string, Map<string, ResolvedPrice>>();
+  /** The same entries in first-seen order, for eviction and `known()`. */
+  private readonly seen = new Set<ResolvedPrice>();
   private readonly overrides: CompiledOverride[];
 
   constructor(
@@ -92,12 +93,12 @@ export class PriceBook {
     let found = this.index.get(provider)?.get(model);
     if (found === undefined) {
       found = this.withTiers(this.lookup(provider, model));
-      if (this.cache.size >= PRICE_CACHE_LIMIT) {
-        const oldest = this.cache.values().next().value!;
-        this.cache.delete(`${oldest.provider}\u0000${oldest.model}`);
+      if (this.seen.size >= PRICE_CACHE_LIMIT) {
+        const oldest = this.seen.values().next().value!;
+        this.seen.delete(oldest);
         this.index.get(oldest.provider)?.delete(oldest.model);
       }
-      this.cache.set(`${provider}\u0000${model}`, found);
+      this.seen.add(found);
       let models = this.index.get(provider);
       if (models === undefined) {
         models = new Map();
@@ -113,12 +114,12 @@ export class PriceBook {
 
   /** The price that would apply, for a query: neither cached nor logged, so queries cannot evict or spam. */
   peek(provider: string, model: string): ResolvedPrice {
-    return this.cache.get(`${provider}\u0000${model}`) ?? this.withTiers(this.lookup(provider, model), false);
+    return this.index.get(provider)?.get(model) ?? this.withTiers(this.lookup(provider, model), false);
   }
 
   /** Every provider/model resolved so far (by requests), in first-seen order. */
   known(): Iterable<ResolvedPrice> {
-    return this.cache.values();
+    return this.seen.values();
   }
 
   /** The prices file's service-tier entries that apply to a provider/model, in the order they are tried (`serviceTier` is the entry's glob). */
