@@ -12,7 +12,7 @@ import { eventually } from '../support/sse-client';
 const CLAUDE = process.env.CLAUDE_BIN ?? which.sync('claude', { nothrow: true }) ?? '';
 const runnable = CLAUDE !== '' && existsSync(CLAUDE);
 if (!runnable) {
-  const need = 'needs Claude Code; npm install -g @anthropic-ai/claude-code (or set CLAUDE_BIN)';
+  const need = 'needs Claude Code: npm install --prefix /tmp/vdm-claude-code @anthropic-ai/claude-code@2.1.332 and set CLAUDE_BIN=/tmp/vdm-claude-code/node_modules/.bin/claude (a native binary; npm warns on Node 20 that the package wants Node 22, and it runs all the same)';
   if (/^(true|1)$/i.test(process.env.CI ?? '')) throw new Error(`CI must run this suite, but it ${need}`);
   console.warn(`skipped: ${need}`);
 }
