@@ -124,12 +124,18 @@ describe('users and sessions', () => {
     await openai('k-other', { 'x-vdm-user': 'ali\tce', 'x-vdm-session': 's'.repeat(300) }).chat.completions.create({ ...chat, user: 'bob' });
     await anthropic('k-plain').messages.create(ask);
     await openai('k-openai-user').chat.completions.create({ ...chat, user: 'b\u0007o\u001bb' });
+    // opencode names its session in x-session-id and x-session-affinity, on either API.
+    const opencode = { 'x-session-id': 'ses_0123opencode', 'x-session-affinity': 'ses_0123opencode' };
+    await openai('k-opencode', opencode).chat.completions.create(chat);
+    await anthropic('k-opencode', opencode).messages.create(ask);
     expect((await traces()).map(({ user, session }) => ({ user, session }))).toEqual([
       { user: `user_${'c'.repeat(64)}_account_${ACCOUNT}`, session: SESSION },
       { user: 'codex-user', session: 'codex-session-1' },
       { user: 'alice', session: 's'.repeat(128) },
       { user: null, session: null },
       { user: 'bob', session: null },
+      { user: null, session: 'ses_0123opencode' },
+      { user: null, session: 'ses_0123opencode' },
     ]);
   });
 });

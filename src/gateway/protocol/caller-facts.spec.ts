@@ -34,6 +34,17 @@ describe(callerFacts.name, () => {
     expect(callerFacts({ session_id: 'codex-2' }, { safety_identifier: 'sid' }, false)).toEqual({ user: 'sid', session: 'codex-2' });
   });
 
+  it("reads opencode's x-session-id header, after the x-vdm, Claude Code and Codex sessions", () => {
+    const opencode = { 'x-session-id': 'ses_opencode1', 'x-session-affinity': 'ses_opencode1' };
+    expect(callerFacts(opencode, { user: 'u1' }, false)).toEqual({ user: 'u1', session: 'ses_opencode1' });
+    expect(callerFacts(opencode, {}, true)).toEqual({ user: undefined, session: 'ses_opencode1' });
+    expect(callerFacts({ ...opencode, 'session-id': 'codex-1' }, {}, false).session).toBe('codex-1');
+    expect(callerFacts({ ...opencode, 'x-vdm-session': 's-1' }, {}, false).session).toBe('s-1');
+    const userId = `user_${HASH}_account_${ACCOUNT}_session_${SESSION}`;
+    expect(callerFacts(opencode, { metadata: { user_id: userId } }, true).session).toBe(SESSION);
+    expect(callerFacts({ 'x-session-id': `\u0001${'s'.repeat(300)}` }, {}, false).session).toBe('s'.repeat(128));
+  });
+
   it('ignores an OpenAI user field on the Anthropic API and non-string values', () => {
     expect(callerFacts({}, { user: 'u1', metadata: { user_id: 42 } }, true)).toEqual({ user: undefined, session: undefined });
     expect(callerFacts({}, null, false)).toEqual({ user: undefined, session: undefined });

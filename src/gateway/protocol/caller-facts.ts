@@ -56,7 +56,8 @@ function splitClaudeCodeUserId(userId: string): { user: string; session?: string
 /**
  * `user`: the `x-vdm-user` header, else Anthropic `metadata.user_id`, else OpenAI `user` /
  * `safety_identifier`. `session`: `x-vdm-session`, else Claude Code's `session_<uuid>` in
- * `metadata.user_id`, else Codex CLI's `session-id` (also spelled `session_id`) header.
+ * `metadata.user_id`, else Codex CLI's `session-id` (also spelled `session_id`) header, else
+ * opencode's `x-session-id` (which it repeats in `x-session-affinity`).
  */
 export function callerFacts(headers: Headers, body: unknown, anthropic: boolean): CallerFacts {
   let user: unknown = header(headers, 'x-vdm-user');
@@ -72,6 +73,6 @@ export function callerFacts(headers: Headers, body: unknown, anthropic: boolean)
   } else {
     user ??= typeof b.user === 'string' ? b.user : b.safety_identifier;
   }
-  session ??= header(headers, 'session-id') ?? header(headers, 'session_id');
+  session ??= header(headers, 'session-id') ?? header(headers, 'session_id') ?? header(headers, 'x-session-id');
   return { user: cleanCallerField(user), session: cleanCallerField(session) };
 }
