@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeUpstream, type Script } from '../fakes/fake-upstream';
@@ -88,6 +89,25 @@ describe('Anthropic client, OpenAI-format provider', () => {
     expect(message.usage).toMatchObject({ input_tokens: 200, output_tokens: 12, cache_read_input_tokens: 50 });
     const m = (await totals()).providers.openai.models['gpt-4o'];
     expect(m.non_streaming).toMatchObject({ requests: 1, input_tokens: 200, output_tokens: 12, cache_read_tokens: 50, tool_uses: 2, tool_results: 2 });
+  });
+
+  it("sends OpenAI at most 64 characters of the client's user, a stable digest of a longer one, and records it whole", async () => {
+    // Claude Code's metadata.user_id: 150 characters.
+    const long = JSON.stringify({ device_id: 'c'.repeat(64), account_uuid: '', session_id: '4f1c2b9e-7a3d-4e8f-9b21-0c6d5e4a3f12' });
+    expect(long).toHaveLength(150);
+    const digest = `vdm-${createHash('sha256').update(long).digest('base64url')}`;
+    const exactly64 = 'u'.repeat(64);
+    for (const userId of [long, long, exactly64]) {
+      await client.messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], metadata: { user_id: userId } });
+    }
+    expect(fake.requests.slice(-3).map((r) => r.body.user)).toEqual([digest, digest, exactly64]);
+    const traces = ((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces;
+    expect(traces[2]).toMatchObject({ user: 'c'.repeat(64), session: '4f1c2b9e-7a3d-4e8f-9b21-0c6d5e4a3f12' });
+    // An end user's own id longer than 64 characters is kept in the record as sent.
+    const other = `team-${'x'.repeat(95)}`;
+    await client.messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], metadata: { user_id: other } });
+    expect(fake.requests.at(-1)!.body.user).toBe(`vdm-${createHash('sha256').update(other).digest('base64url')}`);
+    expect(((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces[0].user).toBe(other);
   });
 
   it('streams parallel tool calls that the SDK assembles into the same message as the non-streaming answer', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   AnthropicContentBlockParam,
   AnthropicMessageParam,
@@ -17,6 +18,8 @@ import { isNumber, isObject, isString } from './guards';
 const TEXT_JOIN = '\n\n';
 const TOOL_ERROR_PREFIX = 'Error: ';
 const TOOL_IMAGE_NOTE = '(image output attached in the next user message)';
+/** OpenAI-compatible providers refuse a longer `user`. */
+const OPENAI_USER_MAX = 64;
 
 /**
  * Anthropic Messages request -> OpenAI Chat Completions request.
@@ -57,8 +60,14 @@ export function toOpenAIRequest(body: AnthropicMessagesRequest, upstreamModel: s
   }
 
   const userId = isObject(body.metadata) ? body.metadata.user_id : undefined;
-  if (isString(userId) && userId !== '') out.user = userId;
+  if (isString(userId) && userId !== '') out.user = upstreamUser(userId);
   return out;
+}
+
+/** The client's user id as OpenAI `user`: as is up to 64 characters, else a stable digest of it (47 characters). */
+function upstreamUser(userId: string): string {
+  if (userId.length <= OPENAI_USER_MAX) return userId;
+  return `vdm-${createHash('sha256').update(userId).digest('base64url')}`;
 }
 
 function systemText(system: AnthropicMessagesRequest['system']): string | undefined {
