@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TEXT } from '../../src/gateway/demo/demo-upstream';
 import { FakeUpstream, type RecordedRequest, type Script } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import which from 'which';
@@ -115,6 +116,74 @@ describe.skipIf(codex === undefined)('Codex CLI through the gateway', () => {
       reasoning_tokens: 15 * toolTurns + 10 * answerTurns,
     });
     expect(section.tool_results).toBeGreaterThanOrEqual(1);
+    expect(doc.summary.active_requests).toBe(0);
+  }, 150_000);
+});
+
+describe.skipIf(codex === undefined)('Codex CLI against the zero-config gateway (the demo provider)', () => {
+  let gw: RunningApp;
+  let home: string;
+
+  beforeAll(async () => {
+    gw = await startApp({ DEMO_TOKEN_DELAY: '0.001' });
+    home = mkdtempSync(join(tmpdir(), 'vdm-codex-demo-'));
+  });
+  afterAll(async () => {
+    await gw?.close();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it('answers codex exec with nothing configured, a tool call included; each turn is counted with its reasoning tokens and priced', async () => {
+    // The demo calls a tool on every third request: two requests first make Codex's first turn a tool call.
+    for (let i = 0; i < 2; i++) {
+      const warm = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-demo', input: 'x' }) });
+      expect(warm.status).toBe(200);
+    }
+    const last = join(home, 'last-message.txt');
+    const { code, output } = await run(
+      codex!,
+      [
+        'exec',
+        '--skip-git-repo-check',
+        '--sandbox',
+        'read-only',
+        '--output-last-message',
+        last,
+        '-c',
+        'model_provider="demo"',
+        '-c',
+        'model_providers.demo.name="demo"',
+        '-c',
+        `model_providers.demo.base_url="${gw.url}/v1"`,
+        '-c',
+        'model_providers.demo.wire_api="responses"',
+        '-m',
+        'gpt-demo',
+        'Say hello.',
+      ],
+      { ...process.env, CODEX_HOME: home, HOME: home },
+      home,
+    );
+    expect(code, output).toBe(0);
+    const answer = readFileSync(last, 'utf8').trim();
+    expect(answer.split(' ').length).toBeGreaterThan(5);
+    expect(`${DEMO_TEXT} ${DEMO_TEXT}`).toContain(answer);
+
+    // Codex's turns: the tool call, then the answer once the call's result (here an error: the demo's arguments do not fit) is back.
+    const turns = gw.tracker.recentTraces(50).filter((t) => t.is_streaming).reverse();
+    expect(turns.length).toBeGreaterThanOrEqual(2);
+    expect(turns[0]).toMatchObject({ api: 'openai_responses', provider: 'demo', model: 'gpt-demo', status: 'ok', tool_call_count: 1 });
+    expect(turns.at(-1)).toMatchObject({ status: 'ok', tool_call_count: 0 });
+    expect(turns.at(-1)!.tool_result_count).toBeGreaterThanOrEqual(1);
+    for (const t of turns) {
+      expect(t.reasoning_tokens).toBeGreaterThan(0);
+      expect(t.output_tokens).toBeGreaterThan(t.reasoning_tokens);
+      expect(t.cost_usd).toBeGreaterThan(0);
+    }
+    const doc = (await (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json()) as any;
+    const streaming = doc.providers.demo.models['gpt-demo'].streaming;
+    expect(streaming).toMatchObject({ requests: turns.length, errors: 0, tool_calls: 1 });
+    expect(streaming.reasoning_tokens).toBe(turns.reduce((sum, t) => sum + t.reasoning_tokens, 0));
     expect(doc.summary.active_requests).toBe(0);
   }, 150_000);
 });

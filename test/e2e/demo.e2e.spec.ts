@@ -75,3 +75,93 @@ describe('zero configuration: the built-in demo provider', () => {
     }
   });
 });
+
+describe('zero configuration: the demo provider speaks the Responses API and embeddings', () => {
+  let demo: RunningApp;
+  beforeAll(async () => {
+    demo = await startApp({ DEMO_TOKEN_DELAY: '0.001' });
+  });
+  afterAll(async () => {
+    await demo.close();
+  });
+
+  it('answers Responses, streaming with the real event sequence and not, with reasoning and cached tokens and now and then a function call', async () => {
+    const client = new OpenAI({ apiKey: 'anything', baseURL: `${demo.url}/v1`, maxRetries: 0 });
+    const tools: OpenAI.Responses.Tool[] = [
+      { type: 'web_search' },
+      { type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} }, strict: false },
+    ];
+    const first = await client.responses.create({ model: 'gpt-demo', input: 'hello', tools });
+    expect(first).toMatchObject({ object: 'response', status: 'completed', model: 'gpt-demo' });
+    expect(first.output_text.split(' ').length).toBeGreaterThan(5);
+    expect(first.usage!.output_tokens_details.reasoning_tokens).toBeGreaterThan(0);
+    expect(first.usage!.output_tokens).toBeGreaterThan(first.usage!.output_tokens_details.reasoning_tokens);
+
+    const types: string[] = [];
+    let streamed = '';
+    const stream = await client.responses.create({ model: 'gpt-demo', input: 'again', tools, stream: true });
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === 'response.output_text.delta') streamed += event.delta;
+    }
+    expect(types.slice(0, 2)).toEqual(['response.created', 'response.in_progress']);
+    expect(types.at(-1)).toBe('response.completed');
+    const text = types.filter((t) => t.startsWith('response.content_part') || t.startsWith('response.output_text'));
+    expect(text[0]).toBe('response.content_part.added');
+    expect(text.slice(-2)).toEqual(['response.output_text.done', 'response.content_part.done']);
+    expect(types.filter((t) => t === 'response.output_item.added')).toHaveLength(types.filter((t) => t === 'response.output_item.done').length);
+    expect(streamed.split(' ').length).toBeGreaterThan(5);
+
+    // The third request calls the first function tool; the SDK's helper assembles the streamed call.
+    const third = await client.responses.stream({ model: 'gpt-demo', input: 'once more', tools }).finalResponse();
+    const calls = [first, third].flatMap((r) => r.output.filter((item) => item.type === 'function_call'));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ name: 'lookup', status: 'completed' });
+    expect(JSON.parse((calls[0] as OpenAI.Responses.ResponseFunctionToolCall).arguments)).toEqual({ query: 'demo' });
+    // The second request reads from the cache, as a repeated prompt does.
+    const usages = [first.usage!, third.usage!];
+
+    const doc = (await (await fetch(`${demo.url}/metrics/running-totals?format=json`)).json()) as any;
+    const model = doc.providers.demo.models['gpt-demo'];
+    expect(model.total).toMatchObject({ requests: 3, errors: 0, tool_calls: 1 });
+    expect(model.streaming.requests).toBe(2);
+    expect(model.total.cache_read_tokens).toBeGreaterThan(0);
+    const traces = demo.tracker.recentTraces(3);
+    expect(traces.every((t) => t.api === 'openai_responses' && t.status === 'ok')).toBe(true);
+    expect(traces[0].reasoning_tokens).toBe(third.usage!.output_tokens_details.reasoning_tokens);
+    expect(traces[2].reasoning_tokens).toBe(first.usage!.output_tokens_details.reasoning_tokens);
+    expect(model.total.reasoning_tokens).toBe(traces.reduce((sum, t) => sum + t.reasoning_tokens, 0));
+    for (const [trace, usage] of [[traces[0], usages[1]], [traces[2], usages[0]]] as const) {
+      expect(trace.cache_read_tokens).toBe(usage.input_tokens_details.cached_tokens);
+      expect(trace.output_tokens).toBe(usage.output_tokens);
+    }
+    // Priced as gpt-4o, the model gpt-demo imitates.
+    expect(traces.every((t) => typeof t.cost_usd === 'number' && t.cost_usd > 0)).toBe(true);
+  });
+
+  it('answers embeddings, base64 (the SDK default) and floats, with usage.prompt_tokens counted as input tokens', async () => {
+    const client = new OpenAI({ apiKey: 'anything', baseURL: `${demo.url}/v1`, maxRetries: 0 });
+    const b64 = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['hello there', 'hello there', 'something else'] });
+    expect(b64.data).toHaveLength(3);
+    const [a, b, c] = b64.data.map((d) => d.embedding);
+    expect(a.length).toBeGreaterThan(0);
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    expect(Math.hypot(...a)).toBeCloseTo(1, 5);
+    expect(b64.usage.prompt_tokens).toBeGreaterThan(0);
+
+    const floats = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello there', dimensions: 8, encoding_format: 'float' });
+    expect(floats.data[0].embedding).toHaveLength(8);
+    expect(floats.data[0].embedding.every((x) => typeof x === 'number')).toBe(true);
+
+    await expect(client.embeddings.create({ model: 'text-embedding-3-small', input: 'x', dimensions: 100_000 })).rejects.toMatchObject({ status: 400 });
+
+    const doc = (await (await fetch(`${demo.url}/metrics/running-totals?format=json`)).json()) as any;
+    const model = doc.providers.demo.models['text-embedding-3-small'].total;
+    expect(model.requests).toBe(3);
+    expect(model.input_tokens).toBe(b64.usage.prompt_tokens + floats.usage.prompt_tokens);
+    const traces = demo.tracker.recentTraces(3);
+    expect(traces.map((t) => t.api)).toEqual(['openai_embeddings', 'openai_embeddings', 'openai_embeddings']);
+    expect(traces.map((t) => t.status)).toEqual(['error', 'ok', 'ok']);
+  });
+});

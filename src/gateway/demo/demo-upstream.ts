@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const WORDS = (
+/** What the demo model says: each answer is a run of these words, wrapping around at the end. */
+export const DEMO_TEXT =
   'The gateway forwards this request to a simulated model so you can watch metrics move. ' +
   'Tokens stream at a steady pace, usage is reported the way real providers report it, ' +
-  'cache reads appear on repeated prompts, and now and then the model decides to call a tool.'
-).split(' ');
+  'cache reads appear on repeated prompts, and now and then the model decides to call a tool.';
+const WORDS = DEMO_TEXT.split(' ');
 
 interface DemoRequest {
   model?: unknown;
@@ -13,7 +15,19 @@ interface DemoRequest {
   tools?: unknown;
   max_tokens?: unknown;
   stream_options?: { include_usage?: unknown };
+  input?: unknown;
+  instructions?: unknown;
+  max_output_tokens?: unknown;
+  previous_response_id?: unknown;
+  store?: unknown;
+  dimensions?: unknown;
+  encoding_format?: unknown;
 }
+
+/** The OpenAI embeddings API's own bounds: at most 2048 inputs a request; the demo caps dimensions too. */
+const MAX_EMBEDDING_INPUTS = 2048;
+const MAX_EMBEDDING_DIMENSIONS = 1536;
+const DEFAULT_EMBEDDING_DIMENSIONS = 256;
 
 interface Answer {
   words: string[];
@@ -21,18 +35,40 @@ interface Answer {
   input: number;
   cacheRead: number;
   cacheCreation: number;
+  /** Reasoning tokens (reported by the Responses API only), part of the output tokens. */
+  reasoning: number;
 }
 
+/** The first tool the model can call as a function: Anthropic and Responses tools name it at the top, Chat Completions under `function`. */
 function toolName(tools: unknown): string | undefined {
-  if (!Array.isArray(tools) || tools.length === 0) return undefined;
-  const t = tools[0] as { name?: unknown; function?: { name?: unknown } };
-  const name = t.name ?? t.function?.name;
-  return typeof name === 'string' ? name : undefined;
+  if (!Array.isArray(tools)) return undefined;
+  for (const tool of tools as { type?: unknown; name?: unknown; function?: { name?: unknown } }[]) {
+    if (tool === null || typeof tool !== 'object') continue;
+    if (tool.type !== undefined && tool.type !== 'function' && tool.type !== 'custom') continue;
+    const name = tool.name ?? tool.function?.name;
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}
+
+/** Tokens of one embeddings input: a string at about four characters a token, or an array of token ids. */
+function embeddingTokens(input: unknown): number {
+  if (typeof input === 'string') return Math.max(1, Math.ceil(input.length / 4));
+  return Array.isArray(input) ? Math.max(1, input.length) : 1;
+}
+
+/** A unit vector that depends only on the input, so equal texts get equal embeddings. */
+function embeddingOf(input: unknown, dimensions: number): number[] {
+  const seed = createHash('sha256').update(JSON.stringify(input) ?? '').digest().readUInt32LE(0);
+  const v = Array.from({ length: dimensions }, (_, i) => Math.sin(seed + (i + 1) * 12.9898));
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
 }
 
 /**
  * The built-in `demo` provider: a small simulated upstream on a loopback port, reached over real
- * HTTP through the same client code as any provider. Speaks both Anthropic and OpenAI formats.
+ * HTTP through the same client code as any provider. Speaks Anthropic Messages, OpenAI Chat Completions,
+ * the Responses API and embeddings.
  */
 export class DemoUpstream {
   private counter = 0;
@@ -83,6 +119,10 @@ export class DemoUpstream {
         void this.anthropic(res, body, this.answer(body, raw.length));
       } else if (path === '/v1/chat/completions') {
         void this.openai(res, body, this.answer(body, raw.length));
+      } else if (path === '/v1/responses') {
+        void this.responses(res, body, this.answer(body, raw.length));
+      } else if (path === '/v1/embeddings') {
+        this.embeddings(res, body);
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
       }
@@ -102,11 +142,16 @@ export class DemoUpstream {
       input,
       cacheRead: n % 2 === 0 ? Math.floor(input * 0.6) : 0,
       cacheCreation: n % 5 === 1 ? Math.floor(input * 0.3) : 0,
+      reasoning: 4 + (n * 3) % 20,
     };
   }
 
-  private json(res: http.ServerResponse, body: unknown): void {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  private json(res: http.ServerResponse, body: unknown, status = 200): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  private invalid(res: http.ServerResponse, message: string, param: string): void {
+    this.json(res, { error: { message, type: 'invalid_request_error', param, code: null } }, 400);
   }
 
   private pause(): Promise<void> {
@@ -182,5 +227,87 @@ export class DemoUpstream {
       res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage })}\n\n`);
     }
     res.end('data: [DONE]\n\n');
+  }
+  /** The Responses API: a reasoning item, the message, now and then a function call, and the usage in `response.completed`. */
+  private async responses(res: http.ServerResponse, body: DemoRequest, a: Answer): Promise<void> {
+    const model = typeof body.model === 'string' ? body.model : 'demo';
+    const n = this.counter;
+    const id = `resp_demo_${n}`;
+    const text = a.words.join(' ');
+    const output = a.words.length + (a.tool ? 8 : 0) + a.reasoning;
+    const usage = {
+      input_tokens: a.input + a.cacheRead,
+      input_tokens_details: { cached_tokens: a.cacheRead },
+      output_tokens: output,
+      output_tokens_details: { reasoning_tokens: a.reasoning },
+      total_tokens: a.input + a.cacheRead + output,
+    };
+    const reasoning = { id: `rs_demo_${n}`, type: 'reasoning', summary: [] };
+    const part = (t: string) => ({ type: 'output_text', annotations: [], logprobs: [], text: t });
+    const message = (status: string, content: unknown[]) => ({ id: `msg_demo_${n}`, type: 'message', status, content, role: 'assistant' });
+    const call = (status: string, args: string) =>
+      a.tool ? { id: `fc_demo_${n}`, type: 'function_call', status, arguments: args, call_id: a.tool.id, name: a.tool.name } : undefined;
+    const done = [reasoning, message('completed', [part(text)]), ...(a.tool ? [call('completed', a.tool.args)] : [])];
+    const response = (status: string, out: unknown[], u: unknown) => ({
+      id, object: 'response', created_at: Math.floor(Date.now() / 1000), status, background: false, error: null, incomplete_details: null,
+      instructions: body.instructions ?? null, max_output_tokens: body.max_output_tokens ?? null, model, output: out,
+      parallel_tool_calls: true, previous_response_id: body.previous_response_id ?? null, reasoning: { effort: null, summary: null },
+      service_tier: 'default', store: body.store ?? true, temperature: 1, text: { format: { type: 'text' }, verbosity: 'medium' },
+      tool_choice: 'auto', tools: Array.isArray(body.tools) ? body.tools : [], top_p: 1, truncation: 'disabled', usage: u, user: null, metadata: {},
+    });
+    if (body.stream !== true) {
+      await this.pause();
+      this.json(res, response('completed', done, usage));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let seq = 0;
+    const send = (type: string, data: Record<string, unknown>): boolean =>
+      !res.destroyed && res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
+    send('response.created', { response: response('in_progress', [], null) });
+    send('response.in_progress', { response: response('in_progress', [], null) });
+    send('response.output_item.added', { output_index: 0, item: reasoning });
+    send('response.output_item.done', { output_index: 0, item: reasoning });
+    const item = { item_id: `msg_demo_${n}`, output_index: 1, content_index: 0 };
+    send('response.output_item.added', { output_index: 1, item: message('in_progress', []) });
+    send('response.content_part.added', { ...item, part: part('') });
+    for (let i = 0; i < a.words.length; i++) {
+      await this.pause();
+      if (!send('response.output_text.delta', { ...item, delta: (i ? ' ' : '') + a.words[i], logprobs: [] }) && res.destroyed) return;
+    }
+    send('response.output_text.done', { ...item, text, logprobs: [] });
+    send('response.content_part.done', { ...item, part: part(text) });
+    send('response.output_item.done', { output_index: 1, item: done[1] });
+    if (a.tool) {
+      send('response.output_item.added', { output_index: 2, item: call('in_progress', '') });
+      send('response.function_call_arguments.delta', { item_id: `fc_demo_${n}`, output_index: 2, delta: a.tool.args });
+      send('response.function_call_arguments.done', { item_id: `fc_demo_${n}`, output_index: 2, name: a.tool.name, arguments: a.tool.args });
+      send('response.output_item.done', { output_index: 2, item: done[2] });
+    }
+    send('response.completed', { response: response('completed', done, usage) });
+    res.end();
+  }
+
+  /** The embeddings API: one unit vector per input, as floats or base64 little-endian float32 (what the OpenAI SDK asks for). */
+  private embeddings(res: http.ServerResponse, body: DemoRequest): void {
+    const model = typeof body.model === 'string' ? body.model : 'demo';
+    const inputs: unknown[] =
+      Array.isArray(body.input) && body.input.length > 0 && typeof body.input[0] !== 'number' ? body.input : [body.input];
+    if (body.input === undefined || inputs.length > MAX_EMBEDDING_INPUTS) {
+      this.invalid(res, `'input' must be a string or an array of at most ${MAX_EMBEDDING_INPUTS} inputs`, 'input');
+      return;
+    }
+    const dimensions = body.dimensions ?? DEFAULT_EMBEDDING_DIMENSIONS;
+    if (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > MAX_EMBEDDING_DIMENSIONS) {
+      this.invalid(res, `'dimensions' must be an integer from 1 to ${MAX_EMBEDDING_DIMENSIONS}`, 'dimensions');
+      return;
+    }
+    const base64 = body.encoding_format === 'base64';
+    const data = inputs.map((input, index) => {
+      const v = embeddingOf(input, dimensions);
+      return { object: 'embedding', index, embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v };
+    });
+    const tokens = inputs.reduce<number>((sum, input) => sum + embeddingTokens(input), 0);
+    this.json(res, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
   }
 }
