@@ -15,18 +15,35 @@ export class BodyTimeoutError extends Error {
  * On expiry the error is handed to Fastify's body reader as a stream error: it stops reading and
  * answers through the error handler. Destroying the request instead would also destroy its socket,
  * and the client would never get its 408.
+ *
+ * The timer and its listeners go away on whichever comes first: the body ends, the request closes,
+ * or the response is done (a 413 or 415 is answered without reading the body, which then never
+ * ends). A timer that fires with no reader left does nothing: an `error` event nobody listens
+ * to would be thrown, and would stop the process.
  */
 export function limitBodyTime(fastify: FastifyInstance, limitMs: number): void {
-  fastify.addHook('preParsing', (request, _reply, payload, done) => {
+  fastify.addHook('preParsing', (request, reply, payload, done) => {
     const length = request.headers['content-length'];
     if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined) {
       done(null, payload);
       return;
     }
-    const timer = setTimeout(() => payload.emit('error', new BodyTimeoutError(limitMs)), limitMs);
-    const clear = (): void => clearTimeout(timer);
+    const response = reply.raw;
+    const clear = (): void => {
+      clearTimeout(timer);
+      payload.off('end', clear);
+      payload.off('close', clear);
+      response.off('close', clear);
+    };
+    const timer = setTimeout(() => {
+      clear();
+      if (payload.listenerCount('error') > 0 && !payload.readableEnded && !response.headersSent) {
+        payload.emit('error', new BodyTimeoutError(limitMs));
+      }
+    }, limitMs);
     payload.once('end', clear);
     payload.once('close', clear);
+    response.once('close', clear);
     done(null, payload);
   });
 }
