@@ -3,6 +3,7 @@ import { createApp } from './app.factory';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { closeOnSignals } from './lifecycle/graceful-shutdown';
 import { listen, ListenError } from './lifecycle/listen';
+import { startupSummary } from './lifecycle/startup-summary';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -25,7 +26,12 @@ async function bootstrap(): Promise<void> {
   }
   // Not Nest's enableShutdownHooks: in-flight requests must drain before its destroy hooks run.
   closeOnSignals(app);
-  app.getHttpAdapter().getInstance().log.info(`Gateway listening on http://${config.host}:${config.port}`);
+  const log = app.getHttpAdapter().getInstance().log;
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  log.info(`Gateway listening on http://${config.host}:${port}`);
+  for (const warning of config.warnings) log.warn(warning);
+  for (const line of startupSummary(config, config.host, port)) log[line.level](line.msg);
 }
 
 void bootstrap();

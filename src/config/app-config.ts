@@ -5,6 +5,7 @@ import { loadProviders, type ProviderSettings } from './providers';
 import { loadClientKeys, type ClientKey } from './client-keys';
 import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
+import { unknownVariableWarnings } from './unknown-variables';
 import { loadPricesFile, type PricesFile } from './prices-file';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
@@ -42,6 +43,8 @@ export interface AppConfig {
   providers: ProviderSettings;
   /** VDM_PRICES_FILE, validated at start-up: overrides and additions to the price catalog. */
   prices?: PricesFile;
+  /** Variables that configure nothing (an unrelated `{NAME}_API_KEY`, a misspelled name): one line each, logged at start-up. */
+  warnings: string[];
 }
 
 export interface StoreConfig {
@@ -135,5 +138,6 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     store: storeConfig(dto),
     providers,
     prices,
+    warnings: [...providers.skipped, ...unknownVariableWarnings(raw)],
   };
 }

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { getMetadataStorage, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -123,4 +123,16 @@ export class EnvDto {
   @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of days, 1 or more' })
   @Min(1, { message: 'must be a whole number of days, 1 or more' })
   VDM_STORE_RETENTION_DAYS?: number;
+}
+
+/**
+ * Not read by the gateway but by docker-compose.yml (or a client, as in the README's Codex recipe),
+ * so a `.env` shared with compose carries them; start-up does not call them unknown.
+ */
+export const NOT_GATEWAY_VARIABLES: readonly string[] = ['VDM_PUBLISH_ADDRESS', 'VDM_SCRAPE_KEY', 'VDM_KEY'];
+
+/** Every variable EnvDto declares, from its validation metadata: the one list of what the gateway reads. */
+export function declaredVariables(): string[] {
+  const metadata = getMetadataStorage().getTargetValidationMetadatas(EnvDto, '', true, false);
+  return [...new Set(metadata.map((m) => m.propertyName))];
 }

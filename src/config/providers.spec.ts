@@ -38,12 +38,21 @@ describe(loadProviders.name, () => {
   });
 
   it.each([
-    [{ GROQ_API_KEY: 'k' }, 'GROQ_BASE_URL must be set'],
+    [{ GROQ_API_KEY: 'k', GROQ_API_FORMAT: 'openai' }, 'GROQ_BASE_URL must be set'],
     [{ X_API_KEY: 'k', X_BASE_URL: 'ftp://nope' }, 'X_BASE_URL="ftp://nope" must be an http(s) URL'],
     [{ OPENAI_API_KEY: 'k', OPENAI_API_FORMAT: 'grpc' }, 'OPENAI_API_FORMAT="grpc" must be one of anthropic, openai'],
   ])('rejects %o naming the variable', (env, message) => {
     expect(() => loadProviders(env)).toThrow(ConfigError);
     expect(() => loadProviders(env)).toThrow(message);
+  });
+
+  it('skips a {NAME}_API_KEY that nothing else makes a provider, with one line saying what would', () => {
+    const sut = loadProviders({ PINECONE_API_KEY: 'k', PINECONE_ALIAS_X: 'y', OPENAI_API_KEY: 'k' });
+    expect([...sut.providers.keys()]).toEqual(['openai']);
+    expect(sut.skipped).toEqual([
+      'Ignoring PINECONE_API_KEY: it makes no provider by itself; set PINECONE_BASE_URL (and PINECONE_API_FORMAT=openai or anthropic) to use "pinecone" as one',
+    ]);
+    expect(loadProviders({ GROQ_API_KEY: 'k' })).toMatchObject({ usesDemo: true, skipped: [expect.stringContaining('GROQ_BASE_URL')] });
   });
 
   it('rejects a default provider that is not configured', () => {

@@ -16,6 +16,8 @@ export interface ProviderSettings {
   defaultProvider: string;
   /** No provider configured: the built-in demo upstream serves everything. */
   usesDemo: boolean;
+  /** `{NAME}_API_KEY` variables that configure no provider, one line each, to be logged at start-up. */
+  skipped: string[];
 }
 
 const KEY_VAR = /^([A-Z][A-Z0-9_]*)_API_KEY$/;
@@ -28,9 +30,17 @@ const RESERVED = new Set(['PROXY']);
 export function loadProviders(env: Readonly<Record<string, string | undefined>>, defaultProvider?: string): ProviderSettings {
   const problems: string[] = [];
   const providers = new Map<string, Provider>();
+  const skipped: string[] = [];
   const names = Object.keys(env)
     .map((k) => KEY_VAR.exec(k)?.[1])
     .filter((n): n is string => n !== undefined && !RESERVED.has(n) && (env[`${n}_API_KEY`] ?? '') !== '')
+    .filter((n) => {
+      // A key of some other service (PINECONE_API_KEY): no base URL is known and nothing else names it a provider.
+      const set = (v: string): boolean => (env[`${n}_${v}`]?.trim() ?? '') !== '';
+      if (DEFAULT_BASE_URLS[n.toLowerCase()] !== undefined || set('BASE_URL') || set('API_FORMAT')) return true;
+      skipped.push(`Ignoring ${n}_API_KEY: it makes no provider by itself; set ${n}_BASE_URL (and ${n}_API_FORMAT=openai or anthropic) to use "${n.toLowerCase()}" as one`);
+      return false;
+    })
     .sort((a, b) => b.length - a.length);
 
   for (const upper of names) {
@@ -82,7 +92,7 @@ export function loadProviders(env: Readonly<Record<string, string | undefined>>,
         `Invalid configuration: VDM_DEFAULT_PROVIDER=${JSON.stringify(defaultProvider)} must name a configured provider (${DEMO_PROVIDER}: no provider is configured)`,
       ]);
     }
-    return { providers, defaultProvider: DEMO_PROVIDER, usesDemo: true };
+    return { providers, defaultProvider: DEMO_PROVIDER, usesDemo: true, skipped };
   }
   const chosen = defaultProvider ?? (providers.has('openai') ? 'openai' : [...providers.keys()].sort()[0]);
   if (!providers.has(chosen)) {
@@ -90,7 +100,7 @@ export function loadProviders(env: Readonly<Record<string, string | undefined>>,
       `Invalid configuration: VDM_DEFAULT_PROVIDER=${JSON.stringify(defaultProvider)} must name a configured provider (${[...providers.keys()].sort().join(', ')})`,
     ]);
   }
-  return { providers, defaultProvider: chosen, usesDemo: false };
+  return { providers, defaultProvider: chosen, usesDemo: false, skipped };
 }
 
 /** The demo provider, once its loopback upstream is listening. */
