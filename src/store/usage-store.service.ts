@@ -26,7 +26,7 @@ import { openStore, type OpenStore } from './database';
 import { storeMigrations } from './migrations';
 import { recordOf, rowOf, totalsOf, HOUR_S } from './rows';
 import { ROLLUP_SUMS, type StoreSchema } from './schema';
-import { StatementCache, writeBatch, type QueuedRow } from './write-batch';
+import { cleanRecord, StatementCache, writeBatch, writeIsolating, type Isolation, type QueuedRow } from './write-batch';
 
 /** Rows per transaction: a short transaction keeps the database free for history queries in between; a power of two, so a full batch is one statement per table (powerOfTwoRuns). */
 const BATCH_ROWS = 256;
@@ -51,6 +51,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private queue: QueuedRow[] = [];
   private writing = 0;
   private dropped = 0;
+  private cleaned = 0;
+  private quarantined = 0;
   private dropping = false;
   private lastError?: string;
   private subscription?: Subscription;
@@ -82,6 +84,18 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       'Rows dropped because the usage store queue was full (VDM_STORE_QUEUE_MAX).',
       'counter',
       () => [{ labels: {}, value: this.dropped }],
+    );
+    exporter.addFamily(
+      'vdm_store_cleaned_rows_total',
+      'Rows the database refused as sent, stored with control characters removed and long text cut.',
+      'counter',
+      () => [{ labels: {}, value: this.cleaned }],
+    );
+    exporter.addFamily(
+      'vdm_store_quarantined_rows_total',
+      'Rows the database refused even cleaned: set aside (not stored) and logged, so the rows after them are written.',
+      'counter',
+      () => [{ labels: {}, value: this.quarantined }],
     );
     exporter.addFamily(
       'vdm_store_write_seconds',
@@ -155,7 +169,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     await this.flushAll();
   }
 
-  private enqueue(record: Readonly<RequestRecord>): void {
+  /** Queues a finished request's row (every record the tracker finishes comes here). */
+  enqueue(record: Readonly<RequestRecord>): void {
     this.queue.push({ row: rowOf(record, this.settings.instanceId, `${this.keyPrefix}:${(++this.keySeq).toString(36)}`), record });
     this.trim();
   }
@@ -214,22 +229,48 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private async flushAll(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, BATCH_ROWS);
+      const pending = new Set(batch);
+      const found: Isolation = { cleaned: [], quarantined: [] };
       this.writing += batch.length;
       try {
-        await this.write(batch);
+        // A batch refused for one row's data is split until that row is found: the others are written, it never blocks the queue.
+        await writeIsolating(
+          batch,
+          (rows) => this.write(rows),
+          (q) => {
+            const record = cleanRecord(q.record);
+            return { row: rowOf(record, q.row.instance, q.row.row_key), record };
+          },
+          (rows) => rows.forEach((q) => pending.delete(q)),
+          found,
+        );
       } catch (error) {
-        // Back at the front, in order; a full queue then drops the oldest, counted.
-        this.queue.unshift(...batch);
+        // What is not written yet goes back to the front, in order; a full queue then drops the oldest, counted.
+        this.queue.unshift(...batch.filter((q) => pending.has(q)));
         this.trim();
         throw error;
       } finally {
         this.writing -= batch.length;
+        this.report(found);
       }
       await yieldToLoop();
     }
   }
 
-  private async write(batch: QueuedRow[]): Promise<void> {
+  /** One line per refused batch: which requests were stored cleaned, which were set aside and why. */
+  private report({ cleaned, quarantined }: Isolation): void {
+    if (cleaned.length === 0 && quarantined.length === 0) return;
+    this.cleaned += cleaned.length;
+    this.quarantined += quarantined.length;
+    const ids = (rows: QueuedRow[]): string => rows.slice(0, 5).map((q) => JSON.stringify(q.record.requestId.slice(0, 64))).join(', ') + (rows.length > 5 ? ', ...' : '');
+    const parts: string[] = [];
+    if (cleaned.length > 0) parts.push(`${cleaned.length} stored with control characters removed and long text cut (${ids(cleaned)})`);
+    if (quarantined.length > 0)
+      parts.push(`${quarantined.length} set aside, not stored (${ids(quarantined.map((q) => q.queued))}): ${quarantined[0].reason.slice(0, 200)}`);
+    this.logger.warn(`Usage store: rows refused by the database for their data; ${parts.join('; ')}`);
+  }
+
+  private async write(batch: readonly QueuedRow[]): Promise<void> {
     const db = this.store?.db;
     if (!db || !this.ready) throw new Error('usage store not connected');
     const started = performance.now();

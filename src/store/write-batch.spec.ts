@@ -8,7 +8,7 @@ import { storeMigrations } from './migrations';
 import { rowOf } from './rows';
 import type { StoreSchema } from './schema';
 import { SqliteWorkerDialect } from './sqlite-worker-dialect';
-import { powerOfTwoRuns, StatementCache, writeBatch, type QueuedRow } from './write-batch';
+import { cleanRecord, isDataError, powerOfTwoRuns, StatementCache, writeBatch, writeIsolating, type Isolation, type QueuedRow } from './write-batch';
 
 const SUMMED = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'tool_calls', 'cost_nano'] as const;
 
@@ -159,5 +159,113 @@ describe(writeBatch.name, () => {
     await sql`delete from kysely_migration where name = '0004_daily_session_rollups'`.execute(db);
     await migrate(storeMigrations('sqlite'));
     expect(await rollupTables(db)).toEqual(written);
+  });
+});
+
+describe(writeIsolating.name, () => {
+  let dir: string;
+  let db: Kysely<StoreSchema>;
+  const statements = new StatementCache();
+  const clean = (q: QueuedRow): QueuedRow => {
+    const record = cleanRecord(q.record);
+    return { row: rowOf(record, q.row.instance, q.row.row_key), record };
+  };
+  const stored = async (): Promise<string[]> => (await db.selectFrom('usage_requests').select('request_id').orderBy('id').execute()).map((r) => r.request_id);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vdm-isolate-'));
+    db = new Kysely<StoreSchema>({ dialect: new SqliteWorkerDialect(join(dir, 'usage.db')) });
+    const { error } = await new Migrator({ db, provider: storeMigrations('sqlite') }).migrateToLatest();
+    expect(error).toBeUndefined();
+    // A row the database refuses however it is cleaned.
+    await sql`create trigger cursed before insert on usage_requests when new.request_id like 'cursed%' begin select raise(abort, 'cursed row'); end`.execute(db);
+  });
+  afterEach(async () => {
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const batchOf = (n: number): QueuedRow[] =>
+    Array.from({ length: n }, (_, i) => {
+      const q = queued(i, `iso:${i}`);
+      if (i === 5 || i === 30) return { ...q, row: { ...q.row, request_id: `cursed-${i}` }, record: { ...q.record, requestId: `cursed-${i}` } };
+      if (i === 17) {
+        const record = { ...q.record, inputTokens: NaN };
+        return { row: rowOf(record, 'gw-w', q.row.row_key), record };
+      }
+      return q;
+    });
+
+  it('writes every other row, stores a refused row cleaned, and sets aside the one that cleaning cannot save', async () => {
+    const batch = batchOf(40);
+    const found: Isolation = { cleaned: [], quarantined: [] };
+    const settled: QueuedRow[] = [];
+    await writeIsolating(batch, (rows) => writeBatch(db, rows, statements), clean, (rows) => settled.push(...rows), found);
+    expect(settled).toHaveLength(40);
+    expect(new Set(settled).size).toBe(40);
+    expect(found.cleaned.map((q) => q.record.requestId)).toEqual(['req-17']);
+    expect(found.cleaned[0].row.input_tokens).toBe(0);
+    expect(found.quarantined.map((q) => [q.queued.record.requestId, q.reason])).toEqual([
+      ['cursed-5', 'cursed row'],
+      ['cursed-30', 'cursed row'],
+    ]);
+    const ids = await stored();
+    expect(ids).toHaveLength(38);
+    expect(ids.filter((id) => id.startsWith('cursed'))).toEqual([]);
+    const s = await sums(db);
+    expect(s.rollups).toEqual(s.rows);
+  });
+
+  it('throws an error that is not about the data, having settled only the rows it wrote', async () => {
+    const batch = batchOf(40);
+    const found: Isolation = { cleaned: [], quarantined: [] };
+    const settled = new Set<QueuedRow>();
+    let calls = 0;
+    const write = async (rows: readonly QueuedRow[]): Promise<number> => {
+      // The connection goes once isolation has written some rows.
+      if (++calls === 8) throw new Error('Connection terminated unexpectedly');
+      return writeBatch(db, rows, statements);
+    };
+    await expect(writeIsolating(batch, write, clean, (rows) => rows.forEach((q) => settled.add(q)), found)).rejects.toThrow('Connection terminated');
+    expect(settled.size).toBeGreaterThan(0);
+    expect(settled.size).toBeLessThan(40);
+    const written = new Set(await stored());
+    for (const q of batch) if (!q.record.requestId.startsWith('cursed')) expect(written.has(q.record.requestId), q.record.requestId).toBe(settled.has(q));
+
+    // The rest written again: every row once.
+    await writeIsolating(batch.filter((q) => !settled.has(q)), (rows) => writeBatch(db, rows, statements), clean, () => undefined, found);
+    expect(await stored()).toHaveLength(38);
+  });
+});
+
+describe(isDataError.name, () => {
+  it.each([
+    ['22021', true],
+    ['22P02', true],
+    ['23502', true],
+    ['54000', true],
+    ['08006', false],
+    ['57P01', false],
+    ['28P01', false],
+    ['SQLITE_CONSTRAINT_NOTNULL', true],
+    ['SQLITE_TOOBIG', true],
+    ['SQLITE_FULL', false],
+    ['SQLITE_IOERR_WRITE', false],
+    ['SQLITE_BUSY', false],
+    [undefined, false],
+  ])('code %s is a data error: %s', (code, expected) => {
+    expect(isDataError(Object.assign(new Error('x'), { code }))).toBe(expected);
+  });
+});
+
+describe(cleanRecord.name, () => {
+  it('removes control characters, cuts long text without halving a surrogate pair, and makes numbers finite', () => {
+    const r = cleanRecord(makeRecord({ openaiModel: `a\u0000b\u001bc\u009f`, user: `${'x'.repeat(255)}😀`, error: 'e'.repeat(5000), inputTokens: NaN, costNano: Infinity, ttftMs: NaN }));
+    expect(r.openaiModel).toBe('abc');
+    expect(r.user).toBe('x'.repeat(255));
+    expect(r.error).toHaveLength(1024);
+    expect(r.inputTokens).toBe(0);
+    expect(r.costNano).toBeNull();
+    expect(r.ttftMs).toBeUndefined();
   });
 });

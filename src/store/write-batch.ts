@@ -108,3 +108,91 @@ function upsert<T extends RollupTable>(trx: Kysely<StoreSchema>, table: T, keys:
       })),
     );
 }
+
+/**
+ * Whether the database refused a statement for the values in it (text it cannot hold, a number out
+ * of range, an index row too large) rather than for the connection, the disk or a lock: such a batch
+ * fails the same way every time it is written again.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  // PostgreSQL SQLSTATE classes 22 (data exception), 23 (integrity constraint) and 54 (program limit exceeded).
+  if (/^(22|23|54)[0-9A-Z]{3}$/.test(code)) return true;
+  return code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH' || code === 'SQLITE_RANGE';
+}
+
+/** Stored text is cut to these lengths when a row is written cleaned. */
+export const CLEAN_TEXT_MAX = 256;
+export const CLEAN_ERROR_MAX = 1024;
+// eslint-disable-next-line no-control-regex -- the C0 and C1 control characters and DEL, which no stored name needs
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const OPTIONAL_NUMBERS = new Set(['endTime', 'durationMs', 'ttftMs', 'upstreamMs']);
+
+/**
+ * A record as it can always be stored: control characters (NUL among them) removed, text cut
+ * (CLEAN_TEXT_MAX, an error message CLEAN_ERROR_MAX), numbers that are not finite made 0, an
+ * unknown cost null (never 0) and an optional measure absent.
+ */
+export function cleanRecord(record: Readonly<RequestRecord>): RequestRecord {
+  const out: Record<string, unknown> = { ...record };
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value === 'string') {
+      out[key] = cut(value.replace(CONTROL, ''), key === 'error' ? CLEAN_ERROR_MAX : CLEAN_TEXT_MAX);
+    } else if (typeof value === 'number' && !Number.isFinite(value)) {
+      out[key] = key === 'costNano' ? null : OPTIONAL_NUMBERS.has(key) ? undefined : 0;
+    }
+  }
+  return out as unknown as RequestRecord;
+}
+
+/** The first `max` UTF-16 units of `text`, without a surrogate pair cut in half. */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
+/** What isolating a refused batch found: rows stored cleaned, and rows set aside with the database's reason. */
+export interface Isolation {
+  cleaned: QueuedRow[];
+  quarantined: { queued: QueuedRow; reason: string }[];
+}
+
+/**
+ * Writes `batch` with `write`. A batch the database refuses for its data (isDataError) is halved
+ * until each refused row is alone; that row is written once more cleaned (`clean`), and set aside
+ * (`found.quarantined`) if even that is refused, so one bad row never holds back the others. Any
+ * other error is thrown; `settled` has then been told of every row already written or set aside,
+ * and only the rest need writing again.
+ */
+export async function writeIsolating(
+  batch: readonly QueuedRow[],
+  write: (rows: readonly QueuedRow[]) => Promise<unknown>,
+  clean: (queued: QueuedRow) => QueuedRow,
+  settled: (rows: readonly QueuedRow[]) => void,
+  found: Isolation,
+): Promise<void> {
+  try {
+    await write(batch);
+    settled(batch);
+    return;
+  } catch (error) {
+    if (!isDataError(error) || batch.length === 0) throw error;
+  }
+  if (batch.length > 1) {
+    const half = Math.ceil(batch.length / 2);
+    await writeIsolating(batch.slice(0, half), write, clean, settled, found);
+    await writeIsolating(batch.slice(half), write, clean, settled, found);
+    return;
+  }
+  const cleaned = clean(batch[0]);
+  try {
+    await write([cleaned]);
+    found.cleaned.push(cleaned);
+  } catch (error) {
+    if (!isDataError(error)) throw error;
+    found.quarantined.push({ queued: batch[0], reason: error instanceof Error ? error.message : String(error) });
+  }
+  settled(batch);
+}

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageStore } from '../../src/store/usage-store.service';
@@ -7,6 +8,8 @@ import { startCommitCutter } from '../support/pg-commit-cutter';
 import { asNumbers, runningSums, storedSumsSql } from '../support/store-sums';
 import { postgresBinary, startPostgres, type PostgresServer } from '../support/postgres-server';
 import { checkHistory, seedHistory } from '../support/usage-history-check';
+import { makeRecord } from '../support/factories';
+import { parseExposition, sumOf } from '../support/prom-text';
 
 const initdb = postgresBinary();
 let pg: PostgresServer | undefined;
@@ -105,6 +108,40 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
       await db.end();
       await c.close();
       await cutter.close();
+    }
+  });
+
+  it('stores the other rows of a batch that the database refuses for the data of one row, and that row with its text cleaned', async () => {
+    const c = await startApp(env('gw-poison'));
+    const db = new Client({ connectionString: pg!.url });
+    await db.connect();
+    try {
+      const store = c.app.get(UsageStore);
+      const poison = (requestId: string, model: string) =>
+        makeRecord({ requestId, startTime: Date.now() / 1000, durationMs: 5, provider: 'demo', openaiModel: model, client: 'anonymous', inputTokens: 7, costNano: 1000 });
+      // A NUL PostgreSQL text cannot hold, and a name too large for a rollup key's index (random, so it does not compress).
+      await send(c, 2);
+      store.enqueue(poison('poison-nul', 'bad\u0000model'));
+      store.enqueue(poison('poison-long', randomBytes(7000).toString('base64url')));
+      await send(c, 5);
+      await expect.poll(async () => (await json(`${c.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+
+      const stored = await db.query<{ request_id: string; model: string }>("select request_id, model from usage_requests where instance = 'gw-poison'");
+      expect(stored.rows).toHaveLength(9);
+      expect(new Set(stored.rows.map((r) => r.request_id)).size).toBe(9);
+      const byId = new Map(stored.rows.map((r) => [r.request_id, r.model]));
+      expect(byId.get('poison-nul')).toBe('badmodel');
+      expect(byId.get('poison-long')).toHaveLength(256);
+      const rows = asNumbers((await db.query(storedSumsSql('usage_requests', 'gw-poison'))).rows[0]);
+      for (const table of ['usage_hourly', 'usage_daily', 'usage_session_hourly'] as const) {
+        expect(asNumbers((await db.query(storedSumsSql(table, 'gw-poison'))).rows[0]), table).toEqual(rows);
+      }
+      const prom = parseExposition(await (await fetch(`${c.url}/metrics`)).text());
+      expect(sumOf(prom, 'vdm_store_cleaned_rows_total')).toBe(2);
+      expect(sumOf(prom, 'vdm_store_quarantined_rows_total')).toBe(0);
+    } finally {
+      await db.end();
+      await c.close();
     }
   });
 

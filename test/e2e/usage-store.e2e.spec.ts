@@ -8,6 +8,8 @@ import { UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
 import { compileGateway, spawnGatewayProcess } from '../support/gateway-process';
 import { parseExposition, sumOf } from '../support/prom-text';
+import { makeRecord } from '../support/factories';
+import Database from 'better-sqlite3';
 
 let dir: string;
 beforeAll(() => {
@@ -106,6 +108,36 @@ describe('the SQLite usage store', () => {
       expect(sumOf(prom, 'vdm_store_queue_rows')).toBe(3);
     } finally {
       await gw.close();
+    }
+  });
+
+  it('stores the other rows of a batch that the database refuses for the data of one row, and that row cleaned', async () => {
+    const gw = await startApp(sqliteEnv('poison.db'));
+    try {
+      const store = gw.app.get(UsageStore);
+      await traffic(gw.url);
+      // SQLite stores a number that is not finite as NULL, which a NOT NULL column refuses; a NUL it stores as sent.
+      store.enqueue(makeRecord({ requestId: 'poison-nan', startTime: Date.now() / 1000, provider: 'demo', openaiModel: 'm', client: 'anonymous', inputTokens: NaN, outputTokens: 3 }));
+      store.enqueue(makeRecord({ requestId: 'poison-nul', startTime: Date.now() / 1000, provider: 'demo', openaiModel: 'bad\u0000model', client: 'anonymous', outputTokens: 4 }));
+      await traffic(gw.url);
+      await expect.poll(async () => (await json(`${gw.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+      const prom = parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
+      expect(sumOf(prom, 'vdm_store_cleaned_rows_total')).toBe(1);
+      expect(sumOf(prom, 'vdm_store_quarantined_rows_total')).toBe(0);
+    } finally {
+      await gw.close();
+    }
+    const db = new Database(join(dir, 'poison.db'), { readonly: true });
+    try {
+      const rows = db.prepare('select request_id, input_tokens, output_tokens from usage_requests').all() as { request_id: string; input_tokens: number; output_tokens: number }[];
+      expect(rows).toHaveLength(10);
+      expect(rows.find((r) => r.request_id === 'poison-nan')).toEqual({ request_id: 'poison-nan', input_tokens: 0, output_tokens: 3 });
+      expect(rows.find((r) => r.request_id === 'poison-nul')?.output_tokens).toBe(4);
+      const hourly = db.prepare('select sum(requests) as n, sum(output_tokens) as o from usage_hourly').get() as { n: number; o: number };
+      const direct = db.prepare('select count(*) as n, sum(output_tokens) as o from usage_requests').get() as { n: number; o: number };
+      expect(hourly).toEqual(direct);
+    } finally {
+      db.close();
     }
   });
 
