@@ -34,6 +34,13 @@ const BATCH_ROWS = 256;
 const RETENTION_BATCH = 1000;
 const RETENTION_EVERY_MS = 10 * 60 * 1000;
 const WRITE_BOUNDS = exponentialBounds(0.0005, 2, 16);
+/** The longest wait between two attempts on a store that keeps failing (a wrong password, a server down). */
+export const RETRY_CEILING_MS = 30_000;
+
+/** The wait before the next attempt after `failures` (1 or more) failed ones in a row: the flush interval, doubled after each further failure, at most RETRY_CEILING_MS. */
+export function retryDelay(failures: number, flushMs: number): number {
+  return Math.min(RETRY_CEILING_MS, flushMs * 2 ** Math.min(failures - 1, 30));
+}
 
 export type StoreStatus = 'disabled' | 'ok' | 'degraded';
 
@@ -59,6 +66,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private lastRetention = 0;
+  /** Failed attempts in a row: each doubles the wait before the next (retryDelay). */
+  private failures = 0;
   private closed = false;
   private readonly writeSeconds = newHistogram(WRITE_BOUNDS);
   private readonly statements = new StatementCache();
@@ -202,14 +211,16 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     this.ready = true;
   }
 
+  /** The next flush: every VDM_STORE_FLUSH_MS, or, while the store fails, after twice the previous wait, up to RETRY_CEILING_MS. */
   private schedule(): void {
     if (this.closed) return;
+    const delay = this.failures === 0 ? this.settings.flushMs : retryDelay(this.failures, this.settings.flushMs);
     this.timer = setTimeout(() => {
       this.flushing = this.tick().finally(() => {
         this.flushing = undefined;
         this.schedule();
       });
-    }, this.settings.flushMs);
+    }, delay);
     this.timer.unref();
   }
 
@@ -221,6 +232,9 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
         this.lastRetention = Date.now();
         await this.applyRetention();
       }
+      this.failures = 0;
+      if (this.lastError !== undefined) this.logger.log('Usage store reachable again');
+      this.lastError = undefined;
     } catch (error) {
       this.fail('write', error);
     }
@@ -378,8 +392,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
 
   private fail(what: string, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
+    this.failures++;
     if (this.lastError === undefined)
-      this.logger.error(`Usage store ${what} failed: ${message}; rows wait in the queue`);
+      this.logger.error(
+        `Usage store ${what} failed: ${message}; rows wait in the queue, and the store is tried again after ${this.settings.flushMs} ms, then twice as long each time, up to ${RETRY_CEILING_MS / 1000} s`,
+      );
     this.lastError = message;
   }
 

@@ -1,8 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageStore } from '../../src/store/usage-store.service';
+import { createLogging } from '../../src/logging/logger';
+import { retryDelay, RETRY_CEILING_MS, UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
 import { startCommitCutter } from '../support/pg-commit-cutter';
 import { asNumbers, runningSums, storedSumsSql } from '../support/store-sums';
@@ -143,6 +147,52 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
       await db.end();
       await c.close();
     }
+  });
+
+  it('backs off while the server refuses its logins: tried again after 20, 40, 80 ... ms instead of every flush, and said once', async () => {
+    // Each connection through this proxy is one login attempt; the database named does not exist.
+    let attempts = 0;
+    const target = new URL(pg!.url);
+    const proxy = createServer((client) => {
+      attempts++;
+      const server = connect(Number(target.port), target.hostname);
+      client.pipe(server).pipe(client);
+      const end = (): void => {
+        client.destroy();
+        server.destroy();
+      };
+      client.on('error', end).on('close', end);
+      server.on('error', end).on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const log = new (class extends Writable {
+      lines: string[] = [];
+      override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+        this.lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+        done();
+      }
+    })();
+    const url = `postgres://postgres@127.0.0.1:${(proxy.address() as AddressInfo).port}/no_such_database`;
+    const c = await startApp({ ...env('gw-backoff'), VDM_STORE: url }, { pino: createLogging({ logLevel: 'info', logPretty: false }, log).pino });
+    try {
+      await send(c, 2);
+      await expect.poll(() => attempts, { timeout: 20_000 }).toBeGreaterThanOrEqual(7);
+      // After 7 failures the waits are 1.28 s, then 2.56 s: a retry every 20 ms would log in some 50 times in this second.
+      const seen = attempts;
+      await sleep(1000);
+      expect(attempts - seen).toBeLessThanOrEqual(2);
+      expect((await json(`${c.url}/health`)).store).toMatchObject({ status: 'degraded', queued_rows: 2, error: expect.stringContaining('no_such_database') });
+      const said = log.lines.filter((l) => l.includes('Usage store') && l.includes('failed'));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain('twice as long each time, up to 30 s');
+    } finally {
+      await c.close().catch(() => undefined);
+      await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it('waits the flush interval doubled after each failure in a row, at most 30 s', () => {
+    expect([1, 2, 3, 4, 8, 9, 10, 100].map((n) => retryDelay(n, 200))).toEqual([200, 400, 800, 1600, 25_600, RETRY_CEILING_MS, RETRY_CEILING_MS, RETRY_CEILING_MS]);
   });
 
   it('over several whole days with partial hours at both ends, answers what summing the rows gives, whichever rollups it reads', async () => {
