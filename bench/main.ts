@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
+import { printKeys, runKeysBench, type KeysResult } from './keys.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
 import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
 import { printScrape, runScrapeBench, type ScrapeResult } from './scrape.bench';
@@ -29,10 +30,11 @@ interface Results {
   scrape?: ScrapeResult;
   convert?: ConvertResult;
   store?: StoreResult;
+  keys?: KeysResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -99,6 +101,11 @@ async function main(): Promise<void> {
     } finally {
       await upstream.stop();
     }
+  }
+  if (only.includes('keys')) {
+    log('7. key lookup at 1 and 100,000 keys ...');
+    results.keys = runKeysBench();
+    report.push(printKeys(results.keys));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { digestMatches, keyDigest, presentedKeys } from '../core/client-key';
+import { keyDigest, KeyRing, presentedKeys } from '../core/client-key';
 import { routeFactsOf, type RouteFacts } from '../core/route-facts';
 import { keyFingerprint } from '../logging/logger';
 import { RejectionCounter, type RejectionReason } from '../metrics/rejections';
@@ -16,11 +16,6 @@ export interface ClientIdentity {
   name: string;
   /** Fingerprint of the gateway key it used, for log correlation; never the key. */
   keyFingerprint?: string;
-}
-
-interface GatewayKey {
-  name: string;
-  sha256: Buffer;
 }
 
 const identities = new WeakMap<FastifyRequest, ClientIdentity>();
@@ -43,14 +38,15 @@ const MESSAGES: Record<RejectionReason, string> = {
  */
 @Injectable()
 export class Authenticator {
-  private readonly keys: GatewayKey[];
+  /** Client names by key digest. */
+  private readonly keys = new KeyRing<string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rejections: RejectionCounter,
   ) {
-    this.keys = config.proxyApiKey === undefined ? [] : [{ name: 'default', sha256: keyDigest(config.proxyApiKey) }];
-    for (const client of config.clientKeys) this.keys.push({ name: client.name, sha256: client.sha256 });
+    if (config.proxyApiKey !== undefined) this.keys.add(keyDigest(config.proxyApiKey), 'default');
+    for (const client of config.clientKeys) this.keys.add(client.sha256, client.name);
   }
 
   /** Fingerprints named as clients so far (open mode), bounded by VDM_MAX_CLIENTS. */
@@ -59,7 +55,7 @@ export class Authenticator {
   /** True when the request was refused (the 401 is on its way); false to go on. */
   refused(request: FastifyRequest, reply: FastifyReply): boolean {
     const facts = routeFactsOf(request.routeOptions.config);
-    if (this.keys.length === 0) {
+    if (this.keys.size === 0) {
       if (facts.api !== undefined) identities.set(request, this.openIdentity(request));
       return false;
     }
@@ -70,9 +66,9 @@ export class Authenticator {
     const presented = presentedKeys(request.headers);
     let identity: ClientIdentity | undefined;
     for (const { header, key } of presented) {
-      const match = this.match(key);
-      if (match === undefined) continue;
-      identity ??= { name: match.name, keyFingerprint: keyFingerprint(key) };
+      const name = this.keys.find(key);
+      if (name === undefined) continue;
+      identity ??= { name, keyFingerprint: keyFingerprint(key) };
       // Every header holding a gateway key goes, so none of them can travel upstream.
       delete request.headers[header];
     }
@@ -102,13 +98,6 @@ export class Authenticator {
 
   private isOpen(facts: RouteFacts): boolean {
     return facts.access === 'public' || (facts.access === 'scrape' && this.config.metricsPublic);
-  }
-
-  /** Every key is compared, so the time taken does not tell which one matched. */
-  private match(presented: string): GatewayKey | undefined {
-    let found: GatewayKey | undefined;
-    for (const candidate of this.keys) if (digestMatches(presented, candidate.sha256) && found === undefined) found = candidate;
-    return found;
   }
 }
 

@@ -93,6 +93,12 @@ describe(loadConfig.name, () => {
     expect(loadConfig({ VDM_DEFAULT_PROVIDER: 'Demo' }).providers).toMatchObject({ usesDemo: true, defaultProvider: 'demo' });
   });
 
+  it('refuses a PROXY_API_KEY longer than a client may present, without echoing it', () => {
+    const key = `gw-${'k'.repeat(510)}`;
+    expect(problemsOf(() => loadConfig({ PROXY_API_KEY: key }))).toEqual(['Invalid configuration: PROXY_API_KEY=(513 characters) must be at most 512 characters']);
+    expect(loadConfig({ PROXY_API_KEY: key.slice(1) }).proxyApiKey).toBe(key.slice(1));
+  });
+
   it('lists every bad variable at once', () => {
     expect(() => loadConfig({ PORT: 'x', REQUEST_TIMEOUT: 'y' })).toThrow(/PORT.*\n.*REQUEST_TIMEOUT|REQUEST_TIMEOUT.*\n.*PORT/);
   });

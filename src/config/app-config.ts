@@ -76,7 +76,10 @@ export { ConfigError };
 
 function describe(error: ValidationError, raw: Record<string, string | undefined>): string {
   const reason = Object.values(error.constraints ?? {})[0] ?? 'is invalid';
-  return `Invalid configuration: ${error.property}=${JSON.stringify(raw[error.property])} ${reason}`;
+  const value = raw[error.property];
+  // A key is a secret: the message tells its length, never the value.
+  const shown = error.property.endsWith('_API_KEY') && value !== undefined ? `(${value.length} characters)` : JSON.stringify(value);
+  return `Invalid configuration: ${error.property}=${shown} ${reason}`;
 }
 
 /** Validates the environment; throws a ConfigError with one line per bad variable. */

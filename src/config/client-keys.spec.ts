@@ -30,7 +30,8 @@ describe(loadClientKeys.name, () => {
     ['clients:\n  - name: a\n    key: sk-plain-key\n  - name: a\n    key: sk-other-key', ': clients[1] (a).name: is used by an earlier entry'],
     ['clients:\n  - name: a\n    key: sk-plain-key\n    keys: x', ': clients[0] (a).keys: is not a known field'],
     ['clients:\n  - name: a', ': clients[0] (a).key: give exactly one of key or key_sha256'],
-    ['clients:\n  - name: a\n    key: short', ': clients[0] (a).key: must be a string of at least 8 characters'],
+    ['clients:\n  - name: a\n    key: short', ': clients[0] (a).key: must be a string of 8 to 512 characters'],
+    [`clients:\n  - name: a\n    key: ${'k'.repeat(513)}`, ': clients[0] (a).key: must be a string of 8 to 512 characters'],
     ['clients:\n  - name: a\n    key: sk-plain-key\n  - name: b\n    key: sk-plain-key', ': clients[1] (b).key: is the same key as an earlier entry'],
     ['clients: [a', ': cannot be read as YAML'],
   ])('refuses %j with one line naming the file, entry and field', (text, message) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
+import { MAX_KEY_LENGTH } from '../core/client-key';
 import { ConfigError } from './config-error';
 
 /** A named client key from VDM_CLIENT_KEYS_FILE; `sha256` is what a presented key's digest must equal. */
@@ -49,7 +50,9 @@ export function loadClientKeys(file: string): ClientKey[] {
     if ((key === undefined) === (keySha256 === undefined)) return fail(where + 'key: ', 'give exactly one of key or key_sha256');
     let client: ClientKey;
     if (key !== undefined) {
-      if (typeof key !== 'string' || key.length < 8) return fail(where + 'key: ', 'must be a string of at least 8 characters');
+      if (typeof key !== 'string' || key.length < 8 || key.length > MAX_KEY_LENGTH) {
+        return fail(where + 'key: ', `must be a string of 8 to ${MAX_KEY_LENGTH} characters`);
+      }
       client = { name, key, sha256: createHash('sha256').update(key).digest() };
     } else {
       if (typeof keySha256 !== 'string' || !HEX64.test(keySha256)) return fail(where + 'key_sha256: ', 'must be 64 hex digits (the sha256 of the key)');

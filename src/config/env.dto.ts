@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
-import { getMetadataStorage, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import { getMetadataStorage, IsBoolean, IsIn, IsInt, IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { MAX_KEY_LENGTH } from '../core/client-key';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -38,6 +39,7 @@ export class EnvDto {
   LOG_PRETTY?: boolean;
 
   @IsOptional() @IsString() @MinLength(1, { message: 'must not be empty when set' })
+  @MaxLength(MAX_KEY_LENGTH, { message: `must be at most ${MAX_KEY_LENGTH} characters` })
   PROXY_API_KEY?: string;
 
   @IsOptional() @Transform(toBoolean) @IsBoolean(BOOL)

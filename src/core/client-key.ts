@@ -43,7 +43,31 @@ export function keyDigest(key: string): Buffer {
   return digest(key);
 }
 
-/** Constant-time: both sides are 32-byte digests. */
-export function digestMatches(presented: string, expectedSha256: Buffer): boolean {
-  return expectedSha256.length === 32 && timingSafeEqual(digest(presented), expectedSha256);
+/** The longest key a client may present (and an operator configure); a longer one is refused without being hashed. */
+export const MAX_KEY_LENGTH = 512;
+
+/**
+ * Configured keys by their sha256: a presented key is hashed once and looked up, whatever the number of keys.
+ * The lookup is by digest, which a client cannot steer without the key itself, so its timing tells nothing;
+ * the digest found is still compared in constant time.
+ */
+export class KeyRing<T> {
+  private readonly byDigest = new Map<string, { sha256: Buffer; value: T }>();
+
+  /** The first value given for a digest keeps it. */
+  add(sha256: Buffer, value: T): void {
+    const hex = sha256.toString('hex');
+    if (!this.byDigest.has(hex)) this.byDigest.set(hex, { sha256, value });
+  }
+
+  get size(): number {
+    return this.byDigest.size;
+  }
+
+  find(presented: string): T | undefined {
+    if (presented.length > MAX_KEY_LENGTH) return undefined;
+    const sha256 = digest(presented);
+    const hit = this.byDigest.get(sha256.toString('hex'));
+    return hit !== undefined && timingSafeEqual(sha256, hit.sha256) ? hit.value : undefined;
+  }
 }

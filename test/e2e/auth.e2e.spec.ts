@@ -200,9 +200,13 @@ describe('with PROXY_API_KEY set', () => {
     await send(port, 'POST', '/v1/messages', ANTHROPIC_BODY);
     await send(port, 'POST', '/v1/messages', ANTHROPIC_BODY, { 'x-api-key': 'wrong' });
     await send(port, 'GET', '/metrics/logs', undefined, { 'x-api-key': 'wrong' });
+    // Keys longer than any gateway key can be, in both headers: one refusal, as an invalid key.
+    const long = 'k'.repeat(4096);
+    const res = await send(port, 'POST', '/v1/messages', ANTHROPIC_BODY, { 'x-api-key': long, authorization: `Bearer ${long}` });
+    expect(res.status).toBe(401);
     const text = await (await fetch(`${gw.url}/metrics`, { headers: { 'x-api-key': GATEWAY_KEY } })).text();
     expect(text).toMatch(/^vdm_rejected_requests_total\{reason="missing_key"\} 1$/m);
-    expect(text).toMatch(/^vdm_rejected_requests_total\{reason="invalid_key"\} 2$/m);
+    expect(text).toMatch(/^vdm_rejected_requests_total\{reason="invalid_key"\} 3$/m);
   });
 });
 
