@@ -283,6 +283,16 @@ const UNKNOWN_CAUSE: NetworkCause = {
   message: 'The call to the upstream provider failed',
 };
 
+/**
+ * A break in a stream the upstream committed to (a 2xx answer with an event-stream content type, or
+ * one whose events the gateway already read) is a truncated stream, whether or not any of its bytes
+ * reached the gateway before the break: `streaming_error`. The gateway's own timer and a client
+ * that left keep their causes.
+ */
+export function brokenStreamCause(cause: NetworkCause): NetworkCause {
+  return cause.errorType === 'upstream_error' ? { ...cause, errorType: 'streaming_error' } : cause;
+}
+
 /** What the request's own lifetime says ended the call: the client left, or the gateway's timer fired. */
 export const CLIENT_LEFT: NetworkCause = CAUSES[1];
 export const GATEWAY_TIMED_OUT: NetworkCause = CAUSES[0];

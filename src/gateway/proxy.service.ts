@@ -8,7 +8,7 @@ import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, response
 import type { ClientApi } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
 import type { MetricsContext } from '../metrics/metrics-context';
-import { classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
+import { brokenStreamCause, classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
 import type { ProxyRequestContext, RequestLifetime } from './request/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError } from './protocol/error-classification';
@@ -183,7 +183,7 @@ export class ProxyService {
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
     const errorEvent = api === 'openai_responses' ? responsesErrorEvent : (status: number, message: string) => streamErrorEvent(format, status, message);
-    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact, errorEvent), headers: headersOut };
+    return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact, errorEvent, mediaType(response.headers['content-type']) === 'text/event-stream'), headers: headersOut };
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
@@ -522,14 +522,19 @@ function relayStream(
   call: ProxyRequestContext,
   redact: Redact,
   errorEvent: (status: number, message: string) => string,
+  /** The upstream's headers announced an event stream. */
+  announced: boolean,
 ): Readable {
   const metrics = call.metrics;
   /** Set when the upstream failed mid-stream: the error event owed to the client ('' if it left). */
   let failure: string | undefined;
   /** Set when the relay stopped taking input and the upstream was closed by the gateway. */
   let cut = false;
+  /** The upstream committed to a stream: its headers said so, or its bytes arrived. */
+  let committed = announced;
   const out = new Transform({
     transform(chunk: Buffer, _encoding, done) {
+      committed = true;
       const text = relay.push(chunk);
       // The first fault wins: a malformed event is recorded before a reset that may follow it.
       if (relay.fault !== undefined) metrics.fail('streaming_error', relay.fault);
@@ -565,7 +570,7 @@ function relayStream(
   upstream.on('error', (error: unknown) => {
     if (failure !== undefined || cut) return;
     upstream.unpipe(out);
-    const cause = abortCause(call.lifetime, error);
+    const cause = committed ? brokenStreamCause(abortCause(call.lifetime, error)) : abortCause(call.lifetime, error);
     const message =
       cause.errorType === 'upstream_timeout'
         ? 'The upstream stream was idle past STREAMING_READ_TIMEOUT_SECONDS'

@@ -143,7 +143,7 @@ describe('POST /v1/responses', () => {
     ['an error event with insufficient_quota', { fault: 'error-event-mid-stream', errorCode: 'insufficient_quota', errorMessage: 'quota' }, 'rate_limit'],
     ['a stream without a terminal event', { fault: 'truncated-json' }, 'streaming_error'],
     ['a malformed event', { fault: 'malformed-sse' }, 'streaming_error'],
-    ['a reset mid-stream', { fault: 'reset-mid-stream' }, 'upstream_error'],
+    ['a reset mid-stream', { fault: 'reset-mid-stream' }, 'streaming_error'],
   ])('records %s in a stream as %s', async (_label, script, errorType) => {
     await boot();
     fake.script({ ...script, usage: { input: 9, output: 3 } });
@@ -164,7 +164,7 @@ describe('POST /v1/responses', () => {
     for await (const event of stream) seen.push(event as { type: string; code?: string });
     expect(seen[0].type).toBe('response.created');
     expect(seen.at(-1)).toMatchObject({ type: 'error', code: expect.any(String) });
-    expect(await lastTrace()).toMatchObject({ status: 'error', error_type: 'upstream_error' });
+    expect(await lastTrace()).toMatchObject({ status: 'error', error_type: 'streaming_error' });
   });
 
   it('records a non-streaming response.failed body as its error category', async () => {

@@ -568,6 +568,40 @@ describe('FakeUpstream', () => {
       expect(fake.requests[0].aborted).toBe(false);
     });
 
+    it('reset-after-headers answers 200 with an event stream, then resets before any body byte', async () => {
+      fake.script({ fault: 'reset-after-headers' });
+      const res = await fetch(`${fake.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...anthropicParams, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      await expect(res.text()).rejects.toThrow();
+    });
+
+    it('malformed-then-reset sends the first events, a malformed one, and resets at once', async () => {
+      fake.script({ fault: 'malformed-then-reset' });
+      const res = await fetch(`${fake.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [], stream: true }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      const ended = await (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return 'end';
+          text += new TextDecoder().decode(value);
+        }
+      })().catch(() => 'reset');
+      expect(ended).toBe('reset');
+      expect(text).toContain('"content"');
+      await fake.closed(0);
+    });
+
     it('reset-mid-stream on a non-streaming request cuts the JSON body', async () => {
       fake.script({ fault: 'reset-mid-stream' });
       await expect(openai.chat.completions.create({ model: 'm', messages: [] })).rejects.toThrow();

@@ -29,6 +29,10 @@ export type Fault =
   | 'reset-before-headers'
   /** Headers and the first part of the body (up to the first content delta / half the JSON), then the socket is destroyed (FIN without the terminating chunk). */
   | 'reset-mid-stream'
+  /** A 200 and its headers (an event stream for a streaming request), then at once a TCP RST: no body byte. */
+  | 'reset-after-headers'
+  /** SSE response (even for non-stream requests): events up to the first content delta, then a malformed event and at once a TCP RST (the peer may or may not read that event). */
+  | 'malformed-then-reset'
   /** Read the request, never answer. Socket stays open until the client leaves or close(). */
   | 'stall-before-headers'
   /** Headers and the first part of the body, then silence until the client leaves or close(). */
@@ -893,7 +897,8 @@ export class FakeUpstream {
   ): Body {
     const p = plan(script);
     const model = typeof body.model === 'string' ? body.model : 'unknown-model';
-    const forceSse = script.fault === 'malformed-sse' || script.fault === 'error-event-mid-stream' || script.fault === 'endless-event';
+    const forceSse =
+      script.fault === 'malformed-sse' || script.fault === 'malformed-then-reset' || script.fault === 'error-event-mid-stream' || script.fault === 'endless-event';
     const stream = body.stream === true || forceSse;
     const sse = 'text/event-stream; charset=utf-8';
     const json = 'application/json';
@@ -978,10 +983,15 @@ export class FakeUpstream {
           await this.write(res, half);
           this.abortMidBody(socket);
           return;
+        case 'reset-after-headers':
+          res.flushHeaders();
+          this.reset(socket);
+          return;
         case 'stall-mid-stream':
           await this.write(res, half);
           return;
         case 'malformed-sse':
+        case 'malformed-then-reset':
         case 'error-event-mid-stream':
         case 'endless-event':
           res.end(json); // unreachable: these faults always produce an SSE body
@@ -991,6 +1001,11 @@ export class FakeUpstream {
 
     res.writeHead(status, { 'content-type': response.contentType, 'cache-control': 'no-cache', ...headers });
     res.flushHeaders();
+    if (fault === 'reset-after-headers') {
+      // The headers were handed to the kernel before the RST, so the peer reads them; nothing else.
+      this.reset(socket);
+      return;
+    }
 
     // SSE body.
     const events = response.events ?? [];
@@ -1003,13 +1018,14 @@ export class FakeUpstream {
         toSend = [all.slice(0, Math.floor(all.length / 2))];
         break;
       }
-      case 'malformed-sse': {
+      case 'malformed-sse':
+      case 'malformed-then-reset': {
         const bad = response.responses
           ? 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"oops\n\n'
           : protocol === 'anthropic'
             ? 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"oops\n\n'
             : 'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"oops\n\n';
-        toSend = [events[0]?.wire ?? '', bad];
+        toSend = fault === 'malformed-sse' ? [events[0]?.wire ?? '', bad] : [...events.slice(0, cut).map((e) => e.wire), bad];
         break;
       }
       case 'error-event-mid-stream': {
@@ -1042,6 +1058,12 @@ export class FakeUpstream {
     for (let i = 0; i < toSend.length; i++) {
       if (i > 0) await this.delay(script.chunkDelayMs ?? 0);
       if (this.gone(res)) return;
+      if (fault === 'malformed-then-reset' && i === toSend.length - 1) {
+        // Not awaited: the RST follows the malformed event at once.
+        res.write(toSend[i] ?? '');
+        this.reset(socket);
+        return;
+      }
       await this.write(res, toSend[i] ?? '');
     }
     if (this.gone(res) || fault === 'stall-mid-stream') return;

@@ -92,6 +92,8 @@ const WEIGHTS: readonly [Kind, number][] = [
   ['status-500', 0.04],
   ['reset-before-headers', 0.03],
   ['reset-mid-stream', 0.03],
+  ['reset-after-headers', 0.01],
+  ['malformed-then-reset', 0.01],
   ['stall-before-headers', 0.02],
   ['stall-mid-stream', 0.02],
   ['malformed-sse', 0.03],
@@ -105,7 +107,7 @@ const WEIGHTS: readonly [Kind, number][] = [
   ['key-echo', 0.02],
   ['endless-event', 0.005],
 ];
-const STREAM_ONLY = new Set<Kind>(['trickle', 'reset-mid-stream', 'stall-mid-stream', 'malformed-sse', 'truncated-json', 'error-event-mid-stream', 'client-abort', 'endless-event']);
+const STREAM_ONLY = new Set<Kind>(['trickle', 'reset-mid-stream', 'reset-after-headers', 'malformed-then-reset', 'stall-mid-stream', 'malformed-sse', 'truncated-json', 'error-event-mid-stream', 'client-abort', 'endless-event']);
 
 /** Kinds the gateway must refuse before the upstream, so the fake never sees them. */
 export const NEVER_UPSTREAM = new Set<Kind>(['bad-json', 'bad-body', 'aborted-upload', 'unauth-probe']);
@@ -118,7 +120,10 @@ export const ERROR_TYPE_OF: Readonly<Record<Kind, string | undefined>> = {
   'status-429': 'rate_limit',
   'status-500': 'upstream_http_error',
   'reset-before-headers': 'upstream_error',
-  'reset-mid-stream': 'upstream_error',
+  // A stream the upstream answered and then broke is truncated, whatever the gateway read of it.
+  'reset-mid-stream': 'streaming_error',
+  'reset-after-headers': 'streaming_error',
+  'malformed-then-reset': 'streaming_error',
   'stall-before-headers': 'upstream_timeout',
   'stall-mid-stream': 'upstream_timeout',
   'malformed-sse': 'streaming_error',
@@ -186,6 +191,7 @@ export function reportedUsage(p: Planned): Required<Usage> {
     case 'trickle':
       return p.usage;
     case 'reset-mid-stream':
+    case 'malformed-then-reset':
     case 'stall-mid-stream':
     case 'malformed-sse':
     case 'truncated-json':
@@ -197,6 +203,7 @@ export function reportedUsage(p: Planned): Required<Usage> {
     case 'status-429':
     case 'status-500':
     case 'reset-before-headers':
+    case 'reset-after-headers':
     case 'stall-before-headers':
     case 'bad-json':
     case 'bad-body':
@@ -257,6 +264,8 @@ export function scriptFor(schedule: readonly Planned[]): (req: RecordedRequest) 
       }
       case 'reset-before-headers':
       case 'reset-mid-stream':
+      case 'reset-after-headers':
+      case 'malformed-then-reset':
       case 'stall-before-headers':
       case 'stall-mid-stream':
       case 'malformed-sse':
