@@ -6,6 +6,7 @@ import { errorBody } from '../common/api-error';
 import { routeFactsOf } from '../core/route-facts';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { TrackerService } from '../metrics/tracker.service';
+import { UsageStore } from '../store/usage-store.service';
 
 export const SHUTDOWN_CANCEL_REASON = 'The gateway shut down before the request finished';
 
@@ -55,20 +56,50 @@ export class GracefulShutdown {
   }
 }
 
-/** SIGTERM / SIGINT: drain, close the app (Nest hooks, Fastify), exit. A second signal is ignored. */
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** The last line of a shutdown (a warning when rows are left behind): what the usage store wrote, and what it could not. */
+export function shutdownReport(store: UsageStore, writtenBefore: number): { level: 'info' | 'warn'; msg: string } {
+  if (!store.enabled) return { level: 'info', msg: 'Shutdown complete (no usage store)' };
+  const { written, waiting } = store.rowCounts;
+  const left = waiting === 0 ? 'none left behind' : `${plural(waiting, 'row')} left behind, not written`;
+  const msg = `Shutdown complete: ${plural(written - writtenBefore, 'usage store row')} written at shutdown (${written} since start), ${left}`;
+  return { level: waiting === 0 ? 'info' : 'warn', msg };
+}
+
+/** The line of a second signal: what exiting at once abandons. */
+export function abandonReport(signal: NodeJS.Signals, tracker: TrackerService, store: UsageStore): string {
+  const queued = store.enabled ? store.rowCounts.waiting : 0;
+  return `Second ${signal}: exiting now, abandoning ${plural(tracker.activeCount, 'in-flight request')} and ${plural(queued, 'queued usage store row')}`;
+}
+
+/**
+ * SIGTERM / SIGINT: drain, close the app (Nest hooks, Fastify; the store writes its queue), log
+ * one final line, exit. A second signal exits at once, after one line saying what it abandons.
+ */
 export function closeOnSignals(app: INestApplication, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
   let started = false;
+  const log = app.get(HttpAdapterHost).httpAdapter.getInstance<FastifyInstance>().log;
+  const tracker = app.get(TrackerService);
+  const store = app.get(UsageStore);
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (started) return;
+    if (started) {
+      log.warn(abandonReport(signal, tracker, store));
+      process.exit(1);
+    }
     started = true;
-    const log = app.get(HttpAdapterHost).httpAdapter.getInstance<FastifyInstance>().log;
+    const writtenBefore = store.rowCounts.written;
     log.info({ signal }, 'Shutdown signal received');
     app
       .get(GracefulShutdown)
       .drain()
       .then(() => app.close())
       .then(
-        () => process.exit(0),
+        () => {
+          const report = shutdownReport(store, writtenBefore);
+          log[report.level](report.msg);
+          process.exit(0);
+        },
         (error: unknown) => {
           log.error({ err: error }, 'Shutdown failed');
           process.exit(1);

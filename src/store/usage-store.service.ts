@@ -60,6 +60,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private dropped = 0;
   private cleaned = 0;
   private quarantined = 0;
+  private written = 0;
   private dropping = false;
   private lastError?: string;
   private subscription?: Subscription;
@@ -119,6 +120,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     return this.queue.length + this.writing;
   }
 
+  /** Rows written since start, and rows not written yet: for the lines logged at shutdown. */
+  get rowCounts(): { written: number; waiting: number } {
+    return { written: this.written, waiting: this.waiting };
+  }
+
   get enabled(): boolean {
     return this.settings.kind !== 'none' && this.tracker.enabled;
   }
@@ -154,7 +160,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     this.schedule();
   }
 
-  /** After the graceful drain (it runs before close()): every queued row is written, then the store closes. */
+  /** After the graceful drain (it runs before close()): every queued row is written, then the store closes; rowCounts tells what was left behind. */
   async onApplicationShutdown(): Promise<void> {
     if (!this.enabled || this.closed) return;
     this.closed = true;
@@ -167,8 +173,6 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.fail('shutdown flush', error);
     }
-    if (this.queue.length > 0)
-      this.logger.error(`Usage store: ${this.queue.length} rows not written at shutdown`);
     await this.store?.db.destroy().catch(() => undefined);
   }
 
@@ -289,6 +293,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     if (!db || !this.ready) throw new Error('usage store not connected');
     const started = performance.now();
     await writeBatch(db, batch, this.statements);
+    this.written += batch.length;
     observe(this.writeSeconds, WRITE_BOUNDS, (performance.now() - started) / 1000);
     if (this.lastError !== undefined) this.logger.log('Usage store writing again');
     this.lastError = undefined;
