@@ -6,6 +6,7 @@
  * stored exactly once (by x-request-id), and what each scenario promises of its answers. Shared by
  * test/soak/hostile.spec.ts (small, in the suite) and test/soak/hostile-main.ts (`npm run soak:hostile`).
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -718,24 +719,8 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
   const rejectedBefore = await rejectedTotal(run);
   const rssBefore = await target.rss();
 
-  const latencies: number[] = [];
-  let healthFailures = 0;
-  let polling = true;
   const healthAgent = new Agent({ connections: 1, keepAliveTimeout: 10_000 });
-  const poller = (async () => {
-    while (polling) {
-      const t0 = performance.now();
-      try {
-        const res = await request(`${target.url}/health`, { dispatcher: healthAgent });
-        await res.body.text();
-        if (res.statusCode !== 200) healthFailures++;
-      } catch {
-        healthFailures++;
-      }
-      latencies.push(performance.now() - t0);
-      await sleep(20);
-    }
-  })();
+  const poller = pollHealth(`${target.url}/health`);
 
   const started = performance.now();
   for (let round = 0; round < size.rounds; round++) {
@@ -774,8 +759,7 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
     return doc.store?.queued_rows === 0 && doc.store.status !== 'degraded' ? doc.store : undefined;
   }, 30_000, gone);
   if (store === undefined && !gone()) run.problem('run', 'the store did not drain to 0 queued rows and a status other than degraded');
-  polling = false;
-  await poller;
+  const { latencies, failures: healthFailures } = await poller.stop();
   await healthAgent.close();
 
   const exited = target.exited();
@@ -809,6 +793,43 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
     rssAfter,
     rowsStored,
     statuses: run.statuses,
+  };
+}
+
+/**
+ * Polls `url` every 20 ms from a process of its own (so the driver's own work does not show in the
+ * latencies) until stop(), which resolves with every poll's latency in ms and the failed polls.
+ */
+function pollHealth(url: string): { stop(): Promise<{ latencies: number[]; failures: number }> } {
+  const code = `
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const latencies = [];
+    let failures = 0;
+    let polling = true;
+    process.on('message', () => { polling = false; });
+    const once = () => new Promise((resolve) => {
+      const t0 = performance.now();
+      const req = http.get(process.env.HEALTH_URL, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => { if (res.statusCode !== 200) failures++; latencies.push(performance.now() - t0); resolve(); });
+      });
+      req.on('error', () => { failures++; latencies.push(performance.now() - t0); resolve(); });
+    });
+    (async () => {
+      while (polling) { await once(); await new Promise((r) => setTimeout(r, 20)); }
+      process.send({ latencies, failures }, () => process.exit(0));
+    })();`;
+  const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, HEALTH_URL: url }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const result = new Promise<{ latencies: number[]; failures: number }>((resolve) => {
+    child.once('message', (m: { latencies: number[]; failures: number }) => resolve(m));
+    child.once('exit', () => resolve({ latencies: [], failures: -1 }));
+  });
+  return {
+    stop: () => {
+      child.send('stop');
+      return result;
+    },
   };
 }
 
@@ -872,7 +893,8 @@ function checkRows(run: Run, rows: readonly HostileRow[], provenance: boolean): 
     if (row === undefined) continue;
     if (e.errorType !== undefined && row.error_type !== e.errorType) run.problem(e.scenario, `${where}: error_type ${row.error_type}, not ${e.errorType}`);
     for (const [column, value] of [['model', row.model], ['user', row.user], ['session', row.session]] as const) {
-      if (value !== null && (CONTROL.test(value) || value.length > (column === 'model' ? 256 : 128))) run.problem(e.scenario, `${where}: stored ${column} of ${value.length} characters${CONTROL.test(value) ? ' with a control character' : ''}`);
+      // The bounds on names are the `names` scenario's promise, whichever scenario sent the name.
+      if (value !== null && (CONTROL.test(value) || value.length > (column === 'model' ? 256 : 128))) run.problem('names', `${where}: stored ${column} of ${value.length} characters${CONTROL.test(value) ? ' with a control character' : ''}`);
     }
     if (e.reported?.input !== undefined && row.input_tokens !== e.reported.input) run.problem(e.scenario, `${where}: input_tokens ${row.input_tokens}, reported ${e.reported.input}`);
     if (e.reported?.output !== undefined && row.output_tokens !== e.reported.output) run.problem(e.scenario, `${where}: output_tokens ${row.output_tokens}, reported ${e.reported.output}`);
