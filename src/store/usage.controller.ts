@@ -2,7 +2,7 @@ import { BadRequestException, Controller, Get, Query, Res, ServiceUnavailableExc
 import type { FastifyReply } from 'fastify';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
-import { isoSeconds } from '../metrics/calculations/duration';
+import { isoSeconds, ms3 } from '../metrics/calculations/duration';
 import { globMatch, StoreUnavailable, UsageHistory, type UsageDoc } from './usage-history.service';
 import { decodeCursor, encodeCursor, parseFilters, parseFormat, parseGroupBy, parseLimit, parseRange, parseStatus, type FilterName } from './usage-query';
 import { UsageStore } from './usage-store.service';
@@ -72,6 +72,9 @@ export class UsageController {
         disabled: false,
         requests: page.map(({ id: _id, row_key: _key, is_streaming, cost_nano, ...row }) => ({
           ...row,
+          duration_ms: ms3(Number(row.duration_ms)),
+          ttft_ms: row.ttft_ms === null ? null : ms3(Number(row.ttft_ms)),
+          upstream_ms: row.upstream_ms === null ? null : ms3(Number(row.upstream_ms)),
           cost_usd: cost_nano === null ? null : Number(cost_nano) / 1e9,
           start: isoSeconds(Number(row.start_time)),
           is_streaming: Number(is_streaming) === 1,

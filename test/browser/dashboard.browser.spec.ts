@@ -453,10 +453,24 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await expect.poll(() => page.locator('#session-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
     await expect.poll(() => page.locator('#usage-models-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
 
-    for (const width of [1024, 1280]) {
+    for (const width of [1024, 1280, 1600]) {
       await page.setViewportSize({ width, height: 1100 });
       await page.evaluate(() => new Promise((resolve) => (globalThis as any).requestAnimationFrame(resolve)));
       await shot(page, `11-width-${width}`);
+      const cards = await page.evaluate(() => {
+        const doc = (globalThis as any).document;
+        return [...doc.querySelectorAll('#summary .card')].map((card: any) => ({
+          metric: card.dataset.metric as string,
+          top: Math.round(card.getBoundingClientRect().top),
+          cut: [...card.querySelectorAll('h2, .value')].filter((n: any) => n.scrollWidth > n.clientWidth).map((n: any) => n.textContent as string),
+        }));
+      });
+      // Every card's title and figure shown whole; the last row of cards is not one card alone.
+      expect(cards.flatMap((c) => c.cut), `cards at ${width} px`).toEqual([]);
+      const lastRow = Math.max(...cards.map((c) => c.top));
+      expect(cards.filter((c) => c.top === lastRow).length, `cards on the last row at ${width} px`).toBeGreaterThanOrEqual(2);
+      // When the gateway last received a request sits in the top bar.
+      expect(await cell(page, '#last-access')).toMatch(/^Last request (just now|\d)/);
       const grids = await page.evaluate(() => {
         // This callback runs in the browser; the test's tsconfig has no DOM types.
         const doc = (globalThis as any).document;

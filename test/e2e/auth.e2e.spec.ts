@@ -30,6 +30,8 @@ const PRIVATE: RouteCase[] = [
 
 const PUBLIC: RouteCase[] = [
   { method: 'GET', path: '/health' },
+  { method: 'GET', path: '/' },
+  { method: 'GET', path: '/favicon.ico' },
   { method: 'GET', path: '/dashboard' },
   { method: 'GET', path: '/dashboard/' },
   { method: 'GET', path: '/dashboard/app.js' },
@@ -156,6 +158,21 @@ describe('with PROXY_API_KEY set', () => {
     expect(health.status).toBe(200);
     const encoded = await send(port, 'GET', '/%68ealth', undefined);
     expect(encoded.status).toBe(200);
+  });
+
+  it('points the root to the dashboard and serves the favicon, without a key', async () => {
+    const port = await boot();
+    const root = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/dashboard/');
+    for (const path of ['/favicon.ico', '/dashboard/favicon.ico']) {
+      const icon = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect(icon.status, path).toBe(200);
+      expect(icon.headers.get('content-type'), path).toMatch(/^image\/(x-icon|vnd\.microsoft\.icon)/);
+      // An ICO directory: reserved 0, type 1 (icon), at least one image.
+      const bytes = Buffer.from(await icon.arrayBuffer());
+      expect([bytes.readUInt16LE(0), bytes.readUInt16LE(2), bytes.readUInt16LE(4) > 0]).toEqual([0, 1, true]);
+    }
   });
 
   it('answers routes that do not exist with 401 too: nothing is learnt without the key', async () => {

@@ -134,6 +134,18 @@ describe('GET /metrics/requests', () => {
     expect(costs.some((c) => c !== null && c > 0)).toBe(true);
   });
 
+  it('shows durations in milliseconds to three decimals, as the traces do', async () => {
+    const rows = (await get('/metrics/requests?limit=100')).body.requests;
+    const traces = new Map((await get('/metrics/logs')).body.traces.map((t: any) => [t.request_id, t]));
+    const threeDecimals = (ms: number | null): boolean => ms === null || Number(ms.toFixed(3)) === ms;
+    for (const r of rows) {
+      expect([r.duration_ms, r.ttft_ms, r.upstream_ms].every(threeDecimals), JSON.stringify(r)).toBe(true);
+      expect(r.duration_ms).toBe((traces.get(r.request_id) as any).duration_ms);
+      expect(r.ttft_ms).toBe((traces.get(r.request_id) as any).ttft_ms);
+    }
+    expect(rows.filter((r: any) => r.ttft_ms !== null && r.upstream_ms !== null).length).toBeGreaterThan(0);
+  });
+
   it('filters by status', async () => {
     const { body } = await get('/metrics/requests?status=error');
     expect(body.requests).toHaveLength(TRAFFIC_ROUNDS);

@@ -487,7 +487,9 @@ function renderTotals() {
 
 function renderLastAccess() {
   const top = state.totals?.summary?.last_accessed?.top;
-  card('last_access', fmt.ago(top), top ? fmt.clock(top) : '\u00a0', fmt.fullDate(top));
+  const node = $('#last-access');
+  node.textContent = `Last request ${top ? fmt.ago(top) : '—'}`;
+  node.title = top ? `When the gateway last received a request: ${fmt.fullDate(top)}` : 'No request yet';
 }
 
 function renderChart(summary, tokens) {

@@ -1,4 +1,4 @@
-import { averageMs, isoSeconds } from '../calculations/duration';
+import { averageMs, isoSeconds, ms3 } from '../calculations/duration';
 import { UNKNOWN, type RunningTotalsTree } from '../calculations/hierarchical';
 import type { RequestRecord } from '../model/request-record';
 import type { SectionName, Split, Totals } from '../model/totals';
@@ -33,7 +33,6 @@ export interface WireSection {
   unpriced_requests: number;
 }
 
-const ms3 = (ms: number): number => Number(ms.toFixed(3));
 
 export function wireSection(t: Totals): WireSection {
   return {
@@ -321,8 +320,8 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     model: r.openaiModel ?? null,
     requested_model: r.claudeModel ?? null,
     is_streaming: r.isStreaming,
-    duration_ms: Number((r.durationMs ?? 0).toFixed(3)),
-    ttft_ms: r.ttftMs === undefined ? null : Number(r.ttftMs.toFixed(3)),
+    duration_ms: ms3(r.durationMs ?? 0),
+    ttft_ms: r.ttftMs === undefined ? null : ms3(r.ttftMs),
     input_tokens: r.inputTokens,
     output_tokens: r.outputTokens,
     cache_read_tokens: r.cacheReadTokens,
