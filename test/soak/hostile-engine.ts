@@ -11,11 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { countTokens } from 'gpt-tokenizer';
 import { load as loadYaml } from 'js-yaml';
-import { Client } from 'pg';
 import { Agent, request } from 'undici';
 import type { FakeUpstream, Script } from '../fakes/fake-upstream';
 import { rawRequest } from '../support/raw-http';
@@ -133,9 +131,6 @@ export interface HostileRow {
   output_tokens: number;
   usage_source?: string | null;
 }
-
-/** Reads the stored rows whose request id starts with `prefix`. */
-export type RowReader = (prefix: string) => Promise<HostileRow[]>;
 
 /** What one request should leave in the store. */
 interface Expectation {
@@ -704,7 +699,6 @@ export interface HostileOptions {
   size: HostileSize;
   scenarios: readonly HostileScenario[];
   clientKey: string;
-  readRows: RowReader;
   /** Check usage_source and the estimates against what the upstream would have reported (contract section 14). */
   provenance: boolean;
   log?: (line: string) => void;
@@ -723,6 +717,7 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
   const poller = pollHealth(`${target.url}/health`);
 
   const started = performance.now();
+  const startedAt = Date.now();
   for (let round = 0; round < size.rounds; round++) {
     const setups: Task[] = [];
     const tasks: Task[] = [];
@@ -772,7 +767,7 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
   if (exited === undefined) {
     if (scenarios.includes('formula-names')) await checkFormulaNames(run);
     if (scenarios.includes('names') || scenarios.includes('poison-rows')) await checkReportedNames(run);
-    const rows = await options.readRows(run.prefix);
+    const rows = await storedRows(run, new Date(startedAt - 60_000));
     rowsStored = rows.length;
     checkRows(run, rows, options.provenance);
     const refused = run.expectations.filter((e) => e.stored === 'never').length;
@@ -915,30 +910,22 @@ function pickRow(r: Record<string, unknown>): HostileRow {
   return { ...row, input_tokens: Number(row.input_tokens), output_tokens: Number(row.output_tokens) };
 }
 
-/** Rows from a SQLite store file, over a read-only connection of its own. */
-export function sqliteRows(file: string): RowReader {
-  return (prefix) => {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
-    try {
-      return Promise.resolve((db.prepare('SELECT * FROM usage_requests WHERE substr(request_id, 1, ?) = ?').all(prefix.length, prefix) as Record<string, unknown>[]).map(pickRow));
-    } finally {
-      db.close();
-    }
-  };
-}
-
-/** Rows from a PostgreSQL store. */
-export function postgresRows(url: string): RowReader {
-  return async (prefix) => {
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    try {
-      const res = await client.query('SELECT * FROM usage_requests WHERE left(request_id, $1) = $2', [prefix.length, prefix]);
-      return (res.rows as Record<string, unknown>[]).map(pickRow);
-    } finally {
-      await client.end();
-    }
-  };
+/**
+ * The stored rows of this run (request id under its prefix, started since `from`), paged through
+ * /metrics/requests: the way to read a store the gateway holds (a SQLite file is locked to it).
+ */
+async function storedRows(run: Run, from: Date): Promise<HostileRow[]> {
+  const rows: HostileRow[] = [];
+  let cursor: string | null = null;
+  const since = encodeURIComponent(from.toISOString());
+  do {
+    const res = await run.get(`/metrics/requests?from=${since}&limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+    if (res.status !== 200) throw new Error(`/metrics/requests: ${res.status} ${res.text.slice(0, 200)}`);
+    const page = JSON.parse(res.text) as { requests: Record<string, unknown>[]; next_cursor: string | null };
+    for (const r of page.requests) if (typeof r.request_id === 'string' && r.request_id.startsWith(run.prefix)) rows.push(pickRow(r));
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  return rows;
 }
 
 /** Resident memory of a process, from /proc (Linux); 0 where there is none. */

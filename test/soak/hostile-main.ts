@@ -19,9 +19,7 @@ import {
   HOSTILE_SCENARIOS,
   hostileEnv,
   LONG_SIZE,
-  postgresRows,
   runHostile,
-  sqliteRows,
   writeHostileFiles,
   type HostileRun,
   type HostileScenario,
@@ -73,7 +71,7 @@ async function main(): Promise<void> {
     const gw = await spawnGateway('gateway-hostile', hostileEnv(fake.url, files, `sqlite:${dbFile}`));
     children.push(gw);
     const sqlite = target(gw);
-    const options = { clientKey: files.clientKey, readRows: sqliteRows(dbFile), provenance: true, log: (line: string) => console.log(line) };
+    const options = { clientKey: files.clientKey, provenance: true, log: (line: string) => console.log(line) };
     const warm = await runHostile(sqlite, fake, { ...options, seed: SEED + 1_000, size: { ...SIZE, rounds: 2 }, scenarios: SCENARIOS });
     report('warm-up (SQLite)', warm);
     const run = await runHostile(sqlite, fake, { ...options, seed: SEED, size: SIZE, scenarios: SCENARIOS });
@@ -89,7 +87,7 @@ async function main(): Promise<void> {
       try {
         const pgGw = await spawnGateway('gateway-hostile-pg', hostileEnv(fake.url, files, pg.url));
         children.push(pgGw);
-        const pgRun = await runHostile(target(pgGw), fake, { ...options, readRows: postgresRows(pg.url), seed: SEED + 2_000, size: { ...SIZE, rounds: Math.min(SIZE.rounds, 5) }, scenarios: ['poison-rows', 'early-aborts'] });
+        const pgRun = await runHostile(target(pgGw), fake, { ...options, seed: SEED + 2_000, size: { ...SIZE, rounds: Math.min(SIZE.rounds, 5) }, scenarios: ['poison-rows', 'early-aborts'] });
         report('hostile soak (PostgreSQL)', pgRun);
         await pgGw.stop();
       } finally {

@@ -10,10 +10,8 @@ import {
   describeRun,
   HOSTILE_SCENARIOS,
   hostileEnv,
-  postgresRows,
   procRss,
   runHostile,
-  sqliteRows,
   SUITE_SIZE,
   writeHostileFiles,
   type HostileRun,
@@ -62,13 +60,13 @@ beforeAll(async () => {
   const dbFile = join(dir, 'usage.db');
   if (SCENARIOS.includes('history')) copyFileSync((await usageDb(SUITE_SIZE.historyRows, () => undefined)).file, dbFile);
   gw = await spawnGatewayProcess(compiled.main, hostileEnv(fake.url, files, `sqlite:${dbFile}`));
-  sqliteRun = await runHostile(target(gw), fake, { seed: SEED, size: SUITE_SIZE, scenarios: SCENARIOS, clientKey: files.clientKey, readRows: sqliteRows(dbFile), provenance: PROVENANCE });
+  sqliteRun = await runHostile(target(gw), fake, { seed: SEED, size: SUITE_SIZE, scenarios: SCENARIOS, clientKey: files.clientKey, provenance: PROVENANCE });
   for (const line of describeRun('hostile soak (SQLite)', sqliteRun)) console.log(line);
   if (pgBinary !== undefined) {
     pg = await startPostgres(pgBinary);
     pgGw = await spawnGatewayProcess(compiled.main, hostileEnv(fake.url, files, pg.url));
     const size = { ...SUITE_SIZE, rounds: 1 };
-    pgRun = await runHostile(target(pgGw), fake, { seed: SEED + 1, size, scenarios: ['poison-rows'], clientKey: files.clientKey, readRows: postgresRows(pg.url), provenance: PROVENANCE });
+    pgRun = await runHostile(target(pgGw), fake, { seed: SEED + 1, size, scenarios: ['poison-rows'], clientKey: files.clientKey, provenance: PROVENANCE });
     for (const line of describeRun('hostile soak (PostgreSQL)', pgRun)) console.log(line);
   }
 }, 120_000);
