@@ -576,6 +576,33 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(problems).toEqual([]);
   }, 60_000);
 
+  it('shows the cost of a model with no known price as a dash, never $0, in the Models and Usage by model grids', async () => {
+    const gw = await gateway(upstreamEnv(storeEnv()));
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    fake.script({ text: TEXT, usage: { input: 1000, output: 100 } });
+    for (const model of ['openai:gpt-4o', 'openai:house-model-7']) await openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] });
+    const totals = await storeCaughtUp(gw);
+    expect(totals.total_unpriced_requests).toBe(1);
+
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    for (const grid of ['#models-grid', '#usage-models-grid']) {
+      const cost = (model: string) => page.locator(`${grid} tbody tr[data-model="${model}"] td[data-col="cost_usd"]`);
+      await expect.poll(() => cost('house-model-7').count(), { timeout: WAIT }).toBe(1);
+      expect(await cost('house-model-7').textContent(), grid).toBe('—');
+      expect(await cost('house-model-7').getAttribute('title'), grid).toMatch(/no price known/);
+      expect(await cost('gpt-4o').textContent(), grid).toMatch(/^(\d[\d.]*¢|\$\d)/);
+    }
+    // The unpriced row sorts below the priced one by cost, whichever way.
+    await page.click('#models-grid th[data-key="cost_usd"] button');
+    const order = () => page.locator('#models-grid tbody tr').evaluateAll((rows) => rows.map((r: any) => r.dataset.model as string));
+    expect((await order()).at(-1)).toBe('house-model-7');
+    await page.click('#models-grid th[data-key="cost_usd"] button');
+    expect((await order()).at(-1)).toBe('house-model-7');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it('shows the usage store: hourly and daily charts, by model, by client, and one session’s requests summing to its total', async () => {
     const gw = await gateway(upstreamEnv(storeEnv()));
     const { page, problems } = await openPage();

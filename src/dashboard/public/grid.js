@@ -88,10 +88,16 @@ export function errorCount(n) {
   return span;
 }
 
-/** US dollars, the exact figure (and the unpriced requests left out of it) in the tooltip. */
+/** Rows of requests none of which had a known price: their cost is unknown, not $0. */
+export const unpriced = (row) => row.cost_usd === null || (row.requests > 0 && row.unpriced_requests >= row.requests);
+
+/** US dollars, the exact figure (and the unpriced requests left out of it) in the tooltip; "—" when no price was known. */
 export const costCol = (extra = {}) => ({
   key: 'cost_usd', label: 'Cost', num: true,
-  render: (row) => fmt.usd(row.cost_usd), title: (row) => fmt.usdExact(row.cost_usd, row.unpriced_requests), ...extra,
+  value: (row) => (unpriced(row) ? null : row.cost_usd),
+  render: (row) => (unpriced(row) ? '—' : fmt.usd(row.cost_usd)),
+  title: (row) => (unpriced(row) ? fmt.usdExact(null) : fmt.usdExact(row.cost_usd, row.unpriced_requests)),
+  ...extra,
 });
 
 export const modelOf = (row) => row.model || row.requested_model || 'unknown';

@@ -3,7 +3,7 @@
 // queries scan rows, and better-sqlite3 runs them on the gateway's event loop.
 import * as fmt from './format.js';
 import { $, badge, cssVar, el } from './dom.js';
-import { costCol, countCol, errorCount, makeGrid, numCol, renderGrid, requestCols } from './grid.js';
+import { costCol, countCol, errorCount, makeGrid, numCol, renderGrid, requestCols, unpriced } from './grid.js';
 import { AuthRequired, endpoint } from './http.js';
 
 export const USAGE_REFRESH_MS = 60000;
@@ -388,7 +388,9 @@ export function createUsagePanel({ api, onAuthRequired }) {
       sumPart('requests', `${fmt.compact(totals.requests)} ${totals.requests === 1 ? 'request' : 'requests'}`, fmt.num(totals.requests)),
       sumPart('errors', `${fmt.compact(totals.errors)} ${totals.errors === 1 ? 'error' : 'errors'}`, fmt.num(totals.errors)),
       sumPart('tokens', `${fmt.compact(tokens)} tokens`, fmt.num(tokens)),
-      sumPart('cost_usd', fmt.usd(totals.cost_usd), fmt.usdExact(totals.cost_usd, totals.unpriced_requests)),
+      unpriced(totals)
+        ? sumPart('cost_usd', 'unpriced', fmt.usdExact(null))
+        : sumPart('cost_usd', fmt.usd(totals.cost_usd), fmt.usdExact(totals.cost_usd, totals.unpriced_requests)),
     );
   }
 
