@@ -1,6 +1,6 @@
 /** Child processes for the benches: spawned pinned to a CPU with `taskset` when available, each reporting its port over IPC. */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcStats } from './ipc-stats';
 
@@ -39,10 +39,19 @@ export interface Child {
 
 let seq = 0;
 
+/** tsc compiles the sources only: the dashboard's files (read at start-up) are linked beside them, as nest-cli copies them into dist/. */
+function linkDashboardFiles(): void {
+  const compiled = join(__dirname, '..', '..', 'src', 'dashboard', 'public');
+  const source = join(__dirname, '..', '..', '..', '..', '..', 'src', 'dashboard', 'public');
+  const from = existsSync(join(process.cwd(), 'src', 'dashboard', 'public')) ? join(process.cwd(), 'src', 'dashboard', 'public') : source;
+  if (!existsSync(compiled) && existsSync(join(compiled, '..'))) symlinkSync(from, compiled);
+}
+
 /** Forks a compiled script of this directory tree (`rel` relative to bench/) pinned to `cpu`. */
 export async function spawnChild(name: string, rel: string, env: Record<string, string>, cpu?: number, profile = false): Promise<Child> {
   const script = join(__dirname, '..', rel);
   if (!existsSync(script)) throw new Error(`missing ${script}: run through npm run bench`);
+  linkDashboardFiles();
   const profDir = profile ? process.env.BENCH_PROF_DIR : undefined;
   const proc = fork(script, [], {
     env: { ...process.env, ...env },
