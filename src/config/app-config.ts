@@ -19,6 +19,8 @@ export interface AppConfig {
   proxyApiKey?: string;
   /** Named client keys from VDM_CLIENT_KEYS_FILE; empty when unset. */
   clientKeys: ClientKey[];
+  /** VDM_SCRAPE_KEY: the key docker compose's Prometheus and json_exporter send; checked at start-up only. */
+  scrapeKey?: string;
   /** Distinct key fingerprints named as clients when no gateway key is configured; later ones are `other`. */
   maxClients: number;
   metricsEnabled: boolean;
@@ -118,6 +120,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     logPretty: dto.LOG_PRETTY ?? false,
     proxyApiKey: dto.PROXY_API_KEY,
     clientKeys,
+    scrapeKey: dto.VDM_SCRAPE_KEY,
     maxClients: dto.VDM_MAX_CLIENTS ?? 100,
     metricsEnabled: dto.LOG_REQUEST_METRICS ?? true,
     summaryInterval: dto.LOG_SUMMARY_INTERVAL ?? 100,

@@ -108,6 +108,10 @@ export class EnvDto {
   @Min(1, { message: 'must be a whole number, 1 or more' })
   VDM_MAX_CLIENTS?: number;
 
+  /** The key docker compose's scrapers send; only checked at start-up against the gateway's keys. */
+  @IsOptional() @IsString() @MinLength(1, { message: 'must not be empty when set' })
+  VDM_SCRAPE_KEY?: string;
+
   @IsOptional() @IsString() @Matches(/^(none|sqlite:.+|postgres(ql)?:\/\/.+)$/, { message: 'must be none, sqlite:<path> or postgres://...' })
   VDM_STORE?: string;
 
@@ -131,7 +135,7 @@ export class EnvDto {
  * Not read by the gateway but by docker-compose.yml (or a client, as in the README's Codex recipe),
  * so a `.env` shared with compose carries them; start-up does not call them unknown.
  */
-export const NOT_GATEWAY_VARIABLES: readonly string[] = ['VDM_PUBLISH_ADDRESS', 'VDM_SCRAPE_KEY', 'VDM_KEY'];
+export const NOT_GATEWAY_VARIABLES: readonly string[] = ['VDM_PUBLISH_ADDRESS', 'VDM_KEY'];
 
 /** Every variable EnvDto declares, from its validation metadata: the one list of what the gateway reads. */
 export function declaredVariables(): string[] {

@@ -21,12 +21,13 @@ function userinfo(url: string): string[] {
 
 /**
  * Every secret the configuration holds, to be masked by value wherever text is relayed or recorded:
- * the gateway key, client keys (VDM_CLIENT_KEYS_FILE), provider keys (not `!PASSTHRU`) and userinfo in provider base URLs. A new kind of
+ * the gateway key, client keys (VDM_CLIENT_KEYS_FILE), the scrape key (VDM_SCRAPE_KEY), provider keys (not `!PASSTHRU`) and userinfo in provider base URLs. A new kind of
  * configured secret is added here.
  */
-export function configuredSecrets(config: Pick<AppConfig, 'proxyApiKey' | 'providers' | 'clientKeys'>): string[] {
+export function configuredSecrets(config: Pick<AppConfig, 'proxyApiKey' | 'providers' | 'clientKeys' | 'scrapeKey'>): string[] {
   const secrets: string[] = [];
   if (config.proxyApiKey) secrets.push(config.proxyApiKey);
+  if (config.scrapeKey) secrets.push(config.scrapeKey);
   for (const client of config.clientKeys) if (client.key) secrets.push(client.key);
   for (const provider of config.providers.providers.values()) {
     if (provider.apiKey) secrets.push(provider.apiKey);

@@ -1,4 +1,5 @@
 import type { AppConfig } from '../config/app-config';
+import { keyDigest, KeyRing } from '../core/client-key';
 import { CATALOG_NAME, CATALOG_VERSION } from '../metrics/pricing/catalog';
 
 export interface SummaryLine {
@@ -34,6 +35,21 @@ function authentication(config: AppConfig, reach: string): SummaryLine {
   ];
   const metrics = config.metricsPublic ? '; /metrics is public (VDM_METRICS_PUBLIC)' : '';
   return { level: 'info', msg: `Authentication on: ${parts.join(' and ')}${metrics}` };
+}
+
+/** VDM_SCRAPE_KEY (what docker compose's scrapers send) that the gateway refuses: their scrapes get 401. */
+function scrapeKey(config: AppConfig): SummaryLine[] {
+  if (config.scrapeKey === undefined || (config.proxyApiKey === undefined && config.clientKeys.length === 0)) return [];
+  const ring = new KeyRing<true>();
+  if (config.proxyApiKey !== undefined) ring.add(keyDigest(config.proxyApiKey), true);
+  for (const client of config.clientKeys) ring.add(client.sha256, true);
+  if (ring.find(config.scrapeKey)) return [];
+  return [{
+    level: 'warn',
+    msg:
+      "VDM_SCRAPE_KEY is none of the gateway's keys: Prometheus and json_exporter send it and get 401; " +
+      'set it in .env to a key from VDM_CLIENT_KEYS_FILE, or set PROXY_API_KEY',
+  }];
 }
 
 function providers(config: AppConfig): string {
@@ -73,6 +89,7 @@ export function startupSummary(config: AppConfig, host: string, port: number): S
   const origin = `http://${shown}:${port}`;
   return [
     authentication(config, everywhere ? `port ${port} of this machine` : `${shown}:${port}`),
+    ...scrapeKey(config),
     { level: 'info', msg: providers(config) },
     { level: 'info', msg: prices(config) },
     { level: 'info', msg: store(config) },

@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { posix, resolve } from 'node:path';
+import * as semver from 'semver';
+import { loadClientKeys } from '../../src/config/client-keys';
+import { loadPricesFile } from '../../src/config/prices-file';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 
@@ -18,6 +22,16 @@ function mounts(service: string): Map<string, string> {
     return [container, host];
   }));
 }
+
+/** The runtime stage's working directory, against which the gateway resolves relative paths. */
+const workdir = (): string => {
+  const dockerfile = read('Dockerfile');
+  return [...dockerfile.slice(dockerfile.lastIndexOf('FROM ')).matchAll(/^WORKDIR (\S+)$/gm)].at(-1)![1];
+};
+
+/** Every `VDM_PRICES_FILE=...` and `VDM_CLIENT_KEYS_FILE=...` a file shows, commented or not. */
+const documentedFiles = (path: string): { variable: string; value: string }[] =>
+  [...read(path).matchAll(/\b(VDM_PRICES_FILE|VDM_CLIENT_KEYS_FILE)=([^\s`'",;)]+)/g)].map((m) => ({ variable: m[1], value: m[2] }));
 
 describe('docker-compose.yml', () => {
   it('runs the gateway, json_exporter, Prometheus and Grafana on the documented ports, on loopback unless told otherwise', () => {
@@ -45,12 +59,14 @@ describe('docker-compose.yml', () => {
     expect(compose.services.gateway.stop_grace_period).toBe('15s');
   });
 
-  it('keeps /metrics behind PROXY_API_KEY: the scrapers present the key from a mounted file', () => {
+  it('keeps /metrics behind a key: the scrapers present VDM_SCRAPE_KEY (else PROXY_API_KEY) from a mounted file, the one the gateway checks', () => {
     expect(compose.services.gateway.environment?.VDM_METRICS_PUBLIC).toBeUndefined();
-    const { content } = compose.configs.proxy_api_key;
-    expect(content).toMatch(/^\$\{PROXY_API_KEY:-[^}]+\}$/);
+    const { content } = compose.configs.scrape_key;
+    expect(content).toMatch(/^\$\{VDM_SCRAPE_KEY:-\$\{PROXY_API_KEY:-[^}]+\}\}$/);
+    // The gateway sees what the scrapers send, so it can warn at start-up when that is none of its keys.
+    expect(compose.services.gateway.environment.VDM_SCRAPE_KEY).toBe(content);
     const mountedAt = (service: string): string[] =>
-      (compose.services[service].configs ?? []).filter((c: any) => c.source === 'proxy_api_key').map((c: any) => c.target);
+      (compose.services[service].configs ?? []).filter((c: any) => c.source === 'scrape_key').map((c: any) => c.target);
 
     const job = prometheus.scrape_configs.find((j: any) => j.job_name === 'vandamme-gateway');
     expect(job.authorization.type ?? 'Bearer').toBe('Bearer');
@@ -62,6 +78,14 @@ describe('docker-compose.yml', () => {
     expect(mountedAt('gateway')).toEqual([]);
   });
 
+  it('needs the Compose version the README names', () => {
+    // `env_file` entries with `required` came in Compose 2.24.0.
+    const optional = compose.services.gateway.env_file.some((e: any) => typeof e === 'object' && e.required === false);
+    expect(optional).toBe(true);
+    const named = [...read('README.md').matchAll(/Compose (\d+\.\d+\.\d+) or later/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(0);
+    for (const version of named) expect(semver.gte(version, '2.24.0'), version).toBe(true);
+  });
   it('has Prometheus scrape the native endpoint and json_exporter at their compose addresses', () => {
     const jobs = Object.fromEntries(prometheus.scrape_configs.map((j: any) => [j.job_name, j]));
     expect(jobs['vandamme-gateway']).toMatchObject({ metrics_path: '/metrics', static_configs: [{ targets: ['gateway:8082'] }] });
@@ -75,6 +99,43 @@ describe('docker-compose.yml', () => {
     expect(health).toMatchObject({ metrics_path: '/probe', params: { module: ['health'] }, static_configs: [{ targets: ['http://gateway:8082/health'] }] });
     expect(health.relabel_configs).toEqual(json.relabel_configs);
     expect((load(read('deploy/json-exporter/config.yml')) as any).modules.health.http_client_config).toBeUndefined();
+  });
+});
+
+describe('the config folder (prices and client keys)', () => {
+  it('is mounted read-only into the gateway, and ships examples the gateway accepts', () => {
+    expect(compose.services.gateway.volumes).toContain(`./config:${posix.join(workdir(), 'config')}:ro`);
+    expect(loadPricesFile(resolve(ROOT, 'config/prices.example.yaml')).overrides.length).toBeGreaterThan(0);
+    expect(loadClientKeys(resolve(ROOT, 'config/clients.example.yaml')).length).toBeGreaterThan(0);
+  });
+
+  it.each(['.env.example', 'README.md', 'docker-compose.yml', 'config/prices.example.yaml', 'config/clients.example.yaml'])(
+    '%s points VDM_PRICES_FILE and VDM_CLIENT_KEYS_FILE into a folder compose mounts, where an example exists',
+    (file) => {
+      const documented = documentedFiles(file);
+      if (file === '.env.example' || file === 'docker-compose.yml') expect(documented.map((d) => d.variable).sort()).toEqual(['VDM_CLIENT_KEYS_FILE', 'VDM_PRICES_FILE']);
+      const mounted = mounts('gateway');
+      for (const { variable, value } of documented) {
+        const inContainer = posix.resolve(workdir(), value);
+        const mount = [...mounted.keys()].find((container) => inContainer.startsWith(`${container}/`));
+        expect(mount, `${variable}=${value} in ${file}`).toBeDefined();
+        const onHost = posix.join(mounted.get(mount!)!, posix.relative(mount!, inContainer));
+        expect(existsSync(resolve(ROOT, onHost.replace(/\.yaml$/, '.example.yaml'))), `${onHost} (an example beside it)`).toBe(true);
+      }
+    },
+  );
+
+  it('keeps the real files (keys) out of git, the examples in', () => {
+    const ignored = (path: string): boolean => {
+      try {
+        execFileSync('git', ['check-ignore', '-q', path], { cwd: ROOT });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect([ignored('config/clients.yaml'), ignored('config/prices.yaml'), ignored('.env')]).toEqual([true, true, true]);
+    expect([ignored('config/clients.example.yaml'), ignored('config/prices.example.yaml'), ignored('.env.example')]).toEqual([false, false, false]);
   });
 });
 
@@ -103,5 +164,10 @@ describe('Dockerfile', () => {
     expect(pkg.scripts['start:prod']).toBe('node dist/main.js');
     expect(dockerfile).toContain('RUN npm run build');
     expect(read('.dockerignore')).toMatch(/^node_modules$/m);
+  });
+
+  it('keeps .env and the config folder (keys) out of the build context', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    expect(ignored).toEqual(expect.arrayContaining(['.env', '.env.*', 'config']));
   });
 });

@@ -39,13 +39,17 @@ async function stop(proc: GatewayProcess): Promise<void> {
 }
 
 /** Starts the gateway, lets it log its start-up lines, stops it; its log lines. */
-async function startLines(env: Record<string, string>): Promise<{ lines: LogLine[]; demoAnswers: boolean }> {
+async function startLines(
+  env: Record<string, string>,
+  probe: (url: string) => Promise<void> = () => Promise.resolve(),
+): Promise<{ lines: LogLine[]; demoAnswers: boolean }> {
   const proc = await spawnGatewayProcess(build.main, { LOG_LEVEL: 'info', VDM_STORE: 'none', ...env });
   try {
     // The summary is logged right after listen; /health answering means listen returned.
     await expect.poll(() => proc.output().includes('Dashboard: '), { timeout: 10_000 }).toBe(true);
     const res = await fetch(`${proc.url}/v1/models`, { headers: { 'x-api-key': env.PROXY_API_KEY ?? 'x' } });
     const models = (await res.json()) as { data?: { id: string }[] };
+    await probe(proc.url);
     return { lines: logLines(proc.output()), demoAnswers: JSON.stringify(models).includes('demo') };
   } finally {
     await stop(proc);
@@ -147,5 +151,36 @@ describe('the start-up summary', () => {
     );
     expect(info).toContainEqual(expect.stringMatching(new RegExp(`^Prices: ${prices} \\(1 entry, VDM_PRICES_FILE\\), then the bundled catalog`)));
     expect(info).toContain(`Usage store: SQLite ${join(dir, 'usage.db')}, instance gw-1`);
+  }, 30_000);
+});
+
+describe('the scrape key docker compose sends (VDM_SCRAPE_KEY)', () => {
+  const keysFile = (): string => {
+    const path = join(dir, 'scrape-keys.yaml');
+    writeFileSync(path, 'clients:\n  - name: team-a\n    key: sk-team-a-key\n  - name: scraper\n    key: sk-scraper-key\n');
+    return path;
+  };
+  const scrape = (url: string, key: string): Promise<number> =>
+    fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
+
+  it('warns when it is none of the gateway\'s keys (a keys file and no PROXY_API_KEY: the placeholder), as the scrapes get 401', async () => {
+    let status = 0;
+    const { lines } = await startLines({ VDM_CLIENT_KEYS_FILE: keysFile(), VDM_SCRAPE_KEY: 'no-scrape-key-set' }, async (url) => {
+      status = await scrape(url, 'no-scrape-key-set');
+    });
+    expect(status).toBe(401);
+    expect(warnings(lines)).toEqual([
+      "VDM_SCRAPE_KEY is none of the gateway's keys: Prometheus and json_exporter send it and get 401; set it in .env to a key from VDM_CLIENT_KEYS_FILE, or set PROXY_API_KEY",
+    ]);
+  }, 30_000);
+
+  it('says nothing when it is one of them, and the scrape answers', async () => {
+    let status = 0;
+    const { lines } = await startLines({ VDM_CLIENT_KEYS_FILE: keysFile(), VDM_SCRAPE_KEY: 'sk-scraper-key' }, async (url) => {
+      status = await scrape(url, 'sk-scraper-key');
+    });
+    expect(status).toBe(200);
+    expect(warnings(lines)).toEqual([]);
+    expect(lines.map((l) => JSON.stringify(l)).join('\n')).not.toContain('sk-scraper-key');
   }, 30_000);
 });

@@ -44,7 +44,7 @@ export function probeHeaders(module: JsonExporterModule): Record<string, string>
 
 /** A key file in a fresh temporary folder, standing in for one that docker compose mounts. */
 export function writeKeyFile(key: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'vdm-key-')), 'proxy_api_key');
+  const path = join(mkdtempSync(join(tmpdir(), 'vdm-key-')), 'scrape_key');
   writeFileSync(path, `${key}\n`);
   return path;
 }
