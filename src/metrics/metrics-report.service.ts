@@ -3,7 +3,8 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { LoggingMode } from '../logging/logger';
 import { LOGGING_MODE } from '../logging/logging.module';
 import { DISABLED_MESSAGE, DISABLED_SUGGESTION } from './active-requests.hub';
-import { compileGlob, type RunningTotalsFilter } from './calculations/wildcard';
+import { foldAscii, Glob } from '../core/glob';
+import type { RunningTotalsFilter } from './calculations/wildcard';
 import type { LogsQuery } from './dto/logs.query';
 import type { RunningTotalsQuery } from './dto/running-totals.query';
 import { wireClientSeries, wireRunningTotals, wireSeries, type WireActiveRow, type WireTrace } from './format/wire';
@@ -54,11 +55,11 @@ export class MetricsReportService {
   prices(query: PricesQuery): WirePrices {
     const book = this.tracker.prices;
     const tiers = (e: PriceFacts): PriceFacts[] => book.tierOverrides(e.provider, e.model);
-    if (query.provider !== undefined && query.model !== undefined && !/[*?]/.test(query.provider + query.model)) {
-      return wirePrices([book.peek(query.provider.toLowerCase(), query.model)], this.config.prices?.path, tiers);
+    const provider = query.provider === undefined ? undefined : new Glob(query.provider);
+    const model = query.model === undefined ? undefined : new Glob(query.model);
+    if (provider?.literal && model?.literal) {
+      return wirePrices([book.peek(foldAscii(provider.pattern), model.pattern)], this.config.prices?.path, tiers);
     }
-    const provider = query.provider === undefined ? undefined : compileGlob(query.provider);
-    const model = query.model === undefined ? undefined : compileGlob(query.model);
     const entries = [...book.known()].filter((e) => (provider?.test(e.provider) ?? true) && (model?.test(e.model) ?? true));
     return wirePrices(entries, this.config.prices?.path, tiers);
   }
@@ -73,9 +74,9 @@ export class MetricsReportService {
         : { contentType: YAML_TYPE, body: renderYamlReport('Running Totals Report', doc, now) };
     }
     const filter: RunningTotalsFilter = {
-      provider: query.provider ? compileGlob(query.provider) : undefined,
-      model: query.model ? compileGlob(query.model) : undefined,
-      client: query.client ? compileGlob(query.client) : undefined,
+      provider: query.provider ? new Glob(query.provider) : undefined,
+      model: query.model ? new Glob(query.model) : undefined,
+      client: query.client ? new Glob(query.client) : undefined,
     };
     const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'));
     if (asJson) return { contentType: JSON_TYPE, body: JSON.stringify({ ...doc, series: wireSeries(doc), client_series: wireClientSeries(doc) }) };

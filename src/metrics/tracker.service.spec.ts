@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ids, makeConfig, ManualClock } from '../../test/support/factories';
-import { compileGlob } from './calculations/wildcard';
+import { Glob } from '../core/glob';
 import { wireRunningTotals, wireSeries, type WireSection } from './format/wire';
 import { ERROR_CAPACITY, SUMMARY_TOP_MODELS, TRACE_CAPACITY, TrackerService, type ActiveChange } from './tracker.service';
 
@@ -52,7 +52,7 @@ describe(TrackerService.name, () => {
         expect(byClient, key).toBe(byProvider);
       }
       expect(totals(sut, false).clients['team-a'].rollup.total.requests).toBe(1);
-      const onlyB = totals(sut, true, { client: compileGlob('team-b') });
+      const onlyB = totals(sut, true, { client: new Glob('team-b') });
       expect(Object.keys(onlyB.clients)).toEqual(['team-b']);
       expect(onlyB.summary).toMatchObject({ total_requests: 1, total_errors: 1, total_input_tokens: 5 });
       expect(Object.keys(onlyB.providers)).toEqual(['anthropic']);
@@ -209,7 +209,7 @@ describe(TrackerService.name, () => {
       feed();
       ids(sut).start({ requestId: 'nomodel', provider: 'openai' });
       ids(sut).end('nomodel');
-      const doc = totals(sut, true, { provider: compileGlob('OPEN*'), model: compileGlob('GPT-*') });
+      const doc = totals(sut, true, { provider: new Glob('OPEN*'), model: new Glob('GPT-*') });
       expect(Object.keys(doc.providers)).toEqual(['openai']);
       expect(Object.keys(doc.providers.openai.models)).toEqual(['gpt-4o']);
       expect(doc.summary.total_requests).toBe(3);

@@ -3,7 +3,8 @@ import { sql, type AliasableExpression, type Expression, type ExpressionBuilder,
 import { isoSeconds } from '../metrics/calculations/duration';
 import { DAY_S, HOUR_S } from './rows';
 import type { StoreSchema } from './schema';
-import { likePattern, type FilterName, type GroupBy, type TimeRange } from './usage-query';
+import { foldAscii, Glob, likePattern } from '../core/glob';
+import type { FilterName, GroupBy, TimeRange } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
 /** Groupings and filters the hourly and daily rollups hold; user and session live in the rows and the session rollups. */
@@ -150,7 +151,7 @@ export class UsageHistory {
       ]);
     for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) {
       const ref = sql.ref<string>(name);
-      q = q.where(globMatch(ref, glob));
+      q = q.where(globMatch(this.engine, ref, glob));
       // '' stands for "none" in a rollup key, where the rows hold null, which no glob matches.
       q = q.where(ref, '<>', '');
     }
@@ -177,10 +178,14 @@ export class UsageHistory {
         eb.fn.countAll().as('completed'),
       ]);
     for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) {
-      q = q.where((eb) => globMatch(eb.ref(name), glob));
+      q = q.where((eb) => globMatch(this.engine, eb.ref(name), glob));
     }
     if (groupBy.length > 0) q = q.groupBy(groupBy.map((g) => sql.ref(g)));
     return (await q.execute());
+  }
+
+  get engine(): StoreEngine {
+    return this.store.engine ?? 'sqlite';
   }
 
   requireDb(): Kysely<StoreSchema> {
@@ -196,10 +201,32 @@ export class StoreUnavailable extends Error {
   }
 }
 
-/** Case-insensitive glob; one without `*` or `?` is an equality, which the `lower(session)` index answers. */
-export function globMatch(ref: Expression<string | null>, glob: string): Expression<SqlBool> {
-  if (!/[*?]/.test(glob)) return sql<SqlBool>`lower(${ref}) = ${glob.toLowerCase()}`;
-  return sql<SqlBool>`lower(${ref}) like ${likePattern(glob)} escape '\\'`;
+export type StoreEngine = 'sqlite' | 'postgres';
+
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+
+/**
+ * The column with its ASCII letters lower-cased, as the glob (src/core/glob.ts) compares names:
+ * SQLite's lower() does exactly that; PostgreSQL's folds by the database's locale (`Ü` to `ü` in
+ * most), so there translate() folds A-Z alone.
+ */
+function folded(engine: StoreEngine, ref: Expression<string | null>): Expression<string | null> {
+  return engine === 'sqlite' ? sql`lower(${ref})` : sql`translate(${ref}, ${sql.lit(UPPER)}, ${sql.lit(LOWER)})`;
+}
+
+/**
+ * The store's twin of `Glob.test` (held to the same answers by src/core/glob.spec.ts). One without
+ * `*` or `?` is an equality, which the `lower(session)` index answers: on PostgreSQL the exact
+ * comparison comes with `lower(column) = lower(name)`, which it implies, so the index still applies.
+ */
+export function globMatch(engine: StoreEngine, ref: Expression<string | null>, glob: string): Expression<SqlBool> {
+  const name = foldAscii(glob);
+  if (new Glob(glob).literal) {
+    if (engine === 'sqlite') return sql<SqlBool>`lower(${ref}) = ${name}`;
+    return sql<SqlBool>`lower(${ref}) = lower(${name}) and ${folded(engine, ref)} = ${name}`;
+  }
+  return sql<SqlBool>`${folded(engine, ref)} like ${likePattern(glob)} escape '\\'`;
 }
 
 function rollupKey(eb: Eb<'usage_hourly'>, table: RollupTable, g: GroupBy): AliasableExpression<unknown> {

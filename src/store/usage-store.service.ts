@@ -133,6 +133,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     return this.ready ? this.store?.db : undefined;
   }
 
+  /** The engine VDM_STORE names (undefined when the store is off). */
+  get engine(): 'sqlite' | 'postgres' | undefined {
+    return this.settings.kind === 'none' ? undefined : this.settings.kind;
+  }
+
   get instanceId(): string {
     return this.settings.instanceId;
   }

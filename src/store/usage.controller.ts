@@ -61,7 +61,7 @@ export class UsageController {
     return this.available(async () => {
       const db = this.history.requireDb();
       let q = db.selectFrom('usage_requests').selectAll().where('start_time', '>=', range.from).where('start_time', '<', range.to);
-      for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) q = q.where((eb) => globMatch(eb.ref(name), glob));
+      for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) q = q.where((eb) => globMatch(this.history.engine, eb.ref(name), glob));
       if (status === 'ok') q = q.where('error_type', 'is', null);
       if (status === 'error') q = q.where('error_type', 'is not', null);
       if (cursor !== undefined) q = q.where('id', '<', cursor);

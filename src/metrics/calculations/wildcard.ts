@@ -1,22 +1,13 @@
-/** Case-insensitive glob with `*` and `?`; every other character is literal. */
-export function compileGlob(pattern: string): RegExp {
-  let source = '';
-  for (const ch of pattern) {
-    if (ch === '*') source += '.*';
-    else if (ch === '?') source += '.';
-    else source += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 'i');
-}
+import type { Glob } from '../../core/glob';
 
 export interface ProviderModelFilter {
-  provider?: RegExp;
-  model?: RegExp;
+  provider?: Glob;
+  model?: Glob;
 }
 
 /** The running-totals query: provider and model, and the client (a glob like them). */
 export interface RunningTotalsFilter extends ProviderModelFilter {
-  client?: RegExp;
+  client?: Glob;
 }
 
 /** A model filter never excludes an entry that has no model (contract section 3). */

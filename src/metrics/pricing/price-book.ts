@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { PriceOverride, PricesFile } from '../../config/prices-file';
+import { Glob } from '../../core/glob';
 import { isStandardServiceTier } from '../../core/usage';
 import type { ProviderSettings } from '../../config/providers';
-import { compileGlob } from '../calculations/wildcard';
 import { CATALOG_NAME, CATALOG_VERSION, catalogPrice } from './catalog';
 import { picoPerToken, type Price } from './price';
 
@@ -31,10 +31,10 @@ export const PRICE_CACHE_LIMIT = 4096;
 export const TIER_CACHE_LIMIT = 16;
 
 interface CompiledOverride {
-  provider: RegExp;
-  model: RegExp;
+  provider: Glob;
+  model: Glob;
   /** Entries with a service tier price only the non-standard tiers it matches; the others only the standard tier. */
-  serviceTier?: RegExp;
+  serviceTier?: Glob;
   override: PriceOverride;
   price: Price;
 }
@@ -81,9 +81,9 @@ export class PriceBook {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.overrides = (file?.overrides ?? []).map((o) => ({
-      provider: compileGlob(o.provider),
-      model: compileGlob(o.model),
-      serviceTier: o.serviceTier === undefined ? undefined : compileGlob(o.serviceTier),
+      provider: new Glob(o.provider),
+      model: new Glob(o.model),
+      serviceTier: o.serviceTier === undefined ? undefined : new Glob(o.serviceTier),
       override: o,
       price: overridePrice(o),
     }));
