@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { errorBody } from '../common/api-error';
 import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { modelNameProblem } from '../core/bounded-text';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
 import type { ClientApi } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
@@ -436,6 +437,9 @@ function validateBody(body: unknown, api: ClientApi): ChatBody {
   }
   const b = body as Partial<ChatBody>;
   if (typeof b.model !== 'string' || b.model.trim() === '') throw new BadRequestException('model: a non-empty string is required');
+  // Checked before routing: the name becomes a label, a bucket, a stored row and a live row.
+  const problem = modelNameProblem(b.model);
+  if (problem !== undefined) throw new BadRequestException(problem);
   const chat = api === 'anthropic_messages' || api === 'openai_chat';
   if (chat && !Array.isArray(b.messages)) throw new BadRequestException('messages: an array is required');
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new BadRequestException('stream: must be a boolean');

@@ -1,3 +1,4 @@
+import { ERROR_TEXT_MAX } from '../core/bounded-text';
 import type { UsagePatch } from '../core/usage';
 import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
@@ -75,11 +76,11 @@ export class MetricsContext {
     if (!this.done) this.record.responseSize += n;
   }
 
-  /** Records the first failure; later ones (say, a disconnect after a timeout) keep the original cause. */
+  /** Records the first failure (its message cut to 1,000 characters); later ones (say, a disconnect after a timeout) keep the original cause. */
   fail(errorType: ErrorType, error: string): void {
     if (this.done || this.record.errorType !== undefined) return;
     this.record.errorType = errorType;
-    this.record.error = error;
+    this.record.error = error.length > ERROR_TEXT_MAX ? error.slice(0, ERROR_TEXT_MAX) : error;
   }
 
   /** Ends the request exactly once; later calls are no-ops. */

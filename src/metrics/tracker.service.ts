@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BehaviorSubject, filter, Subject, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { boundedText, ERROR_TEXT_MAX, MODEL_NAME_MAX, NAME_MAX } from '../core/bounded-text';
 import { addRecordToClientCell, addRecordToSplit, addSplit, addTotals, newClientCell, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey, BucketKeys } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
@@ -40,6 +41,27 @@ function topEntries(counts: Map<string, number>, n: number): Record<string, numb
   return top;
 }
 export const ERROR_CAPACITY = 100;
+
+/** A stored name, bounded as a new one would be; undefined when nothing is left of it. */
+function boundedName(name: string | undefined, max: number): string | undefined {
+  return name === undefined ? undefined : boundedText(name, max) || undefined;
+}
+
+/** A restored record with its client-chosen text bounded as a new record's is. */
+function boundedRecord(r: RequestRecord): RequestRecord {
+  return {
+    ...r,
+    requestId: boundedText(r.requestId, 2 * NAME_MAX),
+    claudeModel: boundedName(r.claudeModel, MODEL_NAME_MAX),
+    openaiModel: boundedName(r.openaiModel, MODEL_NAME_MAX),
+    provider: boundedName(r.provider, MODEL_NAME_MAX),
+    client: boundedName(r.client, NAME_MAX) ?? 'anonymous',
+    user: boundedName(r.user, NAME_MAX),
+    session: boundedName(r.session, NAME_MAX),
+    serviceTier: boundedName(r.serviceTier, NAME_MAX),
+    error: r.error === undefined || r.error.length <= ERROR_TEXT_MAX ? r.error : r.error.slice(0, ERROR_TEXT_MAX),
+  };
+}
 
 /** A finished record and its place in the buffer's sequence; a finished record never changes again. */
 interface TraceEntry {
@@ -117,15 +139,19 @@ export class TrackerService {
    */
   restore(history: RestoredHistory): void {
     for (const entry of history.buckets) {
-      const model = entry.model === undefined ? undefined : this.modelCap.admit(entry.provider ?? UNKNOWN, entry.model);
-      const key = this.keys.of(entry.provider, model);
+      // A store written before names were bounded may hold any name: restored, it is bounded like a new one.
+      const provider = boundedName(entry.provider, MODEL_NAME_MAX);
+      const named = boundedName(entry.model, MODEL_NAME_MAX);
+      const model = named === undefined ? undefined : this.modelCap.admit(provider ?? UNKNOWN, named);
+      const key = this.keys.of(provider, model);
       let bucket = this.buckets.get(key);
       if (!bucket) {
-        bucket = { key, provider: entry.provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
+        bucket = { key, provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
         this.buckets.set(key, bucket);
       }
       addSplit(bucket.split, entry.split);
-      for (const [client, cell] of entry.clients ?? []) {
+      for (const [storedClient, cell] of entry.clients ?? []) {
+        const client = boundedName(storedClient, NAME_MAX) ?? 'anonymous';
         let own = bucket.clients.get(client);
         if (!own) {
           own = newClientCell();
@@ -147,18 +173,19 @@ export class TrackerService {
       const t = entry.lastAccessed;
       if (t !== undefined) {
         if (la.top === undefined || t > la.top) la.top = t;
-        if (entry.provider !== undefined && !(t <= (la.providers.get(entry.provider) ?? -1))) la.providers.set(entry.provider, t);
-        if (entry.provider !== undefined && model !== undefined && !(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
+        if (provider !== undefined && !(t <= (la.providers.get(provider) ?? -1))) la.providers.set(provider, t);
+        if (provider !== undefined && model !== undefined && !(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
       }
     }
-    for (const [client, t] of history.clientsLastAccessed ?? []) {
+    for (const [storedClient, t] of history.clientsLastAccessed ?? []) {
+      const client = boundedName(storedClient, NAME_MAX) ?? 'anonymous';
       if (!(t <= (this.lastAccessed.clients.get(client) ?? -1))) this.lastAccessed.clients.set(client, t);
     }
     for (const [type, count] of Object.entries(history.errorCounts) as [ErrorType, number][]) {
       this.errorCounts.set(type, (this.errorCounts.get(type) ?? 0) + count);
     }
-    for (const record of history.traces) this.traces.push({ seq: ++this.traceSeq, record });
-    for (const record of history.errors) this.errors.push({ seq: ++this.errorSeq, record });
+    for (const record of history.traces) this.traces.push({ seq: ++this.traceSeq, record: boundedRecord(record) });
+    for (const record of history.errors) this.errors.push({ seq: ++this.errorSeq, record: boundedRecord(record) });
     this.emit('membership');
   }
 

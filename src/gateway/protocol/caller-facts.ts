@@ -1,3 +1,4 @@
+import { NAME_MAX, withoutControlCharacters } from '../../core/bounded-text';
 import { isRecord } from './json-fields';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -8,16 +9,15 @@ export interface CallerFacts {
   session?: string;
 }
 
-export const CALLER_FIELD_MAX = 128;
+export const CALLER_FIELD_MAX = NAME_MAX;
 
-// C0 and C1 control characters, and the Unicode line and paragraph separators.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-
-/** Control characters removed, at most 128 characters; empty is none. */
+/**
+ * Control characters removed, at most 128 characters; empty is none. Only the first 512 characters
+ * are looked at, so a value of megabytes costs no more than a short one.
+ */
 export function cleanCallerField(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const clean = [...value.replace(CONTROL, '').trim()].slice(0, CALLER_FIELD_MAX).join('');
+  const clean = [...withoutControlCharacters(value.slice(0, 4 * CALLER_FIELD_MAX)).trim()].slice(0, CALLER_FIELD_MAX).join('');
   return clean === '' ? undefined : clean;
 }
 

@@ -9,7 +9,8 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
 import { clientOf } from '../../common/authenticator';
-import { presentedKey } from '../../core/client-key';
+import { boundedText, MODEL_NAME_MAX } from '../../core/bounded-text';
+import { MAX_KEY_LENGTH, presentedKey } from '../../core/client-key';
 import { routeFactsOf } from '../../core/route-facts';
 import { PassThroughError } from '../../common/upstream-http.error';
 import { keyFingerprint, levelEnabled, redactHeaders } from '../../logging/logger';
@@ -76,6 +77,15 @@ function errorTypeOf(error: unknown): ErrorType {
     return classifyGatewayError(error.getStatus());
   }
   return 'unexpected_error';
+}
+
+/**
+ * The model name as recorded: masked, then bounded (a longer name is refused, and its record keeps
+ * the start of it). Only a window is masked, so a name of megabytes costs no more than a short one;
+ * the window reaches past the kept part by twice the longest key, so a key starting in it is masked whole.
+ */
+function recordedModel(model: string, redact: Redact): string {
+  return boundedText(redact(model.slice(0, MODEL_NAME_MAX + 2 * MAX_KEY_LENGTH)), MODEL_NAME_MAX);
 }
 
 /** What the traces show: the gateway's own message for errors it raised, a redacted summary otherwise. */
@@ -179,7 +189,7 @@ export class RequestOrchestrator implements NestInterceptor {
     const redact = this.redactFor(request);
     const metrics = this.tracker.begin({
       requestId: request.id,
-      claudeModel: typeof body.model === 'string' ? redact(body.model) : undefined,
+      claudeModel: typeof body.model === 'string' ? recordedModel(body.model, redact) : undefined,
       isStreaming: body.stream === true,
       requestSize: Number.isFinite(length) ? length : 0,
       api,
