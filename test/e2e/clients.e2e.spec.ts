@@ -140,6 +140,24 @@ describe('users and sessions', () => {
   });
 });
 
+describe('who sends an in-flight request', () => {
+  it('shows the client, user and session in its active row, as its trace then does', async () => {
+    gw = await boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE });
+    let release!: () => void;
+    fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)), usage: { input: 1000, output: 10 } });
+    const done = openai(KEY_CI, { 'x-vdm-user': 'dana', 'x-vdm-session': 'night-run-7' }).chat.completions.create({ ...chat, stream: true }).then(async (s) => {
+      for await (const chunk of s) void chunk;
+    });
+    const row = async (): Promise<any> =>
+      ((await (await fetch(`${gw.url}/metrics/active-requests`, { headers: { 'x-api-key': KEY_CI } })).json()) as any).active_requests[0];
+    await expect.poll(row).toBeDefined();
+    expect(await row()).toMatchObject({ client: 'ci-bot', user: 'dana', session: 'night-run-7', api: 'openai_chat' });
+    release();
+    await done;
+    expect((await traces(KEY_CI)).at(-1)).toMatchObject({ client: 'ci-bot', user: 'dana', session: 'night-run-7' });
+  });
+});
+
 interface Section {
   requests: number;
   errors: number;

@@ -240,6 +240,10 @@ export interface WireActiveRow {
   output_chunks: number;
   /** The cost so far, from the usage reported so far; null when no price is known. */
   cost_usd: number | null;
+  /** Who sent it, as in traces: the client (key name or fingerprint), the user and session it named. */
+  client: string;
+  user: string | null;
+  session: string | null;
 }
 
 /** The requested model without its provider prefix (`openai:gpt-4o` -> `gpt-4o`). */
@@ -275,6 +279,9 @@ export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow 
     output_chars: r.outputChars,
     output_chunks: r.outputChunks,
     cost_usd: usdOrNull(recordCost(r)),
+    client: r.client,
+    user: r.user ?? null,
+    session: r.session ?? null,
   };
 }
 
