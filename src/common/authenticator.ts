@@ -11,7 +11,7 @@ import { RejectionCounter, type RejectionReason } from '../metrics/rejections';
 export interface ClientIdentity {
   /**
    * The client's name: the gateway key's name (`default` for PROXY_API_KEY); with no gateway key
-   * configured, `key:<first 8 hex of sha256>` of the presented key (`other` past VDM_MAX_CLIENTS), or `anonymous`.
+   * configured, `key:<first 16 hex of sha256>` of the presented key (`other` past VDM_MAX_CLIENTS), or `anonymous`.
    */
   name: string;
   /** Fingerprint of the gateway key it used, for log correlation; never the key. */
@@ -89,7 +89,8 @@ export class Authenticator {
   private openIdentity(request: FastifyRequest): ClientIdentity {
     const key = presentedKeys(request.headers)[0]?.key;
     if (key === undefined) return { name: 'anonymous' };
-    const name = `key:${keyDigest(key).toString('hex').slice(0, 8)}`;
+    // 64 bits: finding a second key with the same name takes about 2^32 tries per name.
+    const name = `key:${keyDigest(key).toString('hex').slice(0, 16)}`;
     if (this.fingerprints.has(name)) return { name };
     if (this.fingerprints.size >= this.config.maxClients) return { name: 'other' };
     this.fingerprints.add(name);

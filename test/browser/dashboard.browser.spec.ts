@@ -325,8 +325,8 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await new Anthropic({ apiKey: keyOne, baseURL: gw.url, maxRetries: 0 }).messages.create(ask);
     await new Anthropic({ apiKey: keyOne, baseURL: gw.url, maxRetries: 0 }).messages.create(ask);
     await new OpenAI({ apiKey: keyTwo, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
-    const one = `key:${createHash('sha256').update(keyOne).digest('hex').slice(0, 8)}`;
-    const two = `key:${createHash('sha256').update(keyTwo).digest('hex').slice(0, 8)}`;
+    const one = `key:${createHash('sha256').update(keyOne).digest('hex').slice(0, 16)}`;
+    const two = `key:${createHash('sha256').update(keyTwo).digest('hex').slice(0, 16)}`;
     await expect.poll(() => cell(page, `#clients-grid tr[data-client="${one}"] td[data-col="requests"]`), { timeout: WAIT }).toBe('2');
     expect(await cell(page, `#clients-grid tr[data-client="${two}"] td[data-col="requests"]`)).toBe('1');
     expect(await cell(page, `#clients-grid tr[data-client="${one}"] td[data-col="input_tokens"]`)).toBe('2,468');
@@ -705,7 +705,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     }
 
     // One client charted: clicked in the table, its own hours and days, its own cost.
-    const clientOne = `key:${createHash('sha256').update(keyOne).digest('hex').slice(0, 8)}`;
+    const clientOne = `key:${createHash('sha256').update(keyOne).digest('hex').slice(0, 16)}`;
     const one = totals.clients[clientOne].rollup.total;
     await page.click(`#usage-clients-grid tr[data-client="${clientOne}"] button.link`);
     await expect.poll(() => page.getAttribute('#usage-daily [data-sum="requests"]', 'title'), { timeout: WAIT }).toBe(String(one.requests));

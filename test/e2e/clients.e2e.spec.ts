@@ -96,11 +96,11 @@ describe('open mode (no gateway key)', () => {
     await openai('client-key-three').chat.completions.create(chat);
     await anthropic('client-key-one').messages.create(ask);
     expect((await traces()).map((t) => t.client)).toEqual([
-      `key:${sha256('client-key-one').slice(0, 8)}`,
-      `key:${sha256('client-key-two').slice(0, 8)}`,
+      `key:${sha256('client-key-one').slice(0, 16)}`,
+      `key:${sha256('client-key-two').slice(0, 16)}`,
       'anonymous',
       'other',
-      `key:${sha256('client-key-one').slice(0, 8)}`,
+      `key:${sha256('client-key-one').slice(0, 16)}`,
     ]);
   });
 });
