@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
 import { closeOnSignals } from './lifecycle/graceful-shutdown';
 import { listen, ListenError } from './lifecycle/listen';
 import { startupSummary } from './lifecycle/startup-summary';
+import { StoreInUseError } from './store/usage-store.service';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -16,11 +17,12 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
-  const app = await createApp(config);
+  let app: Awaited<ReturnType<typeof createApp>>;
   try {
+    app = await createApp(config);
     await listen(app, config.host, config.port);
   } catch (error) {
-    if (!(error instanceof ListenError)) throw error;
+    if (!(error instanceof ListenError || error instanceof StoreInUseError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }

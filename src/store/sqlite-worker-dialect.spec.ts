@@ -64,6 +64,22 @@ describe(SqliteWorkerDialect.name, () => {
     expect(await sut.selectFrom('t').select('v').execute()).toEqual([{ v: 'waited' }]);
   });
 
+  it('is one process\'s store: a second store on the same file fails at once, and opens once the first has closed', async () => {
+    await sut.insertInto('t').values({ id: 1, v: 'mine' }).execute();
+    const second = new Kysely<Schema>({ dialect: new SqliteWorkerDialect(file) });
+    try {
+      await expect(second.selectFrom('t').selectAll().execute()).rejects.toMatchObject({ code: 'VDM_STORE_IN_USE', message: expect.stringContaining('PostgreSQL') });
+      // Read-only connections (backups, sqlite3, history queries) still read it.
+      const reader = new Database(file, { readonly: true });
+      expect(reader.prepare('select v from t').all()).toEqual([{ v: 'mine' }]);
+      reader.close();
+      await sut.destroy();
+      expect(await second.selectFrom('t').select('v').execute()).toEqual([{ v: 'mine' }]);
+    } finally {
+      await second.destroy();
+    }
+  });
+
   it('fails the statements of a worker that ended with a store error, and starts a new worker for the next', async () => {
     await sut.insertInto('t').values({ id: 1, v: 'kept' }).execute();
     const first = dialect.driver.worker!;

@@ -44,6 +44,11 @@ export function retryDelay(failures: number, flushMs: number): number {
 
 export type StoreStatus = 'disabled' | 'ok' | 'degraded';
 
+/** The SQLite file is held by another process: start-up stops with this message. */
+export class StoreInUseError extends Error {
+  override readonly name = 'StoreInUseError';
+}
+
 /**
  * The usage store: finished records are queued (bounded, oldest dropped first) and written in
  * batches every VDM_STORE_FLUSH_MS, with hourly, daily and session-hour rollups beside the rows; at start-up the tracker is
@@ -160,6 +165,12 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       await this.connect();
       await this.restore();
     } catch (error) {
+      // Another process on the same SQLite file: a configuration to fix, not a fault to wait out.
+      if ((error as { code?: unknown }).code === 'VDM_STORE_IN_USE') {
+        this.subscription.unsubscribe();
+        await this.store?.db.destroy().catch(() => undefined);
+        throw new StoreInUseError((error as Error).message);
+      }
       this.fail('start-up', error);
     }
     this.schedule();

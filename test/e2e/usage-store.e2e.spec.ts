@@ -1,10 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageStore } from '../../src/store/usage-store.service';
+import { StoreInUseError, UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
 import { compileGateway, spawnGatewayProcess } from '../support/gateway-process';
 import { parseExposition, sumOf } from '../support/prom-text';
@@ -141,6 +142,65 @@ describe('the SQLite usage store', () => {
     }
   });
 
+  it('is one gateway\'s store: a second gateway on the same file stops at start-up and points to PostgreSQL', async () => {
+    const a = await startApp(sqliteEnv('single.db'));
+    try {
+      const second = startApp(sqliteEnv('single.db', { VDM_INSTANCE_ID: 'gw-b' }));
+      await expect(second).rejects.toThrow(StoreInUseError);
+      await expect(second).rejects.toThrow(/in use by another process.*PostgreSQL/);
+      // The first keeps its store.
+      await traffic(a.url);
+      await expect.poll(async () => (await json(`${a.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('shows the store degraded, with the reason, when its file is deleted while it runs, and keeps the rows queued', async () => {
+    const file = join(dir, 'gone.db');
+    const gw = await startApp(sqliteEnv('gone.db'));
+    try {
+      await traffic(gw.url);
+      await expect.poll(async () => (await json(`${gw.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+      rmSync(file);
+      rmSync(`${file}-wal`, { force: true });
+      await traffic(gw.url);
+      await expect
+        .poll(async () => (await json(`${gw.url}/health`)).store, { timeout: 10_000 })
+        .toEqual({ status: 'degraded', queued_rows: 4, error: expect.stringContaining('was deleted or replaced while the gateway ran') });
+      expect((await totals(gw.url)).summary.total_requests).toBe(8);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('keeps serving with the store degraded, not stopped by SIGBUS, when the WAL index file cannot be written', async (ctx) => {
+    const shm = join(dir, 'shm.db-shm');
+    writeFileSync(shm, '');
+    // Root writes any file whatever its mode: the immutable attribute stops it (ext4, tmpfs and most others).
+    const root = process.getuid?.() === 0;
+    try {
+      if (root) execFileSync('chattr', ['+i', shm], { stdio: 'ignore' });
+      else chmodSync(shm, 0o444);
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const gw = await startApp(sqliteEnv('shm.db'));
+      try {
+        await traffic(gw.url);
+        await expect
+          .poll(async () => (await json(`${gw.url}/health`)).store, { timeout: 10_000 })
+          .toEqual({ status: 'degraded', queued_rows: 4, error: expect.stringContaining('shm.db-shm cannot be written') });
+        expect((await totals(gw.url)).summary.total_requests).toBe(4);
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      if (root) execFileSync('chattr', ['-i', shm], { stdio: 'ignore' });
+    }
+  });
+
   it('writes every queued row when the app closes', async () => {
     const gw = await startApp(sqliteEnv('close.db', { VDM_STORE_FLUSH_MS: '60000' }));
     await traffic(gw.url);
@@ -190,6 +250,29 @@ describe('a gateway process killed with SIGKILL', () => {
         expect(after.providers).toEqual(before.providers);
       } finally {
         await gw.close();
+      }
+    } finally {
+      build.remove();
+    }
+  }, 60_000);
+});
+
+describe('two gateway processes on one SQLite file', () => {
+  it('the second stops at start-up with an error naming PostgreSQL, and the first keeps its store', async () => {
+    const build = compileGateway();
+    try {
+      const env = sqliteEnv('fleet.db');
+      const first = await spawnGatewayProcess(build.main, env);
+      try {
+        await traffic(first.url);
+        await expect(spawnGatewayProcess(build.main, { ...env, VDM_INSTANCE_ID: 'gw-b' })).rejects.toThrow(/in use by another process.*PostgreSQL/);
+        await traffic(first.url);
+        await expect.poll(async () => (await json(`${first.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
+        expect((await totals(first.url)).summary.total_requests).toBe(8);
+      } finally {
+        const exited = new Promise((r) => first.child.once('exit', r));
+        first.child.kill('SIGTERM');
+        await exited;
       }
     } finally {
       build.remove();
