@@ -108,4 +108,49 @@ describe.runIf(runnable)('Claude Code through the gateway', () => {
     // The gateway key never travelled upstream.
     for (const r of fake.requests) expect(JSON.stringify(r.headers)).not.toContain(GATEWAY_KEY);
   });
+
+  it('works against an OpenAI-format model through conversion, with nothing it sent dropped', async () => {
+    const converted = await startApp({ OPENAI_API_KEY: 'sk-openai-cc-provider-key-41c7', OPENAI_BASE_URL: `${fake.url}/v1`, VDM_DEFAULT_PROVIDER: 'openai', PROXY_API_KEY: GATEWAY_KEY });
+    try {
+      const target = join(work, 'converted.txt');
+      const before = fake.requests.length;
+      fake.script((req): Script => {
+        const messages = (req.body?.messages ?? []) as { role: string; content: unknown }[];
+        const asked = messages.some((m) => textOf(m.content).includes(TASK));
+        if (asked && messages.at(-1)?.role === 'tool') return { text: 'Done.', usage: { input: 300, output: 3 } };
+        if (asked) return { toolCalls: [{ name: 'Bash', input: { command: `echo converted-ran > ${target}`, description: 'Write the file' } }], usage: { input: 200, output: 20 } };
+        return { text: 'ok', usage: { input: 10, output: 1 } };
+      });
+      const env = {
+        PATH: process.env.PATH ?? '',
+        HOME: join(work, 'home-converted'),
+        ANTHROPIC_BASE_URL: converted.url,
+        ANTHROPIC_API_KEY: GATEWAY_KEY,
+        DISABLE_TELEMETRY: '1',
+        DISABLE_AUTOUPDATER: '1',
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      };
+      const result = await run(['-p', `${TASK}: write the file with the Bash tool`, '--model', 'openai:gpt-cc-test', '--output-format', 'json', '--allowedTools', 'Bash'], work, env);
+      expect(result.code, `${result.stderr}\n${result.stdout.slice(0, 2000)}`).toBe(0);
+      expect((JSON.parse(result.stdout) as { is_error: boolean }).is_error).toBe(false);
+      expect(readFileSync(target, 'utf8').trim()).toBe('converted-ran');
+
+      await eventually(() => converted.tracker.activeCount === 0);
+      const chats = fake.requests.slice(before).filter((r) => r.endpoint === 'chat_completions');
+      expect(chats.length).toBeGreaterThanOrEqual(2);
+      // Nothing was refused, and Claude Code's environment block, a system message inside its
+      // messages for a model that is not Claude's, reached the upstream in place.
+      const doc = (await (await fetch(`${converted.url}/metrics/running-totals?format=json`, { headers: { 'x-api-key': GATEWAY_KEY } })).json()) as { summary: Record<string, number> };
+      expect(doc.summary).toMatchObject({ total_requests: chats.length, total_errors: 0 });
+      const main = chats.find((r) => (r.body.messages as { content: unknown }[]).some((m) => textOf(m.content).includes(TASK)))!;
+      const roles = (main.body.messages as { role: string; content: unknown }[]).map((m) => [m.role, textOf(m.content).slice(0, 13)]);
+      expect(roles[0][0]).toBe('system');
+      expect(roles.slice(1)).toContainEqual(['system', '# Environment']);
+      // The 150-character metadata.user_id went upstream as a digest OpenAI accepts.
+      for (const r of chats) expect(String(r.body.user).length).toBeLessThanOrEqual(64);
+    } finally {
+      await converted.close();
+    }
+  });
 });
+

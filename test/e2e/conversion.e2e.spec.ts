@@ -110,6 +110,48 @@ describe('Anthropic client, OpenAI-format provider', () => {
     expect(((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces[0].user).toBe(other);
   });
 
+  it("carries Claude Code's system message inside messages to the upstream in place", async () => {
+    // The Claude Agent SDK sends its environment block this way when the model is not a Claude model.
+    const environment = `# Environment\nYou have been invoked in the following environment: \n - Primary working directory: /tmp/work\n${' - Platform: linux\n'.repeat(400)}`;
+    const messages = [
+      { role: 'user', content: [{ type: 'text', text: '<system-reminder>\nAttribution ...\n</system-reminder>' }] },
+      { role: 'system', content: [{ type: 'text', text: environment }] },
+      { role: 'user', content: [{ type: 'text', text: 'Say hi.' }] },
+    ] as unknown as Anthropic.MessageParam[];
+    await client.messages.stream({ model: 'sonnet', max_tokens: 50, system: [{ type: 'text', text: 'You are a Claude agent.' }], messages }).finalMessage();
+    expect(fake.requests.at(-1)!.body.messages).toEqual([
+      { role: 'system', content: 'You are a Claude agent.' },
+      { role: 'user', content: '<system-reminder>\nAttribution ...\n</system-reminder>' },
+      { role: 'system', content: environment },
+      { role: 'user', content: 'Say hi.' },
+    ]);
+  });
+
+  it('refuses content it cannot carry with a 400 in the Anthropic format, accounted as bad_request, and sends nothing upstream', async () => {
+    const before = fake.requests.length;
+    const error = await client.messages
+      .create({
+        model: 'sonnet',
+        max_tokens: 50,
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: [{ type: 'redacted_thinking', data: 'opaque' }, { type: 'text', text: 'a' }] },
+          { role: 'user', content: 'next' },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((error as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringMatching(/^messages\[1\]\.content\[0\]: a redacted_thinking block/) },
+    });
+    expect(fake.requests.length).toBe(before);
+    await eventually(() => gw.tracker.activeCount === 0);
+    const trace = ((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces[0];
+    expect(trace).toMatchObject({ status: 'error', error_type: 'bad_request', provider: 'openai' });
+    expect((await totals()).summary.total_requests).toBe(1);
+  });
+
   it('streams parallel tool calls that the SDK assembles into the same message as the non-streaming answer', async () => {
     const script: Script = { text: 'Checking both.', toolCalls: [{ name: 'weather', input: { city: 'Oslo' } }, { name: 'weather', input: { city: 'Lima', units: 'C' } }], usage: { input: 40, output: 22, cacheRead: 8 } };
     fake.enqueue(script, script);

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
+import { BadRequestException } from '@nestjs/common';
 import type {
-  AnthropicContentBlockParam,
-  AnthropicMessageParam,
   AnthropicMessagesRequest,
-  AnthropicTool,
   AnthropicToolChoice,
   OpenAIChatRequest,
   OpenAIMessage,
@@ -18,21 +16,45 @@ import { isNumber, isObject, isString } from './guards';
 const TEXT_JOIN = '\n\n';
 const TOOL_ERROR_PREFIX = 'Error: ';
 const TOOL_IMAGE_NOTE = '(image output attached in the next user message)';
+const THINKING_OPEN = '<thinking>\n';
+const THINKING_CLOSE = '\n</thinking>';
+/** Blocks of tools Anthropic runs on its servers (their results all end in `_tool_result`). */
+const SERVER_BLOCKS: ReadonlySet<string> = new Set(['server_tool_use', 'mcp_tool_use', 'mcp_tool_result', 'container_upload']);
 /** OpenAI-compatible providers refuse a longer `user`. */
 const OPENAI_USER_MAX = 64;
 
 /**
- * Anthropic Messages request -> OpenAI Chat Completions request.
- * Never throws on odd input: blocks it cannot express (thinking, server tools, ...) are dropped,
- * and so are Anthropic-only knobs (top_k, thinking, cache_control, service_tier).
+ * A request the conversion would have to change to send: a role, block or source the OpenAI side has
+ * no form for. Refused whole (400, `bad_request`) rather than sent without it.
+ */
+export class UnconvertibleRequestError extends BadRequestException {}
+
+/** At most this much of a client-chosen type name goes into an error message. */
+const NAME_IN_ERROR_MAX = 40;
+
+function refuse(path: string, why: string): never {
+  throw new UnconvertibleRequestError(
+    `${path}: ${why}; an openai-format provider has no form for it, so the request is refused rather than sent without it (send it to an anthropic-format provider)`,
+  );
+}
+
+/** A client-chosen type, quoted and cut short for an error message. */
+function named(value: unknown): string {
+  if (!isString(value)) return value === undefined ? 'a block with no type' : `a ${typeof value} type`;
+  return JSON.stringify(value.length > NAME_IN_ERROR_MAX ? `${value.slice(0, NAME_IN_ERROR_MAX)}...` : value);
+}
+
+/**
+ * Anthropic Messages request -> OpenAI Chat Completions request. Every role, block and source is
+ * carried over or refused (UnconvertibleRequestError); nothing a client sent is dropped silently.
+ * Only Anthropic-only knobs are left out (top_k, thinking, cache_control, service_tier, ...).
  */
 export function toOpenAIRequest(body: AnthropicMessagesRequest, upstreamModel: string): OpenAIChatRequest {
   const messages: OpenAIMessage[] = [];
-  const system = systemText(body.system);
+  const system = systemText(body.system, 'system');
   if (system !== undefined) messages.push({ role: 'system', content: system });
-  for (const message of Array.isArray(body.messages) ? body.messages : []) {
-    messages.push(...convertMessage(message));
-  }
+  const input: unknown = body.messages;
+  if (Array.isArray(input)) input.forEach((message: unknown, i) => messages.push(...convertMessage(message, `messages[${i}]`)));
 
   const out: OpenAIChatRequest = { model: upstreamModel, messages };
   if (isNumber(body.max_tokens)) out.max_tokens = body.max_tokens;
@@ -45,14 +67,13 @@ export function toOpenAIRequest(body: AnthropicMessagesRequest, upstreamModel: s
     out.stream_options = { include_usage: true };
   }
 
-  const tools = Array.isArray(body.tools) ? body.tools.flatMap(convertTool) : [];
+  const tools = Array.isArray(body.tools) ? body.tools.map((tool, i) => convertTool(tool, `tools[${i}]`)) : [];
   // OpenAI rejects tool_choice / parallel_tool_calls without tools, so they only travel with tools.
   if (tools.length > 0) {
     out.tools = tools;
     const choice = body.tool_choice;
     if (isObject(choice)) {
-      const converted = convertToolChoice(choice);
-      if (converted !== undefined) out.tool_choice = converted;
+      out.tool_choice = convertToolChoice(choice);
       if ('disable_parallel_tool_use' in choice && choice.disable_parallel_tool_use === true) {
         out.parallel_tool_calls = false;
       }
@@ -70,153 +91,205 @@ function upstreamUser(userId: string): string {
   return `vdm-${createHash('sha256').update(userId).digest('base64url')}`;
 }
 
-function systemText(system: AnthropicMessagesRequest['system']): string | undefined {
+/** A system prompt (the top-level one, or a `system` message): a string or text blocks, joined. */
+function systemText(system: unknown, path: string): string | undefined {
+  if (system === undefined || system === null) return undefined;
   if (isString(system)) return system === '' ? undefined : system;
-  if (!Array.isArray(system)) return undefined;
-  const texts = system.flatMap((block) =>
-    isObject(block) && isString(block.text) && block.text !== '' ? [block.text] : [],
-  );
-  return texts.length > 0 ? texts.join(TEXT_JOIN) : undefined;
+  if (!Array.isArray(system)) refuse(path, 'a system prompt must be a string or text blocks');
+  const texts = (system as unknown[]).map((block, i) => {
+    if (!isObject(block) || block.type !== 'text' || !isString(block.text)) {
+      refuse(`${path}[${i}]`, `${isObject(block) ? named(block.type) : 'a non-object'} block in a system prompt (only text blocks are)`);
+    }
+    return block.text;
+  });
+  const kept = texts.filter((text) => text !== '');
+  return kept.length > 0 ? kept.join(TEXT_JOIN) : undefined;
 }
 
-function convertMessage(message: AnthropicMessageParam): OpenAIMessage[] {
-  if (!isObject(message)) return [];
-  const content = message.content;
-  if (message.role === 'assistant') {
-    if (isString(content)) return [{ role: 'assistant', content }];
-    return Array.isArray(content) ? convertAssistantBlocks(content) : [];
+function convertMessage(message: unknown, path: string): OpenAIMessage[] {
+  if (!isObject(message)) refuse(path, 'a message must be an object');
+  const content: unknown = message.content;
+  // The Claude Agent SDK sends its environment block as a system message for models other than Claude's: kept in place.
+  if (message.role === 'system') {
+    const text = systemText(content, `${path}.content`);
+    return text === undefined ? [] : [{ role: 'system', content: text }];
   }
-  if (message.role !== 'user') return [];
-  if (isString(content)) return [{ role: 'user', content }];
-  return Array.isArray(content) ? convertUserBlocks(content) : [];
+  if (message.role !== 'user' && message.role !== 'assistant') refuse(`${path}.role`, `the role ${named(message.role)}`);
+  if (!isString(content) && !Array.isArray(content)) refuse(`${path}.content`, 'content must be a string or an array of blocks');
+  const blocks = isString(content) ? undefined : (content as unknown[]);
+  if (message.role === 'assistant') return blocks === undefined ? [{ role: 'assistant', content: content as string }] : convertAssistantBlocks(blocks, `${path}.content`);
+  return blocks === undefined ? [{ role: 'user', content: content as string }] : convertUserBlocks(blocks, `${path}.content`);
 }
 
-function convertAssistantBlocks(blocks: AnthropicContentBlockParam[]): OpenAIMessage[] {
+function convertAssistantBlocks(blocks: unknown[], path: string): OpenAIMessage[] {
   const texts: string[] = [];
   const toolCalls: OpenAIToolCall[] = [];
-  for (const block of blocks) {
-    if (!isObject(block)) continue;
-    if (block.type === 'text' && isString(block.text)) {
-      if (block.text !== '') texts.push(block.text);
-    } else if (block.type === 'tool_use') {
-      toolCalls.push({
-        id: isString(block.id) ? block.id : '',
-        type: 'function',
-        function: {
-          name: isString(block.name) ? block.name : '',
-          arguments: JSON.stringify(block.input ?? {}),
-        },
-      });
+  blocks.forEach((block, i) => {
+    const at = `${path}[${i}]`;
+    if (!isObject(block)) refuse(at, 'a content block must be an object');
+    switch (block.type) {
+      case 'text':
+        if (!isString(block.text)) refuse(at, 'a text block without text');
+        if (block.text !== '') texts.push(block.text);
+        return;
+      case 'tool_use':
+        toolCalls.push({
+          id: isString(block.id) ? block.id : '',
+          type: 'function',
+          function: {
+            name: isString(block.name) ? block.name : '',
+            arguments: JSON.stringify(block.input ?? {}),
+          },
+        });
+        return;
+      case 'thinking':
+        // Earlier reasoning (a conversation moved from a Claude model) stays with its turn, marked as such; its signature is Anthropic's.
+        if (!isString(block.thinking)) refuse(at, 'a thinking block without thinking');
+        if (block.thinking !== '') texts.push(`${THINKING_OPEN}${block.thinking}${THINKING_CLOSE}`);
+        return;
+      case 'redacted_thinking':
+        return refuse(at, 'a redacted_thinking block (reasoning encrypted for Claude models)');
+      default:
+        return refuse(at, unconvertibleBlock(block.type, 'an assistant message'));
     }
-    // thinking / redacted_thinking / server tool blocks: no OpenAI equivalent, dropped.
-  }
+  });
+  // An assistant turn with no content at all has nothing to carry.
   if (texts.length === 0 && toolCalls.length === 0) return [];
   const text = texts.length > 0 ? texts.join(TEXT_JOIN) : null;
   if (toolCalls.length === 0) return [{ role: 'assistant', content: text ?? '' }];
   return [{ role: 'assistant', content: text, tool_calls: toolCalls }];
 }
 
-/** tool_result blocks become `tool` messages first (OpenAI wants them right after the tool calls), then the rest. */
-function convertUserBlocks(blocks: AnthropicContentBlockParam[]): OpenAIMessage[] {
-  const toolMessages: OpenAIMessage[] = [];
-  const toolImages: OpenAIUserPart[] = [];
-  const parts: OpenAIUserPart[] = [];
-  for (const block of blocks) {
-    if (!isObject(block)) continue;
-    if (block.type === 'tool_result') {
-      const result = convertToolResultContent(block.content);
-      let text = result.text;
-      if (result.images.length > 0) {
-        text = text === '' ? TOOL_IMAGE_NOTE : `${text}\n${TOOL_IMAGE_NOTE}`;
-        toolImages.push(...result.images);
-      }
-      if (block.is_error === true) text = `${TOOL_ERROR_PREFIX}${text}`;
-      toolMessages.push({
-        role: 'tool',
-        tool_call_id: isString(block.tool_use_id) ? block.tool_use_id : '',
-        content: text,
-      });
-    } else {
-      parts.push(...convertUserPart(block));
-    }
+/** Why a block type cannot travel: a server tool's blocks run only at Anthropic; anything else is unknown here. */
+function unconvertibleBlock(type: unknown, where: string): string {
+  if (isString(type) && (SERVER_BLOCKS.has(type) || type.endsWith('_tool_result'))) {
+    return `${named(type)}, a block of a tool Anthropic runs on its servers`;
   }
-  const userParts = [...toolImages, ...parts];
+  return `${named(type)} blocks in ${where}`;
+}
+
+/** tool_result blocks become `tool` messages first (OpenAI wants them right after the tool calls), then the rest. */
+function convertUserBlocks(blocks: unknown[], path: string): OpenAIMessage[] {
+  const toolMessages: OpenAIMessage[] = [];
+  const toolParts: OpenAIUserPart[] = [];
+  const parts: OpenAIUserPart[] = [];
+  blocks.forEach((block, i) => {
+    const at = `${path}[${i}]`;
+    if (!isObject(block)) refuse(at, 'a content block must be an object');
+    if (block.type !== 'tool_result') {
+      parts.push(...convertUserPart(block, at, 'a user message'));
+      return;
+    }
+    const result = convertToolResultContent(block.content, `${at}.content`);
+    let text = result.text;
+    if (result.parts.length > 0) {
+      text = text === '' ? TOOL_IMAGE_NOTE : `${text}\n${TOOL_IMAGE_NOTE}`;
+      toolParts.push(...result.parts);
+    }
+    if (block.is_error === true) text = `${TOOL_ERROR_PREFIX}${text}`;
+    toolMessages.push({
+      role: 'tool',
+      tool_call_id: isString(block.tool_use_id) ? block.tool_use_id : '',
+      content: text,
+    });
+  });
+  const userParts = [...toolParts, ...parts];
   if (userParts.length === 0) {
-    // A user message with no convertible content at all still keeps its turn.
+    // A user message with no content at all still keeps its turn.
     return toolMessages.length > 0 ? toolMessages : [{ role: 'user', content: '' }];
   }
   return [...toolMessages, { role: 'user', content: collapseParts(userParts) }];
 }
 
-function convertUserPart(block: AnthropicContentBlockParam): OpenAIUserPart[] {
+/** One block of user content (or of a tool result, or of a document's content). */
+function convertUserPart(block: Record<string, unknown>, path: string, where: string): OpenAIUserPart[] {
   switch (block.type) {
     case 'text':
-      return isString(block.text) ? [{ type: 'text', text: block.text }] : [];
-    case 'image': {
-      const url = imageUrl(block.source);
-      return url === undefined ? [] : [{ type: 'image_url', image_url: { url } }];
-    }
+      if (!isString(block.text)) refuse(path, 'a text block without text');
+      return [{ type: 'text', text: block.text }];
+    case 'image':
+      return [{ type: 'image_url', image_url: { url: imageUrl(block.source, `${path}.source`) } }];
     case 'document':
-      return convertDocument(block.source, block.title);
-    case 'tool_use':
-    case 'tool_result':
-    case 'thinking':
-    case 'redacted_thinking':
-    case 'server_tool_use':
-    case 'web_search_tool_result':
+      return convertDocument(block, path);
     case 'search_result':
-      return [];
+      return [{ type: 'text', text: searchResultText(block, path) }];
     default:
-      return [];
+      return refuse(path, unconvertibleBlock(block.type, where));
   }
 }
 
-function imageUrl(source: unknown): string | undefined {
-  if (!isObject(source)) return undefined;
+function imageUrl(source: unknown, path: string): string {
+  if (!isObject(source)) refuse(path, 'an image without a source');
   if (source.type === 'base64' && isString(source.data)) {
     const mediaType = isString(source.media_type) ? source.media_type : 'image/png';
     return `data:${mediaType};base64,${source.data}`;
   }
   if (source.type === 'url' && isString(source.url)) return source.url;
-  return undefined;
+  return refuse(path, `an image source of type ${named(source.type)} (only base64 and url are carried)`);
 }
 
-function convertDocument(source: unknown, title: unknown): OpenAIUserPart[] {
-  if (!isObject(source)) return [];
-  if (source.type === 'text' && isString(source.data)) return [{ type: 'text', text: source.data }];
+function convertDocument(block: Record<string, unknown>, path: string): OpenAIUserPart[] {
+  const source = block.source;
+  const title = isString(block.title) && block.title !== '' ? block.title : undefined;
+  if (!isObject(source)) refuse(`${path}.source`, 'a document without a source');
+  if (source.type === 'text' && isString(source.data)) {
+    return [{ type: 'text', text: title === undefined ? source.data : `${title}${TEXT_JOIN}${source.data}` }];
+  }
   if (source.type === 'base64' && isString(source.data)) {
     const mediaType = isString(source.media_type) ? source.media_type : 'application/pdf';
     const file: { filename?: string; file_data: string } = {
       file_data: `data:${mediaType};base64,${source.data}`,
     };
-    if (isString(title) && title !== '') file.filename = title;
+    if (title !== undefined) file.filename = title;
     return [{ type: 'file', file }];
   }
   if (source.type === 'content') {
-    if (isString(source.content)) return [{ type: 'text', text: source.content }];
+    const lead: OpenAIUserPart[] = title === undefined ? [] : [{ type: 'text', text: title }];
+    if (isString(source.content)) return [...lead, { type: 'text', text: source.content }];
     if (Array.isArray(source.content)) {
-      return (source.content as unknown[]).flatMap((b) =>
-        isObject(b) ? convertUserPart(b as unknown as AnthropicContentBlockParam) : [],
-      );
+      return [
+        ...lead,
+        ...(source.content as unknown[]).flatMap((b, i) => {
+          const at = `${path}.source.content[${i}]`;
+          if (!isObject(b)) refuse(at, 'a content block must be an object');
+          return convertUserPart(b, at, 'a document');
+        }),
+      ];
     }
   }
-  return [];
+  // url and file sources are fetched by Anthropic; an OpenAI file part needs the bytes.
+  return refuse(`${path}.source`, `a document source of type ${named(source.type)} (only text, base64 and content are carried)`);
 }
 
-function convertToolResultContent(content: unknown): { text: string; images: OpenAIUserPart[] } {
-  if (isString(content)) return { text: content, images: [] };
-  if (!Array.isArray(content)) return { text: '', images: [] };
+/** A search result (retrieved text with its origin) as plain text: title, source, then its text blocks. */
+function searchResultText(block: Record<string, unknown>, path: string): string {
+  const head = [block.title, block.source].filter((v): v is string => isString(v) && v !== '');
+  const content: unknown = block.content;
+  const texts = Array.isArray(content)
+    ? (content as unknown[]).map((b, i) => {
+        if (!isObject(b) || b.type !== 'text' || !isString(b.text)) refuse(`${path}.content[${i}]`, 'a search result holds text blocks only');
+        return b.text;
+      })
+    : [];
+  return [...head, ...texts].join(TEXT_JOIN);
+}
+
+/** A tool result's text, and the parts OpenAI takes only in a user message (images, files) that follow it. */
+function convertToolResultContent(content: unknown, path: string): { text: string; parts: OpenAIUserPart[] } {
+  if (content === undefined || content === null) return { text: '', parts: [] };
+  if (isString(content)) return { text: content, parts: [] };
+  if (!Array.isArray(content)) refuse(path, 'a tool result must hold a string or an array of blocks');
   const texts: string[] = [];
-  const images: OpenAIUserPart[] = [];
-  for (const block of content as unknown[]) {
-    if (!isObject(block)) continue;
-    if (block.type === 'text' && isString(block.text)) texts.push(block.text);
-    else if (block.type === 'image') {
-      const url = imageUrl(block.source);
-      if (url !== undefined) images.push({ type: 'image_url', image_url: { url } });
+  const parts: OpenAIUserPart[] = [];
+  (content as unknown[]).forEach((block, i) => {
+    const at = `${path}[${i}]`;
+    if (!isObject(block)) refuse(at, 'a content block must be an object');
+    for (const part of convertUserPart(block, at, 'a tool result')) {
+      if (part.type === 'text') texts.push(part.text);
+      else parts.push(part);
     }
-  }
-  return { text: texts.join(TEXT_JOIN), images };
+  });
+  return { text: texts.join(TEXT_JOIN), parts };
 }
 
 /** Text-only content goes as one string: every OpenAI-compatible server accepts that form. */
@@ -227,18 +300,21 @@ function collapseParts(parts: OpenAIUserPart[]): string | OpenAIUserPart[] {
   return parts;
 }
 
-/** Client tools only: server tools (web_search_..., code_execution_...) have no input_schema and cannot run upstream. */
-function convertTool(tool: AnthropicTool): OpenAITool[] {
-  if (!isObject(tool) || !isString(tool.name)) return [];
-  const isClientTool = tool.type === undefined || tool.type === 'custom';
-  if (!isClientTool && !isObject(tool.input_schema)) return [];
+/** Tools with a schema; Anthropic-defined ones without (web_search_..., bash_...) are refused. */
+function convertTool(tool: unknown, path: string): OpenAITool {
+  if (!isObject(tool)) refuse(path, 'a tool must be an object');
+  if (!isString(tool.name) || tool.name === '') refuse(`${path}.name`, 'a tool without a name');
+  const isClientTool = tool.type === undefined || tool.type === null || tool.type === 'custom';
+  if (!isClientTool && !isObject(tool.input_schema)) {
+    refuse(path, `the tool type ${named(tool.type)}, a tool Anthropic defines (run on its servers, or with a schema only Claude models know)`);
+  }
   const parameters = isObject(tool.input_schema) ? tool.input_schema : { type: 'object', properties: {} };
   const fn: OpenAITool['function'] = { name: tool.name, parameters };
   if (isString(tool.description) && tool.description !== '') fn.description = tool.description;
-  return [{ type: 'function', function: fn }];
+  return { type: 'function', function: fn };
 }
 
-function convertToolChoice(choice: AnthropicToolChoice): OpenAIToolChoice | undefined {
+function convertToolChoice(choice: AnthropicToolChoice): OpenAIToolChoice {
   switch (choice.type) {
     case 'auto':
       return 'auto';
@@ -247,8 +323,9 @@ function convertToolChoice(choice: AnthropicToolChoice): OpenAIToolChoice | unde
     case 'none':
       return 'none';
     case 'tool':
-      return isString(choice.name) ? { type: 'function', function: { name: choice.name } } : undefined;
+      if (!isString(choice.name)) refuse('tool_choice.name', 'a tool choice of type "tool" without a name');
+      return { type: 'function', function: { name: choice.name } };
     default:
-      return undefined;
+      return refuse('tool_choice.type', `the tool choice ${named((choice as { type?: unknown }).type)}`);
   }
 }
