@@ -140,6 +140,22 @@ export function upstreamErrorKinds(body: unknown): { type?: unknown; code?: unkn
   return { type: error.type, code: error.code ?? error.status };
 }
 
+/**
+ * A 404 that is no JSON error (`Not Found`, `Cannot POST /chat/completions`, `{"detail":"Not Found"}`):
+ * the upstream has no such API path, most often a base URL lacking its path prefix; a 404 about a
+ * model comes as a JSON error.
+ */
+export function isMissingApiPath(status: number, body: unknown): boolean {
+  if (status !== 404) return false;
+  return !isRecord(body) || (body.error === undefined && body.type === undefined && body.code === undefined);
+}
+
+/** What the client and the log get for a missing API path: the URL tried and the variable to check. */
+export function missingApiPathMessage(provider: string, url: string, baseUrlVariable: string, said: string): string {
+  const answer = said.trim() === '' ? '' : ` (${said.trim().slice(0, 100)})`;
+  return `Upstream ${provider} answered 404 Not Found${answer} to POST ${url}: it has no such API path. Check ${baseUrlVariable}: it may lack a path prefix such as /v1, or have one too many`;
+}
+
 /** An upstream HTTP error answer: its status decides; for a status no row names, its type and code. */
 export function classifyHttpError(
   status: number,

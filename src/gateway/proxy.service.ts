@@ -9,7 +9,7 @@ import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, response
 import type { ClientApi } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
 import type { MetricsContext } from '../metrics/metrics-context';
-import { brokenStreamCause, classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
+import { brokenStreamCause, classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, isMissingApiPath, missingApiPathMessage, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
 import type { ProxyRequestContext, RequestLifetime } from './request/request-orchestrator.interceptor';
 import { createAnthropicRelay } from './protocol/anthropic-relay';
 import { describeNetworkError } from './protocol/error-classification';
@@ -121,10 +121,11 @@ export class ProxyService {
     const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
     const timer = setTimeout(() => lifetime.timeOut(), limitMs);
     call.metrics.upstreamStarted();
+    const url = endpoint(route.provider, exchange.upstreamFormat, exchange.path);
     let response: Dispatcher.ResponseData;
     try {
       response = await this.upstream.send({
-        url: endpoint(route.provider, exchange.upstreamFormat, exchange.path),
+        url,
         headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers),
         body: JSON.stringify(exchange.upstreamBody),
         signal: lifetime.signal,
@@ -150,12 +151,17 @@ export class ProxyService {
       // Masked whole, before anything is cut from it: a cut could split a secret.
       const text = redact(await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => ''));
       call.metrics.upstreamFinished();
+      const errorType = classifyHttpError(response.statusCode, upstreamErrorKinds(parseJson(text))).errorType;
+      if (!route.provider.demo && isMissingApiPath(response.statusCode, parseJson(text))) {
+        const message = redact(missingApiPathMessage(route.provider.name, url, `${route.provider.name.toUpperCase()}_BASE_URL`, text));
+        throw new PassThroughError(404, JSON.stringify(errorBody(format, 404, message)), JSON_TYPE, errorType, message, headersOut);
+      }
       const answer = exchange.failure(response.statusCode, text, String(response.headers['content-type'] ?? JSON_TYPE));
       throw new PassThroughError(
         answer.status,
         answer.body,
         answer.contentType,
-        classifyHttpError(response.statusCode, upstreamErrorKinds(parseJson(text))).errorType,
+        errorType,
         `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
         headersOut,
       );
