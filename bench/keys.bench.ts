@@ -10,6 +10,7 @@ import type { ClientKey } from '../src/config/client-keys';
 import { keyDigest } from '../src/core/client-key';
 import { ROUTE_FACTS_KEY } from '../src/core/route-facts';
 import { RejectionCounter } from '../src/metrics/rejections';
+import { SYSTEM_CLOCK, TrackerService } from '../src/metrics/tracker.service';
 import { fmt, median, QUICK, table } from './support/stats';
 
 type Case = 'accepted' | 'refused' | 'refused_4kb';
@@ -38,7 +39,8 @@ const keyOf = (i: number): string => `sk-bench-client-key-${String(i).padStart(8
 
 function authenticator(n: number): Authenticator {
   const clientKeys: ClientKey[] = Array.from({ length: n }, (_, i) => ({ name: `team-${i}`, sha256: keyDigest(keyOf(i)) }));
-  return new Authenticator({ ...loadConfig({ LOG_LEVEL: 'silent' }), clientKeys }, new RejectionCounter());
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), clientKeys };
+  return new Authenticator(config, new RejectionCounter(), new TrackerService(config, SYSTEM_CLOCK));
 }
 
 function headersFor(which: Case, n: number, i: number): Record<string, string> {

@@ -6,6 +6,7 @@ import { keyDigest, KeyRing, presentedKeys } from '../core/client-key';
 import { routeFactsOf, type RouteFacts } from '../core/route-facts';
 import { keyFingerprint } from '../logging/logger';
 import { RejectionCounter, type RejectionReason } from '../metrics/rejections';
+import { TrackerService } from '../metrics/tracker.service';
 
 /** Who sent a request, as far as the gateway's keys tell. */
 export interface ClientIdentity {
@@ -17,6 +18,9 @@ export interface ClientIdentity {
   /** Fingerprint of the gateway key it used, for log correlation; never the key. */
   keyFingerprint?: string;
 }
+
+/** An open-mode client name as the gateway gives it now (older, shorter fingerprints do not count toward the cap). */
+const FINGERPRINT = /^key:[0-9a-f]{16}$/;
 
 const identities = new WeakMap<FastifyRequest, ClientIdentity>();
 
@@ -44,13 +48,17 @@ export class Authenticator {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rejections: RejectionCounter,
+    private readonly tracker: TrackerService,
   ) {
     if (config.proxyApiKey !== undefined) this.keys.add(keyDigest(config.proxyApiKey), 'default');
     for (const client of config.clientKeys) this.keys.add(client.sha256, client.name);
   }
 
-  /** Fingerprints named as clients so far (open mode), bounded by VDM_MAX_CLIENTS. */
-  private readonly fingerprints = new Set<string>();
+  /**
+   * Fingerprints named as clients so far (open mode), bounded by VDM_MAX_CLIENTS; the ones restored
+   * from the usage store count too, so a restart does not open the cap again.
+   */
+  private fingerprints?: Set<string>;
 
   /** True when the request was refused (the 401 is on its way); false to go on. */
   refused(request: FastifyRequest, reply: FastifyReply): boolean {
@@ -91,9 +99,11 @@ export class Authenticator {
     if (key === undefined) return { name: 'anonymous' };
     // 64 bits: finding a second key with the same name takes about 2^32 tries per name.
     const name = `key:${keyDigest(key).toString('hex').slice(0, 16)}`;
-    if (this.fingerprints.has(name)) return { name };
-    if (this.fingerprints.size >= this.config.maxClients) return { name: 'other' };
-    this.fingerprints.add(name);
+    // Read on the first request: the store restores the tracker before the gateway listens.
+    const fingerprints = (this.fingerprints ??= new Set([...this.tracker.clientNames()].filter((c) => FINGERPRINT.test(c))));
+    if (fingerprints.has(name)) return { name };
+    if (fingerprints.size >= this.config.maxClients) return { name: 'other' };
+    fingerprints.add(name);
     return { name };
   }
 

@@ -207,6 +207,11 @@ export class TrackerService {
     for (const handle of this.active.values()) yield handle.record;
   }
 
+  /** Every client name counted so far, restored ones included. */
+  clientNames(): Iterable<string> {
+    return this.lastAccessed.clients.keys();
+  }
+
   /** Which models have buckets of their own (VDM_MAX_MODELS_PER_PROVIDER), and how many requests folded into `other`. */
   get models(): ModelCapView {
     return this.modelCap;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
@@ -102,6 +103,28 @@ describe('open mode (no gateway key)', () => {
       'other',
       `key:${sha256('client-key-one').slice(0, 16)}`,
     ]);
+  });
+});
+
+describe('open mode (no gateway key) across restarts', () => {
+  it('counts the client names restored from the usage store toward VDM_MAX_CLIENTS; older 8-hex names do not count', async () => {
+    const store = { VDM_STORE: `sqlite:${join(dir, 'open-cap.db')}`, VDM_INSTANCE_ID: 'gw-a', VDM_STORE_FLUSH_MS: '20', VDM_MAX_CLIENTS: '3' };
+    const name = (key: string): string => `key:${sha256(key).slice(0, 16)}`;
+    gw = await boot(store);
+    for (const key of ['cap-key-1', 'cap-key-2', 'cap-key-3', 'cap-key-4']) await openai(key).chat.completions.create(chat);
+    expect((await traces()).map((t) => t.client)).toEqual([name('cap-key-1'), name('cap-key-2'), name('cap-key-3'), 'other']);
+    await gw.close();
+
+    // A name an older gateway gave (8 hex): history, not one of today's clients.
+    const db = new Database(join(dir, 'open-cap.db'));
+    db.prepare('UPDATE usage_hourly SET client = ? WHERE client = ?').run('key:0123abcd', name('cap-key-3'));
+    db.close();
+
+    gw = await boot(store);
+    for (const key of ['cap-key-5', 'cap-key-6', 'cap-key-1', 'cap-key-3']) await openai(key).chat.completions.create(chat);
+    expect((await traces()).slice(-4).map((t) => t.client)).toEqual([name('cap-key-5'), 'other', name('cap-key-1'), 'other']);
+    const totals = (await (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json()) as { clients: Record<string, unknown> };
+    expect(Object.keys(totals.clients).filter((c) => /^key:[0-9a-f]{16}$/.test(c))).toHaveLength(3);
   });
 });
 
