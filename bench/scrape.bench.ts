@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/app-config';
 import { PrometheusExporter } from '../src/metrics/prometheus-exporter.service';
+import { CountTokensCounter } from '../src/metrics/count-tokens';
 import { RejectionCounter } from '../src/metrics/rejections';
 import { SYSTEM_CLOCK, TrackerService } from '../src/metrics/tracker.service';
 import { fmt, QUICK, summarize, table } from './support/stats';
@@ -32,7 +33,7 @@ export async function runScrapeBench(): Promise<ScrapeResult> {
   writeFileSync(prices, 'prices:\n  - {provider: openai, model: "model-*", input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}\n');
   const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', VDM_PRICES_FILE: prices });
   const tracker = new TrackerService(config, SYSTEM_CLOCK);
-  const exporter = new PrometheusExporter(tracker, new RejectionCounter());
+  const exporter = new PrometheusExporter(tracker, new RejectionCounter(), new CountTokensCounter());
   let n = 0;
   const one = (model: number, client: number, streaming: boolean): void => {
     const handle = tracker.begin({ requestId: `r${n++}`, provider: 'openai', openaiModel: `model-${model}`, isStreaming: streaming, client: `team-${client}` });

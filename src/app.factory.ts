@@ -11,6 +11,7 @@ import { Redactor } from './core/redact';
 import { GlobalExceptionFilter } from './common/global-exception.filter';
 import { installJsonBodyParser } from './common/json-body';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+import { CountTokensCounter } from './metrics/count-tokens';
 import { RequestOrchestrator } from './gateway/request/request-orchestrator.interceptor';
 import { createLogging, PinoNestLogger, type Logging } from './logging/logger';
 
@@ -54,7 +55,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // The JSON parser is the gateway's own (installJsonBodyParser); the API takes nothing else.
     bodyParser: false,
   });
-  app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes));
+  app.useGlobalFilters(new GlobalExceptionFilter(app.get(RequestOrchestrator), config.bodyLimitBytes, app.get(CountTokensCounter)));
   const fastify = app.getHttpAdapter().getInstance();
   installJsonBodyParser(fastify);
   const shutdown = app.get(GracefulShutdown);

@@ -23,6 +23,11 @@ function fastifyClientError(exception: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
+/** Where a count_tokens call that ends in an error is counted (contract section 12). */
+export interface CountedCallAccounting {
+  failed(request: FastifyRequest): void;
+}
+
 /** Where a request refused before its handler is accounted (the gateway's request orchestrator). */
 export interface RefusalAccounting {
   accountRefused(request: FastifyRequest, reply: FastifyReply, errorType: ErrorType, message: string): void;
@@ -34,6 +39,7 @@ export class GlobalExceptionFilter implements ExceptionFilter {
   constructor(
     private readonly orchestrator: RefusalAccounting,
     private readonly bodyLimitBytes: number,
+    private readonly countedCalls: CountedCallAccounting,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
@@ -45,6 +51,8 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       return;
     }
     const facts = routeFactsOf(request.routeOptions.config);
+    // A count_tokens call: whether its handler threw or its body was refused, one error in its own counter.
+    if (facts.counted !== undefined) this.countedCalls.failed(request);
     // Refused before any handler ran (unparsable JSON, a body over the limit, too slow, aborted): still counted.
     if (facts.api !== undefined) {
       if (request.raw.socket?.destroyed === true) {

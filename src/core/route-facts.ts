@@ -6,6 +6,9 @@
 /** The client APIs whose requests are accounted (contract section 1, `api`). */
 export type ClientApi = 'anthropic_messages' | 'openai_chat' | 'openai_responses' | 'openai_embeddings';
 
+/** Calls of a client API that are answered but are not usage: each is counted in its own counter (contract section 12). */
+export type CountedApi = 'anthropic_count_tokens';
+
 /** The error body format clients of a route expect. */
 export type ErrorFormat = 'anthropic' | 'openai' | 'generic';
 
@@ -20,6 +23,8 @@ export interface RouteFacts {
   errors: ErrorFormat;
   /** Set on proxy routes: requests to them are usage and are accounted. */
   api?: ClientApi;
+  /** Set on routes whose calls are counted apart from usage (count_tokens). */
+  counted?: CountedApi;
 }
 
 /** The key under which the facts travel in Fastify's per-route `config`. */

@@ -1,6 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
-import { errorFormatOf, ROUTE_FACTS_KEY, type ClientApi, type ErrorFormat, type RouteFacts } from './route-facts';
+import { errorFormatOf, ROUTE_FACTS_KEY, type ClientApi, type CountedApi, type ErrorFormat, type RouteFacts } from './route-facts';
 
 /** Nest metadata key, for readers that go through the Reflector. */
 export const ROUTE_FACTS = 'vdm:route-facts';
@@ -16,8 +16,11 @@ export const Route = (facts: RouteFacts): MethodDecorator =>
 /** A proxied client API: needs the key, answers errors in that API's format, and is accounted. */
 export const ProxyRoute = (api: ClientApi): MethodDecorator => Route({ access: 'key', errors: errorFormatOf(api), api });
 
-/** Another route of a client API (count_tokens, models): needs the key, that API's error format, not usage. */
+/** Another route of a client API (models): needs the key, that API's error format, not usage. */
 export const ApiRoute = (errors: ErrorFormat): MethodDecorator => Route({ access: 'key', errors });
+
+/** A client API call that is not usage (count_tokens): needs the key, Anthropic errors, counted in its own counter. */
+export const CountedRoute = (counted: CountedApi): MethodDecorator => Route({ access: 'key', errors: 'anthropic', counted });
 
 /** Open to anyone, whatever keys are configured. */
 export const PublicRoute = (): MethodDecorator => Route({ access: 'public', errors: 'generic' });

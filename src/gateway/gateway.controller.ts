@@ -1,6 +1,7 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res, UseInterceptors } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
-import { ApiRoute, ProxyRoute } from '../core/route.decorator';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req, Res, UseInterceptors } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiRoute, CountedRoute, ProxyRoute } from '../core/route.decorator';
+import { CountTokensCounter } from '../metrics/count-tokens';
 import { ProxyContext, RequestOrchestrator, type ProxyRequestContext } from './request/request-orchestrator.interceptor';
 import { ModelsService, type ModelEntry, type ModelList } from './models.service';
 import { ProxyService, type ProxyResponse } from './proxy.service';
@@ -19,6 +20,7 @@ export class GatewayController {
   constructor(
     private readonly proxy: ProxyService,
     private readonly models: ModelsService,
+    private readonly countTokensCalls: CountTokensCounter,
   ) {}
 
   @Post('messages')
@@ -34,16 +36,17 @@ export class GatewayController {
     return send(reply, await this.proxy.messages(body, headers, call));
   }
 
-  /** Not a model call: answered, but not counted as a request in the metrics. */
+  /** Not a model call: answered, and counted apart from requests, tokens and cost (vdm_count_tokens_requests_total). */
   @Post('messages/count_tokens')
-  @ApiRoute('anthropic')
+  @CountedRoute('anthropic_count_tokens')
   @HttpCode(200)
   async countTokens(
     @Body() body: unknown,
     @Headers() headers: ClientHeaders,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ProxyResponse['body']> {
-    return send(reply, await this.proxy.countTokens(body, headers));
+    return send(reply, await this.proxy.countTokens(body, headers, this.countTokensCalls.begin(request)));
   }
 
   @Post('chat/completions')

@@ -8,6 +8,7 @@ import { modelNameProblem } from '../core/bounded-text';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
 import type { ClientApi } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
+import type { CountTokensCall } from '../metrics/count-tokens';
 import type { MetricsContext } from '../metrics/metrics-context';
 import { brokenStreamCause, classifyHttpError, classifyInBandError, CLIENT_LEFT, GATEWAY_TIMED_OUT, isMissingApiPath, missingApiPathMessage, networkCause, upstreamErrorKinds, type NetworkCause } from '../core/error-table';
 import type { ProxyRequestContext, RequestLifetime } from './request/request-orchestrator.interceptor';
@@ -194,12 +195,15 @@ export class ProxyService {
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */
-  async countTokens(rawBody: unknown, headers: Record<string, string | string[] | undefined>): Promise<ProxyResponse> {
+  async countTokens(rawBody: unknown, headers: Record<string, string | string[] | undefined>, call: CountTokensCall): Promise<ProxyResponse> {
     const body = validateBody(rawBody, 'anthropic_messages');
     const route = this.resolve(body.model);
+    call.routed(route.provider.name);
     const redact = this.redactor.forRequest(clientKeyOf(headers));
     if (!speaks(route.provider, 'anthropic')) {
-      return { contentType: JSON_TYPE, body: JSON.stringify({ input_tokens: estimateInputTokens(body) }) };
+      const estimate = JSON.stringify({ input_tokens: estimateInputTokens(body) });
+      call.finish('ok');
+      return { contentType: JSON_TYPE, body: estimate };
     }
     const timeout = AbortSignal.timeout(this.config.requestTimeoutMs);
     let response: Dispatcher.ResponseData;
@@ -225,6 +229,7 @@ export class ProxyService {
       const masked = redact(text);
       throw new PassThroughError(response.statusCode, masked, JSON_TYPE, classifyHttpError(response.statusCode, upstreamErrorKinds(parseJson(text))).errorType, summarize(masked));
     }
+    call.finish('ok');
     return { contentType: JSON_TYPE, body: text };
   }
 

@@ -5,6 +5,7 @@ import { LOGGING_MODE } from '../logging/logging.module';
 import { DISABLED_MESSAGE, DISABLED_SUGGESTION } from './active-requests.hub';
 import { foldAscii, Glob } from '../core/glob';
 import type { RunningTotalsFilter } from './calculations/wildcard';
+import { CountTokensCounter } from './count-tokens';
 import type { LogsQuery } from './dto/logs.query';
 import type { RunningTotalsQuery } from './dto/running-totals.query';
 import { wireClientSeries, wireRunningTotals, wireSeries, type WireActiveRow, type WireTrace } from './format/wire';
@@ -49,6 +50,7 @@ export class MetricsReportService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGING_MODE) private readonly loggingMode: LoggingMode,
+    private readonly countTokens: CountTokensCounter,
   ) {}
 
   /** The price of the provider/model asked for, or of every one seen so far (filtered by the globs given). */
@@ -78,7 +80,7 @@ export class MetricsReportService {
       model: query.model ? new Glob(query.model) : undefined,
       client: query.client ? new Glob(query.client) : undefined,
     };
-    const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'));
+    const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'), this.countTokens.requests);
     if (asJson) return { contentType: JSON_TYPE, body: JSON.stringify({ ...doc, series: wireSeries(doc), client_series: wireClientSeries(doc) }) };
     const described = [
       query.provider ? `provider=${query.provider}` : undefined,

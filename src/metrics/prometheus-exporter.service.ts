@@ -9,6 +9,7 @@ import {
 } from 'prom-client';
 import { FAMILIES, prometheusSamples, type FamilyKey, type FamilySamples, type FamilySpec, type Sample } from './format/prometheus';
 import type { RenderedReport } from './metrics-report.service';
+import { CountTokensCounter } from './count-tokens';
 import { RejectionCounter } from './rejections';
 import { TrackerService } from './tracker.service';
 
@@ -72,6 +73,7 @@ export class PrometheusExporter {
   constructor(
     private readonly tracker: TrackerService,
     private readonly rejections: RejectionCounter,
+    private readonly countTokens: CountTokensCounter,
   ) {
     this.registerFamilies(this.text);
     this.registerFamilies(this.openMetrics);
@@ -121,5 +123,12 @@ export class PrometheusExporter {
       () => this.rejections.entries().map(([reason, value]) => ({ labels: { reason }, value })),
     );
     registry.registerMetric(rejected as unknown as Metric);
+    const countTokens = new ScrapedFamily(
+      'vdm_count_tokens_requests_total',
+      'POST /v1/messages/count_tokens calls by provider and outcome (ok, error); not usage, so in no other family.',
+      'counter',
+      () => this.countTokens.entries().map(({ provider, outcome, value }) => ({ labels: { provider, outcome }, value })),
+    );
+    registry.registerMetric(countTokens as unknown as Metric);
   }
 }

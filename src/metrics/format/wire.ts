@@ -100,6 +100,8 @@ export interface WireSummary {
   average_overhead_ms: number;
   total_cost_usd: number;
   total_unpriced_requests: number;
+  /** count_tokens calls since start (contract section 12): not requests, so in no other figure; no filter applies. */
+  count_tokens_requests: number;
 }
 
 export interface WireClient {
@@ -115,7 +117,7 @@ export interface WireRunningTotals {
 
 const iso = (unix: number | undefined): string | null => (unix === undefined ? null : isoSeconds(unix));
 
-export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
+export function wireRunningTotals(tree: RunningTotalsTree, countTokensRequests = 0): WireRunningTotals {
   const s = wireSection(tree.summary);
   const providers: Record<string, WireProvider> = {};
   for (const [name, node] of tree.providers) {
@@ -146,6 +148,7 @@ export function wireRunningTotals(tree: RunningTotalsTree): WireRunningTotals {
       average_overhead_ms: s.average_overhead_ms,
       total_cost_usd: s.cost_usd,
       total_unpriced_requests: s.unpriced_requests,
+      count_tokens_requests: countTokensRequests,
     },
     providers,
     clients,
