@@ -416,7 +416,8 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     const gw = await gateway(upstreamEnv({ OPENROUTER_API_KEY: 'sk-or-upstream-test', OPENROUTER_BASE_URL: `${fake.url}/v1`, ...storeEnv() }));
     const session = 'ci-nightly/run-20260131-0412/shard-07/retry-2/6f1c2a9e-3b7d-4e8a-9c51-0d2e4f6a8b13';
     const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
-    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-vdm-session': session } });
+    const user = 'user_8f14e45fceea167a5a36dedd4bea2543_account_2b1c9d0e-5f7a-4c3b-9e21-7a6d4c8b0f15';
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-vdm-session': session, 'x-vdm-user': user } });
     const models = [
       'openrouter:anthropic/claude-3-5-sonnet:context-flash',
       'openrouter:meta-llama/llama-3.1-405b-instruct:nitro',
@@ -452,6 +453,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await page.click('#usage-sessions-grid tbody tr button.link', { timeout: WAIT });
     await expect.poll(() => page.locator('#session-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
     await expect.poll(() => page.locator('#usage-models-grid tbody tr').count(), { timeout: WAIT }).toBe(models.length + 1);
+    await expect.poll(() => page.locator('#usage-users-grid tbody tr').count(), { timeout: WAIT }).toBe(1);
 
     for (const width of [1024, 1280, 1600]) {
       await page.setViewportSize({ width, height: 1100 });
@@ -503,7 +505,21 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
       });
       expect(grids.map((g) => g.id).sort()).toEqual([
         'active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'session-grid', 'traces-grid', 'usage-clients-grid', 'usage-models-grid', 'usage-sessions-grid',
+        'usage-users-grid',
       ]);
+      // Both request grids say which API, who (client, user, session) and what it cost, at every width.
+      for (const id of ['active-grid', 'traces-grid']) {
+        const labels = grids.find((g) => g.id === id)!.columns.map((c) => c.label.replace(/[↕↑↓]/g, '').trim());
+        expect(labels, `${id} at ${width} px`).toEqual(expect.arrayContaining(['API', 'Model', 'Client', 'User', 'Session', 'Duration', 'Output', 'Cost']));
+      }
+      const traceCells = (label: string) => grids.find((g) => g.id === 'traces-grid')!.columns.find((c) => c.label.includes(label))!.cells;
+      expect(traceCells('User').some((c) => c.title === user)).toBe(true);
+      expect(traceCells('Session').some((c) => c.title === session)).toBe(true);
+      expect(traceCells('Client').every((c) => c.text !== '' && c.text !== '—')).toBe(true);
+      expect(traceCells('API').map((c) => c.text)).toEqual(expect.arrayContaining(['messages', 'chat']));
+      const activeCells = (label: string) => grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label.includes(label))!.cells;
+      expect(activeCells('User').map((c) => c.title)).toEqual(models.map(() => user));
+      expect(activeCells('Session').map((c) => c.title)).toEqual(models.map(() => session));
       for (const grid of grids) {
         const where = `${grid.id} at ${width} px`;
         // Fits its panel: nothing hides behind a horizontal scroll.
@@ -520,9 +536,10 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
         }
       }
       // At 1024 px the models grid leaves out its stream / sync split (the switch above shows it); nothing else is left out.
+      // The request grids' detail columns give way below 1440 and 1280 px.
       expect(Object.fromEntries(grids.map((g) => [g.id, g.hidden]))).toEqual({
-        'active-grid': 0, 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'clients-grid': 0, 'errors-grid': 0, 'traces-grid': 0,
-        'usage-models-grid': 0, 'usage-clients-grid': 0, 'usage-sessions-grid': 0, 'session-grid': 0,
+        'active-grid': { 1024: 6, 1280: 4, 1600: 0 }[width], 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'clients-grid': 0, 'errors-grid': 0,
+        'traces-grid': { 1024: 5, 1280: 2, 1600: 0 }[width], 'usage-models-grid': 0, 'usage-clients-grid': 0, 'usage-sessions-grid': 0, 'usage-users-grid': 0, 'session-grid': 0,
       });
       const modelCells = grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label === 'Model')!.cells;
       // Each in-flight row names its model, whole in the tooltip however narrow the column.
@@ -600,6 +617,49 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect((await order()).at(-1)).toBe('house-model-7');
     await page.click('#models-grid th[data-key="cost_usd"] button');
     expect((await order()).at(-1)).toBe('house-model-7');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('answers on the first screen what was spent today, this month and by whom; the recent grid shows 20 rows, more on demand', async () => {
+    const gw = await gateway(upstreamEnv(storeEnv()));
+    fake.script({ text: TEXT, usage: { input: 1000, output: 100 } });
+    const keys = ['sk-first-screen-alpha-1', 'sk-first-screen-beta-22'];
+    for (let i = 0; i < 25; i++) {
+      const openai = new OpenAI({ apiKey: keys[i % 2], baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-vdm-user': `user-${i % 3}` } });
+      await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    }
+    const totals = await storeCaughtUp(gw);
+    expect(totals.total_cost_usd).toBeGreaterThan(0);
+
+    const { page, context, problems } = await openPage();
+    for (const viewport of [{ width: 1024, height: 768 }, { width: 1280, height: 800 }]) {
+      await page.setViewportSize(viewport);
+      await page.goto(`${gw.url}/dashboard/`);
+      await waitLive(page);
+      await expect.poll(() => page.locator('#usage-clients-grid tbody tr').count(), { timeout: WAIT }).toBe(2);
+      await expect.poll(() => page.locator('#usage-users-grid tbody tr').count(), { timeout: WAIT }).toBe(3);
+      await shot(page, `13-first-screen-${viewport.width}`);
+      // Above the fold: the usage panel with today's and this month's spend, and the head of Usage by client.
+      const top = async (selector: string) => (await page.locator(selector).boundingBox())!;
+      for (const selector of ['#usage', '#usage-spend', '#usage-hourly', '#usage-clients-grid thead']) {
+        const box = await top(selector);
+        expect(box.y + (selector === '#usage' ? 0 : box.height), `${selector} at ${viewport.width} px`).toBeLessThanOrEqual(viewport.height);
+      }
+      // Everything so far happened today, and this month: both say the whole cost, exact in the tooltip.
+      for (const which of ['today', 'month']) {
+        const strong = page.locator(`#usage-spend [data-spend="${which}"] strong`);
+        await expect.poll(() => strong.getAttribute('title'), { timeout: WAIT }).toMatch(/^\$/);
+        expect(nanoOf(await strong.getAttribute('title')), which).toBe(nano(totals.total_cost_usd));
+        expect(await strong.textContent()).toBe(await cell(page, '[data-metric="cost"] .value'));
+      }
+      // The recent grid: the newest 20, and a way to see the rest.
+      await expect.poll(() => page.locator('#traces-grid tbody tr').count(), { timeout: WAIT }).toBe(20);
+      expect(await page.locator('#traces-more-row').isVisible()).toBe(true);
+      await page.click('#traces-more');
+      await expect.poll(() => page.locator('#traces-grid tbody tr').count(), { timeout: WAIT }).toBe(25);
+      expect(await page.locator('#traces-more-row').isVisible()).toBe(false);
+    }
+    void context;
     expect(problems).toEqual([]);
   }, 60_000);
 

@@ -4,7 +4,7 @@
 // the Usage panels (usage.js) read the usage store's history.
 import * as fmt from './format.js';
 import { $, badge, cssVar, el } from './dom.js';
-import { costCol, countCol, errorCount, makeGrid, modelOf, numCol, renderGrid, requestCols } from './grid.js';
+import { apiCol, apiName, costCol, countCol, errorCount, makeGrid, modelOf, numCol, renderGrid, requestCols, whoCols } from './grid.js';
 import { AuthRequired, createApi, endpoint } from './http.js';
 import { backoffDelay, readSse } from './sse.js';
 import { createUsagePanel, USAGE_REFRESH_MS } from './usage.js';
@@ -24,7 +24,11 @@ const REFRESH_MS = 10000;
 const WATCHDOG_MS = 75000;
 
 const TOTALS_URL = endpoint('running-totals?format=json&include_active=false');
-const LOGS_URL = endpoint('logs?limit_errors=25&limit_traces=50');
+/** The recent grid starts short, so the usage panels below stay near the top; "Show more" adds pages. */
+const TRACES_FIRST = 20;
+const TRACES_PAGE = 100;
+const MAX_TRACES = 2000;
+const logsUrl = () => endpoint(`logs?limit_errors=25&limit_traces=${state.tracesLimit}`);
 const ACTIVE_URL = endpoint('active-requests');
 const STREAM_URL = endpoint('active-requests/stream');
 
@@ -55,6 +59,9 @@ const state = {
   mode: 'total',
   totals: null,
   logs: null,
+  /** Recent requests shown, and asked of the gateway (one more than shown tells whether there are more). */
+  tracesShown: TRACES_FIRST,
+  tracesLimit: TRACES_FIRST + 1,
   disabled: false,
   locked: false,
   tickMs: Number(local?.getItem(TICK_STORAGE)) || DEFAULT_TICK_MS,
@@ -280,28 +287,40 @@ async function pollLoop(signal) {
 
 // ------------------------------------------------------------------ active requests grid
 
+/** The active grid's columns, in the order of its header: [key, class]. */
 const ACTIVE_COLUMNS = [
-  ['provider'], ['model'], ['mode'], ['duration', 'num'], ['input_tokens', 'num'], ['output_tokens', 'num'],
-  ['cache_read_tokens', 'num'], ['cache_creation_tokens', 'num'], ['tool_calls', 'num'], ['message_count', 'num'],
-  ['request_size', 'num'], ['cost_usd', 'num'],
+  ['provider'], ['api'], ['model'], ['client'], ['user'], ['session'], ['mode', 'col-lg'], ['duration', 'num'], ['input_tokens', 'num'],
+  ['output_tokens', 'num'], ['cache_read_tokens', 'num col-lg'], ['cache_creation_tokens', 'num col-xl'], ['tool_calls', 'num col-xl'],
+  ['message_count', 'num col-xl'], ['request_size', 'num col-xl'], ['cost_usd', 'num'],
 ];
+
+/** Each active row's cells by column key. */
+const entryCells = new WeakMap();
 
 function buildActiveRow(row) {
   const tr = el('tr', 'row-new');
   tr.dataset.requestId = row.request_id;
   tr.dataset.provider = row.provider ?? '';
+  const cells = {};
   for (const [col, cls] of ACTIVE_COLUMNS) {
     const td = el('td', cls);
     td.dataset.col = col;
     tr.append(td);
+    cells[col] = td;
   }
-  const cells = tr.children;
-  cells[0].append(badge(row.provider));
+  entryCells.set(tr, cells);
+  cells.provider.append(badge(row.provider));
+  cells.api.textContent = apiName(row.api);
+  cells.api.title = row.api ?? 'unknown';
   const model = row.resolved_model || row.model || row.requested_model || 'unknown';
-  cells[1].textContent = model;
-  cells[1].title = row.requested_model && row.requested_model !== model ? `${model} (requested as ${row.requested_model})` : model;
-  cells[2].append(el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync'));
-  cells[3].title = `started ${fmt.fullDate(row.start_time)}`;
+  cells.model.textContent = model;
+  cells.model.title = row.requested_model && row.requested_model !== model ? `${model} (requested as ${row.requested_model})` : model;
+  for (const key of ['client', 'user', 'session']) {
+    cells[key].textContent = row[key] ?? '—';
+    cells[key].title = row[key] ?? `no ${key}`;
+  }
+  cells.mode.append(el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync'));
+  cells.duration.title = `started ${fmt.fullDate(row.start_time)}`;
   tr.addEventListener('animationend', () => tr.classList.remove('row-new'), { once: true });
   return tr;
 }
@@ -330,17 +349,17 @@ function setOutput(td, row) {
 
 function updateActiveRow(entry) {
   const { row, tr } = entry;
-  const cells = tr.children;
-  setCount(cells[4], row.input_tokens);
-  setOutput(cells[5], row);
-  setCount(cells[6], row.cache_read_tokens);
-  setCount(cells[7], row.cache_creation_tokens);
-  setCount(cells[8], row.tool_calls);
-  setCount(cells[9], row.message_count);
-  setText(cells[10], fmt.bytes(row.request_size));
-  setText(cells[11], fmt.usd(row.cost_usd));
-  setTitle(cells[11], fmt.usdExact(row.cost_usd));
-  setText(cells[3], fmt.elapsed(elapsedOf(entry)));
+  const cells = entryCells.get(tr);
+  setCount(cells.input_tokens, row.input_tokens);
+  setOutput(cells.output_tokens, row);
+  setCount(cells.cache_read_tokens, row.cache_read_tokens);
+  setCount(cells.cache_creation_tokens, row.cache_creation_tokens);
+  setCount(cells.tool_calls, row.tool_calls);
+  setCount(cells.message_count, row.message_count);
+  setText(cells.request_size, fmt.bytes(row.request_size));
+  setText(cells.cost_usd, fmt.usd(row.cost_usd));
+  setTitle(cells.cost_usd, fmt.usdExact(row.cost_usd));
+  setText(cells.duration, fmt.elapsed(elapsedOf(entry)));
 }
 
 const elapsedOf = (entry) => entry.baseMs + (performance.now() - entry.at);
@@ -405,7 +424,7 @@ function renderActiveCount() {
 }
 
 function tick() {
-  for (const entry of state.active.values()) setText(entry.tr.children[3], fmt.elapsed(elapsedOf(entry)));
+  for (const entry of state.active.values()) setText(entryCells.get(entry.tr).duration, fmt.elapsed(elapsedOf(entry)));
   renderLastAccess();
 }
 
@@ -424,7 +443,7 @@ async function refreshNow() {
   }
   state.refreshing = true;
   try {
-    const [totalsResponse, logsResponse] = await Promise.all([api(TOTALS_URL), api(LOGS_URL)]);
+    const [totalsResponse, logsResponse] = await Promise.all([api(TOTALS_URL), api(logsUrl())]);
     if (!totalsResponse.ok) throw new Error(`running-totals answered HTTP ${totalsResponse.status}`);
     const totals = await totalsResponse.json();
     if (totals.disabled) {
@@ -632,18 +651,33 @@ const errorsGrid = makeGrid($('#errors-grid'), [
 ], { key: 'ts', dir: -1 });
 errorsGrid.rowAttrs = (row) => ({ requestId: row.request_id });
 
+const [statusCol, providerCol, modelCol, modeCol, durationCol, inputCol, outputCol, cacheReadCol, cacheWriteCol] = requestCols();
 const tracesGrid = makeGrid($('#traces-grid'), [
-  timeCol,
-  ...requestCols(),
-  countCol('tool_call_count', 'Tools', { col: 'c-small' }),
+  { ...timeCol, col: 'c-clock', render: (row) => fmt.clock24(row.ts) }, statusCol, { ...providerCol, cls: 'col-lg' }, apiCol(),
+  { ...modelCol, title: (row) => `${row.provider ?? 'unknown'}:${modelOf(row)}` }, ...whoCols(),
+  { ...modeCol, cls: 'col-lg' }, durationCol, inputCol, outputCol,
+  { ...cacheReadCol, cls: 'col-lg' }, { ...cacheWriteCol, cls: 'col-xl' },
+  countCol('tool_call_count', 'Tools', { col: 'c-small', cls: 'col-xl' }),
+  costCol(),
 ], { key: 'ts', dir: -1 });
 tracesGrid.rowAttrs = (row) => ({ requestId: row.request_id });
 
 function renderLogs() {
   if (!state.logs) return;
   renderGrid(errorsGrid, state.logs.errors ?? []);
-  renderGrid(tracesGrid, state.logs.traces ?? []);
+  const traces = state.logs.traces ?? [];
+  renderGrid(tracesGrid, traces.slice(0, state.tracesShown));
+  // One more is asked than shown: its presence says there is more.
+  $('#traces-more-row').hidden = traces.length <= state.tracesShown;
+  $('#traces-shown').textContent = traces.length ? `newest ${fmt.num(Math.min(traces.length, state.tracesShown))}` : '';
 }
+
+$('#traces-more').addEventListener('click', () => {
+  state.tracesShown = Math.min(MAX_TRACES, state.tracesShown + TRACES_PAGE);
+  state.tracesLimit = Math.min(MAX_TRACES, state.tracesShown + 1);
+  renderLogs();
+  scheduleRefresh(0);
+});
 
 // ------------------------------------------------------------------ usage history
 

@@ -117,3 +117,22 @@ export const requestCols = () => [
   countCol('cache_read_tokens', 'Cache read'),
   countCol('cache_creation_tokens', 'Cache write'),
 ];
+
+/** The client APIs by a short name (the full one in the tooltip). */
+const API_NAMES = {
+  anthropic_messages: 'messages',
+  openai_chat: 'chat',
+  openai_responses: 'responses',
+  openai_embeddings: 'embeddings',
+};
+export const apiName = (api) => (api ? (API_NAMES[api] ?? api) : '—');
+
+export const apiCol = () => ({ key: 'api', label: 'API', col: 'c-api', render: (row) => apiName(row.api), title: (row) => row.api ?? 'unknown' });
+
+/** Who sent a request: its client (key name or fingerprint), and the user and session it named ("—" when none). */
+export const whoCols = () =>
+  [
+    ['client', 'Client', 'The client key\'s name or fingerprint', 'c-client'],
+    ['user', 'User', 'The end user the request named', 'c-who'],
+    ['session', 'Session', 'The session the request named', 'c-who'],
+  ].map(([key, label, hint, col]) => ({ key, label, col, hint, render: (row) => row[key] ?? '—', title: (row) => row[key] ?? `no ${key}` }));

@@ -143,6 +143,12 @@ export function createUsagePanel({ api, onAuthRequired }) {
   ], { key: 'cost_usd', dir: -1 });
   clientsGrid.rowAttrs = (row) => ({ client: row.client ?? 'unknown' });
 
+  const usersGrid = makeGrid($('#usage-users-grid'), [
+    { key: 'user', label: 'User', col: 'c-wide', title: (row) => row.user },
+    ...usageCols,
+  ], { key: 'cost_usd', dir: -1 });
+  usersGrid.rowAttrs = (row) => ({ user: row.user });
+
   const sessionsGrid = makeGrid($('#usage-sessions-grid'), [
     {
       key: 'session', label: 'Session', col: 'c-wide',
@@ -216,13 +222,18 @@ export function createUsagePanel({ api, onAuthRequired }) {
       const dayFrom = (Math.floor(nowS / DAY_S) - (DAYS - 1)) * DAY_S;
       const range = RANGES[state.range];
       const selected = state.session;
-      const [hourly, daily, models, clients, sessions, session] = await Promise.all([
+      const now = new Date(nowS * 1000);
+      const monthFrom = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) / 1000;
+      const [hourly, daily, models, clients, sessions, session, users, today, month] = await Promise.all([
         chartRows(iso(hourFrom), 'hour'),
         chartRows(iso(dayFrom), 'day'),
         usage({ from: range.from, group_by: 'provider,model' }),
         usage({ from: range.from, group_by: 'client' }),
         usage({ from: range.from, group_by: 'session' }),
         selected === null ? null : Promise.all([sessionTotal(selected), loadSession(selected)]),
+        usage({ from: range.from, group_by: 'user' }),
+        usage({ from: iso(Math.floor(nowS / DAY_S) * DAY_S) }),
+        usage({ from: iso(monthFrom) }),
       ]);
       state.hourly = buckets(hourly.rows, 'hour', hourFrom, HOUR_S, HOURS);
       state.daily = buckets(daily.rows, 'day', dayFrom, DAY_S, DAYS);
@@ -234,10 +245,15 @@ export function createUsagePanel({ api, onAuthRequired }) {
       renderGrid(modelsGrid, models.rows.map(withTokens));
       renderGrid(clientsGrid, clients.rows.map(withTokens));
       renderClientChoice(clients.rows);
-      const named = sessions.rows.filter((r) => r.session !== null).map(withTokens);
-      const top = [...named].sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests).slice(0, SESSIONS_SHOWN);
-      renderGrid(sessionsGrid, top);
-      $('#usage-sessions-count').textContent = named.length > top.length ? `top ${top.length} of ${fmt.num(named.length)} by cost` : '';
+      renderSpend('today', today.totals);
+      renderSpend('month', month.totals);
+      const named = (rows, key) => rows.filter((r) => r[key] !== null).map(withTokens);
+      const topUsers = top(named(users.rows, 'user'));
+      renderGrid(usersGrid, topUsers.rows);
+      $('#usage-users-count').textContent = topUsers.note;
+      const topSessions = top(named(sessions.rows, 'session'));
+      renderGrid(sessionsGrid, topSessions.rows);
+      $('#usage-sessions-count').textContent = topSessions.note;
       if (session !== null && state.session === selected) applySession(session[0], session[1], false);
       state.loadedAt = Date.now();
       $('#usage-updated').textContent = `Read ${fmt.clock(state.loadedAt)}`;
@@ -251,6 +267,19 @@ export function createUsagePanel({ api, onAuthRequired }) {
         void refresh();
       }
     }
+  }
+
+  /** The rows that cost most (then the busiest), at most SESSIONS_SHOWN, and a note when some are left out. */
+  function top(rows) {
+    const shown = [...rows].sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests).slice(0, SESSIONS_SHOWN);
+    return { rows: shown, note: rows.length > shown.length ? `top ${shown.length} of ${fmt.num(rows.length)} by cost` : '' };
+  }
+
+  /** What was spent today or this month (UTC), exact in the tooltip; "unpriced" when nothing had a price. */
+  function renderSpend(which, totals) {
+    const node = $(`#usage-spend [data-spend="${which}"] strong`);
+    node.textContent = unpriced(totals) ? 'unpriced' : fmt.usd(totals.cost_usd);
+    node.title = unpriced(totals) ? fmt.usdExact(null) : `${fmt.usdExact(totals.cost_usd, totals.unpriced_requests)}; over ${fmt.num(totals.requests)} ${totals.requests === 1 ? 'request' : 'requests'}`;
   }
 
   /** On (re)start: read again unless the last read is recent, so showing the tab again does not hit the store each time. */
