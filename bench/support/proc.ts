@@ -1,6 +1,6 @@
 /** Child processes for the benches: spawned pinned to a CPU with `taskset` when available, each reporting its port over IPC. */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcStats } from './ipc-stats';
 
@@ -44,7 +44,9 @@ function linkDashboardFiles(): void {
   const compiled = join(__dirname, '..', '..', 'src', 'dashboard', 'public');
   const source = join(__dirname, '..', '..', '..', '..', '..', 'src', 'dashboard', 'public');
   const from = existsSync(join(process.cwd(), 'src', 'dashboard', 'public')) ? join(process.cwd(), 'src', 'dashboard', 'public') : source;
-  if (!existsSync(compiled) && existsSync(join(compiled, '..'))) symlinkSync(from, compiled);
+  if (existsSync(compiled) || !existsSync(join(compiled, '..'))) return;
+  rmSync(compiled, { force: true }); // a link left dangling by a checkout that is gone
+  symlinkSync(from, compiled);
 }
 
 /** Forks a compiled script of this directory tree (`rel` relative to bench/) pinned to `cpu`. */
