@@ -116,3 +116,29 @@ describe('requests dropped at once', () => {
     expect(doc.summary.active_requests).toBe(0);
   });
 });
+
+describe('a reused x-request-id', () => {
+  it('names the stored id in the response header of a request sent while another with the same id is in flight', async () => {
+    await boot();
+    let release!: () => void;
+    fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)), usage: { input: 1, output: 1 } });
+    fake.script({ text: 'second', usage: { input: 1, output: 1 } });
+    const send = (): Promise<Response> =>
+      fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'client-chosen-id' },
+        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const first = send();
+    await fake.waitForRequests(1);
+    const second = await send();
+    expect(second.status).toBe(200);
+    release();
+    const held = await first;
+    const logs = (await (await fetch(`${gw.url}/metrics/logs`)).json()) as { traces: { request_id: string }[] };
+    const stored = logs.traces.map((t) => t.request_id);
+    expect(stored.sort()).toEqual(['client-chosen-id', 'client-chosen-id~1']);
+    expect(second.headers.get('x-request-id')).toBe('client-chosen-id~1');
+    expect(held.headers.get('x-request-id')).toBe('client-chosen-id');
+  });
+});

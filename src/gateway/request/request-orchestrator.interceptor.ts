@@ -125,6 +125,8 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
       session: r.session,
       // Which client key, for correlation; never the key itself.
       client_key: clientOf(request)?.keyFingerprint ?? (key === undefined ? undefined : keyFingerprint(key)),
+      // Only when it was stored under another id than the line's own (a reused id in flight).
+      request_id: r.requestId === request.id ? undefined : r.requestId,
     },
     'request completed',
   );
@@ -198,6 +200,8 @@ export class RequestOrchestrator implements NestInterceptor {
       user: caller.user === undefined ? undefined : redact(caller.user),
       session: caller.session === undefined ? undefined : redact(caller.session),
     });
+    // An id already in flight is stored under a new one (`id~1`): the answer names the id the request is stored as.
+    if (metrics.requestId !== request.id) void reply.header('x-request-id', metrics.requestId);
     if (levelEnabled(request.log, 'debug')) {
       // Credentials in the URL are masked by the logger's line redaction.
       request.log.debug({ request: { method: request.method, url: request.url, headers: redactHeaders(request.headers) } }, 'request received');
