@@ -455,8 +455,10 @@ function validateBody(body: unknown, api: ClientApi): ChatBody {
   if (chat && !Array.isArray(b.messages)) throw new BadRequestException('messages: an array is required');
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new BadRequestException('stream: must be a boolean');
   // A background response is fetched later from /v1/responses/{id}, which the gateway does not serve, so it could not be accounted.
-  if (api === 'openai_responses' && (b as { background?: unknown }).background === true) {
-    throw new BadRequestException('background: background responses are not supported through the gateway; send the request without background');
+  // Only false or null go on: an upstream may read "true", 1 or any other value as true.
+  const background = (b as { background?: unknown }).background;
+  if (api === 'openai_responses' && background !== undefined && background !== null && background !== false) {
+    throw new BadRequestException('background: background responses are not supported through the gateway; send the request without background (or background: false)');
   }
   return b as ChatBody;
 }

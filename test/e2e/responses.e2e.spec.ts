@@ -235,6 +235,28 @@ describe('POST /v1/responses', () => {
     expect(await lastTrace()).toMatchObject({ api: 'openai_responses', error_type: 'bad_request' });
   });
 
+  it.each([['the string "true"', 'true'], ['the number 1', 1], ['the string "1"', '1'], ['the string "false"', 'false'], ['an object', {}]])(
+    'refuses background given as %s with the same 400, accounted alike',
+    async (_name, background) => {
+      await boot();
+      const sent = fake.requests.length;
+      const res = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai:gpt-5', input: 'hi', background }) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as any).error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/background/) });
+      expect(fake.requests).toHaveLength(sent);
+      expect(await lastTrace()).toMatchObject({ api: 'openai_responses', status: 'error', error_type: 'bad_request' });
+    },
+  );
+
+  it.each([false, null])('passes background: %s on', async (background) => {
+    await boot();
+    fake.script({ text: 'ok', usage: { input: 3, output: 1 } });
+    const res = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai:gpt-5', input: 'hi', background }) });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(fake.requests.filter((r) => r.endpoint === 'responses').at(-1)!.body.background).toBe(background);
+  });
+
   it('answers a body without a model or with a non-boolean stream with a 400', async () => {
     await boot();
     const noModel = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input":"hi"}' });
