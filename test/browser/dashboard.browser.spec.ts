@@ -412,7 +412,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(problems).toEqual([]);
   }, 60_000);
 
-  it('keeps every grid readable at 1024 and 1280 px, long model names included', async () => {
+  it('keeps every grid readable at 1024, 1280 and 1600 px, long model names included', async () => {
     const gw = await gateway(upstreamEnv({ OPENROUTER_API_KEY: 'sk-or-upstream-test', OPENROUTER_BASE_URL: `${fake.url}/v1`, ...storeEnv() }));
     const session = 'ci-nightly/run-20260131-0412/shard-07/retry-2/6f1c2a9e-3b7d-4e8a-9c51-0d2e4f6a8b13';
     const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
@@ -631,7 +631,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     const totals = await storeCaughtUp(gw);
     expect(totals.total_cost_usd).toBeGreaterThan(0);
 
-    const { page, context, problems } = await openPage();
+    const { page, problems } = await openPage();
     for (const viewport of [{ width: 1024, height: 768 }, { width: 1280, height: 800 }]) {
       await page.setViewportSize(viewport);
       await page.goto(`${gw.url}/dashboard/`);
@@ -659,7 +659,6 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
       await expect.poll(() => page.locator('#traces-grid tbody tr').count(), { timeout: WAIT }).toBe(25);
       expect(await page.locator('#traces-more-row').isVisible()).toBe(false);
     }
-    void context;
     expect(problems).toEqual([]);
   }, 60_000);
 
