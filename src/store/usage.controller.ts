@@ -99,5 +99,7 @@ function csvOf(doc: UsageDoc): string {
   const sums = Object.keys(doc.totals);
   const columns = [...doc.group_by, ...sums];
   const records = doc.rows.map((r) => columns.map((c) => (r as unknown as Record<string, unknown>)[c] ?? ''));
-  return stringify(records, { header: true, columns });
+  // Users, sessions and model names are chosen by clients: a cell starting with =, +, -, @, tab or CR
+  // is prefixed with a single quote, so a spreadsheet shows it as text instead of running it (OWASP CSV injection).
+  return stringify(records, { header: true, columns, escape_formulas: true });
 }
