@@ -4,6 +4,7 @@ import { Glob } from '../../core/glob';
 import { isStandardServiceTier } from '../../core/usage';
 import type { ProviderSettings } from '../../config/providers';
 import { CATALOG_NAME, CATALOG_VERSION, catalogPrice } from './catalog';
+import { OverrideIndex } from './override-index';
 import { picoPerToken, type Price } from './price';
 
 export type PriceSource =
@@ -31,6 +32,7 @@ export const PRICE_CACHE_LIMIT = 4096;
 export const TIER_CACHE_LIMIT = 16;
 
 interface CompiledOverride {
+  entry: number;
   provider: Glob;
   model: Glob;
   /** Entries with a service tier price only the non-standard tiers it matches; the others only the standard tier. */
@@ -73,20 +75,22 @@ export class PriceBook {
   private readonly index = new Map<string, Map<string, ResolvedPrice>>();
   /** The same entries in first-seen order, for eviction and `known()`. */
   private readonly seen = new Set<ResolvedPrice>();
-  private readonly overrides: CompiledOverride[];
+  private readonly overrides: OverrideIndex<CompiledOverride>;
 
   constructor(
     private readonly providers: ProviderSettings,
     private readonly file?: PricesFile,
     private readonly now: () => Date = () => new Date(),
   ) {
-    this.overrides = (file?.overrides ?? []).map((o) => ({
+    const compiled = (file?.overrides ?? []).map((o) => ({
+      entry: o.entry,
       provider: new Glob(o.provider),
       model: new Glob(o.model),
       serviceTier: o.serviceTier === undefined ? undefined : new Glob(o.serviceTier),
       override: o,
       price: overridePrice(o),
     }));
+    this.overrides = new OverrideIndex(compiled);
   }
 
   resolve(provider: string, model: string): ResolvedPrice {
@@ -125,7 +129,7 @@ export class PriceBook {
   /** The prices file's service-tier entries that apply to a provider/model, in the order they are tried (`serviceTier` is the entry's glob). */
   tierOverrides(provider: string, model: string): PriceFacts[] {
     return this.overrides
-      .filter((o) => o.serviceTier !== undefined && o.provider.test(provider) && o.model.test(model))
+      .all(provider, model, (o) => o.serviceTier !== undefined)
       .map((o) => this.fromOverride(provider, model, o, o.override.serviceTier));
   }
 
@@ -161,16 +165,13 @@ export class PriceBook {
 
   /** A non-standard tier: the first entry naming it; the bundled catalog keeps one price per model, none per tier. */
   private lookupTier(provider: string, model: string, tier: string): PriceFacts {
-    for (const o of this.overrides) {
-      if (o.serviceTier?.test(tier) && o.provider.test(provider) && o.model.test(model)) return this.fromOverride(provider, model, o, tier);
-    }
-    return { provider, model, serviceTier: tier };
+    const o = this.overrides.first(provider, model, (e) => e.serviceTier?.test(tier) === true);
+    return o === undefined ? { provider, model, serviceTier: tier } : this.fromOverride(provider, model, o, tier);
   }
 
   private lookup(provider: string, model: string): PriceFacts {
-    for (const o of this.overrides) {
-      if (o.serviceTier === undefined && o.provider.test(provider) && o.model.test(model)) return this.fromOverride(provider, model, o);
-    }
+    const o = this.overrides.first(provider, model, (e) => e.serviceTier === undefined);
+    if (o !== undefined) return this.fromOverride(provider, model, o);
     let match: ReturnType<typeof catalogPrice>;
     try {
       match = catalogPrice(this.providers.providers.get(provider), provider, model, this.now());
