@@ -165,6 +165,8 @@ export interface HostileRun {
   /** Rows of this run in the store after the drain. */
   rowsStored: number;
   statuses: Record<string, number>;
+  /** History queries refused with a 400 or 503. */
+  historyRefused: number;
 }
 
 const APIS = ['anthropic', 'openai', 'responses', 'embeddings'] as const;
@@ -220,6 +222,8 @@ class Run {
   readonly releases: (() => void)[] = [];
   readonly random: () => number;
   sent = 0;
+  /** History queries answered 400 or 503 (too many groups, over the time limit). */
+  refusedHistory = 0;
   private n = 0;
 
   constructor(
@@ -663,9 +667,18 @@ const keyFlood: Scenario = (run) => {
   return { tasks };
 };
 
+/**
+ * History over all the seeded rows: answered a page at a time (its totals over every row), or refused
+ * in a clear 400 (too many groups) or 503 (over the statement time limit); never one answer of every row.
+ */
 const history: Scenario = (run) => {
   const check = async (query: string, all = true): Promise<void> => {
     const res = await run.get(`/metrics/usage?${query}`);
+    if (res.status === 400 || res.status === 503) {
+      if (!/"message"/.test(res.text)) run.problem('history', `/metrics/usage?${query}: ${res.status} without a message: ${res.text.slice(0, 200)}`);
+      run.refusedHistory++;
+      return;
+    }
     if (res.status !== 200) return run.problem('history', `/metrics/usage?${query}: ${res.status} ${res.text.slice(0, 200)}`);
     const doc = JSON.parse(res.text) as { rows: unknown[]; totals: { requests: number } };
     if (all && doc.totals.requests < run.size.historyRows * 0.9) run.problem('history', `/metrics/usage?${query}: totals of ${doc.totals.requests} requests over ${run.size.historyRows} stored`);
@@ -676,6 +689,7 @@ const history: Scenario = (run) => {
       () => check('from=-30d&group_by=user,session,hour'),
       () => check('from=-31d&group_by=hour,day,provider,model,client,user,session,api,instance'),
       () => check('from=-31d&user=*5*&group_by=user', false),
+      () => check('from=-31d&session=*a*&group_by=session,hour', false),
     ],
   };
 };
@@ -788,6 +802,7 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
     rssAfter,
     rowsStored,
     statuses: run.statuses,
+    historyRefused: run.refusedHistory,
   };
 }
 
@@ -944,6 +959,6 @@ export function describeRun(name: string, r: HostileRun): string[] {
   return [
     `${name}: scenarios ${r.scenarios.join(', ')}; ${r.sent} requests in ${(r.elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(r.statuses)}`,
     `${name}: /health p50 ${r.health.p50.toFixed(1)} ms, p99 ${r.health.p99.toFixed(1)} ms, max ${r.health.max.toFixed(1)} ms over ${r.health.samples} checks (${r.health.failures} failed)`,
-    `${name}: rss before ${mb(r.rssBefore)}, after ${mb(r.rssAfter)}; ${r.rowsStored} rows stored`,
+    `${name}: rss before ${mb(r.rssBefore)}, after ${mb(r.rssAfter)}; ${r.rowsStored} rows stored${r.scenarios.includes('history') ? `; ${r.historyRefused} history queries refused (400/503)` : ''}`,
   ];
 }
