@@ -1,5 +1,29 @@
 import { sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import { ROLLUP_SUMS } from './schema';
+
+/**
+ * The summed columns of the rollup tables as migration 0004 created them. A migration does what it
+ * did when it was written: sums added later come with their own migration.
+ */
+const ROLLUP_SUMS_0004 = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_creation_tokens',
+  'reasoning_tokens',
+  'tool_uses',
+  'tool_results',
+  'tool_calls',
+  'completed',
+  'total_duration_ms',
+  'ttft_count',
+  'total_ttft_ms',
+  'overhead_count',
+  'total_overhead_ms',
+  'cost_nano',
+  'unpriced_requests',
+] as const;
 
 /** Versioned schema, applied in name order at start-up by Kysely's Migrator. */
 export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvider {
@@ -100,7 +124,7 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
       async up(db: Kysely<unknown>): Promise<void> {
         const num = 'double precision';
         const sums = (t: CreateTableBuilder<string, string>): CreateTableBuilder<string, string> => {
-          for (const column of [...ROLLUP_SUMS, 'last_start']) t = t.addColumn(column, num, (c) => c.notNull().defaultTo(0));
+          for (const column of [...ROLLUP_SUMS_0004, 'last_start']) t = t.addColumn(column, num, (c) => c.notNull().defaultTo(0));
           return t;
         };
         // SQLite stores these by their key (no rowid, no second copy of the key in an index): a range of days or hours is one contiguous read.
@@ -118,12 +142,12 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
 
         // What is stored already: the days from the hourly rollups (they outlive the rows), the session hours from the rows still kept.
         const keys = ['instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'];
-        const summed = [...ROLLUP_SUMS].map((k) => sql`sum(${sql.ref(k)})`);
-        await sql`insert into usage_daily (day, ${sql.join(keys.map((k) => sql.ref(k)))}, ${sql.join([...ROLLUP_SUMS, 'last_start'].map((k) => sql.ref(k)))})
+        const summed = [...ROLLUP_SUMS_0004].map((k) => sql`sum(${sql.ref(k)})`);
+        await sql`insert into usage_daily (day, ${sql.join(keys.map((k) => sql.ref(k)))}, ${sql.join([...ROLLUP_SUMS_0004, 'last_start'].map((k) => sql.ref(k)))})
           select floor(hour / 86400) * 86400, ${sql.join(keys.map((k) => sql.ref(k)))}, ${sql.join(summed)}, max(last_start)
           from usage_hourly group by floor(hour / 86400) * 86400, ${sql.join(keys.map((k) => sql.ref(k)))}`.execute(db);
         // The tracker's arithmetic (addRecord) in SQL: durations rounded, overhead never negative, unpriced rows counted.
-        await sql`insert into usage_session_hourly (hour, instance, session, ${sql.join([...ROLLUP_SUMS, 'last_start'].map((k) => sql.ref(k)))})
+        await sql`insert into usage_session_hourly (hour, instance, session, ${sql.join([...ROLLUP_SUMS_0004, 'last_start'].map((k) => sql.ref(k)))})
           select floor(start_time / 3600) * 3600, instance, coalesce(session, ''),
             count(*), sum(case when error_type is null then 0 else 1 end),
             sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_creation_tokens), sum(reasoning_tokens),
