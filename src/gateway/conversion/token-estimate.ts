@@ -1,5 +1,7 @@
 
-/** Collects the text a model would read from an Anthropic Messages request. */
+import { countTextTokens } from '../../core/token-count';
+
+/** Collects the text a model would read from a request's messages (Anthropic Messages, OpenAI chat or Responses items). */
 function textOf(value: unknown, out: string[]): void {
   if (typeof value === 'string') {
     out.push(value);
@@ -13,6 +15,11 @@ function textOf(value: unknown, out: string[]): void {
     if (typeof v.content === 'string' || Array.isArray(v.content)) {
       if (v.type !== 'tool_result') textOf(v.content, out);
     }
+    // OpenAI: an assistant's tool calls, and Responses function calls and their outputs.
+    if (Array.isArray(v.tool_calls)) textOf(v.tool_calls, out);
+    if (typeof v.function === 'object' && v.function !== null) textOf(v.function, out);
+    if (typeof v.arguments === 'string') out.push(v.arguments);
+    if (typeof v.output === 'string') out.push(v.output);
   }
 }
 
@@ -21,14 +28,11 @@ function textOf(value: unknown, out: string[]): void {
  * an OpenAI tokenizer over the text, plus a few tokens per message and the tool schemas.
  */
 export function estimateInputTokens(body: { system?: unknown; messages?: unknown; tools?: unknown }): number {
-  // Loaded on first use: the encoder tables are large and most deployments never need them.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { countTokens } = require('gpt-tokenizer') as typeof import('gpt-tokenizer');
   const parts: string[] = [];
   textOf(body.system, parts);
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const m of messages) textOf(m, parts);
   if (Array.isArray(body.tools)) parts.push(JSON.stringify(body.tools));
   const perMessage = 4;
-  return countTokens(parts.join('\n')) + perMessage * messages.length;
+  return countTextTokens(parts) + perMessage * messages.length;
 }
