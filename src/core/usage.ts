@@ -29,6 +29,15 @@ export interface UsagePatch extends UsageCounts {
 
 export type UsageField = keyof UsageCounts;
 
+/**
+ * Where a request's counts came from (contract section 14): all from the upstream's usage, some
+ * reported and the rest estimated, all estimated (the upstream answered but its usage never
+ * arrived), or none (the request never reached the upstream, or it answered nothing to count).
+ */
+export type UsageSource = 'reported' | 'partial' | 'estimated' | 'none';
+
+export const USAGE_SOURCES: readonly UsageSource[] = ['reported', 'partial', 'estimated', 'none'];
+
 export const USAGE_FIELDS: readonly UsageField[] = [
   'inputTokens',
   'outputTokens',

@@ -17,6 +17,7 @@ import { describeNetworkError } from './protocol/error-classification';
 import { isRecord } from './protocol/json-fields';
 import { createOpenAIRelay } from './protocol/openai-relay';
 import { createResponsesRelay } from './protocol/responses-relay';
+import { anthropicAnswerText, chatAnswerText, responsesAnswerText, usageEstimator } from './protocol/usage-estimate';
 import { Redactor, type Redact } from '../core/redact';
 import type { StreamRelay, StreamSink } from './protocol/types';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
@@ -67,7 +68,7 @@ function sinkFor(metrics: MetricsContext): StreamSink {
   return {
     onUsage: (patch) => metrics.usage(patch),
     onFirstContent: () => metrics.firstToken(),
-    onOutput: (chars) => metrics.output(chars),
+    onOutput: (pieces) => metrics.output(pieces),
     onError: (type, message) => metrics.fail(type, message),
   };
 }
@@ -116,6 +117,7 @@ export class ProxyService {
     // A client may name a model after a secret: the record, and so every output, keeps it masked.
     call.metrics.route(route.provider.name, redact(route.model));
     const exchange = chooseExchange(api, body, route);
+    call.metrics.estimateWith(usageEstimator(api, body));
     const stream = body.stream === true && api !== 'openai_embeddings';
 
     const lifetime = call.lifetime;
@@ -190,6 +192,7 @@ export class ProxyService {
     }
     // Headers arrived: from here on only the idle read timeout applies, not the connect one.
     clearTimeout(timer);
+    call.metrics.upstreamAnswered();
     const errorEvent = api === 'openai_responses' ? responsesErrorEvent : (status: number, message: string) => streamErrorEvent(format, status, message);
     return { contentType: SSE_TYPE, body: relayStream(format, response.body, exchange.relay(sinkFor(call.metrics), redact), call, redact, errorEvent, mediaType(response.headers['content-type']) === 'text/event-stream'), headers: headersOut };
   }
@@ -264,6 +267,8 @@ interface Exchange {
   bodyError?(parsed: unknown): { errorType: ErrorType; message: string } | undefined;
   upstreamBody: unknown;
   usage(parsed: unknown): UsagePatch;
+  /** The output of a successful upstream JSON answer (text, reasoning, tool arguments), for an estimate when it reports no output tokens. */
+  answerText(parsed: unknown): string[];
   /** The client's body for a successful upstream JSON answer, with the usage recorded for it; undefined to send the upstream's text as is. */
   answer(parsed: unknown, usage: UsagePatch): unknown;
   relay(sink: StreamSink, redact: Redact): StreamRelay;
@@ -284,6 +289,7 @@ function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Exchange 
       upstreamFormat: 'anthropic',
       upstreamBody: { ...body, model: route.model },
       usage: anthropicMessageUsage,
+      answerText: anthropicAnswerText,
       answer: renamed,
       relay: (sink, redact) => createAnthropicRelay({ sink, rewriteModel: rewrite(route), redact }),
       failure: passFailure,
@@ -302,6 +308,7 @@ function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Exchange 
       path: responses ? '/responses' : '/embeddings',
       upstreamBody: { ...body, model: route.model },
       usage: responses ? responsesResponseUsage : embeddingsUsage,
+      answerText: responses ? responsesAnswerText : () => [],
       answer: renamed,
       bodyError: responses ? failedResponse : undefined,
       relay: (sink, redact) => createResponsesRelay({ sink, rewriteModel: rewrite(route), redact }),
@@ -316,6 +323,7 @@ function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Exchange 
       upstreamFormat: 'openai',
       upstreamBody,
       usage: openaiCompletionUsage,
+      answerText: chatAnswerText,
       answer: renamed,
       relay: (sink, redact) => createOpenAIRelay({ sink, rewriteModel: rewrite(route), dropUsageChunk: !clientAskedUsage, redact }),
       failure: passFailure,
@@ -328,6 +336,7 @@ function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Exchange 
       upstreamFormat: 'openai',
       upstreamBody: toOpenAIRequest(request, route.model),
       usage: openaiCompletionUsage,
+      answerText: chatAnswerText,
       answer: (parsed, usage) => toAnthropicResponse(parsed as OpenAIChatCompletion, route.requested, stops, usage),
       relay: (sink, redact) => createOpenAIToAnthropicRelay({ sink, requestedModel: route.requested, stopSequences: stops, redact }),
       failure: (status, text) => {
@@ -351,6 +360,12 @@ function completeBody(format: ApiFormat, exchange: Exchange, status: number, tex
   }
   const usage = exchange.usage(parsed);
   metrics.usage(usage);
+  metrics.upstreamAnswered();
+  // Kept only when the answer reports no output count: its output is then estimated from them.
+  if (usage.outputTokens === undefined) {
+    const text = exchange.answerText(parsed);
+    if (text.length > 0) metrics.output(text);
+  }
   const failed = exchange.bodyError?.(parsed);
   if (failed !== undefined) metrics.fail(failed.errorType, failed.message);
   const answer = exchange.answer(parsed, usage);

@@ -1,5 +1,6 @@
 import { ERROR_TEXT_MAX } from '../core/bounded-text';
-import type { UsagePatch } from '../core/usage';
+import { countSampledTokens, TOKENIZE_CAP_CHARS } from '../core/token-count';
+import type { UsagePatch, UsageSource } from '../core/usage';
 import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 
@@ -12,6 +13,14 @@ export interface TrackerPort {
   finalize(record: RequestRecord): void;
 }
 
+/** How a request's unreported usage is estimated (contract section 14). */
+export interface UsageEstimator {
+  /** The input tokens of the request body, estimated; called at most once, at finalization, and only when the upstream reported none. */
+  input(): number;
+  /** False for an API whose answers have no output tokens (embeddings): there is no output to report or estimate. */
+  hasOutput: boolean;
+}
+
 /**
  * One request's handle on the tracker. Once finalized, nothing it is told changes the record: the
  * totals, the stored row and the traces all show the record as it was counted. Callers never branch on "metrics enabled": when metrics
@@ -20,6 +29,14 @@ export interface TrackerPort {
 export class MetricsContext {
   private done = false;
   private upstreamStart?: number;
+  private estimator?: UsageEstimator;
+  /** The upstream answered (a success status): from then on its usage is owed, and estimated if it never comes. */
+  private answered = false;
+  private inputReported = false;
+  private outputReported = false;
+  /** The first TOKENIZE_CAP_CHARS characters of the output relayed, tokenized only if the upstream never reports output. */
+  private readonly outputSample: string[] = [];
+  private sampledChars = 0;
 
   constructor(
     private readonly tracker: TrackerPort,
@@ -45,13 +62,37 @@ export class MetricsContext {
   }
 
   usage(patch: UsagePatch): void {
-    if (!this.done) this.tracker.usage(this.record, patch);
+    if (this.done) return;
+    if (patch.inputTokens !== undefined) this.inputReported = true;
+    if (patch.outputTokens !== undefined) this.outputReported = true;
+    this.tracker.usage(this.record, patch);
   }
 
-  /** A streamed content delta: counted as it arrives, shown while the upstream has not reported output tokens yet. */
-  output(chars: number): void {
+  /** How to estimate this request's usage should the upstream answer without reporting it. */
+  estimateWith(estimator: UsageEstimator): void {
+    this.estimator = estimator;
+  }
+
+  /** The upstream answered with a success status: its usage is owed from now on. */
+  upstreamAnswered(): void {
+    this.answered = true;
+  }
+
+  /**
+   * Output the gateway relayed (one streamed delta, or the texts of an answer): text, reasoning,
+   * tool arguments. Counted as it arrives, shown while the upstream has not reported output tokens
+   * yet; the first characters are kept for an estimate, should the upstream never report them.
+   */
+  output(pieces: readonly string[]): void {
     if (this.done) return;
-    this.record.outputChars += chars;
+    for (const piece of pieces) {
+      this.record.outputChars += piece.length;
+      const room = TOKENIZE_CAP_CHARS - this.sampledChars;
+      if (room <= 0 || piece.length === 0) continue;
+      const kept = piece.length <= room ? piece : piece.slice(0, room);
+      this.outputSample.push(kept);
+      this.sampledChars += kept.length;
+    }
     this.record.outputChunks++;
     this.tracker.progress(this.record);
   }
@@ -87,7 +128,30 @@ export class MetricsContext {
   finalize(): void {
     if (this.done) return;
     this.done = true;
+    if (this.tracked) this.settleUsage();
     this.tracker.finalize(this.record);
+  }
+
+  /**
+   * Where the counts came from, and an estimate of those the upstream owed but never reported: input
+   * from the request body, output from what was relayed. A reported count is never replaced.
+   */
+  private settleUsage(): void {
+    const record = this.record;
+    const hasOutput = this.estimator?.hasOutput ?? true;
+    const outputReported = this.outputReported && hasOutput;
+    const anyReported = this.inputReported || outputReported;
+    let source: UsageSource;
+    if (!this.answered && !anyReported) {
+      source = 'none';
+    } else if (this.inputReported && (outputReported || !hasOutput)) {
+      source = 'reported';
+    } else {
+      if (!this.inputReported) record.inputTokens = this.estimator?.input() ?? 0;
+      if (!outputReported && hasOutput) record.outputTokens = countSampledTokens(this.outputSample, this.sampledChars, record.outputChars);
+      source = anyReported ? 'partial' : 'estimated';
+    }
+    record.usageSource = source;
   }
 }
 

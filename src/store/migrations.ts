@@ -160,6 +160,15 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
           from usage_requests group by floor(start_time / 3600) * 3600, instance, coalesce(session, '')`.execute(db);
       },
     },
+    '0005_usage_source': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Rows stored before it keep null: whether their counts were reported is not known.
+        await db.schema.alterTable('usage_requests').addColumn('usage_source', 'text').execute();
+        for (const table of ['usage_hourly', 'usage_daily', 'usage_session_hourly']) {
+          await db.schema.alterTable(table).addColumn('estimated_requests', 'double precision', (c) => c.notNull().defaultTo(0)).execute();
+        }
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -1,9 +1,12 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { ErrorType } from '../core/error-type';
+import { USAGE_SOURCES, type UsageSource } from '../core/usage';
 import { addRecord, newTotals } from '../metrics/calculations/accumulation';
 import type { RequestRecord } from '../metrics/model/request-record';
 import type { Totals } from '../metrics/model/totals';
 import { ROLLUP_SUMS, type DailyRollupRow, type RequestRow, type RollupRow, type SessionRollupRow } from './schema';
+
+const isUsageSource = (v: string | null): v is UsageSource => (USAGE_SOURCES as readonly (string | null)[]).includes(v);
 
 const text = (v: string | undefined): string | null => (v !== undefined && v !== '' ? v : null);
 
@@ -41,6 +44,7 @@ export function rowOf(record: Readonly<RequestRecord>, instance: string, rowKey:
     error_type: record.errorType ?? null,
     error: record.error ?? null,
     service_tier: record.serviceTier ?? null,
+    usage_source: record.usageSource ?? null,
   };
 }
 
@@ -82,6 +86,7 @@ export function recordOf(row: Selectable<RequestRow>): RequestRecord {
     ttftMs: row.ttft_ms === null ? undefined : Number(row.ttft_ms),
     upstreamMs: row.upstream_ms === null ? undefined : Number(row.upstream_ms),
     serviceTier: opt(row.service_tier),
+    usageSource: isUsageSource(row.usage_source) ? row.usage_source : undefined,
   };
 }
 
@@ -178,6 +183,7 @@ const SUM_COLUMNS: Record<(typeof ROLLUP_SUMS)[number], keyof Totals> = {
   total_overhead_ms: 'totalOverheadMs',
   cost_nano: 'costNano',
   unpriced_requests: 'unpriced',
+  estimated_requests: 'estimatedRequests',
 };
 
 function sumColumns(t: Totals): Pick<RollupRow, (typeof ROLLUP_SUMS)[number]> {

@@ -37,6 +37,8 @@ export interface RequestRow {
   error: string | null;
   /** The service tier the upstream reported (`flex`, `priority`, ...), when it did. */
   service_tier: string | null;
+  /** Where the counts came from: `reported`, `partial`, `estimated` or `none`; null in rows stored before it was kept. */
+  usage_source: string | null;
 }
 
 /** Additive sums per hour and key; '' stands for "not known" so the key columns can be unique. */
@@ -68,6 +70,8 @@ export interface RollupRow {
   /** Nanodollars. */
   cost_nano: number;
   unpriced_requests: number;
+  /** Requests whose counts were estimated in whole or in part (usage_source `estimated` or `partial`). */
+  estimated_requests: number;
   last_start: number;
 }
 
@@ -106,4 +110,5 @@ export const ROLLUP_SUMS = [
   'total_overhead_ms',
   'cost_nano',
   'unpriced_requests',
+  'estimated_requests',
 ] as const;

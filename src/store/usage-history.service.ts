@@ -59,6 +59,7 @@ const SUM_KEYS = [
   'tool_calls',
   'cost_usd',
   'unpriced_requests',
+  'estimated_requests',
   'total_duration_ms',
 ] as const;
 
@@ -144,7 +145,7 @@ export class UsageHistory {
       .where(sql.ref(time), '<', range.to)
       .select((eb) => [
         ...groupBy.map((g) => rollupKey(eb, table, g).as(g)),
-        ...(['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'tool_uses', 'tool_results', 'tool_calls', 'unpriced_requests', 'total_duration_ms', 'completed'] as const).map((k) =>
+        ...(['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'tool_uses', 'tool_results', 'tool_calls', 'unpriced_requests', 'estimated_requests', 'total_duration_ms', 'completed'] as const).map((k) =>
           eb.fn.sum(k).as(k),
         ),
         eb.fn.sum('cost_nano').as('cost_usd'),
@@ -173,6 +174,7 @@ export class UsageHistory {
         ),
         eb.fn.sum('cost_nano').as('cost_usd'),
         eb.fn.sum(eb.case().when('cost_nano', 'is', null).then(1).else(0).end()).as('unpriced_requests'),
+        eb.fn.sum(eb.case().when('usage_source', 'in', ['estimated', 'partial']).then(1).else(0).end()).as('estimated_requests'),
         // Math.round of a positive duration, as the tracker sums it, on both engines.
         eb.fn.sum(sql<number>`floor(duration_ms + 0.5)`).as('total_duration_ms'),
         eb.fn.countAll().as('completed'),
@@ -268,6 +270,7 @@ function zeroSums(): UsageSums {
     tool_calls: 0,
     cost_usd: 0,
     unpriced_requests: 0,
+    estimated_requests: 0,
     total_duration_ms: 0,
     average_duration_ms: 0,
   };

@@ -130,8 +130,8 @@ describe(writeBatch.name, () => {
     const all = storeMigrations('sqlite');
     const first = await all.getMigrations();
     await migrate({ getMigrations: () => Promise.resolve({ '0001_usage': first['0001_usage'] }) });
-    // A row as the first schema had it: no row key and no service tier.
-    const { row_key: _key, service_tier: _tier, ...old } = queued(1, 'unused').row;
+    // A row as the first schema had it: no row key, no service tier, no usage source.
+    const { row_key: _key, service_tier: _tier, usage_source: _source, ...old } = queued(1, 'unused').row;
     await db.insertInto('usage_requests').values(old).execute();
 
     await migrate(all);
@@ -153,10 +153,12 @@ describe(writeBatch.name, () => {
     expect(written.usage_daily.length).toBeGreaterThan(1);
     expect(written.usage_session_hourly.length).toBeGreaterThan(written.usage_hourly.length / 2);
 
-    // The same database as it was before 0004: rows and hourly rollups only.
+    // The same database as it was before 0004: rows and hourly rollups only (and none of what 0005 added).
     await db.schema.dropTable('usage_daily').execute();
     await db.schema.dropTable('usage_session_hourly').execute();
-    await sql`delete from kysely_migration where name = '0004_daily_session_rollups'`.execute(db);
+    await db.schema.alterTable('usage_requests').dropColumn('usage_source').execute();
+    await db.schema.alterTable('usage_hourly').dropColumn('estimated_requests').execute();
+    await sql`delete from kysely_migration where name in ('0004_daily_session_rollups', '0005_usage_source')`.execute(db);
     await migrate(storeMigrations('sqlite'));
     expect(await rollupTables(db)).toEqual(written);
   });

@@ -44,7 +44,9 @@ export type Fault =
   /** SSE response (even for non-stream requests): first content events, then a protocol error event, then end. */
   | 'error-event-mid-stream'
   /** SSE response (even for non-stream requests): a first valid event, then 1 MiB chunks with no line end, up to 32 MiB or until the client leaves. */
-  | 'endless-event';
+  | 'endless-event'
+  /** Every event of the stream before the one that reports the final usage (Anthropic message_delta, the OpenAI usage chunk, the Responses terminal event), then silence until the client leaves or close(). */
+  | 'stall-before-usage';
 
 export interface ToolCall {
   name: string;
@@ -89,6 +91,8 @@ export interface Script {
   failedCode?: string;
   /** The service tier the answer reports (`service_tier`, Anthropic `usage.service_tier`); default `default` (OpenAI) or `standard` (Anthropic); null leaves it out. */
   serviceTier?: string | null;
+  /** Answer without any usage: no `usage` object in a JSON answer, none in any stream event (OpenAI: no usage chunk even when asked). */
+  omitUsage?: boolean;
 }
 
 export type ScriptSource = Script | ((req: RecordedRequest) => Script);
@@ -205,10 +209,11 @@ function plan(script: Script): Plan {
   };
 }
 
-/** One SSE event, already serialised. `content` marks events that carry generated content. */
+/** One SSE event, already serialised. `content` marks events that carry generated content, `usage` the one that reports the final usage. */
 interface SseEvent {
   wire: string;
   content: boolean;
+  usage?: boolean;
 }
 
 function anthropicEvent(name: string, data: unknown, content = false): SseEvent {
@@ -268,7 +273,7 @@ function anthropicMessage(
     content,
     stop_reason: p.stopReason ?? (p.toolCalls.length > 0 ? 'tool_use' : 'end_turn'),
     stop_sequence: null,
-    usage: anthropicUsage(p, p.usage.output),
+    ...(p.script.omitUsage ? {} : { usage: anthropicUsage(p, p.usage.output) }),
   };
   return { id, body, toolIds };
 }
@@ -284,7 +289,7 @@ function anthropicStream(p: Plan, model: string): SseEvent[] {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: anthropicUsage(p, 1),
+        ...(p.script.omitUsage ? {} : { usage: anthropicUsage(p, 1) }),
       },
     }),
   );
@@ -337,13 +342,14 @@ function anthropicStream(p: Plan, model: string): SseEvent[] {
     events.push(anthropicEvent('content_block_stop', { type: 'content_block_stop', index }));
     index++;
   });
-  events.push(
-    anthropicEvent('message_delta', {
+  events.push({
+    ...anthropicEvent('message_delta', {
       type: 'message_delta',
       delta: { stop_reason: body.stop_reason, stop_sequence: null },
-      usage: { output_tokens: p.usage.output },
+      ...(p.script.omitUsage ? {} : { usage: { output_tokens: p.usage.output } }),
     }),
-  );
+    usage: true,
+  });
   events.push(anthropicEvent('message_stop', { type: 'message_stop' }));
   return events;
 }
@@ -402,13 +408,14 @@ function openaiCompletion(p: Plan, model: string): Record<string, unknown> {
     created: Math.floor(Date.now() / 1000),
     model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: openaiFinish(p) }],
-    usage: openaiUsage(p.usage),
+    ...(p.script.omitUsage ? {} : { usage: openaiUsage(p.usage) }),
     ...serviceTierField(p, 'default'),
     system_fingerprint: 'fp_fake',
   };
 }
 
-function openaiStream(p: Plan, model: string, includeUsage: boolean): SseEvent[] {
+function openaiStream(p: Plan, model: string, askedUsage: boolean): SseEvent[] {
+  const includeUsage = askedUsage && p.script.omitUsage !== true;
   const base = {
     id: randomId('chatcmpl-', 29),
     object: 'chat.completion.chunk',
@@ -447,8 +454,8 @@ function openaiStream(p: Plan, model: string, includeUsage: boolean): SseEvent[]
     }
   });
   events.push(openaiEvent(chunk({}, openaiFinish(p))));
-  if (includeUsage) events.push(openaiEvent({ ...base, choices: [], usage: openaiUsage(p.usage) }));
-  events.push({ wire: 'data: [DONE]\n\n', content: false });
+  if (includeUsage) events.push({ ...openaiEvent({ ...base, choices: [], usage: openaiUsage(p.usage) }), usage: true });
+  events.push({ wire: 'data: [DONE]\n\n', content: false, usage: !includeUsage });
   return events;
 }
 
@@ -515,7 +522,7 @@ function responseObject(
     tools: Array.isArray(body.tools) ? body.tools : [],
     top_p: 1,
     truncation: 'disabled',
-    usage: finished ? responsesUsageOf(p.usage) : null,
+    usage: finished && p.script.omitUsage !== true ? responsesUsageOf(p.usage) : null,
     user: null,
     metadata: {},
   };
@@ -599,7 +606,7 @@ function responsesStream(p: Plan, body: Record<string, unknown>, model: string):
     events.push(responsesEvent('response.output_item.done', { sequence_number: seq(), output_index: index, item: item.done }));
   });
   const status = responsesStatus(p);
-  events.push(responsesEvent(`response.${status}`, { sequence_number: seq(), response: responseObject(id, body, model, status, items.map((item) => item.done), p) }));
+  events.push({ ...responsesEvent(`response.${status}`, { sequence_number: seq(), response: responseObject(id, body, model, status, items.map((item) => item.done), p) }), usage: true });
   return events;
 }
 
@@ -609,7 +616,7 @@ function embeddingsAnswer(p: Plan, body: Record<string, unknown>, model: string)
     object: 'list',
     data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.0023064255, -0.009327292, 0.015797347] })),
     model,
-    usage: { prompt_tokens: p.usage.input, total_tokens: p.usage.input },
+    ...(p.script.omitUsage ? {} : { usage: { prompt_tokens: p.usage.input, total_tokens: p.usage.input } }),
   };
 }
 
@@ -988,6 +995,7 @@ export class FakeUpstream {
           this.reset(socket);
           return;
         case 'stall-mid-stream':
+        case 'stall-before-usage':
           await this.write(res, half);
           return;
         case 'malformed-sse':
@@ -1043,6 +1051,11 @@ export class FakeUpstream {
       case 'stall-mid-stream':
         toSend = events.slice(0, cut).map((e) => e.wire);
         break;
+      case 'stall-before-usage': {
+        const usageAt = events.findIndex((e) => e.usage === true);
+        toSend = events.slice(0, usageAt < 0 ? events.length : usageAt).map((e) => e.wire);
+        break;
+      }
       case 'endless-event': {
         const mib = 'x'.repeat(1024 * 1024);
         toSend = [events[0]?.wire ?? '', `data: {"never":"${mib}`, ...Array.from({ length: 31 }, () => mib)];
@@ -1066,7 +1079,7 @@ export class FakeUpstream {
       }
       await this.write(res, toSend[i] ?? '');
     }
-    if (this.gone(res) || fault === 'stall-mid-stream') return;
+    if (this.gone(res) || fault === 'stall-mid-stream' || fault === 'stall-before-usage') return;
     if (fault === 'reset-mid-stream') {
       this.abortMidBody(socket);
       return;

@@ -57,6 +57,7 @@ export async function seedHistory(store: UsageStore, instance: string, n: number
         toolCallCount: Math.floor(random() * 2),
         toolResultCount: Math.floor(random() * 2),
         costNano: random() < 0.2 ? null : Math.floor(random() * 5_000_000),
+        usageSource: pick(['reported', 'reported', 'estimated', 'partial', 'none'] as const),
         errorType: failed ? pick(['rate_limit', 'upstream_timeout'] as const) : undefined,
         error: failed ? 'failed' : undefined,
       }),
@@ -97,7 +98,7 @@ export function expectedUsage(h: History, instance: string, groupBy: readonly Gr
     const id = JSON.stringify(groupBy.map((g) => keys[g]));
     let row = out.get(id) as Record<string, number> | undefined;
     if (!row) {
-      row = { ...keys, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0, tool_uses: 0, tool_results: 0, tool_calls: 0, cost_nano: 0, unpriced_requests: 0, total_duration_ms: 0 };
+      row = { ...keys, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0, tool_uses: 0, tool_results: 0, tool_calls: 0, cost_nano: 0, unpriced_requests: 0, estimated_requests: 0, total_duration_ms: 0 };
       out.set(id, row);
     }
     row.requests += 1;
@@ -112,6 +113,7 @@ export function expectedUsage(h: History, instance: string, groupBy: readonly Gr
     row.tool_calls += r.toolCallCount;
     if (r.costNano === null || r.costNano === undefined) row.unpriced_requests += 1;
     else row.cost_nano += r.costNano;
+    if (r.usageSource === 'estimated' || r.usageSource === 'partial') row.estimated_requests += 1;
     row.total_duration_ms += Math.round(r.durationMs ?? 0);
   }
   for (const row of out.values() as Iterable<Record<string, number>>) {

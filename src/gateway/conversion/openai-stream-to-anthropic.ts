@@ -1,6 +1,6 @@
 import { foldUsage, openaiChunkUsage, type UsagePatch } from '../../core/usage';
 import { EventRelay } from '../protocol/event-relay';
-import { openaiDeltaChars } from '../protocol/output-chars';
+import { openaiDeltaText } from '../protocol/output-chars';
 import { redactSecrets, type Redact } from '../../core/redact';
 import type { SseEvent } from '../protocol/sse-events';
 import type { StreamRelay, StreamSink } from '../protocol/types';
@@ -137,13 +137,21 @@ class OpenAIToAnthropicRelay extends EventRelay {
 
   private handleChunk(chunk: OpenAIChatChunk): string {
     const reportsUsage = isObject(chunk.usage);
-    if (reportsUsage) foldUsage(this.usage, openaiChunkUsage(chunk));
+    if (reportsUsage) {
+      const patch = openaiChunkUsage(chunk);
+      foldUsage(this.usage, patch);
+      // A reported 0 is still a report (the fold keeps only non-zero news): the count is not the gateway's to estimate.
+      if (patch.inputTokens !== undefined) this.usage.inputTokens ??= patch.inputTokens;
+      if (patch.outputTokens !== undefined) this.usage.outputTokens ??= patch.outputTokens;
+    }
     let out = this.ensureStarted(chunk);
     const choices: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
     const choice = choices.find((c): c is OpenAIChunkChoice => isObject(c) && (c.index ?? 0) === 0);
     if (choice !== undefined) {
       const delta = isObject(choice.delta) ? choice.delta : {};
-      this.addOutput(openaiDeltaChars(delta));
+      const pieces: string[] = [];
+      openaiDeltaText(delta, pieces);
+      this.addOutput(pieces);
       if (
         (isString(delta.reasoning_content) && delta.reasoning_content !== '') ||
         (isString(delta.reasoning) && delta.reasoning !== '')

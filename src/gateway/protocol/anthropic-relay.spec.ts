@@ -86,7 +86,7 @@ const TOOL_STREAM =
 const EXPECTED_CALLS = [
   {
     kind: 'usage',
-    patch: { inputTokens: 472, outputTokens: 2, cacheReadTokens: 8800, cacheCreationTokens: 1200, serviceTier: 'standard' },
+    patch: { inputTokens: 472, cacheReadTokens: 8800, cacheCreationTokens: 1200, serviceTier: 'standard' },
   },
   { kind: 'firstContent' },
   { kind: 'usage', patch: { toolCallCount: 1 } },
@@ -225,14 +225,14 @@ describe(createAnthropicRelay.name, () => {
     ]);
   });
 
-  it('reports message_start usage as given, leaving absent fields out', () => {
+  it('reports message_start usage as given, leaving absent fields and its output placeholder out (output is counted by message_delta)', () => {
     const sink = new RecordingSink();
     const start = sse('message_start', {
       type: 'message_start',
       message: { id: 'msg_1', model: MODEL, usage: { input_tokens: 25, output_tokens: 1 } },
     });
     runRelay(createAnthropicRelay({ sink }), start);
-    expect(sink.calls).toEqual([{ kind: 'usage', patch: { inputTokens: 25, outputTokens: 1 } }]);
+    expect(sink.calls).toEqual([{ kind: 'usage', patch: { inputTokens: 25 } }]);
   });
 
   it.each([

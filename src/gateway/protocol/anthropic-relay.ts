@@ -2,7 +2,7 @@ import { anthropicUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
-import { anthropicDeltaChars } from './output-chars';
+import { anthropicDeltaText } from './output-chars';
 import { redactSecrets, type Redact } from '../../core/redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
@@ -57,7 +57,7 @@ class AnthropicRelay extends EventRelay {
         return raw;
       case 'content_block_delta':
         this.markFirstContent();
-        this.addOutput(anthropicDeltaChars(payload.delta));
+        this.addOutput(this.deltaText(payload.delta));
         return raw;
       case 'message_stop':
         this.complete = true;
@@ -70,10 +70,19 @@ class AnthropicRelay extends EventRelay {
     }
   }
 
+  private deltaText(delta: unknown): string[] {
+    const pieces: string[] = [];
+    anthropicDeltaText(delta, pieces);
+    return pieces;
+  }
+
   private onMessageStart(payload: JsonObject, event: SseEvent, raw: string): string {
     const message = payload.message;
     if (!isRecord(message)) return raw;
-    this.report(message.usage);
+    // Its output_tokens (1 or so) is a placeholder, not a count: output is reported by message_delta.
+    const patch = anthropicUsage(message.usage);
+    delete patch.outputTokens;
+    if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
     return this.withModelAlias(raw, payload, message, event.event || 'message_start');
   }
 

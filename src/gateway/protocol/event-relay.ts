@@ -104,9 +104,9 @@ export abstract class EventRelay implements StreamRelay {
     this.sink.onFirstContent();
   }
 
-  /** Reports a content delta's characters, so in-flight rows move before the upstream reports output tokens. */
-  protected addOutput(chars: number): void {
-    if (chars > 0) this.sink.onOutput?.(chars);
+  /** Reports a content delta's output, so in-flight rows move before the upstream reports output tokens. */
+  protected addOutput(pieces: readonly string[]): void {
+    if (pieces.length > 0) this.sink.onOutput?.(pieces);
   }
 
   /** Counts newly started tool calls and reports the running total. */

@@ -2,7 +2,7 @@ import { openaiChunkUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
 import { isRecord, type JsonObject } from './json-fields';
-import { openaiDeltaChars } from './output-chars';
+import { openaiDeltaText } from './output-chars';
 import { redactSecrets, type Redact } from '../../core/redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
@@ -74,19 +74,19 @@ class OpenAIRelay extends EventRelay {
 
   private observeChoices(choices: unknown[]): void {
     let newCalls = 0;
-    let chars = 0;
+    const pieces: string[] = [];
     for (let position = 0; position < choices.length; position++) {
       const choice = choices[position];
       if (!isRecord(choice) || !isRecord(choice.delta)) continue;
       const delta = choice.delta;
-      chars += openaiDeltaChars(delta);
+      openaiDeltaText(delta, pieces);
       const toolCalls = delta.tool_calls;
       const hasToolCalls = Array.isArray(toolCalls) && toolCalls.length > 0;
       if (hasToolCalls || hasText(delta)) this.markFirstContent();
       if (hasToolCalls) newCalls += this.observeToolCalls(indexOf(choice.index, position), toolCalls);
     }
     if (newCalls > 0) this.addToolCalls(newCalls);
-    this.addOutput(chars);
+    this.addOutput(pieces);
   }
 
   /** Returns how many calls started: a new index, or a known index with a new id (providers reusing index 0). */

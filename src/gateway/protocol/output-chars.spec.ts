@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { anthropicDeltaChars, openaiDeltaChars } from './output-chars';
+import { anthropicDeltaText, openaiDeltaText } from './output-chars';
 
-describe(anthropicDeltaChars.name, () => {
+const chars = (collect: (delta: unknown, into: string[]) => void, delta: unknown): number => {
+  const pieces: string[] = [];
+  collect(delta, pieces);
+  expect(pieces.every((p) => p.length > 0)).toBe(true);
+  return pieces.join('').length;
+};
+
+describe(anthropicDeltaText.name, () => {
   it.each([
     [{ type: 'text_delta', text: 'Hello wörld' }, 11],
     [{ type: 'input_json_delta', partial_json: '{"city":' }, 8],
@@ -11,12 +18,12 @@ describe(anthropicDeltaChars.name, () => {
     [{}, 0],
     [null, 0],
     ['text', 0],
-  ])('%j has %i characters', (delta, chars) => {
-    expect(anthropicDeltaChars(delta)).toBe(chars);
+  ])('%j has %i characters', (delta, n) => {
+    expect(chars(anthropicDeltaText, delta)).toBe(n);
   });
 });
 
-describe(openaiDeltaChars.name, () => {
+describe(openaiDeltaText.name, () => {
   it.each([
     [{ role: 'assistant', content: '', refusal: null }, 0],
     [{ content: 'Hello' }, 5],
@@ -29,7 +36,16 @@ describe(openaiDeltaChars.name, () => {
     [{ tool_calls: 'nope' }, 0],
     [[], 0],
     [undefined, 0],
-  ])('%j has %i characters', (delta, chars) => {
-    expect(openaiDeltaChars(delta)).toBe(chars);
+  ])('%j has %i characters', (delta, n) => {
+    expect(chars(openaiDeltaText, delta)).toBe(n);
+  });
+});
+
+describe('output pieces', () => {
+  it('keeps each text apart, in order, for the estimate', () => {
+    const pieces: string[] = [];
+    openaiDeltaText({ content: 'Hi', reasoning: 'hmm', tool_calls: [{ function: { arguments: '{"a":1}' } }] }, pieces);
+    anthropicDeltaText({ type: 'text_delta', text: ' there' }, pieces);
+    expect(pieces).toEqual(['Hi', 'hmm', '{"a":1}', ' there']);
   });
 });

@@ -59,7 +59,7 @@ class ResponsesRelay extends EventRelay {
     const type = typeof payload.type === 'string' ? payload.type : event.event;
     if (OUTPUT_DELTAS.has(type)) {
       this.markFirstContent();
-      if (typeof payload.delta === 'string') this.addOutput(payload.delta.length);
+      if (typeof payload.delta === 'string' && payload.delta !== '') this.addOutput([payload.delta]);
     } else if (type === 'response.output_item.added') {
       if (isResponsesToolCall(payload.item)) this.addToolCalls(1);
     } else if (SUCCESS_ENDS.has(type) || type === 'response.failed') {

@@ -17,8 +17,8 @@ export interface StreamSink {
   onUsage(patch: UsagePatch): void;
   /** The first content (text, tool arguments, thinking) arrived: time to first token. */
   onFirstContent(): void;
-  /** A content delta with this many characters (text, thinking, tool arguments); optional for sinks that only account usage. */
-  onOutput?(chars: number): void;
+  /** The output of one content delta (text, thinking, tool arguments), as non-empty pieces; optional for sinks that only account usage. */
+  onOutput?(pieces: readonly string[]): void;
   /** An error event inside an otherwise successful (HTTP 200) stream. */
   onError(errorType: ErrorType, message: string): void;
 }

@@ -117,6 +117,7 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
       input_tokens: known ? r.inputTokens : undefined,
       output_tokens: known ? r.outputTokens : undefined,
       cost_usd: known ? usdOrNull(recordCost(r)) : undefined,
+      usage_source: known ? r.usageSource : undefined,
       service_tier: known ? r.serviceTier : undefined,
       error_type: r.errorType,
       error: r.error,

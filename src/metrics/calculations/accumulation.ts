@@ -22,6 +22,7 @@ export function newTotals(): Totals {
     totalOverheadMs: 0,
     costNano: 0,
     unpriced: 0,
+    estimatedRequests: 0,
   };
 }
 
@@ -44,6 +45,7 @@ export function addRecord(target: Totals, r: RequestRecord): void {
   const cost = recordCost(r);
   if (cost === null) target.unpriced += 1;
   else target.costNano += cost;
+  if (r.usageSource === 'estimated' || r.usageSource === 'partial') target.estimatedRequests += 1;
   if (r.durationMs !== undefined) {
     target.completed += 1;
     target.totalDurationMs += Math.round(r.durationMs);
@@ -107,6 +109,7 @@ export function addTotals(target: Totals, source: Totals): void {
   target.totalOverheadMs += source.totalOverheadMs;
   target.costNano += source.costNano;
   target.unpriced += source.unpriced;
+  target.estimatedRequests += source.estimatedRequests;
 }
 
 export function addSplit(target: Split, source: Split): void {

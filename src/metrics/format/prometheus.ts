@@ -65,6 +65,11 @@ export const FAMILIES = {
   activeRequests: { name: 'vdm_active_requests', type: 'gauge', help: 'Requests in flight.' },
   cost: { name: 'vdm_cost_usd_total', type: 'counter', help: 'US dollars of finished requests whose price is known (GET /metrics/prices).' },
   unpricedRequests: { name: 'vdm_unpriced_requests_total', type: 'counter', help: 'Finished requests with no known price: not in vdm_cost_usd_total.' },
+  estimatedRequests: {
+    name: 'vdm_estimated_requests_total',
+    type: 'counter',
+    help: 'Finished requests whose token counts were estimated by the gateway, in whole or in part: the upstream answered but did not report its usage (the client left before it, a timeout, a truncated stream, an answer without usage).',
+  },
   foldedRequests: { name: 'vdm_model_folded_requests_total', type: 'counter', help: 'Finished requests counted under model="other" because their provider already had VDM_MAX_MODELS_PER_PROVIDER models.' },
 } as const satisfies Record<string, FamilySpec>;
 
@@ -241,6 +246,8 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
     }
     const unpriced = group.split.streaming.unpriced + group.split.nonStreaming.unpriced;
     out.unpricedRequests.push({ labels: { provider: group.provider, model: group.model }, value: unpriced });
+    const estimated = group.split.streaming.estimatedRequests + group.split.nonStreaming.estimatedRequests;
+    out.estimatedRequests.push({ labels: { provider: group.provider, model: group.model }, value: estimated });
   }
 
   for (const r of input.active) {

@@ -1,5 +1,6 @@
 import { averageMs, isoSeconds, ms3 } from '../calculations/duration';
 import { UNKNOWN, type RunningTotalsTree } from '../calculations/hierarchical';
+import type { UsageSource } from '../../core/usage';
 import type { RequestRecord } from '../model/request-record';
 import type { SectionName, Split, Totals } from '../model/totals';
 import { recordCost, usd, usdOrNull } from '../pricing/cost';
@@ -31,6 +32,8 @@ export interface WireSection {
   /** US dollars of the requests whose price is known; the others are counted in unpriced_requests. */
   cost_usd: number;
   unpriced_requests: number;
+  /** Requests whose counts were estimated, in whole or in part (usage_source `estimated` or `partial`). */
+  estimated_requests: number;
 }
 
 
@@ -57,6 +60,7 @@ export function wireSection(t: Totals): WireSection {
     total_overhead_ms: ms3(t.totalOverheadMs),
     cost_usd: usd(t.costNano),
     unpriced_requests: t.unpriced,
+    estimated_requests: t.estimatedRequests,
   };
 }
 
@@ -102,6 +106,7 @@ export interface WireSummary {
   total_unpriced_requests: number;
   /** count_tokens calls since start (contract section 12): not requests, so in no other figure; no filter applies. */
   count_tokens_requests: number;
+  total_estimated_requests: number;
 }
 
 export interface WireClient {
@@ -149,6 +154,7 @@ export function wireRunningTotals(tree: RunningTotalsTree, countTokensRequests =
       total_cost_usd: s.cost_usd,
       total_unpriced_requests: s.unpriced_requests,
       count_tokens_requests: countTokensRequests,
+      total_estimated_requests: s.estimated_requests,
     },
     providers,
     clients,
@@ -313,6 +319,8 @@ export interface WireTrace {
   error: string | null;
   error_type: string | null;
   cost_usd: number | null;
+  /** Where the counts came from (contract section 14): `reported`, `partial`, `estimated` or `none`. */
+  usage_source: UsageSource | null;
   /** The service tier the upstream reported (`default`, `standard`, `flex`, `priority`, ...); null when none. */
   service_tier: string | null;
   client: string;
@@ -346,6 +354,7 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     error: r.error ?? null,
     error_type: r.errorType ?? null,
     cost_usd: usdOrNull(recordCost(r)),
+    usage_source: r.usageSource ?? null,
     service_tier: r.serviceTier ?? null,
     client: r.client,
     user: r.user ?? null,

@@ -1,6 +1,7 @@
 import type { ErrorType } from '../../core/error-type';
 import type { ResolvedPrice } from '../pricing/price-book';
 import type { ClientApi } from '../../core/route-facts';
+import type { UsageSource } from '../../core/usage';
 
 /** One request's measurements (contract section 1), in internal names; the wire names live in format/wire.ts. */
 export interface RequestRecord {
@@ -47,6 +48,8 @@ export interface RequestRecord {
   serviceTier?: string;
   /** The price of its provider/model, resolved when routed (cached per provider/model); a non-standard tier has its own (`atTier`). */
   pricing?: ResolvedPrice;
+  /** Where the counts came from (contract section 14); set when finalized. */
+  usageSource?: UsageSource;
   /** Set when finalized: nanodollars, or null when no price is known. */
   costNano?: number | null;
   /** Who sent it: the client key's name, a key fingerprint, `anonymous` or `other` (bounded, so a label). */

@@ -25,6 +25,8 @@ export interface Totals {
   costNano: number;
   /** Requests with no known price, so a partial cost is never mistaken for the whole. */
   unpriced: number;
+  /** Requests whose counts were estimated in whole or in part (contract section 14). */
+  estimatedRequests: number;
 }
 
 export interface Split {

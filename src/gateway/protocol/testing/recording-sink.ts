@@ -21,8 +21,14 @@ export class RecordingSink implements StreamSink {
     this.calls.push({ kind: 'firstContent' });
   }
 
-  onOutput(chars: number): void {
+  /** The text of the content deltas reported, all of it. */
+  outputText = '';
+
+  onOutput(pieces: readonly string[]): void {
+    let chars = 0;
+    for (const piece of pieces) chars += piece.length;
     this.output.push(chars);
+    this.outputText += pieces.join('');
   }
 
   onError(errorType: ErrorType, message: string): void {
