@@ -24,6 +24,23 @@ describe(toYaml.name, () => {
     expect(load(toYaml(doc))).toEqual(doc);
   });
 
+  it('quotes every key a YAML 1.1 parser would not read back as that string: booleans, null, numbers, indicators', () => {
+    const names = ['yes', 'no', 'on', 'off', 'y', 'n', 'Yes', 'NO', 'On', 'OFF', 'True', 'false', 'null', 'Null', '~', '123', '0x1F', '1e3', '.inf', '-1', '12:30', '2026-11-23',
+      'a: b', 'a #b', '#x', '-x', '? x', '<<', '=', '', ' lead', 'trail ', '[x]', '{x}', '*x', '&x', '!x', '|x', '>x', "'x", '"x', '%x', '@x', '`x'];
+    const doc = Object.fromEntries(names.map((name, i) => [name, { requests: i }]));
+    const text = toYaml(doc);
+    const keys = text.split('\n').filter((line) => /^\S/.test(line));
+    expect(keys).toHaveLength(names.length);
+    for (const line of keys) expect(line, line).toMatch(/^"/);
+    expect(load(text)).toEqual(doc);
+  });
+
+  it('leaves plain names bare: letters, digits, _, ., / and -', () => {
+    expect(toYaml({ 'gpt-4.1': 1, 'anthropic/claude-3-5-sonnet': 2, yesterday: 3, _x: 4, online: 5 })).toBe(
+      'gpt-4.1: 1\nanthropic/claude-3-5-sonnet: 2\nyesterday: 3\n_x: 4\nonline: 5\n',
+    );
+  });
+
   it('writes small costs in exponent form with a dot, which YAML 1.1 parsers read as floats too', () => {
     expect(toYaml({ cost_usd: 1e-7, big: 1e21, plain: 0.000123 })).toBe('cost_usd: 1.0e-7\nbig: 1.0e+21\nplain: 0.000123\n');
     expect(load(toYaml({ cost_usd: 1e-7 }))).toEqual({ cost_usd: 1e-7 });

@@ -1,6 +1,9 @@
 import { isoSeconds } from '../calculations/duration';
 
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** Keys that every YAML parser reads as a string when written bare: anything else is double-quoted. */
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
+/** Words YAML 1.1 parsers (PyYAML, for one) read as booleans or null, in any case: `yes`, `off`, `n`, ... */
+const YAML11_WORDS = new Set(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null']);
 
 /** YAML 1.1 (PyYAML) reads `1e-7` as a string: an exponent needs a dot before it (`1.0e-7`), as 1.2 also accepts. */
 function number(value: number): string {
@@ -16,8 +19,9 @@ function scalar(value: unknown): string {
   return JSON.stringify(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
+/** A model named `yes` must stay the string "yes" for a YAML 1.1 reader too. */
 function quotedKey(name: string): string {
-  return PLAIN_KEY.test(name) && name !== 'null' && name !== 'true' && name !== 'false' ? name : JSON.stringify(name);
+  return PLAIN_KEY.test(name) && !YAML11_WORDS.has(name.toLowerCase()) ? name : JSON.stringify(name);
 }
 
 const LINES_PER_CHUNK = 512;
