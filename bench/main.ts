@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
 import { printKeys, runKeysBench, type KeysResult } from './keys.bench';
+import { printPrices, runPricesBench, type PricesResult } from './prices.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
 import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
 import { printScrape, runScrapeBench, type ScrapeResult } from './scrape.bench';
@@ -31,10 +32,11 @@ interface Results {
   convert?: ConvertResult;
   store?: StoreResult;
   keys?: KeysResult;
+  prices?: PricesResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -106,6 +108,11 @@ async function main(): Promise<void> {
     log('7. key lookup at 1 and 100,000 keys ...');
     results.keys = runKeysBench();
     report.push(printKeys(results.keys));
+  }
+  if (only.includes('prices')) {
+    log('8. price lookup at 1 and 100,000 prices-file entries ...');
+    results.prices = runPricesBench();
+    report.push(printPrices(results.prices));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
