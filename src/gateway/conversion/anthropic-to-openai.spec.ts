@@ -222,6 +222,28 @@ describe(toOpenAIRequest.name, () => {
     ]);
   });
 
+  it('carries the context a client gave a document before its text, or before its file', () => {
+    const body = request({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            odd({ type: 'document', title: 'T', context: 'From the 2024 audit.', source: { type: 'text', media_type: 'text/plain', data: 'body' } }) as never,
+            odd({ type: 'document', context: 'Scanned.', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBE' } }) as never,
+          ],
+        },
+      ],
+    });
+    expect(toOpenAIRequest(body, 'm').messages[0]).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: 'T\n\nFrom the 2024 audit.\n\nbody' },
+        { type: 'text', text: 'Scanned.' },
+        { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE' } },
+      ],
+    });
+  });
+
   it('sends text and content documents as text, with their titles', () => {
     const body = request({
       messages: [

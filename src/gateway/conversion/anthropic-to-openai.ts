@@ -231,9 +231,12 @@ function imageUrl(source: unknown, path: string): string {
 function convertDocument(block: Record<string, unknown>, path: string): OpenAIUserPart[] {
   const source = block.source;
   const title = isString(block.title) && block.title !== '' ? block.title : undefined;
+  const context = isString(block.context) && block.context !== '' ? block.context : undefined;
+  // The title and the context the client gave a document lead its text.
+  const lead = [title, context].filter((v): v is string => v !== undefined);
   if (!isObject(source)) refuse(`${path}.source`, 'a document without a source');
   if (source.type === 'text' && isString(source.data)) {
-    return [{ type: 'text', text: title === undefined ? source.data : `${title}${TEXT_JOIN}${source.data}` }];
+    return [{ type: 'text', text: [...lead, source.data].join(TEXT_JOIN) }];
   }
   if (source.type === 'base64' && isString(source.data)) {
     const mediaType = isString(source.media_type) ? source.media_type : 'application/pdf';
@@ -241,14 +244,14 @@ function convertDocument(block: Record<string, unknown>, path: string): OpenAIUs
       file_data: `data:${mediaType};base64,${source.data}`,
     };
     if (title !== undefined) file.filename = title;
-    return [{ type: 'file', file }];
+    return context === undefined ? [{ type: 'file', file }] : [{ type: 'text', text: context }, { type: 'file', file }];
   }
   if (source.type === 'content') {
-    const lead: OpenAIUserPart[] = title === undefined ? [] : [{ type: 'text', text: title }];
-    if (isString(source.content)) return [...lead, { type: 'text', text: source.content }];
+    const head: OpenAIUserPart[] = lead.length === 0 ? [] : [{ type: 'text', text: lead.join(TEXT_JOIN) }];
+    if (isString(source.content)) return [...head, { type: 'text', text: source.content }];
     if (Array.isArray(source.content)) {
       return [
-        ...lead,
+        ...head,
         ...(source.content as unknown[]).flatMap((b, i) => {
           const at = `${path}.source.content[${i}]`;
           if (!isObject(b)) refuse(at, 'a content block must be an object');
