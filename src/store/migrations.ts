@@ -169,6 +169,14 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
         }
       },
     },
+    '0006_history_filter_indexes': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // The dashboard's and the history API's filters on the rows, over a time range: filters compare lower-cased names.
+        await db.schema.createIndex('usage_requests_user').ifNotExists().on('usage_requests').expression(sql`lower("user"), start_time`).execute();
+        await db.schema.createIndex('usage_requests_client').ifNotExists().on('usage_requests').expression(sql`lower(client), start_time`).execute();
+        await db.schema.createIndex('usage_requests_model').ifNotExists().on('usage_requests').expression(sql`lower(model), start_time`).execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -80,6 +80,20 @@ describe(SqliteWorkerDialect.name, () => {
     }
   });
 
+  it('fails a read-only statement that runs past its time limit, and answers the next one with a new worker', async () => {
+    await sut.insertInto('t').values({ id: 1, v: 'kept' }).execute();
+    const reads = new Kysely<Schema>({ dialect: new SqliteWorkerDialect(file, { readonly: true, budgetMs: 100 }) });
+    try {
+      // Some seconds of work: better-sqlite3 cannot interrupt it, so it fails here and its worker ends when SQLite returns.
+      const slow = sql`with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000000) select count(*) as n from c`.execute(reads);
+      await expect(slow).rejects.toMatchObject({ code: 'VDM_QUERY_TIMEOUT', message: expect.stringContaining('time limit of 0.1 s') });
+      expect(await reads.selectFrom('t').select('v').execute()).toEqual([{ v: 'kept' }]);
+      await expect(reads.insertInto('t').values({ id: 2, v: 'no' }).execute()).rejects.toMatchObject({ code: 'SQLITE_READONLY' });
+    } finally {
+      await reads.destroy();
+    }
+  });
+
   it('fails the statements of a worker that ended with a store error, and starts a new worker for the next', async () => {
     await sut.insertInto('t').values({ id: 1, v: 'kept' }).execute();
     const first = dialect.driver.worker!;

@@ -38,7 +38,10 @@ class WorkerConnection implements DatabaseConnection {
   private seq = 0;
   private failure?: Error;
 
-  constructor(readonly worker: Worker) {
+  constructor(
+    readonly worker: Worker,
+    private readonly budgetMs?: number,
+  ) {
     worker.on('message', (reply: WorkerReply) => this.settle(reply));
     worker.on('error', (error) => this.fail(new SqliteWorkerError(`SQLite worker failed: ${error.message}`)));
     worker.on('exit', (code) => this.fail(new SqliteWorkerError(`SQLite worker stopped (exit code ${code})`)));
@@ -67,7 +70,19 @@ class WorkerConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    return (await this.request({ op: 'query', sql: compiled.sql, parameters: compiled.parameters })) as QueryResult<R>;
+    const result = this.request({ op: 'query', sql: compiled.sql, parameters: compiled.parameters });
+    if (this.budgetMs === undefined) return (await result) as QueryResult<R>;
+    // better-sqlite3 cannot interrupt a statement: past its budget the statement fails here and its worker
+    // is ended (it stops once SQLite returns); the next statement starts a new worker.
+    const timer = setTimeout(() => {
+      this.fail(new SqliteWorkerError(`the query ran past its time limit of ${this.budgetMs! / 1000} s`, 'VDM_QUERY_TIMEOUT'));
+      void this.worker.terminate();
+    }, this.budgetMs);
+    try {
+      return (await result) as QueryResult<R>;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
@@ -114,7 +129,10 @@ export class SqliteWorkerDriver implements Driver {
   private connection?: WorkerConnection;
   private destroyed = false;
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly options: SqliteWorkerOptions = {},
+  ) {}
 
   async init(): Promise<void> {}
 
@@ -172,9 +190,9 @@ export class SqliteWorkerDriver implements Driver {
   private async start(): Promise<WorkerConnection> {
     const workerData: WorkerData = { driver: createRequire(__filename).resolve('better-sqlite3') };
     const worker = new Worker(`(${String(sqliteWorker)})()`, { eval: true, workerData });
-    const connection = new WorkerConnection(worker);
+    const connection = new WorkerConnection(worker, this.options.budgetMs);
     try {
-      await connection.request({ op: 'open', path: this.path });
+      await connection.request({ op: 'open', path: this.path, readonly: this.options.readonly });
     } catch (error) {
       await worker.terminate();
       throw error;
@@ -183,12 +201,19 @@ export class SqliteWorkerDriver implements Driver {
   }
 }
 
+export interface SqliteWorkerOptions {
+  /** A read-only connection (history queries): it takes no lock and never writes. */
+  readonly?: boolean;
+  /** Each statement's time limit in ms; past it the statement fails (`VDM_QUERY_TIMEOUT`) and the worker is ended. */
+  budgetMs?: number;
+}
+
 /** SQLite through {@link SqliteWorkerDriver}: Kysely's own SQLite compiler, adapter and introspector. */
 export class SqliteWorkerDialect implements Dialect {
   readonly driver: SqliteWorkerDriver;
 
-  constructor(path: string) {
-    this.driver = new SqliteWorkerDriver(resolve(path));
+  constructor(path: string, options: SqliteWorkerOptions = {}) {
+    this.driver = new SqliteWorkerDriver(resolve(path), options);
   }
 
   createDriver(): Driver {

@@ -4,7 +4,7 @@ import { isoSeconds } from '../metrics/calculations/duration';
 import { DAY_S, HOUR_S } from './rows';
 import type { StoreSchema } from './schema';
 import { foldAscii, Glob, likePattern } from '../core/glob';
-import type { FilterName, GroupBy, TimeRange } from './usage-query';
+import { USAGE_GROUPS_MAX, type FilterName, type GroupBy, type TimeRange, type UsageOrder, type UsagePage } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
 /** Groupings and filters the hourly and daily rollups hold; user and session live in the rows and the session rollups. */
@@ -76,6 +76,21 @@ export interface UsageDoc {
   source: string;
   rows: UsageRow[];
   totals: UsageSums;
+  /** Rows before paging, and the page: `rows` holds `limit` of them from `offset`, in `order`. */
+  total_rows: number;
+  offset: number;
+  limit: number;
+  order: UsageOrder;
+  /** Whether rows were left out of this page, and the offset of the next page (null on the last). */
+  truncated: boolean;
+  next_offset: number | null;
+}
+
+/** A grouping over a range that makes more than USAGE_GROUPS_MAX groups: the client narrows it. */
+export class TooManyGroups extends Error {
+  constructor() {
+    super(`the query makes more than ${USAGE_GROUPS_MAX} groups; narrow from/to, add a filter or group by fewer keys`);
+  }
 }
 
 type Partial2 = Record<string, unknown>;
@@ -86,17 +101,20 @@ type Eb<T extends keyof StoreSchema> = ExpressionBuilder<StoreSchema, T>;
 export class UsageHistory {
   constructor(private readonly store: UsageStore) {}
 
+  /** History reads go through the store's read connection: a long one never holds up the writes. */
   get db(): Kysely<StoreSchema> | undefined {
-    return this.store.db;
+    return this.store.reads;
   }
 
-  async usage(range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<UsageDoc> {
+  async usage(range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>, page: UsagePage = { limit: USAGE_GROUPS_MAX, offset: 0, order: 'keys' }): Promise<UsageDoc> {
     const db = this.requireDb();
     const plan = readPlan(range, groupBy, filters);
     const parts: Partial2[][] = [];
     for (const { table, from, to } of plan) {
       const part = { from, to };
-      parts.push(table === 'rows' ? await this.fromRows(db, part, groupBy, filters) : await this.fromRollups(db, table, part, groupBy, filters));
+      const rows = table === 'rows' ? await this.fromRows(db, part, groupBy, filters) : await this.fromRollups(db, table, part, groupBy, filters);
+      if (rows.length > USAGE_GROUPS_MAX) throw new TooManyGroups();
+      parts.push(rows);
     }
     const source = [...new Set(plan.map((p) => SOURCE_NAMES[p.table]))].join('+');
 
@@ -108,6 +126,7 @@ export class UsageHistory {
         const id = JSON.stringify(keys);
         let acc = merged.get(id);
         if (!acc) {
+          if (merged.size >= USAGE_GROUPS_MAX) throw new TooManyGroups();
           acc = { keys, sums: SUM_KEYS.map(() => 0), completed: 0 };
           merged.set(id, acc);
         }
@@ -115,24 +134,42 @@ export class UsageHistory {
         acc.completed += Number(r.completed ?? 0);
       }
     }
-    const accs = [...merged.values()].sort((a, b) => compareKeys(a.keys, b.keys));
+    const accs = [...merged.values()];
     const totalSums = SUM_KEYS.map(() => 0);
     let totalCompleted = 0;
-    const rows = accs.map((acc) => {
+    for (const acc of accs) {
+      for (let i = 0; i < SUM_KEYS.length; i++) totalSums[i] += acc.sums[i];
+      totalCompleted += acc.completed;
+    }
+    const at = (k: (typeof SUM_KEYS)[number]): number => SUM_KEYS.indexOf(k);
+    const by = page.order === 'cost' ? at('cost_usd') : at('requests');
+    accs.sort(page.order === 'keys' ? (a, b) => compareKeys(a.keys, b.keys) : (a, b) => b.sums[by] - a.sums[by] || b.sums[at('requests')] - a.sums[at('requests')] || compareKeys(a.keys, b.keys));
+    const shown = accs.slice(page.offset, page.offset + page.limit);
+    const rows = shown.map((acc) => {
       const row: Record<string, unknown> = {};
       groupBy.forEach((g, i) => (row[g] = acc.keys[i]));
-      for (let i = 0; i < SUM_KEYS.length; i++) {
-        row[SUM_KEYS[i]] = acc.sums[i];
-        totalSums[i] += acc.sums[i];
-      }
-      totalCompleted += acc.completed;
+      for (let i = 0; i < SUM_KEYS.length; i++) row[SUM_KEYS[i]] = acc.sums[i];
       finish(row as UsageSums, acc.completed);
       return row as UsageRow;
     });
     const sums = zeroSums();
     SUM_KEYS.forEach((k, i) => (sums[k] = totalSums[i]));
     finish(sums, totalCompleted);
-    return { from: isoSeconds(range.from), to: isoSeconds(range.to), group_by: groupBy, source, rows, totals: sums };
+    const end = page.offset + rows.length;
+    return {
+      from: isoSeconds(range.from),
+      to: isoSeconds(range.to),
+      group_by: groupBy,
+      source,
+      rows,
+      totals: sums,
+      total_rows: accs.length,
+      offset: page.offset,
+      limit: page.limit,
+      order: page.order,
+      truncated: rows.length < accs.length,
+      next_offset: end < accs.length ? end : null,
+    };
   }
 
   private async fromRollups(db: Kysely<StoreSchema>, table: RollupTable, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<Partial2[]> {
@@ -157,7 +194,7 @@ export class UsageHistory {
       q = q.where(ref, '<>', '');
     }
     if (groupBy.length > 0) q = q.groupBy(groupBy.map((g) => sql.ref(g)));
-    return (await q.execute());
+    return await q.limit(USAGE_GROUPS_MAX + 1).execute();
   }
 
   private async fromRows(db: Kysely<StoreSchema>, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<Partial2[]> {
@@ -183,7 +220,7 @@ export class UsageHistory {
       q = q.where((eb) => globMatch(this.engine, eb.ref(name), glob));
     }
     if (groupBy.length > 0) q = q.groupBy(groupBy.map((g) => sql.ref(g)));
-    return (await q.execute());
+    return await q.limit(USAGE_GROUPS_MAX + 1).execute();
   }
 
   get engine(): StoreEngine {

@@ -87,3 +87,32 @@ export function decodeCursor(value: string | undefined): number | undefined {
   if (!m) throw new BadRequestException('cursor is not one this gateway handed out');
   return Number(m[1]);
 }
+
+/** Rows of one /metrics/usage answer: `limit` (default 1000, at most 10000) from `offset`. */
+export const USAGE_LIMIT_DEFAULT = 1000;
+export const USAGE_LIMIT_MAX = 10_000;
+/** Groups one /metrics/usage query may make before paging; past it the query is refused (400), to be narrowed. */
+export const USAGE_GROUPS_MAX = 100_000;
+export const USAGE_ORDERS = ['keys', 'cost', 'requests'] as const;
+export type UsageOrder = (typeof USAGE_ORDERS)[number];
+
+export interface UsagePage {
+  limit: number;
+  offset: number;
+  order: UsageOrder;
+}
+
+export function parseUsagePage(query: Record<string, string | undefined>): UsagePage {
+  const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+    if (value === undefined || value === '') return fallback;
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new BadRequestException(`${name} must be a whole number from ${min} to ${max}`);
+    return Number(value);
+  };
+  const order = query.order ?? 'keys';
+  if (!(USAGE_ORDERS as readonly string[]).includes(order)) throw new BadRequestException(`order must be one of ${USAGE_ORDERS.join(', ')}`);
+  return {
+    limit: whole('limit', query.limit, USAGE_LIMIT_DEFAULT, 1, USAGE_LIMIT_MAX),
+    offset: whole('offset', query.offset, 0, 0, USAGE_GROUPS_MAX),
+    order: order as UsageOrder,
+  };
+}

@@ -138,6 +138,11 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     return this.ready ? this.store?.db : undefined;
   }
 
+  /** The connection of history queries (its own, time-limited; see openStore). */
+  get reads(): Kysely<StoreSchema> | undefined {
+    return this.ready ? this.store?.reads : undefined;
+  }
+
   /** The engine VDM_STORE names (undefined when the store is off). */
   get engine(): 'sqlite' | 'postgres' | undefined {
     return this.settings.kind === 'none' ? undefined : this.settings.kind;
@@ -168,6 +173,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       // Another process on the same SQLite file: a configuration to fix, not a fault to wait out.
       if ((error as { code?: unknown }).code === 'VDM_STORE_IN_USE') {
         this.subscription.unsubscribe();
+        await this.store?.reads.destroy().catch(() => undefined);
         await this.store?.db.destroy().catch(() => undefined);
         throw new StoreInUseError((error as Error).message);
       }
@@ -189,6 +195,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       this.fail('shutdown flush', error);
     }
+    await this.store?.reads.destroy().catch(() => undefined);
     await this.store?.db.destroy().catch(() => undefined);
   }
 
@@ -223,6 +230,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     const { error, results } = await new Migrator({
       db: this.store.db,
       provider: storeMigrations(this.store.engine),
+      // A database migrated by a build that had a later migration but not an earlier one still starts.
+      allowUnorderedMigrations: true,
     }).migrateToLatest();
     if (error !== undefined)
       throw error instanceof Error ? error : new Error('usage store migration failed', { cause: error });

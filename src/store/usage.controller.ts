@@ -3,13 +3,14 @@ import type { FastifyReply } from 'fastify';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
 import { isoSeconds, ms3 } from '../metrics/calculations/duration';
-import { globMatch, StoreUnavailable, UsageHistory, type UsageDoc } from './usage-history.service';
-import { decodeCursor, encodeCursor, parseFilters, parseFormat, parseGroupBy, parseLimit, parseRange, parseStatus, type FilterName } from './usage-query';
+import { HISTORY_QUERY_LIMIT_MS } from './database';
+import { globMatch, StoreUnavailable, TooManyGroups, UsageHistory, type UsageDoc } from './usage-history.service';
+import { decodeCursor, encodeCursor, parseFilters, parseFormat, parseGroupBy, parseLimit, parseRange, parseStatus, parseUsagePage, type FilterName } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
 type Query = Record<string, string | undefined>;
 
-const USAGE_KEYS = new Set(['from', 'to', 'group_by', 'format', 'provider', 'model', 'client', 'user', 'session']);
+const USAGE_KEYS = new Set(['from', 'to', 'group_by', 'format', 'provider', 'model', 'client', 'user', 'session', 'limit', 'offset', 'order']);
 const REQUESTS_KEYS = new Set(['from', 'to', 'provider', 'model', 'client', 'user', 'session', 'status', 'limit', 'cursor']);
 
 function disabledDoc(): { disabled: true; message: string; suggestion: string } {
@@ -39,7 +40,8 @@ export class UsageController {
     if (!this.store.enabled) return disabledDoc();
     const range = parseRange(query, Date.now() / 1000);
     const groupBy = parseGroupBy(query.group_by);
-    const doc = await this.available(() => this.history.usage(range, groupBy, parseFilters(query)));
+    const page = parseUsagePage(query);
+    const doc = await this.available(() => this.history.usage(range, groupBy, parseFilters(query), page));
     if (format === 'json') return doc;
     if (format === 'yaml') {
       void reply.type('application/yaml; charset=utf-8');
@@ -90,6 +92,11 @@ export class UsageController {
       return await run();
     } catch (error) {
       if (error instanceof StoreUnavailable) throw new ServiceUnavailableException(error.message);
+      if (error instanceof TooManyGroups) throw new BadRequestException(error.message);
+      // SQLite's read worker past its budget, or PostgreSQL's statement_timeout.
+      const code = (error as { code?: unknown } | null)?.code;
+      if (code === 'VDM_QUERY_TIMEOUT' || code === '57014')
+        throw new ServiceUnavailableException(`the history query ran past its time limit of ${HISTORY_QUERY_LIMIT_MS / 1000} s; narrow from/to, add a filter or group by fewer keys`);
       throw error;
     }
   }

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
 import { checkHistory, seedHistory } from '../support/usage-history-check';
+import { makeRecord } from '../support/factories';
+import { rowOf } from '../../src/store/rows';
 
 let dir: string;
 let gw: RunningApp;
@@ -199,6 +201,83 @@ describe('with VDM_STORE=none', () => {
       }
     } finally {
       await off.close();
+    }
+  });
+});
+
+describe('GET /metrics/usage, paged', () => {
+  let paged: RunningApp;
+  let pagedStore: UsageStore;
+  const getPaged = async (path: string): Promise<{ status: number; body: any }> => {
+    const res = await fetch(`${paged.url}${path}`);
+    return { status: res.status, body: await res.json() };
+  };
+  afterAll(async () => {
+    await paged.close();
+  });
+  beforeAll(async () => {
+    paged = await startApp({ VDM_STORE: `sqlite:${join(dir, 'paged.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-p' });
+    pagedStore = paged.app.get(UsageStore);
+    // 25 sessions, each with its own cost, an hour ago.
+    const now = Date.now() / 1000 - 3600;
+    for (let i = 0; i < 25; i++) pagedStore.enqueue(makeRecord({ requestId: `page-${i}`, startTime: now + i, durationMs: 5, provider: 'demo', openaiModel: 'm', client: 'anonymous', session: `page-s-${String(i).padStart(2, '0')}`, costNano: ((i * 7) % 25) * 1000 + 1000 }));
+    await pagedStore.flush();
+  });
+
+  it('answers at most `limit` rows from `offset`, says what was cut, and pages through every row once with the same totals', async () => {
+    const all = (await getPaged('/metrics/usage?from=-1d&group_by=session&limit=10000')).body;
+    expect(all).toMatchObject({ total_rows: all.rows.length, offset: 0, limit: 10000, order: 'keys', truncated: false, next_offset: null });
+    const seen: unknown[] = [];
+    let offset: number | null = 0;
+    while (offset !== null) {
+      const { status, body } = await getPaged(`/metrics/usage?from=-1d&group_by=session&limit=7&offset=${offset}`);
+      expect(status).toBe(200);
+      expect(body.rows.length).toBeLessThanOrEqual(7);
+      expect(body.total_rows).toBe(all.total_rows);
+      expect(body.totals).toEqual(all.totals);
+      expect(body.truncated).toBe(body.rows.length < all.total_rows);
+      seen.push(...body.rows);
+      offset = body.next_offset;
+    }
+    expect(seen).toEqual(all.rows);
+  });
+
+  it('orders by cost or requests on the server, so the top N is one short answer', async () => {
+    const { body } = await getPaged('/metrics/usage?from=-1d&group_by=session&session=page-*&order=cost&limit=5');
+    // Session i cost ((7 i) mod 25 + 1) thousand nanodollars: 25 for i = 7, then 14, 21, 3, 10.
+    expect(body.rows.map((r: { session: string }) => r.session)).toEqual(['page-s-07', 'page-s-14', 'page-s-21', 'page-s-03', 'page-s-10']);
+    expect(body.rows.map((r: { cost_usd: number }) => r.cost_usd)).toEqual([25, 24, 23, 22, 21].map((k) => (k * 1000) / 1e9));
+    expect(body).toMatchObject({ total_rows: 25, truncated: true, next_offset: 5, order: 'cost' });
+    expect((await getPaged('/metrics/usage?from=-1d&group_by=session&order=requests&limit=1')).body.rows).toHaveLength(1);
+  });
+
+  it('refuses a limit, offset or order out of bounds with a 400', async () => {
+    for (const q of ['limit=0', 'limit=10001', 'limit=x', 'offset=-1', 'order=cost_usd']) {
+      const { status, body } = await getPaged(`/metrics/usage?${q}`);
+      expect(status, q).toBe(400);
+      expect(JSON.stringify(body), q).toMatch(/limit|offset|order/);
+    }
+  });
+
+  it('reads on a connection of its own: a history query answers while a write transaction is open', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const row = rowOf(makeRecord({ requestId: 'held-write', startTime: Date.now() / 1000 }), 'gw-p', 'held-write-key');
+    const writing = pagedStore.db!.transaction().execute(async (trx) => {
+      await trx.insertInto('usage_requests').values(row).execute();
+      opened();
+      await gate;
+    });
+    await open;
+    try {
+      const { status, body } = await getPaged('/metrics/usage?from=-1d');
+      expect(status).toBe(200);
+      expect(body.totals.requests).toBeGreaterThan(0);
+    } finally {
+      release();
+      await writing;
     }
   });
 });

@@ -6,6 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogging } from '../../src/logging/logger';
+import { sql } from 'kysely';
+import type { StoreConfig } from '../../src/config/app-config';
+import { openStore } from '../../src/store/database';
 import { retryDelay, RETRY_CEILING_MS, UsageStore } from '../../src/store/usage-store.service';
 import { startApp, type RunningApp } from '../support/app';
 import { startCommitCutter } from '../support/pg-commit-cutter';
@@ -193,6 +196,19 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
 
   it('waits the flush interval doubled after each failure in a row, at most 30 s', () => {
     expect([1, 2, 3, 4, 8, 9, 10, 100].map((n) => retryDelay(n, 200))).toEqual([200, 400, 800, 1600, 25_600, RETRY_CEILING_MS, RETRY_CEILING_MS, RETRY_CEILING_MS]);
+  });
+
+  it('cuts a history statement at its time limit on the server (statement_timeout), on a pool apart from the writes', async () => {
+    const store = await openStore({ kind: 'postgres', location: pg!.url } as StoreConfig, () => undefined, 100);
+    try {
+      await expect(sql`select pg_sleep(5)`.execute(store.reads)).rejects.toMatchObject({ code: '57014' });
+      expect((await sql<{ n: number }>`select 1 as n`.execute(store.reads)).rows).toEqual([{ n: 1 }]);
+      // The writes' pool has no such limit.
+      await sql`select pg_sleep(0.3)`.execute(store.db);
+    } finally {
+      await store.reads.destroy();
+      await store.db.destroy();
+    }
   });
 
   it('over several whole days with partial hours at both ends, answers what summing the rows gives, whichever rollups it reads', async () => {

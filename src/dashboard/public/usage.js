@@ -229,9 +229,10 @@ export function createUsagePanel({ api, onAuthRequired }) {
         chartRows(iso(dayFrom), 'day'),
         usage({ from: range.from, group_by: 'provider,model' }),
         usage({ from: range.from, group_by: 'client' }),
-        usage({ from: range.from, group_by: 'session' }),
+        // The top sessions by cost, sorted and cut by the store (one more: the row of requests with no session).
+        usage({ from: range.from, group_by: 'session', order: 'cost', limit: String(SESSIONS_SHOWN + 1) }),
         selected === null ? null : Promise.all([sessionTotal(selected), loadSession(selected)]),
-        usage({ from: range.from, group_by: 'user' }),
+        usage({ from: range.from, group_by: 'user', order: 'cost', limit: String(SESSIONS_SHOWN + 1) }),
         usage({ from: iso(Math.floor(nowS / DAY_S) * DAY_S) }),
         usage({ from: iso(monthFrom) }),
       ]);
@@ -247,11 +248,10 @@ export function createUsagePanel({ api, onAuthRequired }) {
       renderClientChoice(clients.rows);
       renderSpend('today', today.totals);
       renderSpend('month', month.totals);
-      const named = (rows, key) => rows.filter((r) => r[key] !== null).map(withTokens);
-      const topUsers = top(named(users.rows, 'user'));
+      const topUsers = top(users, 'user');
       renderGrid(usersGrid, topUsers.rows);
       $('#usage-users-count').textContent = topUsers.note;
-      const topSessions = top(named(sessions.rows, 'session'));
+      const topSessions = top(sessions, 'session');
       renderGrid(sessionsGrid, topSessions.rows);
       $('#usage-sessions-count').textContent = topSessions.note;
       if (session !== null && state.session === selected) applySession(session[0], session[1], false);
@@ -269,10 +269,13 @@ export function createUsagePanel({ api, onAuthRequired }) {
     }
   }
 
-  /** The rows that cost most (then the busiest), at most SESSIONS_SHOWN, and a note when some are left out. */
-  function top(rows) {
-    const shown = [...rows].sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests).slice(0, SESSIONS_SHOWN);
-    return { rows: shown, note: rows.length > shown.length ? `top ${shown.length} of ${fmt.num(rows.length)} by cost` : '' };
+  /** The named rows that cost most (then the busiest), at most SESSIONS_SHOWN (the store sorts and cuts them), and a note when some are left out. */
+  function top(doc, key) {
+    const named = doc.rows.filter((r) => r[key] !== null).map(withTokens);
+    const shown = [...named].sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests).slice(0, SESSIONS_SHOWN);
+    // total_rows counts the row of requests that named none, when there is one.
+    const count = (doc.total_rows ?? doc.rows.length) - (doc.rows.length - named.length);
+    return { rows: shown, note: count > shown.length ? `top ${shown.length} of ${fmt.num(count)} by cost` : '' };
   }
 
   /** What was spent today or this month (UTC), exact in the tooltip; "unpriced" when nothing had a price. */
