@@ -16,3 +16,9 @@ export const ERROR_TYPES = [
 ] as const;
 
 export type ErrorType = (typeof ERROR_TYPES)[number];
+
+const KNOWN_ERROR_TYPES: ReadonlySet<string> = new Set(ERROR_TYPES);
+
+export function isErrorType(value: string): value is ErrorType {
+  return KNOWN_ERROR_TYPES.has(value);
+}

@@ -6,6 +6,12 @@
 /** The client APIs whose requests are accounted (contract section 1, `api`). */
 export type ClientApi = 'anthropic_messages' | 'openai_chat' | 'openai_responses' | 'openai_embeddings';
 
+const CLIENT_APIS: Readonly<Record<ClientApi, true>> = { anthropic_messages: true, openai_chat: true, openai_responses: true, openai_embeddings: true };
+
+export function isClientApi(value: string): value is ClientApi {
+  return Object.hasOwn(CLIENT_APIS, value);
+}
+
 /** Calls of a client API that are answered but are not usage: each is counted in its own counter (contract section 12). */
 export type CountedApi = 'anthropic_count_tokens';
 

@@ -172,6 +172,7 @@ describe(serviceTierOf.name, () => {
 
   it('cuts an absurdly long tier, so it cannot grow a cache key or a log line', () => {
     expect(serviceTierOf('x'.repeat(1000))).toHaveLength(64);
+    expect(serviceTierOf(`Pri\u0000ori\nty${' '.repeat(10_000_000)}`)).toBe('priority');
   });
 });
 

@@ -2,6 +2,7 @@
  * The usage parsers, one per protocol (contract section 1). Both the metrics and the protocol
  * conversion read usage only through them, so what is recorded and what a client is sent agree.
  */
+import { withoutControlCharacters } from './bounded-text';
 
 /** The counts a protocol parser reports: each a whole number, absent when not reported. */
 export interface UsageCounts {
@@ -80,7 +81,8 @@ const SERVICE_TIER_MAX = 64;
 /** A reported `service_tier`, lower-cased; anything but a non-empty string (`null` included) is not reported. */
 export function serviceTierOf(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  const tier = value.trim().toLowerCase().slice(0, SERVICE_TIER_MAX);
+  // Only the start is looked at, control characters removed: the tier is a trace field and a stored column.
+  const tier = withoutControlCharacters(value.slice(0, 4 * SERVICE_TIER_MAX)).trim().toLowerCase().slice(0, SERVICE_TIER_MAX);
   return tier === '' ? undefined : tier;
 }
 

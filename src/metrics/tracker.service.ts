@@ -13,7 +13,8 @@ import { mergeUsage } from './calculations/usage';
 import type { RunningTotalsFilter } from './calculations/wildcard';
 import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
-import type { ErrorType } from '../core/error-type';
+import { isErrorType, type ErrorType } from '../core/error-type';
+import { isClientApi } from '../core/route-facts';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket, ClientCell, Split } from './model/totals';
 import { recordCost, usd } from './pricing/cost';
@@ -59,6 +60,8 @@ function boundedRecord(r: RequestRecord): RequestRecord {
     user: boundedName(r.user, NAME_MAX),
     session: boundedName(r.session, NAME_MAX),
     serviceTier: boundedName(r.serviceTier, NAME_MAX),
+    api: r.api === undefined || isClientApi(r.api) ? r.api : undefined,
+    errorType: r.errorType === undefined || isErrorType(r.errorType) ? r.errorType : 'unexpected_error',
     error: r.error === undefined || r.error.length <= ERROR_TEXT_MAX ? r.error : r.error.slice(0, ERROR_TEXT_MAX),
   };
 }
@@ -159,13 +162,18 @@ export class TrackerService {
         }
         addSplit(own.split, cell.split);
         for (const [from, to] of [[cell.streamingOutcomes, own.streamingOutcomes], [cell.nonStreamingOutcomes, own.nonStreamingOutcomes]] as const) {
-          for (const [api, outcomes] of from) {
+          for (const [storedApi, outcomes] of from) {
+            // Both become Prometheus labels: a stored value the gateway never writes is not restored as one.
+            const api = isClientApi(storedApi) ? storedApi : 'unknown';
             let mine = to.get(api);
             if (!mine) {
               mine = new Map([['success', 0]]);
               to.set(api, mine);
             }
-            for (const [outcome, n] of outcomes) mine.set(outcome, (mine.get(outcome) ?? 0) + n);
+            for (const [stored, n] of outcomes) {
+              const outcome = stored === 'success' || isErrorType(stored) ? stored : 'unexpected_error';
+              mine.set(outcome, (mine.get(outcome) ?? 0) + n);
+            }
           }
         }
       }
@@ -181,8 +189,9 @@ export class TrackerService {
       const client = boundedName(storedClient, NAME_MAX) ?? 'anonymous';
       if (!(t <= (this.lastAccessed.clients.get(client) ?? -1))) this.lastAccessed.clients.set(client, t);
     }
-    for (const [type, count] of Object.entries(history.errorCounts) as [ErrorType, number][]) {
-      this.errorCounts.set(type, (this.errorCounts.get(type) ?? 0) + count);
+    for (const [stored, count] of Object.entries(history.errorCounts)) {
+      const type = isErrorType(stored) ? stored : 'unexpected_error';
+      this.errorCounts.set(type, (this.errorCounts.get(type) ?? 0) + (count ?? 0));
     }
     for (const record of history.traces) this.traces.push({ seq: ++this.traceSeq, record: boundedRecord(record) });
     for (const record of history.errors) this.errors.push({ seq: ++this.errorSeq, record: boundedRecord(record) });

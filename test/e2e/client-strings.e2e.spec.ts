@@ -106,7 +106,12 @@ describe('a usage store written before names were bounded', () => {
     const huge = `poison-${'p'.repeat(25 * 1024 * 1024)}`;
     const db = new Database(file);
     db.prepare("UPDATE usage_hourly SET model = ? WHERE model = 'poison'").run(huge);
-    db.prepare("UPDATE usage_hourly SET model = ?, client = ? WHERE model = 'second'").run('sec\u0000ond\nname', `c\u0001${'c'.repeat(1000)}`);
+    db.prepare("UPDATE usage_hourly SET model = ?, client = ?, api = ?, error_type = ?, errors = requests WHERE model = 'second'").run(
+      'sec\u0000ond\nname',
+      `c\u0001${'c'.repeat(1000)}`,
+      `api-${'a'.repeat(1000)}`,
+      `type-${'t'.repeat(1000)}`,
+    );
     db.prepare("UPDATE usage_requests SET model = ?, requested_model = ?, user = ?, session = ?, error = ? WHERE model = 'poison'").run(
       huge,
       huge,
@@ -124,6 +129,11 @@ describe('a usage store written before names were bounded', () => {
     const bounded = `poison-${'p'.repeat(249)}`;
     expect(text).toContain(`model="${bounded}"`);
     expect(text).toContain('model="secondname"');
+    // api and error_type are labels too: a value the gateway never writes is restored as unknown / unexpected_error.
+    expect(text).not.toContain('aaaaaaaa');
+    expect(text).not.toContain('tttttttt');
+    expect(text).toMatch(/vdm_requests_total\{[^}]*api="unknown"[^}]*error_type="unexpected_error"[^}]*\} 1/);
+    expect(gw.tracker.errorDistribution()).toEqual({ unexpected_error: 1 });
     const totals = await json('/metrics/running-totals?format=json&include_active=false');
     expect(totals.summary.total_requests).toBe(2);
     expect(Object.keys(totals.providers.demo.models).sort()).toEqual([bounded, 'secondname']);
