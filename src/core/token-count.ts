@@ -13,7 +13,8 @@ export const MAX_RUN_BYTES = 48;
 /** Tokens per character assumed when nothing could be tokenized (OpenAI's rule of thumb: 4 characters a token). */
 const CHARS_PER_TOKEN = 4;
 
-type CountTokens = (text: string) => number;
+/** A tokenizer's count of one text (gpt-tokenizer's countTokens, or a test's recording stand-in). */
+export type CountTokens = (text: string) => number;
 let tokenizer: CountTokens | undefined;
 
 function countTokens(): CountTokens {
@@ -28,8 +29,7 @@ function isSpace(code: number): boolean {
 }
 
 /** Tokens of one text, tokenized in pieces that never hold a run without whitespace longer than MAX_RUN_BYTES. */
-function tokensOf(text: string): number {
-  const count = countTokens();
+function tokensOf(text: string, count: CountTokens): number {
   let tokens = 0;
   let pieceStart = 0;
   let run = 0;
@@ -57,7 +57,7 @@ function tokensOf(text: string): number {
  * messages, deltas, arguments) until `cap` characters were, and the remaining characters are
  * counted at the rate of those.
  */
-export function countTextTokens(parts: Iterable<string>, cap = TOKENIZE_CAP_CHARS): number {
+export function countTextTokens(parts: Iterable<string>, cap = TOKENIZE_CAP_CHARS, count: CountTokens = countTokens()): number {
   let chars = 0;
   let sampled = 0;
   let tokens = 0;
@@ -66,7 +66,7 @@ export function countTextTokens(parts: Iterable<string>, cap = TOKENIZE_CAP_CHAR
     if (sampled >= cap || part.length === 0) continue;
     const take = part.length <= cap - sampled ? part : part.slice(0, cap - sampled);
     sampled += take.length;
-    tokens += tokensOf(take);
+    tokens += tokensOf(take, count);
   }
   const rest = chars - sampled;
   if (rest <= 0) return tokens;

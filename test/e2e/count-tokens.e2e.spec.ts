@@ -70,4 +70,17 @@ describe('POST /v1/messages/count_tokens in the metrics', () => {
     const text = await (await fetch(`${gw.url}/metrics`, { headers: { 'x-api-key': KEY } })).text();
     expect(text).not.toMatch(/^vdm_requests_total\{/m);
   });
+
+  it('estimates one unbroken 1 MB word for an openai-format provider in bounded work, and keeps serving', async () => {
+    // Tokenized whole, this word took over 100 s of the event loop; the estimate tokenizes a bounded sample.
+    const word = 'a'.repeat(1_000_000);
+    const [counted, health] = await Promise.all([
+      client.messages.countTokens({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: word }] }),
+      fetch(`${gw.url}/health`).then((r) => r.status),
+    ]);
+    expect(counted.input_tokens).toBeGreaterThan(word.length / 48);
+    expect(counted.input_tokens).toBeLessThan(word.length);
+    expect(health).toBe(200);
+    expect(await scraped()).toEqual({ 'openai/ok': 1 });
+  });
 });
