@@ -12,12 +12,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { countTokens } from 'gpt-tokenizer';
 import { load as loadYaml } from 'js-yaml';
 import { Agent, request } from 'undici';
 import type { FakeUpstream, Script } from '../fakes/fake-upstream';
 import { rawRequest } from '../support/raw-http';
-import { parsePrometheus, rng, writeSoakPrices } from './soak-engine';
+import { parsePrometheus, promptTokens, REFERENCE_TOKENS, rng, withinTolerance, writeSoakPrices } from './soak-engine';
 
 /**
  * The scenarios, each a kind of hostile traffic:
@@ -60,13 +59,6 @@ export const LONG_SIZE: HostileSize = { rounds: 20, concurrency: 32, keys: 100_0
 /** A small body limit and a short body timeout, so the body timer's full delay passes within a run. */
 export const HOSTILE_BODY_LIMIT = 1_048_576;
 export const HOSTILE_BODY_TIMEOUT_S = 2;
-
-/**
- * How far an estimated count may be from what the upstream would have reported (contract section 14):
- * within this fraction, or within ESTIMATE_SLACK tokens for small counts.
- */
-export const ESTIMATE_TOLERANCE = 0.25;
-export const ESTIMATE_SLACK = 12;
 
 /** The usage sources of contract section 14. */
 export type UsageSource = 'reported' | 'partial' | 'estimated' | 'none';
@@ -137,6 +129,10 @@ interface Expectation {
   id: string;
   scenario: HostileScenario;
   stored: 'once' | 'never' | 'at-most-once';
+  /** Refused for its key: counted in vdm_rejected_requests_total only. */
+  rejected?: true;
+  /** A count_tokens call: counted in vdm_count_tokens_requests_total only. */
+  countTokens?: true;
   errorType?: string | null;
   sources?: readonly UsageSource[];
   /** Counts the upstream reported: the row must hold exactly these. */
@@ -392,7 +388,7 @@ const refusals: Scenario = (run, round) => {
       const body = 'k'.repeat(oversize);
       const status = await run.raw(`POST ${path} HTTP/1.1\r\nhost: hostile\r\nx-request-id: ${id}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`, body);
       if (status !== 401) run.problem('refusals', `${api} keyless oversized body: ${status}, not 401`);
-      run.expect({ id, scenario: 'refusals', stored: 'never' });
+      run.expect({ id, scenario: 'refusals', stored: 'never', rejected: true });
     });
   }
   void round;
@@ -519,7 +515,7 @@ const countTokensBomb: Scenario = (run) => ({
         // reported below
       }
       if (res.status !== 200 || !Number.isInteger(tokens) || tokens <= 0) run.problem('count-tokens', `a word of ${word.length} bytes: ${res.status} ${res.text.slice(0, 200)}`);
-      run.expect({ id, scenario: 'count-tokens', stored: 'at-most-once' });
+      run.expect({ id, scenario: 'count-tokens', stored: 'never', countTokens: true });
     },
   ],
 });
@@ -562,24 +558,18 @@ const poisonRows: Scenario = (run) => {
   return { tasks };
 };
 
-/** One unbroken word, so a fake stream carries it in its first content event. */
-function answerWord(random: () => number, length: number): string {
-  const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'vo', 'shi', 'gen', 'dar'];
-  let out = '';
-  while (out.length < length) out += syllables[Math.floor(random() * syllables.length)];
-  return out;
-}
-
 const earlyAborts: Scenario = (run) => {
   const tasks: Task[] = [];
-  // Streams: all content, then the client leaves before the usage event.
+  // Streams: every content event, then the client leaves before the usage event.
   for (const api of ['anthropic', 'openai', 'responses'] as const) {
     tasks.push(async () => {
       const id = run.id();
-      const text = answerWord(run.random, 300 + Math.floor(run.random() * 300));
+      // The answer ends in a word of its own, so the client knows when all of it has arrived.
+      const end = `zqx${id.replace(/\W/g, '')}`;
+      const text = `${prompt('', run.random, 60 + Math.floor(run.random() * 120)).slice(5)} ${end}`;
       const p = prompt(id, run.random);
-      const usage = { input: countTokens(p), output: countTokens(text) };
-      run.scripts.set(id, { text, usage, fault: 'stall-mid-stream' });
+      const usage = { input: promptTokens(p), output: REFERENCE_TOKENS(text) };
+      run.scripts.set(id, { text, usage, fault: 'stall-before-usage' });
       run.sent++;
       const controller = new AbortController();
       try {
@@ -596,12 +586,12 @@ const earlyAborts: Scenario = (run) => {
         await new Promise<void>((resolve) => {
           res.body.on('data', (chunk: Buffer) => {
             seen += chunk.toString();
-            if (seen.includes(text)) resolve();
+            if (seen.includes(end)) resolve();
           });
           res.body.once('end', () => resolve());
           res.body.once('error', () => resolve());
         });
-        if (!seen.includes(text)) run.problem('early-aborts', `${api} stream ended before its content arrived`);
+        if (!seen.includes(end)) run.problem('early-aborts', `${api} stream ended before its content arrived`);
         controller.abort();
       } catch (error) {
         run.problem('early-aborts', `${api} stream: ${String(error)}`);
@@ -614,6 +604,19 @@ const earlyAborts: Scenario = (run) => {
         sources: api === 'anthropic' ? ['partial'] : ['estimated'],
         ...(api === 'anthropic' ? { reported: { input: usage.input }, wouldReport: { output: usage.output } } : { wouldReport: usage }),
       });
+    });
+  }
+  // Whole answers without any usage (embeddings included): served, and charged an estimate.
+  for (const api of APIS) {
+    tasks.push(async () => {
+      const id = run.id();
+      const p = prompt(id, run.random);
+      const text = prompt('', run.random, 40).slice(5);
+      const usage = { input: api === 'embeddings' ? REFERENCE_TOKENS(p) : promptTokens(p), output: api === 'embeddings' ? 0 : REFERENCE_TOKENS(text) };
+      run.scripts.set(id, { text, usage, omitUsage: true });
+      const res = await run.post(PATH_OF[api], bodyOf(api, modelFor(api), p, false), id);
+      if (res.status !== 200) run.problem('early-aborts', `${api} answer without usage: ${res.status}`);
+      run.expect({ id, scenario: 'early-aborts', stored: 'once', errorType: null, sources: ['estimated'], wouldReport: usage });
     });
   }
   // Non-streamed (embeddings included): the client leaves while the upstream holds its answer.
@@ -642,7 +645,8 @@ const earlyAborts: Scenario = (run) => {
       } finally {
         clearTimeout(timer);
       }
-      run.expect({ id, scenario: 'early-aborts', stored: 'once', errorType: 'client_disconnect', sources: ['none'] });
+      // Nothing came back, so there is nothing to count (or, at most, the input to estimate).
+      run.expect({ id, scenario: 'early-aborts', stored: 'once', errorType: 'client_disconnect', sources: ['none', 'estimated'] });
     });
   }
   return { tasks };
@@ -661,7 +665,7 @@ const keyFlood: Scenario = (run) => {
         body,
       );
       if (status !== 401 && status !== 431) run.problem('key-flood', `${api} with two 8 KB keys: ${status}, not 401`);
-      run.expect({ id, scenario: 'key-flood', stored: 'never' });
+      run.expect({ id, scenario: 'key-flood', stored: 'never', rejected: true });
     });
   }
   return { tasks };
@@ -724,7 +728,8 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
   const log = options.log ?? (() => undefined);
   const run = new Run(target.url, options.clientKey, options.seed, size);
   run.install(fake);
-  const rejectedBefore = await rejectedTotal(run);
+  const rejectedBefore = await metricSum(run, 'vdm_rejected_requests_total');
+  const countTokensBefore = await metricSum(run, 'vdm_count_tokens_requests_total');
   const rssBefore = await target.rss();
 
   const healthAgent = new Agent({ connections: 1, keepAliveTimeout: 10_000 });
@@ -784,9 +789,12 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
     const rows = await storedRows(run, new Date(startedAt - 60_000));
     rowsStored = rows.length;
     checkRows(run, rows, options.provenance);
-    const refused = run.expectations.filter((e) => e.stored === 'never').length;
-    const rejected = (await rejectedTotal(run)) - rejectedBefore;
+    const refused = run.expectations.filter((e) => e.rejected).length;
+    const rejected = (await metricSum(run, 'vdm_rejected_requests_total')) - rejectedBefore;
     if (rejected !== refused) run.problem(scenarios.includes('key-flood') ? 'key-flood' : 'refusals', `vdm_rejected_requests_total rose by ${rejected}, not by the ${refused} keyless or wrong-key requests`);
+    const counted = (await metricSum(run, 'vdm_count_tokens_requests_total')) - countTokensBefore;
+    const calls = run.expectations.filter((e) => e.countTokens).length;
+    if (counted !== calls) run.problem('count-tokens', `vdm_count_tokens_requests_total rose by ${counted}, not by the ${calls} count_tokens calls`);
   }
   const rssAfter = exited === undefined ? await target.rss() : 0;
   await run.agent.close();
@@ -858,10 +866,11 @@ async function until<T>(probe: () => Promise<T | undefined>, ms: number, gone: (
   }
 }
 
-async function rejectedTotal(run: Run): Promise<number> {
+/** The sum of a Prometheus family's samples on /metrics. */
+async function metricSum(run: Run, name: string): Promise<number> {
   const res = await request(`${run.url}/metrics`, { dispatcher: run.agent, headers: { 'x-api-key': run.key } });
   const families = parsePrometheus(await res.body.text());
-  return (families.get('vdm_rejected_requests_total') ?? []).reduce((sum, s) => sum + s.value, 0);
+  return (families.get(name) ?? []).reduce((sum, s) => sum + s.value, 0);
 }
 
 /** No reported model name (running totals, /metrics) is over 256 characters or holds a control character. */
@@ -875,10 +884,6 @@ async function checkReportedNames(run: Run): Promise<void> {
   }
   const metrics = await run.get('/metrics');
   for (const line of metrics.text.split('\n')) if (line.length > 4_096) run.problem('names', `a /metrics line of ${line.length} characters: ${line.slice(0, 80)}`);
-}
-
-function within(estimate: number, truth: number): boolean {
-  return Math.abs(estimate - truth) <= Math.max(ESTIMATE_SLACK, ESTIMATE_TOLERANCE * truth);
 }
 
 /** Each expectation against the stored rows (found by request id). */
@@ -910,8 +915,8 @@ function checkRows(run: Run, rows: readonly HostileRow[], provenance: boolean): 
     if (e.reported?.output !== undefined && row.output_tokens !== e.reported.output) run.problem(e.scenario, `${where}: output_tokens ${row.output_tokens}, reported ${e.reported.output}`);
     if (!provenance) continue;
     if (e.sources !== undefined && !e.sources.includes(row.usage_source as UsageSource)) run.problem(e.scenario, `${where}: usage_source ${row.usage_source}, not ${e.sources.join(' or ')}`);
-    if (e.wouldReport?.input !== undefined && !within(row.input_tokens, e.wouldReport.input)) run.problem(e.scenario, `${where}: estimated input ${row.input_tokens}, the upstream would have reported ${e.wouldReport.input}`);
-    if (e.wouldReport?.output !== undefined && !within(row.output_tokens, e.wouldReport.output)) run.problem(e.scenario, `${where}: estimated output ${row.output_tokens}, the upstream would have reported ${e.wouldReport.output}`);
+    if (e.wouldReport?.input !== undefined && !withinTolerance(row.input_tokens, e.wouldReport.input)) run.problem(e.scenario, `${where}: estimated input ${row.input_tokens}, the upstream would have reported ${e.wouldReport.input}`);
+    if (e.wouldReport?.output !== undefined && !withinTolerance(row.output_tokens, e.wouldReport.output)) run.problem(e.scenario, `${where}: estimated output ${row.output_tokens}, the upstream would have reported ${e.wouldReport.output}`);
   }
 }
 

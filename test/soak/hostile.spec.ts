@@ -24,9 +24,9 @@ import {
  * Only the scenarios listed here run: each is listed once the gateway withstands it.
  * HOSTILE_SCENARIOS=all (or a comma list) runs others.
  */
-const ENABLED: readonly HostileScenario[] = ['refusals', 'globs', 'names', 'poison-rows', 'early-aborts', 'key-flood'];
+const ENABLED: readonly HostileScenario[] = ['refusals', 'globs', 'names', 'count-tokens', 'poison-rows', 'early-aborts', 'key-flood'];
 /** Whether rows carry usage_source and estimates are checked against what the upstream would have reported. */
-const PROVENANCE = false;
+const PROVENANCE = true;
 
 const chosen = process.env.HOSTILE_SCENARIOS;
 const SCENARIOS: readonly HostileScenario[] =
