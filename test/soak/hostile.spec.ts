@@ -24,7 +24,7 @@ import {
  * Only the scenarios listed here run: each is listed once the gateway withstands it.
  * HOSTILE_SCENARIOS=all (or a comma list) runs others.
  */
-const ENABLED: readonly HostileScenario[] = ['refusals', 'globs', 'names', 'count-tokens', 'poison-rows', 'early-aborts', 'key-flood'];
+const ENABLED: readonly HostileScenario[] = ['refusals', 'globs', 'names', 'count-tokens', 'poison-rows', 'early-aborts', 'key-flood', 'history'];
 /** Whether rows carry usage_source and estimates are checked against what the upstream would have reported. */
 const PROVENANCE = true;
 
