@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
 import { printKeys, runKeysBench, type KeysResult } from './keys.bench';
 import { printPrices, runPricesBench, type PricesResult } from './prices.bench';
+import { printProvenance, runProvenanceBench, type ProvenanceResult } from './provenance.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
 import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
 import { printScrape, runScrapeBench, type ScrapeResult } from './scrape.bench';
@@ -33,10 +34,11 @@ interface Results {
   store?: StoreResult;
   keys?: KeysResult;
   prices?: PricesResult;
+  provenance?: ProvenanceResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -113,6 +115,11 @@ async function main(): Promise<void> {
     log('8. price lookup at 1 and 100,000 prices-file entries ...');
     results.prices = runPricesBench();
     report.push(printPrices(results.prices));
+  }
+  if (only.includes('provenance')) {
+    log('9. usage provenance: a reported request and an estimated one ...');
+    results.provenance = runProvenanceBench();
+    report.push(printProvenance(results.provenance));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

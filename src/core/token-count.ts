@@ -78,7 +78,8 @@ export function countTextTokens(parts: Iterable<string>, cap = TOKENIZE_CAP_CHAR
  * `sample`): those are tokenized, the rest counted at their rate.
  */
 export function countSampledTokens(sample: readonly string[], sampledChars: number, totalChars: number): number {
-  const tokens = countTextTokens(sample);
+  // One text, as the pieces were one answer (and one tokenizer call instead of one per delta).
+  const tokens = countTextTokens([sample.join('')]);
   const rest = totalChars - sampledChars;
   if (rest <= 0) return tokens;
   return tokens + Math.ceil(sampledChars > 0 ? (rest * tokens) / sampledChars : rest / CHARS_PER_TOKEN);
