@@ -222,9 +222,10 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await expect.poll(() => row.locator('td[data-col="input_tokens"]').textContent(), { timeout: WAIT }).toBe('1,234');
     expect(await row.locator('td[data-col="cache_read_tokens"]').textContent()).toBe('300');
     // Cost so far at claude-sonnet-4-5 list prices ($3 in, $0.30 read, $3.75 write, $15 out per million),
-    // from message_start's usage (output 1 until the end): 1234*3 + 300*0.3 + 40*3.75 + 1*15 = 3957 per million.
-    expect(await row.locator('td[data-col="cost_usd"]').textContent()).toBe('0.4¢');
-    expect(await row.locator('td[data-col="cost_usd"]').getAttribute('title')).toBe('$0.003957');
+    // from message_start's usage (its output_tokens is a placeholder: output counts from message_delta):
+    // 1234*3 + 300*0.3 + 40*3.75 = 3942 per million.
+    expect(await row.locator('td[data-col="cost_usd"]').textContent()).toBe('0.39¢');
+    expect(await row.locator('td[data-col="cost_usd"]').getAttribute('title')).toBe('$0.003942');
 
     await done;
     await page.locator('#active-grid tbody tr').first().waitFor({ state: 'detached', timeout: WAIT });
@@ -617,6 +618,30 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect((await order()).at(-1)).toBe('house-model-7');
     await page.click('#models-grid th[data-key="cost_usd"] button');
     expect((await order()).at(-1)).toBe('house-model-7');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('marks estimated figures: "≈" on an estimated request\'s tokens and cost in the recent grid, the estimated count on the cost card', async () => {
+    const gw = await gateway(upstreamEnv());
+    const openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    fake.script({ text: TEXT, usage: { input: 1000, output: 100 } });
+    await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'reported' }] }, { headers: { 'x-request-id': 'dash-reported' } });
+    fake.script({ text: TEXT, omitUsage: true });
+    await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'estimated' }] }, { headers: { 'x-request-id': 'dash-estimated' } });
+
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await waitLive(page);
+    const row = (id: string, col: string) => page.locator(`#traces-grid tbody tr[data-request-id="${id}"] td[data-col="${col}"]`);
+    await expect.poll(() => row('dash-estimated', 'cost_usd').count(), { timeout: WAIT }).toBe(1);
+    for (const col of ['cost_usd', 'input_tokens', 'output_tokens']) {
+      expect(await row('dash-estimated', col).textContent(), col).toMatch(/^≈/);
+      expect(await row('dash-estimated', col).getAttribute('title'), col).toMatch(/estimated: the upstream answered without reporting its usage/);
+      expect(await row('dash-reported', col).textContent(), col).not.toMatch(/≈/);
+      expect(await row('dash-reported', col).getAttribute('title'), col).not.toMatch(/estimated/);
+    }
+    await expect.poll(() => cell(page, '[data-metric="cost"] .sub'), { timeout: WAIT }).toBe('1 estimated');
+    expect(await page.locator('[data-metric="cost"] .value').getAttribute('title')).toMatch(/1 request estimated \(the upstream answered without reporting its usage\)/);
     expect(problems).toEqual([]);
   }, 60_000);
 

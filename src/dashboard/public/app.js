@@ -493,7 +493,10 @@ function renderTotals() {
   card('cache_read', fmt.compact(s.total_cache_read_tokens), share(s.total_cache_read_tokens), fmt.num(s.total_cache_read_tokens));
   card('cache_creation', fmt.compact(s.total_cache_creation_tokens), share(s.total_cache_creation_tokens), fmt.num(s.total_cache_creation_tokens));
   const unpriced = s.total_unpriced_requests ?? 0;
-  card('cost', fmt.usd(s.total_cost_usd ?? 0), unpriced ? `${fmt.num(unpriced)} unpriced` : 'USD, list prices', fmt.usdExact(s.total_cost_usd ?? 0, unpriced));
+  const estimatedRequests = s.total_estimated_requests ?? 0;
+  const costNote = [unpriced ? `${fmt.num(unpriced)} unpriced` : '', estimatedRequests ? `${fmt.num(estimatedRequests)} estimated` : ''].filter(Boolean).join(', ');
+  const costTitle = fmt.usdExact(s.total_cost_usd ?? 0, unpriced) + (estimatedRequests ? `; ${fmt.num(estimatedRequests)} ${estimatedRequests === 1 ? 'request' : 'requests'} estimated (the upstream answered without reporting its usage)` : '');
+  card('cost', fmt.usd(s.total_cost_usd ?? 0), costNote || 'USD, list prices', costTitle);
   // Reasoning tokens are part of output, so they are shown as a share of output, not of all tokens.
   const reasoning = s.total_reasoning_tokens ?? 0;
   card('reasoning', fmt.compact(reasoning), s.total_output_tokens ? `${fmt.percent(reasoning / s.total_output_tokens)} of output` : '\u00a0', fmt.num(reasoning));

@@ -91,12 +91,25 @@ export function errorCount(n) {
 /** Rows of requests none of which had a known price: their cost is unknown, not $0. */
 export const unpriced = (row) => row.cost_usd === null || (row.requests > 0 && row.unpriced_requests >= row.requests);
 
-/** US dollars, the exact figure (and the unpriced requests left out of it) in the tooltip; "—" when no price was known. */
+/** A request whose counts the gateway estimated (the upstream answered without reporting its usage), in whole or in part. */
+export const estimated = (row) => row.usage_source === 'estimated' || row.usage_source === 'partial';
+
+/** Why a row's figures are marked "≈": one estimated request, or how many of a row's requests were. */
+function estimateNote(row) {
+  if (estimated(row)) return `; ${row.usage_source === 'partial' ? 'partly ' : ''}estimated: the upstream answered without reporting its usage`;
+  const n = row.estimated_requests ?? 0;
+  return n > 0 ? `; ${fmt.num(n)} ${n === 1 ? 'request' : 'requests'} estimated` : '';
+}
+
+/** Marks an estimated request's figure with "≈" (the reason in the tooltip). */
+const approx = (row, text) => (estimated(row) ? el('span', 'estimated', `≈${text}`) : text);
+
+/** US dollars, the exact figure (and the unpriced requests left out of it) in the tooltip; "—" when no price was known; "≈" when estimated. */
 export const costCol = (extra = {}) => ({
   key: 'cost_usd', label: 'Cost', num: true,
   value: (row) => (unpriced(row) ? null : row.cost_usd),
-  render: (row) => (unpriced(row) ? '—' : fmt.usd(row.cost_usd)),
-  title: (row) => (unpriced(row) ? fmt.usdExact(null) : fmt.usdExact(row.cost_usd, row.unpriced_requests)),
+  render: (row) => (unpriced(row) ? '—' : approx(row, fmt.usd(row.cost_usd))),
+  title: (row) => (unpriced(row) ? fmt.usdExact(null) : fmt.usdExact(row.cost_usd, row.unpriced_requests)) + estimateNote(row),
   ...extra,
 });
 
@@ -112,8 +125,8 @@ export const requestCols = () => [
   { key: 'model', label: 'Model', col: 'c-wide', value: modelOf },
   { key: 'is_streaming', label: 'Mode', col: 'c-mode', render: (row) => el('span', row.is_streaming ? 'pill stream' : 'pill', row.is_streaming ? 'stream' : 'sync') },
   numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
-  countCol('input_tokens', 'Input'),
-  countCol('output_tokens', 'Output', { col: 'c-num-w' }),
+  countCol('input_tokens', 'Input', { render: (row) => approx(row, fmt.compact(row.input_tokens)), title: (row) => fmt.exact(row.input_tokens) + estimateNote(row) }),
+  countCol('output_tokens', 'Output', { col: 'c-num-w', render: (row) => approx(row, fmt.compact(row.output_tokens)), title: (row) => fmt.exact(row.output_tokens) + estimateNote(row) }),
   countCol('cache_read_tokens', 'Cache read'),
   countCol('cache_creation_tokens', 'Cache write'),
 ];
