@@ -177,6 +177,50 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
         await db.schema.createIndex('usage_requests_model').ifNotExists().on('usage_requests').expression(sql`lower(model), start_time`).execute();
       },
     },
+    '0007_session_rollups_by_client': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // A session belongs to its client: the session-hour rollups are keyed by client too. The table is built
+        // again under its new key (neither engine changes a primary key in place), then takes the old one's name.
+        const num = 'double precision';
+        const sums = [...ROLLUP_SUMS_0004, 'estimated_requests', 'last_start'];
+        let next = db.schema
+          .createTable('usage_session_hourly_0007')
+          .addColumn('hour', num, (c) => c.notNull())
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('client', 'text', (c) => c.notNull())
+          .addColumn('session', 'text', (c) => c.notNull());
+        for (const column of sums) next = next.addColumn(column, num, (c) => c.notNull().defaultTo(0));
+        next = next.addPrimaryKeyConstraint('usage_session_hourly_0007_pk', ['hour', 'instance', 'client', 'session']);
+        await (engine === 'sqlite' ? next.modifyEnd(sql`without rowid`) : next).execute();
+
+        // Each session hour is summed again from the rows, by client, where the rows still hold all of it; where
+        // retention has deleted some or all of its rows, it keeps its stored sums, under client ''.
+        const columns = sql.join(sums.map((k) => sql.ref(k)));
+        // The tracker's arithmetic (addRecord) in SQL, as migration 0004 does it, and estimated_requests as 0005 keeps it.
+        await sql`insert into usage_session_hourly_0007 (hour, instance, client, session, ${columns})
+          select floor(start_time / 3600) * 3600, instance, coalesce(client, ''), coalesce(session, ''),
+            count(*), sum(case when error_type is null then 0 else 1 end),
+            sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_creation_tokens), sum(reasoning_tokens),
+            sum(tool_uses), sum(tool_results), sum(tool_calls),
+            count(*), sum(floor(duration_ms + 0.5)),
+            count(ttft_ms), coalesce(sum(ttft_ms), 0),
+            count(upstream_ms), coalesce(sum(case when upstream_ms is not null and duration_ms > upstream_ms then duration_ms - upstream_ms else 0 end), 0),
+            coalesce(sum(cost_nano), 0), sum(case when cost_nano is null then 1 else 0 end),
+            sum(case when usage_source in ('estimated', 'partial') then 1 else 0 end),
+            max(start_time)
+          from usage_requests
+          group by floor(start_time / 3600) * 3600, instance, coalesce(client, ''), coalesce(session, '')`.execute(db);
+        await sql`delete from usage_session_hourly_0007 where exists (
+            select 1 from usage_session_hourly o
+            where o.hour = usage_session_hourly_0007.hour and o.instance = usage_session_hourly_0007.instance and o.session = usage_session_hourly_0007.session
+              and o.requests <> (select sum(n.requests) from usage_session_hourly_0007 n where n.hour = o.hour and n.instance = o.instance and n.session = o.session))`.execute(db);
+        await sql`insert into usage_session_hourly_0007 (hour, instance, client, session, ${columns})
+          select hour, instance, '', session, ${columns} from usage_session_hourly o
+          where not exists (select 1 from usage_session_hourly_0007 n where n.hour = o.hour and n.instance = o.instance and n.session = o.session)`.execute(db);
+        await db.schema.dropTable('usage_session_hourly').execute();
+        await db.schema.alterTable('usage_session_hourly_0007').renameTo('usage_session_hourly').execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -139,24 +139,27 @@ export function dailyRollupsOf(hourly: readonly RollupRow[]): DailyRollupRow[] {
   return [...byKey.values()];
 }
 
-/** The batch's sums per hour, instance and session ('' when the request named none). */
+/** The batch's sums per hour, instance, client and session ('' when the request named none). */
 export function sessionRollupsOf(rows: readonly Insertable<RequestRow>[], records: readonly Readonly<RequestRecord>[]): SessionRollupRow[] {
-  const byKey = new Map<string, { hour: number; instance: string; session: string; totals: Totals; lastStart: number }>();
+  const byKey = new Map<string, { hour: number; instance: string; client: string; session: string; totals: Totals; lastStart: number }>();
   rows.forEach((row, i) => {
     const hour = Math.floor(row.start_time / HOUR_S) * HOUR_S;
+    // A session belongs to the client that sent it: the same name from two clients is two sessions.
+    const client = row.client ?? '';
     const session = row.session ?? '';
-    const id = `${hour}\u0000${row.instance}\u0000${session}`;
+    const id = `${hour}\u0000${row.instance}\u0000${client}\u0000${session}`;
     let entry = byKey.get(id);
     if (!entry) {
-      entry = { hour, instance: row.instance, session, totals: newTotals(), lastStart: row.start_time };
+      entry = { hour, instance: row.instance, client, session, totals: newTotals(), lastStart: row.start_time };
       byKey.set(id, entry);
     }
     addRecord(entry.totals, records[i]);
     if (row.start_time > entry.lastStart) entry.lastStart = row.start_time;
   });
-  return [...byKey.values()].map(({ hour, instance, session, totals: t, lastStart }) => ({
+  return [...byKey.values()].map(({ hour, instance, client, session, totals: t, lastStart }) => ({
     hour,
     instance,
+    client,
     session,
     ...sumColumns(t),
     last_start: lastStart,

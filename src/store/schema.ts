@@ -79,7 +79,7 @@ export interface RollupRow {
 export type DailyRollupRow = Omit<RollupRow, 'hour'> & { day: number };
 
 /** The same sums per hour, instance and session ('' for requests that named none). */
-export type SessionRollupRow = Pick<RollupRow, 'hour' | 'instance' | (typeof ROLLUP_SUMS)[number] | 'last_start'> & { session: string };
+export type SessionRollupRow = Pick<RollupRow, 'hour' | 'instance' | 'client' | (typeof ROLLUP_SUMS)[number] | 'last_start'> & { session: string };
 
 export interface StoreSchema {
   usage_requests: RequestRow;
@@ -90,7 +90,7 @@ export interface StoreSchema {
 
 export const ROLLUP_KEYS = ['hour', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
 export const DAILY_KEYS = ['day', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
-export const SESSION_KEYS = ['hour', 'instance', 'session'] as const;
+export const SESSION_KEYS = ['hour', 'instance', 'client', 'session'] as const;
 export const ROLLUP_SUMS = [
   'requests',
   'errors',

@@ -11,8 +11,8 @@ import { UsageStore } from './usage-store.service';
 const ROLLUP_GROUPS: ReadonlySet<GroupBy> = new Set(['hour', 'day', 'provider', 'model', 'client', 'api', 'instance']);
 const ROLLUP_FILTERS: ReadonlySet<FilterName> = new Set(['provider', 'model', 'client']);
 /** Groupings and filters the session-hour rollups hold. */
-const SESSION_GROUPS: ReadonlySet<GroupBy> = new Set(['hour', 'day', 'instance', 'session']);
-const SESSION_FILTERS: ReadonlySet<FilterName> = new Set(['session']);
+const SESSION_GROUPS: ReadonlySet<GroupBy> = new Set(['hour', 'day', 'instance', 'client', 'session']);
+const SESSION_FILTERS: ReadonlySet<FilterName> = new Set(['client', 'session']);
 
 type RollupTable = 'usage_daily' | 'usage_hourly' | 'usage_session_hourly';
 type Source = RollupTable | 'rows';

@@ -42,6 +42,9 @@ export function parseGroupBy(value: string | undefined): GroupBy[] {
     if (!(GROUP_BY as readonly string[]).includes(p)) throw new BadRequestException(`group_by takes a comma list of ${GROUP_BY.join(', ')}; got ${JSON.stringify(p)}`);
   }
   if (new Set(parts).size !== parts.length) throw new BadRequestException('group_by names a key twice');
+  // A user and a session belong to their client: grouping by either groups by client too, just before it.
+  const first = parts.findIndex((p) => p === 'user' || p === 'session');
+  if (first >= 0 && !parts.includes('client')) parts.splice(first, 0, 'client');
   return parts as GroupBy[];
 }
 

@@ -27,6 +27,8 @@ function queued(n: number, key: string): QueuedRow {
     cacheReadTokens: n,
     toolCallCount: n % 3,
     session,
+    // Sessions of the same name from different clients.
+    client: `c-${n % 3}`,
     ttftMs: n % 2 === 0 ? 100 + n : undefined,
     upstreamMs: n % 3 === 0 ? undefined : 990 - n,
     costNano: n % 4 === 0 ? null : 1_000_000 + n,
@@ -53,7 +55,7 @@ async function rollupTables(db: Kysely<StoreSchema>): Promise<Record<string, unk
   return {
     usage_hourly: await db.selectFrom('usage_hourly').selectAll().orderBy(['hour', 'provider', 'model', 'client', 'api', 'streaming', 'error_type']).execute(),
     usage_daily: await db.selectFrom('usage_daily').selectAll().orderBy(['day', 'provider', 'model', 'client', 'api', 'streaming', 'error_type']).execute(),
-    usage_session_hourly: await db.selectFrom('usage_session_hourly').selectAll().orderBy(['hour', 'session']).execute(),
+    usage_session_hourly: await db.selectFrom('usage_session_hourly').selectAll().orderBy(['hour', 'client', 'session']).execute(),
   };
 }
 
@@ -154,12 +156,13 @@ describe(writeBatch.name, () => {
     expect(written.usage_daily.length).toBeGreaterThan(1);
     expect(written.usage_session_hourly.length).toBeGreaterThan(written.usage_hourly.length / 2);
 
-    // The same database as it was before 0004: rows and hourly rollups only (and none of what 0005 added).
+    // The same database as it was before 0004: rows and hourly rollups only (and none of what 0005 added);
+    // 0007 then keys the session hours by client, as a database made then met it.
     await db.schema.dropTable('usage_daily').execute();
     await db.schema.dropTable('usage_session_hourly').execute();
     await db.schema.alterTable('usage_requests').dropColumn('usage_source').execute();
     await db.schema.alterTable('usage_hourly').dropColumn('estimated_requests').execute();
-    await sql`delete from kysely_migration where name in ('0004_daily_session_rollups', '0005_usage_source')`.execute(db);
+    await sql`delete from kysely_migration where name in ('0004_daily_session_rollups', '0005_usage_source', '0007_session_rollups_by_client')`.execute(db);
     await migrate(storeMigrations('sqlite'));
     expect(await rollupTables(db)).toEqual(written);
   });

@@ -57,7 +57,9 @@ describe('GET /metrics/usage', () => {
     for (const groupBy of groupings) {
       const { status, body } = await get(`/metrics/usage?group_by=${groupBy}`);
       expect(status, groupBy).toBe(200);
-      expect(body.group_by).toEqual(groupBy === '' ? [] : groupBy.split(','));
+      // A user or a session is grouped with its client.
+      const grouped = groupBy === '' ? [] : groupBy.split(',');
+      expect(body.group_by).toEqual(grouped.length === 1 && (grouped[0] === 'user' || grouped[0] === 'session') ? ['client', grouped[0]] : grouped);
       expect(body.totals.requests, groupBy).toBe(live.total_requests);
       expect(body.totals.errors).toBe(live.total_errors);
       expect(body.totals.input_tokens).toBe(live.total_input_tokens);
@@ -278,6 +280,40 @@ describe('GET /metrics/usage, paged', () => {
     } finally {
       release();
       await writing;
+    }
+  });
+});
+
+describe('users and sessions belong to their client', () => {
+  it('keeps client b\'s user alice and session s1 apart from client a\'s in every grouping by user or session', async () => {
+    const own = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, 'scoped.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-s' });
+    try {
+      const send = async (key: string, n: number): Promise<void> => {
+        const client = new Anthropic({ apiKey: key, baseURL: own.url, maxRetries: 0, defaultHeaders: { 'x-vdm-user': 'alice', 'x-vdm-session': 's1' } });
+        for (let i = 0; i < n; i++) await client.messages.create({ model: 'sonnet', max_tokens: 10, messages: [{ role: 'user', content: `m${i}` }] });
+      };
+      await send('key-of-client-a', 2);
+      await send('key-of-client-b', 3);
+      await own.app.get(UsageStore).flush();
+      const rowsBy = async (groupBy: string): Promise<{ group_by: string[]; rows: Record<string, unknown>[] }> => (await fetch(`${own.url}/metrics/usage?from=-1h&group_by=${groupBy}`)).json() as Promise<{ group_by: string[]; rows: Record<string, unknown>[] }>;
+      for (const key of ['user', 'session'] as const) {
+        const doc = await rowsBy(key);
+        expect(doc.group_by).toEqual(['client', key]);
+        expect(doc.rows.map((r) => [r[key], r.requests]).sort((x, y) => Number(x[1]) - Number(y[1]))).toEqual([
+          [key === 'user' ? 'alice' : 's1', 2],
+          [key === 'user' ? 'alice' : 's1', 3],
+        ]);
+        expect(new Set(doc.rows.map((r) => r.client)).size).toBe(2);
+      }
+      expect((await rowsBy('user,session')).rows).toHaveLength(2);
+      // Asked with the client, each client's user is its own.
+      const clients = (await rowsBy('client')).rows.map((r) => r.client as string);
+      for (const client of clients) {
+        const doc = (await (await fetch(`${own.url}/metrics/usage?from=-1h&group_by=session&client=${encodeURIComponent(client)}`)).json()) as { rows: unknown[] };
+        expect(doc.rows).toHaveLength(1);
+      }
+    } finally {
+      await own.close();
     }
   });
 });

@@ -124,18 +124,21 @@ export function expectedUsage(h: History, instance: string, groupBy: readonly Gr
   return out;
 }
 
-export const HISTORY_CASES: { groupBy: GroupBy[]; filters?: Filters; source: string }[] = [
+/** `groupedBy`: what the gateway groups by when it is not `groupBy` (a user or a session is grouped with its client). */
+export const HISTORY_CASES: { groupBy: GroupBy[]; groupedBy?: GroupBy[]; filters?: Filters; source: string }[] = [
   { groupBy: [], source: 'daily+hourly+rows' },
   { groupBy: ['day', 'model'], source: 'daily+hourly+rows' },
   { groupBy: ['provider', 'model', 'hour'], source: 'hourly+rows' },
   { groupBy: ['client', 'api', 'instance'], filters: { model: 'g*' }, source: 'daily+hourly+rows' },
   { groupBy: ['provider'], filters: { provider: '*' }, source: 'daily+hourly+rows' },
-  { groupBy: ['session'], source: 'session_hourly+rows' },
-  { groupBy: ['session', 'day', 'instance'], source: 'session_hourly+rows' },
+  { groupBy: ['session'], groupedBy: ['client', 'session'], source: 'session_hourly+rows' },
+  { groupBy: ['session', 'day', 'instance'], groupedBy: ['client', 'session', 'day', 'instance'], source: 'session_hourly+rows' },
   { groupBy: ['hour'], filters: { session: 's-1*' }, source: 'session_hourly+rows' },
-  { groupBy: ['session'], filters: { session: 's-2' }, source: 'session_hourly+rows' },
-  { groupBy: ['session', 'model'], source: 'rows' },
-  { groupBy: ['user'], filters: { client: 'team-?' }, source: 'rows' },
+  { groupBy: ['session'], groupedBy: ['client', 'session'], filters: { session: 's-2' }, source: 'session_hourly+rows' },
+  { groupBy: ['day', 'session'], groupedBy: ['day', 'client', 'session'], filters: { client: 'team-*' }, source: 'session_hourly+rows' },
+  { groupBy: ['session', 'model'], groupedBy: ['client', 'session', 'model'], source: 'rows' },
+  { groupBy: ['user'], groupedBy: ['client', 'user'], filters: { client: 'team-?' }, source: 'rows' },
+  { groupBy: ['user', 'client'], source: 'rows' },
 ];
 
 /** Every case's answer from `url` equals the one summed from the requests, and names the tables it read. */
@@ -144,13 +147,15 @@ export async function checkHistory(url: string, h: History, instance: string): P
     const filters = c.filters ?? {};
     const query = new URLSearchParams({ from: isoSeconds(h.from), to: isoSeconds(h.to), group_by: c.groupBy.join(','), ...filters });
     const res = await fetch(`${url}/metrics/usage?${query.toString()}`);
-    const doc = (await res.json()) as { source: string; rows: Record<string, unknown>[] };
+    const doc = (await res.json()) as { source: string; group_by: GroupBy[]; rows: Record<string, unknown>[] };
     const label = `${c.groupBy.join(',')} ${JSON.stringify(filters)}`;
     expect(res.status, label).toBe(200);
     expect(doc.source, label).toBe(c.source);
-    const expected = expectedUsage(h, instance, c.groupBy, filters);
+    const groupBy = c.groupedBy ?? c.groupBy;
+    expect(doc.group_by, label).toEqual(groupBy);
+    const expected = expectedUsage(h, instance, groupBy, filters);
     expect(expected.size, label).toBeGreaterThan(0);
-    const actual = new Map(doc.rows.map((r) => [JSON.stringify(c.groupBy.map((g) => r[g])), r]));
+    const actual = new Map(doc.rows.map((r) => [JSON.stringify(groupBy.map((g) => r[g])), r]));
     expect(Object.fromEntries(actual), label).toEqual(Object.fromEntries(expected));
   }
 }

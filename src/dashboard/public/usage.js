@@ -111,6 +111,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
     hourly: null,
     daily: null,
     session: null,
+    sessionClient: null,
     sessionRows: [],
     sessionCursor: null,
     loading: false,
@@ -156,7 +157,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
         const button = el('button', 'link', row.session);
         button.type = 'button';
         button.title = `Show the requests of session ${row.session}`;
-        button.addEventListener('click', () => selectSession(row.session));
+        button.addEventListener('click', () => selectSession(row.session, row.client));
         return button;
       },
       title: (row) => row.session,
@@ -184,12 +185,16 @@ export function createUsagePanel({ api, onAuthRequired }) {
 
   const usage = (params) => getJson('usage', params);
 
+  /** A session belongs to its client: one picked from the Sessions table is read for that client only. */
+  const ofSession = (id) => (r) => r.session === id && (!state.sessionClient || r.client === state.sessionClient);
+
   async function loadSession(id, cursor) {
     const params = { session: id, from: SESSION_FROM, limit: String(SESSION_PAGE) };
+    if (state.sessionClient) params.client = state.sessionClient;
     if (cursor) params.cursor = cursor;
     const page = await getJson('requests', params);
     // The filter is a case-insensitive glob: keep this session's rows only.
-    return { rows: page.requests.filter((r) => r.session === id), cursor: page.next_cursor };
+    return { rows: page.requests.filter(ofSession(id)), cursor: page.next_cursor };
   }
 
   /**
@@ -204,8 +209,11 @@ export function createUsagePanel({ api, onAuthRequired }) {
   }
 
   async function sessionTotal(id) {
-    const doc = await usage({ session: id, from: SESSION_FROM, group_by: 'session' });
-    return doc.rows.find((r) => r.session === id) ?? null;
+    const params = { session: id, from: SESSION_FROM, group_by: 'session' };
+    if (state.sessionClient) params.client = state.sessionClient;
+    // Grouped by client too: a session typed in, with no client, sums every client's session of that name.
+    const rows = (await usage(params)).rows.filter(ofSession(id));
+    return rows.length === 0 ? null : rows.length === 1 ? rows[0] : { session: id, ...sumRows(rows) };
   }
 
   /** Reads everything the panels show; at most one read at a time, a request meanwhile runs once after it. */
@@ -429,10 +437,11 @@ export function createUsagePanel({ api, onAuthRequired }) {
   // ---------------------------------------------------------------- sessions
 
 
-  async function selectSession(id) {
+  async function selectSession(id, client = null) {
     const session = id.trim();
     if (!session) return;
     state.session = session;
+    state.sessionClient = client;
     state.sessionRows = [];
     state.sessionCursor = null;
     const panel = $('#session-panel');
