@@ -690,6 +690,12 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
   it('shows the usage store: hourly and daily charts, by model, by client, and one session’s requests summing to its total', async () => {
     const gw = await gateway(upstreamEnv(storeEnv()));
     const { page, problems } = await openPage();
+    // What the Users and Sessions tables ask the store for: the top 100 by cost (one more for the row with none), not every row.
+    const asked: URL[] = [];
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname === '/metrics/usage' && /(^|,)(user|session)$/.test(url.searchParams.get('group_by') ?? '') && !url.searchParams.has('session')) asked.push(url);
+    });
     await page.goto(`${gw.url}/dashboard/`);
     await waitLive(page);
     await page.waitForSelector('#usage-hourly .chart-empty:not([hidden])', { timeout: WAIT });
@@ -804,6 +810,8 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     const sessionsShown = (): Promise<(string | null)[]> => page.locator('#usage-sessions-grid tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-session')));
     const costOfSession = (name: string): number => traces.filter((t) => t.session === name).reduce((n, t) => n + nano(t.cost_usd), 0);
     expect(await sessionsShown()).toEqual(costOfSession('sess-alpha') > costOfSession('sess-beta') ? ['sess-alpha', 'sess-beta'] : ['sess-beta', 'sess-alpha']);
+    expect(new Set(asked.map((u) => u.searchParams.get('group_by')))).toEqual(new Set(['session', 'user']));
+    for (const u of asked) expect([u.searchParams.get('order'), u.searchParams.get('limit')]).toEqual(['cost', '101']);
     expect(await cell(page, '#usage-sessions-grid tr[data-session="sess-alpha"] td[data-col="requests"]')).toBe('3');
 
     // One session's view: exactly its requests, their costs summing to its total.
