@@ -49,6 +49,7 @@ const PRICES = { anthropic: { input: 3, output: 15, cacheRead: 0.3 }, openai: { 
 let fake: FakeUpstream;
 let gw: RunningApp;
 let dir: string;
+let env: Record<string, string>;
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
@@ -57,7 +58,7 @@ beforeAll(async () => {
   const entry = (p: 'anthropic' | 'openai'): string =>
     `  - {provider: ${p}, model: "*", input: ${PRICES[p].input}, output: ${PRICES[p].output}, cache_read: ${PRICES[p].cacheRead}, cache_write: ${PRICES[p].input}}\n`;
   writeFileSync(prices, `prices:\n${entry('anthropic')}${entry('openai')}`);
-  gw = await startApp({
+  env = {
     ANTHROPIC_API_KEY: 'sk-ant-upstream',
     ANTHROPIC_BASE_URL: fake.url,
     OPENAI_API_KEY: 'sk-openai-upstream',
@@ -65,7 +66,8 @@ beforeAll(async () => {
     VDM_PRICES_FILE: prices,
     VDM_STORE: `sqlite:${join(dir, 'usage.db')}`,
     STREAMING_READ_TIMEOUT_SECONDS: '30',
-  });
+  };
+  gw = await startApp(env);
 });
 
 afterAll(async () => {
@@ -266,5 +268,19 @@ describe('usage provenance', () => {
       const usage = (await (await fetch(`${gw.url}/metrics/usage?${query}`)).json()) as any;
       expect(usage.totals.estimated_requests).toBe(estimated.length);
     }
+  });
+
+  it('a restart restores usage_source with each trace and estimated_requests with the totals', async () => {
+    await eventually(() => gw.tracker.activeCount === 0);
+    await gw.app.get(UsageStore).flush();
+    const before = gw.tracker.recentTraces(200);
+    const totalsBefore = ((await (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json()) as any).summary.total_estimated_requests;
+    expect(totalsBefore).toBeGreaterThan(0);
+    await gw.close();
+    gw = await startApp({ ...env });
+    const after = new Map(gw.tracker.recentTraces(200).map((t) => [t.request_id, t.usage_source]));
+    for (const t of before) expect(after.get(t.request_id), t.request_id).toBe(t.usage_source);
+    const summary = ((await (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json()) as any).summary;
+    expect(summary.total_estimated_requests).toBe(totalsBefore);
   });
 });
