@@ -741,6 +741,32 @@ function rowProblem(row: StoredRow, p: Planned, received: string | undefined): s
   }
 }
 
+/**
+ * How far the stored estimates lie from what the upstream would have reported, as fractions of it:
+ * the median and the largest, for input and output counts of 16 tokens and more (smaller ones are
+ * held to ESTIMATE_SLACK_TOKENS instead). Rows of a reused request id are left out.
+ */
+export function estimateDeviations(rows: readonly StoredRow[], schedules: readonly (readonly Planned[])[], received: ReadonlyMap<string, string>): Record<'input' | 'output', { n: number; median: number; max: number }> {
+  const byId = new Map<string, Planned[]>();
+  for (const schedule of schedules) for (const p of schedule) byId.set(p.requestId, [...(byId.get(p.requestId) ?? []), p]);
+  const input: number[] = [];
+  const output: number[] = [];
+  for (const row of rows) {
+    const candidates = byId.get(row.request_id.replace(/~\d+$/, '')) ?? [];
+    if (candidates.length !== 1 || (row.usage_source !== 'estimated' && row.usage_source !== 'partial')) continue;
+    const p = candidates[0];
+    const out = REFERENCE_TOKENS(received.get(`${p.requestId}#${p.index}`) ?? '');
+    if (out >= 16) output.push(Math.abs(row.output_tokens - out) / out);
+    const prompt = p.usage.input + p.usage.cacheRead + p.usage.cacheCreation;
+    if (row.usage_source === 'estimated' && prompt >= 16) input.push(Math.abs(row.input_tokens - prompt) / prompt);
+  }
+  const stats = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { n: sorted.length, median: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 };
+  };
+  return { input: stats(input), output: stats(output) };
+}
+
 /** The answers the clients of some drives received, by `requestId#index` (provenanceProblems). */
 export function receivedOf(driven: readonly { schedule: readonly Planned[]; result: DriveResult }[]): Map<string, string> {
   const out = new Map<string, string>();

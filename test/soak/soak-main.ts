@@ -18,6 +18,7 @@ import {
   countKinds,
   countsOf,
   drive,
+  estimateDeviations,
   expectedTotals,
   provenanceProblems,
   receivedOf,
@@ -166,6 +167,12 @@ async function main(): Promise<void> {
       'reported counts stored exactly, every estimate within the tolerance of what the upstream would have reported',
       provenance.length === 0,
       provenance.length === 0 ? `${estimated} of ${rows.length} rows estimated in whole or in part` : provenance.join('; '),
+    );
+    const deviation = estimateDeviations(rows, sent, receivedOf(drives));
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+    console.log(
+      `estimates against the upstream's own counts: input ${deviation.input.n} rows, median ${pct(deviation.input.median)}, max ${pct(deviation.input.max)}; ` +
+        `output ${deviation.output.n} rows, median ${pct(deviation.output.median)}, max ${pct(deviation.output.max)}`,
     );
     check('estimated_requests in the running totals counts the estimated rows', json.summary.total_estimated_requests === estimated, `${json.summary.total_estimated_requests} vs ${estimated}`);
     const cost = rowsCostNano(rows);
