@@ -108,6 +108,10 @@ describe('deploy/json-exporter/config.yml against the live JSON', () => {
     expect(nano(sum(samples, 'vdm_json_cost_usd', { mode: 'total' }))).toBe(traced);
     expect(nano(sum(samples, 'vdm_json_cost_usd', { mode: 'streaming' })) + nano(sum(samples, 'vdm_json_cost_usd', { mode: 'non_streaming' }))).toBe(traced);
     expect(nano(sum(samples, 'vdm_json_total_cost_usd'))).toBe(traced);
+    // Estimated requests (usage_source estimated or partial): per series and per client, as the traces say.
+    const estimated = gw.tracker.recentTraces(200).filter((t) => t.usage_source === 'estimated' || t.usage_source === 'partial').length;
+    expect(sum(samples, 'vdm_json_estimated_requests', { mode: 'total' })).toBe(estimated);
+    expect(sum(samples, 'vdm_json_client_estimated_requests', { mode: 'total' })).toBe(estimated);
     // Per client: PROXY_API_KEY is the client `default`.
     expect(sum(samples, 'vdm_json_client_requests', { client: 'default', mode: 'total' })).toBe(sent.requests);
     expect(sum(samples, 'vdm_json_client_input_tokens', { mode: 'total' })).toBe(sent.input);
