@@ -21,10 +21,10 @@ import {
 
 /**
  * The suite's small hostile soak (test/soak/hostile-engine.ts); `npm run soak:hostile` runs the long one.
- * Only the scenarios listed here run: each is listed once the gateway withstands it.
- * HOSTILE_SCENARIOS=all (or a comma list) runs others.
+ * Only the scenarios listed here run (all of them: a scenario the gateway does not withstand yet
+ * would stay out of the list until it does). HOSTILE_SCENARIOS (a comma list, or all) runs others.
  */
-const ENABLED: readonly HostileScenario[] = ['refusals', 'globs', 'names', 'count-tokens', 'poison-rows', 'early-aborts', 'key-flood', 'history'];
+const ENABLED: readonly HostileScenario[] = HOSTILE_SCENARIOS;
 /** Whether rows carry usage_source and estimates are checked against what the upstream would have reported. */
 const PROVENANCE = true;
 
