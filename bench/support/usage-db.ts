@@ -15,7 +15,7 @@ import { ROLLUP_SUMS } from '../../src/store/schema';
 import { rng } from '../../test/soak/soak-engine';
 
 /** Bumped whenever what the generator writes changes, so an old cached file is not reused. */
-const GENERATOR_VERSION = 2;
+const GENERATOR_VERSION = 3;
 const DAY_S = 86_400;
 const HOUR_S = 3_600;
 export const DAYS = 30;
@@ -149,7 +149,7 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
   const rowInsert = inserter(db, 'usage_requests', KNOWN_ROW);
   const rollupInsert = inserter(db, 'usage_hourly', KNOWN_ROLLUP);
   const dailyInsert = inserter(db, 'usage_daily', new Set([...KNOWN_ROLLUP, 'day']));
-  const sessionInsert = inserter(db, 'usage_session_hourly', new Set(['hour', 'instance', 'session', 'last_start', ...ROLLUP_SUMS]));
+  const sessionInsert = inserter(db, 'usage_session_hourly', new Set(['hour', 'instance', 'client', 'session', 'last_start', ...ROLLUP_SUMS]));
 
   const to = Math.floor(Date.now() / 1000 / DAY_S) * DAY_S;
   const from = to - DAYS * DAY_S;
@@ -286,7 +286,7 @@ export async function usageDb(rows: number, log: (line: string) => void): Promis
       const targets = [
         entry(rollups, key, { hour: h, instance: INSTANCE, provider, model, client, api, streaming, error_type: errorType }),
         entry(daily, key, { day: d, instance: INSTANCE, provider, model, client, api, streaming, error_type: errorType }),
-        entry(sessionRollups, session, { hour: h, instance: INSTANCE, session }),
+        entry(sessionRollups, `${client}\u0000${session}`, { hour: h, instance: INSTANCE, client, session }),
       ];
       for (const r of targets) {
         const add = (k: (typeof ROLLUP_SUMS)[number], v: number): void => void (r[k] = (r[k] as number) + v);

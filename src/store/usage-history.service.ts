@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import { isoSeconds } from '../metrics/calculations/duration';
 import { DAY_S, HOUR_S } from './rows';
 import type { StoreSchema } from './schema';
 import { foldAscii, Glob, likePattern } from '../core/glob';
-import { USAGE_GROUPS_MAX, type FilterName, type GroupBy, type TimeRange, type UsageOrder, type UsagePage } from './usage-query';
+import { USAGE_LIMIT_MAX, type FilterName, type GroupBy, type TimeRange, type UsageOrder, type UsagePage } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
 /** Groupings and filters the hourly and daily rollups hold; user and session live in the rows and the session rollups. */
@@ -86,14 +86,27 @@ export interface UsageDoc {
   next_offset: number | null;
 }
 
-/** A grouping over a range that makes more than USAGE_GROUPS_MAX groups: the client narrows it. */
-export class TooManyGroups extends Error {
-  constructor() {
-    super(`the query makes more than ${USAGE_GROUPS_MAX} groups; narrow from/to, add a filter or group by fewer keys`);
-  }
-}
+/** One part of a usage query (a table over part of the range), its columns: the group keys, then PART_SUMS. */
+type Part = SelectQueryBuilder<StoreSchema, keyof StoreSchema, Record<string, unknown>>;
 
-type Partial2 = Record<string, unknown>;
+/** The sums each part selects, in this order (UNION ALL matches columns by position). */
+const PART_SUMS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_creation_tokens',
+  'reasoning_tokens',
+  'tool_uses',
+  'tool_results',
+  'tool_calls',
+  'cost_usd',
+  'unpriced_requests',
+  'estimated_requests',
+  'total_duration_ms',
+  'completed',
+] as const;
 type Eb<T extends keyof StoreSchema> = ExpressionBuilder<StoreSchema, T>;
 
 /** History queries over the store: daily, hourly and session-hour rollups wherever the grouping allows (readPlan), rows for the rest. */
@@ -106,55 +119,46 @@ export class UsageHistory {
     return this.store.reads;
   }
 
-  async usage(range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>, page: UsagePage = { limit: USAGE_GROUPS_MAX, offset: 0, order: 'keys' }): Promise<UsageDoc> {
+  async usage(range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>, page: UsagePage = { limit: USAGE_LIMIT_MAX, offset: 0, order: 'keys' }): Promise<UsageDoc> {
     const db = this.requireDb();
     const plan = readPlan(range, groupBy, filters);
-    const parts: Partial2[][] = [];
-    for (const { table, from, to } of plan) {
-      const part = { from, to };
-      const rows = table === 'rows' ? await this.fromRows(db, part, groupBy, filters) : await this.fromRollups(db, table, part, groupBy, filters);
-      if (rows.length > USAGE_GROUPS_MAX) throw new TooManyGroups();
-      parts.push(rows);
-    }
     const source = [...new Set(plan.map((p) => SOURCE_NAMES[p.table]))].join('+');
-
-    // Sums kept in arrays and each answer row built once at the end: thousands of groups (sessions) stay cheap.
-    const merged = new Map<string, { keys: (string | null)[]; sums: number[]; completed: number }>();
-    for (const part of parts) {
-      for (const r of part) {
-        const keys = groupBy.map((g) => keyValue(g, r[g]));
-        const id = JSON.stringify(keys);
-        let acc = merged.get(id);
-        if (!acc) {
-          if (merged.size >= USAGE_GROUPS_MAX) throw new TooManyGroups();
-          acc = { keys, sums: SUM_KEYS.map(() => 0), completed: 0 };
-          merged.set(id, acc);
-        }
-        for (let i = 0; i < SUM_KEYS.length; i++) acc.sums[i] += Number(r[SUM_KEYS[i]] ?? 0);
-        acc.completed += Number(r.completed ?? 0);
-      }
-    }
-    const accs = [...merged.values()];
-    const totalSums = SUM_KEYS.map(() => 0);
-    let totalCompleted = 0;
-    for (const acc of accs) {
-      for (let i = 0; i < SUM_KEYS.length; i++) totalSums[i] += acc.sums[i];
-      totalCompleted += acc.completed;
-    }
-    const at = (k: (typeof SUM_KEYS)[number]): number => SUM_KEYS.indexOf(k);
-    const by = page.order === 'cost' ? at('cost_usd') : at('requests');
-    accs.sort(page.order === 'keys' ? (a, b) => compareKeys(a.keys, b.keys) : (a, b) => b.sums[by] - a.sums[by] || b.sums[at('requests')] - a.sums[at('requests')] || compareKeys(a.keys, b.keys));
-    const shown = accs.slice(page.offset, page.offset + page.limit);
-    const rows = shown.map((acc) => {
+    // The parts (rollups of whole days and hours, rows for the rest) are summed, sorted and cut in the
+    // database, in one statement: only the page travels, however many groups the range makes.
+    const parts = plan.map(({ table, from, to }) => (table === 'rows' ? this.fromRows(db, { from, to }, groupBy, filters) : this.fromRollups(db, table, { from, to }, groupBy, filters)));
+    const union = parts.slice(1).reduce((all, part) => all.unionAll(part), parts[0]);
+    const ref = (column: string) => sql.ref(`p.${column}`);
+    // '' stands for "none" in a rollup key, where the rows hold null: both are null here.
+    const key = (g: GroupBy) => (g === 'hour' || g === 'day' ? ref(g) : sql`nullif(${ref(g)}, '')`);
+    // Key order as JavaScript compares strings, none first, on both engines (PostgreSQL's own follows its locale).
+    const keyOrder = groupBy.map((g) => (this.engine === 'postgres' && g !== 'hour' && g !== 'day' ? sql`${key(g)} collate "C" asc nulls first` : sql`${key(g)} asc nulls first`));
+    const summed = (k: string) => sql`coalesce(sum(${ref(k)}), 0)`;
+    const order = page.order === 'keys' ? keyOrder : [sql`${summed(page.order === 'cost' ? 'cost_usd' : 'requests')} desc`, sql`${summed('requests')} desc`, ...keyOrder];
+    const run = (limit: number, offset: number) =>
+      sql<Record<string, unknown>>`select ${sql.join([
+        ...groupBy.map((g) => sql`${key(g)} as ${sql.ref(g)}`),
+        ...PART_SUMS.map((k) => sql`${summed(k)} as ${sql.ref(k)}`),
+        // Over every group, before the page is cut: the totals and how many groups there are.
+        ...PART_SUMS.map((k) => sql`sum(${summed(k)}) over () as ${sql.ref(`all_${k}`)}`),
+        sql`count(*) over () as all_groups`,
+      ])} from (${union}) as p
+      ${groupBy.length > 0 ? sql`group by ${sql.join(groupBy.map(key))}` : sql``}
+      ${order.length > 0 ? sql`order by ${sql.join(order)}` : sql``}
+      limit ${limit} offset ${offset}`.execute(db);
+    const found = (await run(page.limit, page.offset)).rows;
+    // A page past the last group still answers the totals.
+    const first = found[0] ?? (page.offset > 0 ? (await run(1, 0)).rows[0] : undefined);
+    const rows = found.map((r) => {
       const row: Record<string, unknown> = {};
-      groupBy.forEach((g, i) => (row[g] = acc.keys[i]));
-      for (let i = 0; i < SUM_KEYS.length; i++) row[SUM_KEYS[i]] = acc.sums[i];
-      finish(row as UsageSums, acc.completed);
+      for (const g of groupBy) row[g] = keyValue(g, r[g]);
+      for (const k of SUM_KEYS) row[k] = Number(r[k] ?? 0);
+      finish(row as UsageSums, Number(r.completed ?? 0));
       return row as UsageRow;
     });
-    const sums = zeroSums();
-    SUM_KEYS.forEach((k, i) => (sums[k] = totalSums[i]));
-    finish(sums, totalCompleted);
+    const totals = zeroSums();
+    for (const k of SUM_KEYS) totals[k] = Number(first?.[`all_${k}`] ?? 0);
+    finish(totals, Number(first?.all_completed ?? 0));
+    const total = Number(first?.all_groups ?? 0);
     const end = page.offset + rows.length;
     return {
       from: isoSeconds(range.from),
@@ -162,17 +166,17 @@ export class UsageHistory {
       group_by: groupBy,
       source,
       rows,
-      totals: sums,
-      total_rows: accs.length,
+      totals,
+      total_rows: total,
       offset: page.offset,
       limit: page.limit,
       order: page.order,
-      truncated: rows.length < accs.length,
-      next_offset: end < accs.length ? end : null,
+      truncated: rows.length < total,
+      next_offset: end < total ? end : null,
     };
   }
 
-  private async fromRollups(db: Kysely<StoreSchema>, table: RollupTable, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<Partial2[]> {
+  private fromRollups(db: Kysely<StoreSchema>, table: RollupTable, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Part {
     // The three tables share the sum columns and the keys queried here; Kysely cannot type a query generic over the table.
     const t = table as 'usage_hourly';
     const time = table === 'usage_daily' ? 'day' : 'hour';
@@ -182,10 +186,8 @@ export class UsageHistory {
       .where(sql.ref(time), '<', range.to)
       .select((eb) => [
         ...groupBy.map((g) => rollupKey(eb, table, g).as(g)),
-        ...(['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'tool_uses', 'tool_results', 'tool_calls', 'unpriced_requests', 'estimated_requests', 'total_duration_ms', 'completed'] as const).map((k) =>
-          eb.fn.sum(k).as(k),
-        ),
-        eb.fn.sum('cost_nano').as('cost_usd'),
+        // In PART_SUMS order: the parts are joined by UNION ALL, which matches columns by position.
+        ...PART_SUMS.map((k) => eb.fn.sum(k === 'cost_usd' ? 'cost_nano' : k).as(k)),
       ]);
     for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) {
       const ref = sql.ref<string>(name);
@@ -194,16 +196,17 @@ export class UsageHistory {
       q = q.where(ref, '<>', '');
     }
     if (groupBy.length > 0) q = q.groupBy(groupBy.map((g) => sql.ref(g)));
-    return await q.limit(USAGE_GROUPS_MAX + 1).execute();
+    return q;
   }
 
-  private async fromRows(db: Kysely<StoreSchema>, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Promise<Partial2[]> {
+  private fromRows(db: Kysely<StoreSchema>, range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>): Part {
     let q = db
       .selectFrom('usage_requests')
       .where('start_time', '>=', range.from)
       .where('start_time', '<', range.to)
       .select((eb) => [
         ...groupBy.map((g) => rowKey(eb, g).as(g)),
+        // In PART_SUMS order: the parts are joined by UNION ALL, which matches columns by position.
         eb.fn.countAll().as('requests'),
         eb.fn.sum(eb.case().when('error_type', 'is not', null).then(1).else(0).end()).as('errors'),
         ...(['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'tool_uses', 'tool_results', 'tool_calls'] as const).map((k) =>
@@ -220,7 +223,7 @@ export class UsageHistory {
       q = q.where((eb) => globMatch(this.engine, eb.ref(name), glob));
     }
     if (groupBy.length > 0) q = q.groupBy(groupBy.map((g) => sql.ref(g)));
-    return await q.limit(USAGE_GROUPS_MAX + 1).execute();
+    return q;
   }
 
   get engine(): StoreEngine {
@@ -282,15 +285,6 @@ function rowKey(eb: Eb<'usage_requests'>, g: GroupBy): AliasableExpression<unkno
 function keyValue(g: GroupBy, v: unknown): string | null {
   if (g === 'hour' || g === 'day') return isoSeconds(Number(v));
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
-}
-
-function compareKeys(a: readonly (string | null)[], b: readonly (string | null)[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? '';
-    const y = b[i] ?? '';
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
 }
 
 function zeroSums(): UsageSums {

@@ -94,8 +94,7 @@ export function decodeCursor(value: string | undefined): number | undefined {
 /** Rows of one /metrics/usage answer: `limit` (default 1000, at most 10000) from `offset`. */
 export const USAGE_LIMIT_DEFAULT = 1000;
 export const USAGE_LIMIT_MAX = 10_000;
-/** Groups one /metrics/usage query may make before paging; past it the query is refused (400), to be narrowed. */
-export const USAGE_GROUPS_MAX = 100_000;
+export const USAGE_OFFSET_MAX = 100_000_000;
 export const USAGE_ORDERS = ['keys', 'cost', 'requests'] as const;
 export type UsageOrder = (typeof USAGE_ORDERS)[number];
 
@@ -115,7 +114,7 @@ export function parseUsagePage(query: Record<string, string | undefined>): Usage
   if (!(USAGE_ORDERS as readonly string[]).includes(order)) throw new BadRequestException(`order must be one of ${USAGE_ORDERS.join(', ')}`);
   return {
     limit: whole('limit', query.limit, USAGE_LIMIT_DEFAULT, 1, USAGE_LIMIT_MAX),
-    offset: whole('offset', query.offset, 0, 0, USAGE_GROUPS_MAX),
+    offset: whole('offset', query.offset, 0, 0, USAGE_OFFSET_MAX),
     order: order as UsageOrder,
   };
 }

@@ -4,7 +4,7 @@ import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
 import { isoSeconds, ms3 } from '../metrics/calculations/duration';
 import { HISTORY_QUERY_LIMIT_MS } from './database';
-import { globMatch, StoreUnavailable, TooManyGroups, UsageHistory, type UsageDoc } from './usage-history.service';
+import { globMatch, StoreUnavailable, UsageHistory, type UsageDoc } from './usage-history.service';
 import { decodeCursor, encodeCursor, parseFilters, parseFormat, parseGroupBy, parseLimit, parseRange, parseStatus, parseUsagePage, type FilterName } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
@@ -92,7 +92,6 @@ export class UsageController {
       return await run();
     } catch (error) {
       if (error instanceof StoreUnavailable) throw new ServiceUnavailableException(error.message);
-      if (error instanceof TooManyGroups) throw new BadRequestException(error.message);
       // SQLite's read worker past its budget, or PostgreSQL's statement_timeout.
       const code = (error as { code?: unknown } | null)?.code;
       if (code === 'VDM_QUERY_TIMEOUT' || code === '57014')
