@@ -102,6 +102,8 @@ describe('a gateway process shutting down', () => {
     });
     fake.enqueue({ text: 'done' });
     expect((await post(proc.url, false)).status).toBe(200);
+    // The client can read the answer before the gateway's response has closed and its line is logged.
+    await expect.poll(() => messages(proc), { timeout: 10_000 }).toContain('request completed');
     return proc;
   }
 
