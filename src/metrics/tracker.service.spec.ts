@@ -432,7 +432,7 @@ describe(TrackerService.name, () => {
       // + 400*10 = 9000 per million
       expect(sut.recentTraces(1)[0].cost_usd).toBe(0.009);
       expect(totals(sut, false).providers.openai.models['gpt-4o'].non_streaming.cost_usd).toBe(0.009);
-      expect(log.mock.calls[0][0]).toContain('cost_usd=0.009 unpriced_requests=0');
+      expect(log.mock.calls[0][0]).toContain('cost_usd=0.009 unpriced_requests=0 estimated_requests=0');
     });
 
     it('counts a request with no known price as unpriced, with cost_usd null, never 0', () => {

@@ -384,7 +384,7 @@ export class TrackerService {
       `Summary after ${t.requests} requests: errors=${t.errors} avg_duration_ms=${averageMs(t.totalDurationMs, t.completed)} ` +
         `input_tokens=${t.inputTokens} output_tokens=${t.outputTokens} cache_read_tokens=${t.cacheReadTokens} ` +
         `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls} ` +
-        `cost_usd=${usd(t.costNano)} unpriced_requests=${t.unpriced}`,
+        `cost_usd=${usd(t.costNano)} unpriced_requests=${t.unpriced} estimated_requests=${t.estimatedRequests}`,
     );
     this.logger.log(`Model distribution: ${JSON.stringify(topEntries(modelCounts, SUMMARY_TOP_MODELS))}`);
     if (t.errors > 0) this.logger.warn(`Error distribution: ${JSON.stringify(this.errorDistribution())}`);
