@@ -832,6 +832,7 @@ function pollHealth(url: string): { stop(): Promise<{ latencies: number[]; failu
     let failures = 0;
     let polling = true;
     process.on('message', () => { polling = false; });
+    process.on('disconnect', () => process.exit(0));
     const once = () => new Promise((resolve) => {
       const t0 = performance.now();
       const req = http.get(process.env.HEALTH_URL, { agent }, (res) => {
