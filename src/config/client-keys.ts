@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { MAX_KEY_LENGTH } from '../core/client-key';
+import { isRecord } from '../core/json';
 import { ConfigError } from './config-error';
 
 /** A named client key from VDM_CLIENT_KEYS_FILE; `sha256` is what a presented key's digest must equal. */
@@ -17,7 +18,6 @@ const RESERVED = new Set(['default', 'anonymous', 'other']);
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const HEX64 = /^[0-9a-f]{64}$/i;
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads and validates VDM_CLIENT_KEYS_FILE; a problem throws one line naming the file, the entry and the field. */
 export function loadClientKeys(file: string): ClientKey[] {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { STANDARD_SERVICE_TIERS } from '../core/usage';
+import { isRecord } from '../core/json';
 import { ConfigError } from './config-error';
 
 /** One entry of VDM_PRICES_FILE: USD per million tokens for the gateway providers and models its globs match. */
@@ -31,9 +32,6 @@ const REQUIRED_PRICES = ['input', 'output'] as const;
 const OPTIONAL_PRICES = { cache_read: 'cacheRead', cache_write: 'cacheWrite', cache_write_1h: 'cacheWrite1h' } as const;
 const KNOWN = new Set(['provider', 'model', 'service_tier', ...REQUIRED_PRICES, ...Object.keys(OPTIONAL_PRICES)]);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Reads and validates the prices file; a ConfigError names the file, the entry and the field. */
 export function loadPricesFile(path: string): PricesFile {

@@ -1,5 +1,6 @@
-export type ApiFormat = 'anthropic' | 'openai';
-export const API_FORMATS: readonly ApiFormat[] = ['anthropic', 'openai'];
+import type { ApiFormat } from '../core/api';
+
+export { API_FORMATS, type ApiFormat } from '../core/api';
 
 /** Special value of `{NAME}_API_KEY`: forward the client's own key to this provider. */
 export const PASSTHROUGH_KEY = '!PASSTHRU';

@@ -1,5 +1,6 @@
 import { errors } from 'undici';
 import type { ErrorType } from './error-type';
+import { isRecord } from './json';
 
 /**
  * The one place an upstream error is classified. Every path (passthrough or conversion, stream or
@@ -340,8 +341,4 @@ function causeOf(err: Record<string, unknown>): NetworkCause | undefined {
       (typeof err.name === 'string' && cause.names.includes(err.name)),
   );
   return row && { errorType: row.errorType, status: row.status, message: row.message };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,20 +3,15 @@
  * authentication hook, the exception filter and the request orchestrator. Nothing tests URL strings.
  */
 
-/** The client APIs whose requests are accounted (contract section 1, `api`). */
-export type ClientApi = 'anthropic_messages' | 'openai_chat' | 'openai_responses' | 'openai_embeddings';
+import type { ApiFormat, ClientApi } from './api';
 
-const CLIENT_APIS: Readonly<Record<ClientApi, true>> = { anthropic_messages: true, openai_chat: true, openai_responses: true, openai_embeddings: true };
-
-export function isClientApi(value: string): value is ClientApi {
-  return Object.hasOwn(CLIENT_APIS, value);
-}
+export { isClientApi, type ClientApi } from './api';
 
 /** Calls of a client API that are answered but are not usage: each is counted in its own counter (contract section 12). */
 export type CountedApi = 'anthropic_count_tokens';
 
 /** The error body format clients of a route expect. */
-export type ErrorFormat = 'anthropic' | 'openai' | 'generic';
+export type ErrorFormat = ApiFormat | 'generic';
 
 /**
  * Who may call a route: `key` needs a gateway key when one is configured (the default for every
@@ -43,8 +38,4 @@ export const UNDECLARED: RouteFacts = Object.freeze({ access: 'key', errors: 'ge
 export function routeFactsOf(routeConfig: unknown): RouteFacts {
   const facts = (routeConfig as Record<string, unknown> | undefined)?.[ROUTE_FACTS_KEY];
   return facts === undefined ? UNDECLARED : (facts as RouteFacts);
-}
-
-export function errorFormatOf(api: ClientApi): ErrorFormat {
-  return api === 'anthropic_messages' ? 'anthropic' : 'openai';
 }

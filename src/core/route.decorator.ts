@@ -1,6 +1,7 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
-import { errorFormatOf, ROUTE_FACTS_KEY, type ClientApi, type CountedApi, type ErrorFormat, type RouteFacts } from './route-facts';
+import { formatOfApi } from './api';
+import { ROUTE_FACTS_KEY, type ClientApi, type CountedApi, type ErrorFormat, type RouteFacts } from './route-facts';
 
 /** Nest metadata key, for readers that go through the Reflector. */
 export const ROUTE_FACTS = 'vdm:route-facts';
@@ -14,7 +15,7 @@ export const Route = (facts: RouteFacts): MethodDecorator =>
   applyDecorators(RouteConfig({ [ROUTE_FACTS_KEY]: facts }), SetMetadata(ROUTE_FACTS, facts));
 
 /** A proxied client API: needs the key, answers errors in that API's format, and is accounted. */
-export const ProxyRoute = (api: ClientApi): MethodDecorator => Route({ access: 'key', errors: errorFormatOf(api), api });
+export const ProxyRoute = (api: ClientApi): MethodDecorator => Route({ access: 'key', errors: formatOfApi(api), api });
 
 /** Another route of a client API (models): needs the key, that API's error format, not usage. */
 export const ApiRoute = (errors: ErrorFormat): MethodDecorator => Route({ access: 'key', errors });

@@ -3,6 +3,7 @@
  * conversion read usage only through them, so what is recorded and what a client is sent agree.
  */
 import { withoutControlCharacters } from './bounded-text';
+import { isRecord } from './json';
 
 /** The counts a protocol parser reports: each a whole number, absent when not reported. */
 export interface UsageCounts {
@@ -50,11 +51,6 @@ export const USAGE_FIELDS: readonly UsageField[] = [
   'webSearchRequests',
 ];
 
-type JsonObject = Record<string, unknown>;
-
-function isRecord(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * A token count as reported. Counts are integers: a fraction is rounded down (a token counts once

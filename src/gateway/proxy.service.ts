@@ -7,6 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { modelNameProblem } from '../core/bounded-text';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
 import type { ClientApi } from '../core/route-facts';
+import { formatOfApi } from '../core/api';
 import type { ErrorType } from '../core/error-type';
 import type { CountTokensCall } from '../metrics/count-tokens';
 import type { MetricsContext } from '../metrics/metrics-context';
@@ -109,7 +110,7 @@ export class ProxyService {
     headers: Record<string, string | string[] | undefined>,
     call: ProxyRequestContext,
   ): Promise<ProxyResponse> {
-    const format: ApiFormat = api === 'anthropic_messages' ? 'anthropic' : 'openai';
+    const format = formatOfApi(api);
     const body = validateBody(rawBody, api);
     const route = this.resolve(body.model);
     // An upstream may echo the credential it got: the gateway's own, or the client's for a passthrough provider.
@@ -278,7 +279,7 @@ interface Exchange {
 const passFailure = (status: number, body: string, contentType: string) => ({ status, body, contentType });
 
 function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Exchange {
-  const format: ApiFormat = api === 'anthropic_messages' ? 'anthropic' : 'openai';
+  const format = formatOfApi(api);
   const provider = route.provider;
   const renamed = (parsed: unknown): unknown => {
     if (!route.viaAlias || typeof parsed !== 'object' || parsed === null || !('model' in parsed)) return undefined;
