@@ -2,6 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { BodyTimeoutError } from './body-timeout';
+import { DisabledException } from '../core/disabled';
 import { routeFactsOf } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
 import { PassThroughError } from './upstream-http.error';
@@ -70,12 +71,8 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      const response = exception.getResponse();
-      // Bodies that already are a complete document (the SSE-disabled notice) go out as they are.
-      const body =
-        typeof response === 'object' && response !== null && 'disabled' in response
-          ? response
-          : errorBody(facts.errors, status, messageOf(exception));
+      // A disabled document is the whole answer: it goes out as it is.
+      const body = exception instanceof DisabledException ? exception.doc : errorBody(facts.errors, status, messageOf(exception));
       void reply.status(status).send(body);
       return;
     }

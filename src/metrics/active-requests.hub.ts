@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus, Inject, Injectable, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
 import { audit, auditTime, concat, defer, filter, finalize, map, merge, of, share, skip, Subject, takeUntil, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { DisabledException, METRICS_DISABLED, SSE_DISABLED } from '../core/disabled';
 import { CLOCK, TrackerService, type Clock } from './tracker.service';
 
 /** Changes to the active set within this window coalesce into one update (contract section 5). */
@@ -21,9 +22,6 @@ interface VersionedEvent {
   version: number;
   event: MessageEvent;
 }
-
-export const DISABLED_MESSAGE = 'Request metrics are disabled';
-export const DISABLED_SUGGESTION = 'Set LOG_REQUEST_METRICS=true to enable request metrics';
 
 /**
  * Fans the active-request snapshot out to every SSE client. One snapshot is built and serialised
@@ -74,18 +72,11 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
     if (!this.tracker.enabled) {
       return of({
         type: 'disabled',
-        data: JSON.stringify({ disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION }),
+        data: JSON.stringify(METRICS_DISABLED),
       });
     }
     if (!this.config.sse.enabled) {
-      throw new HttpException(
-        {
-          disabled: true,
-          message: 'The active requests stream is disabled',
-          suggestion: 'Set VDM_ACTIVE_REQUESTS_SSE_ENABLED=true, or poll GET /metrics/active-requests',
-        },
-        HttpStatus.SERVICE_UNAVAILABLE,
-      );
+      throw new DisabledException(SSE_DISABLED);
     }
     if (this.clientCount >= this.config.sse.maxClients) {
       throw new HttpException(

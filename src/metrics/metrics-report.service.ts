@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { LoggingMode } from '../logging/logger';
 import { LOGGING_MODE } from '../logging/logging.module';
-import { DISABLED_MESSAGE, DISABLED_SUGGESTION } from './active-requests.hub';
+import { METRICS_DISABLED } from '../core/disabled';
 import { foldAscii, Glob } from '../core/glob';
 import type { RunningTotalsFilter } from './calculations/wildcard';
 import { CountTokensCounter } from './count-tokens';
@@ -70,7 +70,7 @@ export class MetricsReportService {
     const asJson = query.format === 'json' || (query.format === undefined && /application\/json/i.test(accept ?? ''));
     const now = this.clock.nowUnix();
     if (!this.tracker.enabled) {
-      const doc = { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION };
+      const doc = METRICS_DISABLED;
       return asJson
         ? { contentType: JSON_TYPE, body: JSON.stringify(doc) }
         : { contentType: YAML_TYPE, body: renderYamlReport('Running Totals Report', doc, now) };
@@ -95,7 +95,7 @@ export class MetricsReportService {
 
   activeRequests(): ActiveRequestsDoc {
     if (!this.tracker.enabled) {
-      return { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION, active_requests: [] };
+      return { ...METRICS_DISABLED, active_requests: [] };
     }
     return { disabled: false, active_requests: this.tracker.activeSnapshot() };
   }
@@ -105,7 +105,7 @@ export class MetricsReportService {
     const systemd = { requested: false, effective: false, handler: mode.handler };
     const logging = { requested: mode.requested, effective: mode.effective, handler: mode.handler, level: mode.level };
     if (!this.tracker.enabled) {
-      return { disabled: true, message: DISABLED_MESSAGE, suggestion: DISABLED_SUGGESTION, systemd, logging, errors: [], traces: [] };
+      return { ...METRICS_DISABLED, systemd, logging, errors: [], traces: [] };
     }
     return {
       systemd,

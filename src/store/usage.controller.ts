@@ -2,6 +2,7 @@ import { BadRequestException, Controller, Get, Query, Res, ServiceUnavailableExc
 import type { FastifyReply } from 'fastify';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
+import { STORE_DISABLED } from '../core/disabled';
 import { isoSeconds, ms3 } from '../metrics/calculations/duration';
 import { HISTORY_QUERY_LIMIT_MS } from './database';
 import { globMatch, StoreUnavailable, UsageHistory, type UsageDoc } from './usage-history.service';
@@ -12,10 +13,6 @@ type Query = Record<string, string | undefined>;
 
 const USAGE_KEYS = new Set(['from', 'to', 'group_by', 'format', 'provider', 'model', 'client', 'user', 'session', 'limit', 'offset', 'order']);
 const REQUESTS_KEYS = new Set(['from', 'to', 'provider', 'model', 'client', 'user', 'session', 'status', 'limit', 'cursor']);
-
-function disabledDoc(): { disabled: true; message: string; suggestion: string } {
-  return { disabled: true, message: 'The usage store is off (VDM_STORE=none, or LOG_REQUEST_METRICS=false)', suggestion: 'Set VDM_STORE=sqlite:data/usage.db or VDM_STORE=postgres://... to keep request history' };
-}
 
 function only(query: Query, allowed: Set<string>): Query {
   for (const [k, v] of Object.entries(query)) {
@@ -37,7 +34,7 @@ export class UsageController {
   async usage(@Query() raw: Query, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const query = only(raw, USAGE_KEYS);
     const format = parseFormat(query.format);
-    if (!this.store.enabled) return disabledDoc();
+    if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange(query, Date.now() / 1000);
     const groupBy = parseGroupBy(query.group_by);
     const page = parseUsagePage(query);
@@ -58,7 +55,7 @@ export class UsageController {
     const cursor = decodeCursor(query.cursor);
     const status = parseStatus(query.status);
     const filters = parseFilters(query);
-    if (!this.store.enabled) return disabledDoc();
+    if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange({ from: query.from ?? '-3650d', to: query.to }, Date.now() / 1000);
     return this.available(async () => {
       const db = this.history.requireDb();
