@@ -300,10 +300,19 @@ class Run {
     }
   }
 
+  /** Callbacks for requests the upstream is waiting for, by id. */
+  readonly arrivals = new Map<string, () => void>();
+
+  /** Resolves when the upstream has the request of `id`. */
+  arrived(id: string): Promise<void> {
+    return new Promise((resolve) => this.arrivals.set(id, resolve));
+  }
+
   /** Answers `[h:<id>]` requests with their script. */
   install(fake: FakeUpstream): void {
     fake.script((req) => {
       const id = MARK.exec(req.rawBody)?.[1];
+      if (id !== undefined) this.arrivals.get(id)?.();
       return (id !== undefined ? this.scripts.get(id) : undefined) ?? {};
     });
   }
@@ -334,7 +343,8 @@ const refusals: Scenario = (run, round) => {
       const id = run.id();
       const body = bodyOf(api, modelFor(api), `[h:${id}] ${'x'.repeat(oversize)}`, false);
       const status = await run.raw(head(id, `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`), body);
-      if (status !== 413) run.problem('refusals', `${api} body of ${body.length} bytes with a length: ${status}, not 413`);
+      // 0: reset before the 413 could be read (see the keyless case below); the row still shows it was refused.
+      if (status !== 413 && status !== 0) run.problem('refusals', `${api} body of ${body.length} bytes with a length: ${status}, not 413`);
       run.expect({ id, scenario: 'refusals', stored: 'once', errorType: 'bad_request', sources: ['none'] });
     });
     // Over the limit, chunked (no length: the limit trips while it arrives).
@@ -343,7 +353,7 @@ const refusals: Scenario = (run, round) => {
       const body = bodyOf(api, modelFor(api), `[h:${id}] ${'y'.repeat(oversize)}`, false);
       const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
       const status = await run.raw(head(id, 'content-type: application/json\r\ntransfer-encoding: chunked\r\n'), chunked);
-      if (status !== 413) run.problem('refusals', `${api} chunked body of ${body.length} bytes: ${status}, not 413`);
+      if (status !== 413 && status !== 0) run.problem('refusals', `${api} chunked body of ${body.length} bytes: ${status}, not 413`);
       run.expect({ id, scenario: 'refusals', stored: 'once', errorType: 'bad_request', sources: ['none'] });
     });
     // A body that never completes: 408 after the body timeout.
@@ -634,7 +644,8 @@ const earlyAborts: Scenario = (run) => {
       run.scripts.set(id, { holdUntil: held, usage: { input: 30, output: 9 } });
       run.sent++;
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 300);
+      // Leave once the upstream has the request (so it is the upstream's answer the client does not wait for).
+      void run.arrived(id).then(() => controller.abort());
       try {
         const res = await request(run.url + PATH_OF[api], {
           method: 'POST',
@@ -647,8 +658,6 @@ const earlyAborts: Scenario = (run) => {
         await res.body.text();
       } catch {
         run.count(0);
-      } finally {
-        clearTimeout(timer);
       }
       // Nothing came back, so there is nothing to count (or, at most, the input to estimate).
       run.expect({ id, what: `${api} left before the answer`, scenario: 'early-aborts', stored: 'once', errorType: 'client_disconnect', sources: ['none', 'estimated'] });
