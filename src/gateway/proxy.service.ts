@@ -5,6 +5,7 @@ import { errorBody } from '../common/api-error';
 import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { modelNameProblem } from '../core/bounded-text';
+import { presentedKey } from '../core/client-key';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
 import type { ClientApi } from '../core/route-facts';
 import { formatOfApi } from '../core/api';
@@ -114,7 +115,7 @@ export class ProxyService {
     const body = validateBody(rawBody, api);
     const route = this.resolve(body.model);
     // An upstream may echo the credential it got: the gateway's own, or the client's for a passthrough provider.
-    const redact = this.redactor.forRequest(clientKeyOf(headers));
+    const redact = this.redactor.forRequest(presentedKey(headers));
     // A client may name a model after a secret: the record, and so every output, keeps it masked.
     call.metrics.route(route.provider.name, redact(route.model));
     const exchange = chooseExchange(api, body, route);
@@ -203,7 +204,7 @@ export class ProxyService {
     const body = validateBody(rawBody, 'anthropic_messages');
     const route = this.resolve(body.model);
     call.routed(route.provider.name);
-    const redact = this.redactor.forRequest(clientKeyOf(headers));
+    const redact = this.redactor.forRequest(presentedKey(headers));
     if (!speaks(route.provider, 'anthropic')) {
       const estimate = JSON.stringify({ input_tokens: estimateInputTokens(body) });
       call.finish('ok');
@@ -488,14 +489,9 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The key the client presented: `x-api-key`, else `Authorization` without its `Bearer`. */
-function clientKeyOf(client: Record<string, string | string[] | undefined>): string | undefined {
-  return first(client['x-api-key']) ?? first(client.authorization)?.replace(/^Bearer\s+/i, '');
-}
-
 /** The gateway's own credentials; a client's key goes upstream only for a passthrough provider. */
 function upstreamHeaders(provider: Provider, format: ApiFormat, client: Record<string, string | string[] | undefined>): Record<string, string> {
-  const key = provider.apiKey ?? clientKeyOf(client) ?? '';
+  const key = provider.apiKey ?? presentedKey(client) ?? '';
   const headers: Record<string, string> = {
     'content-type': JSON_TYPE,
     accept: format === 'anthropic' ? JSON_TYPE : `${JSON_TYPE}, text/event-stream`,

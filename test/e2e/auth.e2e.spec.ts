@@ -267,3 +267,39 @@ describe('passthrough providers (!PASSTHRU) behind a gateway key', () => {
     for (const request of fake.requests) expect(JSON.stringify(request.headers)).not.toContain(GATEWAY_KEY);
   });
 });
+
+describe('the client key a passthrough provider gets', () => {
+  async function bootOpen(): Promise<void> {
+    gw = await startApp({
+      ANTHROPIC_API_KEY: '!PASSTHRU',
+      ANTHROPIC_BASE_URL: fake.url,
+      VDM_DEFAULT_PROVIDER: 'anthropic',
+    });
+  }
+  const body = JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+
+  it('is the bearer token when x-api-key is present but empty', async () => {
+    await bootOpen();
+    fake.script({ usage: { input: 1, output: 1 } });
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': '', authorization: 'Bearer sk-client-bearer-key-77' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('sk-client-bearer-key-77');
+  });
+
+  it('is not an Authorization header of another scheme, which is never forwarded', async () => {
+    await bootOpen();
+    fake.script({ usage: { input: 1, output: 1 } });
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpzZWNyZXQtcGFzc3dvcmQ=' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('');
+    expect(JSON.stringify(fake.requests.at(-1)!.headers)).not.toContain('dXNlcjpzZWNyZXQtcGFzc3dvcmQ=');
+  });
+});
