@@ -33,7 +33,7 @@ export class GatewayController {
     @ProxyContext() call: ProxyRequestContext,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ProxyResponse['body']> {
-    return send(reply, await this.proxy.messages(body, headers, call));
+    return send(reply, await this.proxy.proxy('anthropic_messages', body, headers, call));
   }
 
   /** Not a model call: answered, and counted apart from requests, tokens and cost (vdm_count_tokens_requests_total). */
@@ -59,7 +59,7 @@ export class GatewayController {
     @ProxyContext() call: ProxyRequestContext,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ProxyResponse['body']> {
-    return send(reply, await this.proxy.chatCompletions(body, headers, call));
+    return send(reply, await this.proxy.proxy('openai_chat', body, headers, call));
   }
 
   @Post('responses')
@@ -72,7 +72,7 @@ export class GatewayController {
     @ProxyContext() call: ProxyRequestContext,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ProxyResponse['body']> {
-    return send(reply, await this.proxy.responses(body, headers, call));
+    return send(reply, await this.proxy.proxy('openai_responses', body, headers, call));
   }
 
   @Post('embeddings')
@@ -85,7 +85,7 @@ export class GatewayController {
     @ProxyContext() call: ProxyRequestContext,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ProxyResponse['body']> {
-    return send(reply, await this.proxy.embeddings(body, headers, call));
+    return send(reply, await this.proxy.proxy('openai_embeddings', body, headers, call));
   }
 
   @Get('models')

@@ -1,0 +1,110 @@
+import type { Dispatcher } from 'undici';
+import { errorBody } from '../../common/api-error';
+import { PassThroughError } from '../../common/upstream-http.error';
+import type { ApiFormat } from '../../config/provider';
+import { CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, type NetworkCause } from '../../core/error-table';
+import type { Redact } from '../../core/redact';
+import { describeNetworkError } from '../protocol/error-classification';
+import { ResponseTooLargeError } from './read-limited';
+
+/**
+ * How an upstream answer is judged before its body is read: by its status and headers a refusal the
+ * client gets in its own format; by a failed call, the network cause of it.
+ */
+
+export const JSON_TYPE = 'application/json';
+
+/** Why an upstream call ended early, as the request's lifetime tells. */
+export function abortCause(lifetime: { clientGone: boolean; timedOut: boolean }, error: unknown): NetworkCause {
+  if (lifetime.clientGone) return CLIENT_LEFT;
+  if (lifetime.timedOut) return GATEWAY_TIMED_OUT;
+  return networkCause(error);
+}
+
+/** A body too large to read is the upstream's fault, not the network's. */
+export const TOO_LARGE: NetworkCause = { errorType: 'upstream_error', status: 502, message: 'The upstream response was too large' };
+
+/** An upstream call that failed without an answer (network, timeout, the client leaving, a body too large). */
+export function upstreamFailure(format: ApiFormat, cause: NetworkCause, error: unknown, redact: Redact): PassThroughError {
+  const { errorType, status } = cause;
+  const message = redact(
+    error instanceof ResponseTooLargeError
+      ? error.message
+      : errorType === 'upstream_timeout' || errorType === 'client_disconnect'
+        ? cause.message
+        : `${cause.message}: ${describeNetworkError(error)}`,
+  );
+  return new PassThroughError(status, JSON.stringify(errorBody(format, status, message)), JSON_TYPE, errorType, message);
+}
+
+/** A 2xx answer the client cannot be given: 502 in the client's format, accounted as upstream_error. */
+export function unusableAnswer(format: ApiFormat, message: string): PassThroughError {
+  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', message);
+}
+
+/** An answer refused by its status and headers alone: a redirect, or a success the gateway cannot read. */
+export function refusal(format: ApiFormat, response: Dispatcher.ResponseData, stream: boolean): PassThroughError | undefined {
+  if (response.statusCode >= 300 && response.statusCode < 400) return redirected(format, response);
+  if (response.statusCode < 200 || response.statusCode >= 300) return undefined;
+  const unreadable = unreadableAnswer(response, stream);
+  return unreadable === undefined ? undefined : unusableAnswer(format, unreadable);
+}
+
+/**
+ * A 3xx is not followed: the provider key would travel to wherever it points, and relaying it would
+ * send the client (and its gateway key) there. The target shows in the trace only, without its query.
+ */
+function redirected(format: ApiFormat, response: Dispatcher.ResponseData): PassThroughError {
+  const message = `The upstream answered ${response.statusCode}, a redirect the gateway does not follow`;
+  const location = first(response.headers.location);
+  let target = '';
+  if (location !== undefined && URL.canParse(location)) {
+    const url = new URL(location);
+    target = `, to ${url.origin}${url.pathname}`;
+  }
+  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', `${message}${summarize(target)}`);
+}
+
+export function mediaType(contentType: string | string[] | undefined): string | undefined {
+  return first(contentType)?.split(';', 1)[0].trim().toLowerCase();
+}
+
+export function isJsonType(contentType: string | string[] | undefined): boolean {
+  const media = mediaType(contentType);
+  return media !== undefined && (media === JSON_TYPE || media.endsWith('+json'));
+}
+
+/** Why a 2xx answer cannot be relayed, by its headers; encodings are refused, not decoded: the gateway asked for identity. */
+function unreadableAnswer(response: Dispatcher.ResponseData, stream: boolean): string | undefined {
+  const status = response.statusCode;
+  const encoding = first(response.headers['content-encoding'])?.trim();
+  if (encoding && encoding.toLowerCase() !== 'identity') {
+    return `The upstream answered ${status} with content-encoding ${encoding}, which the gateway did not ask for`;
+  }
+  if (status === 204 || status === 205) return `The upstream answered ${status} with no body`;
+  const contentType = first(response.headers['content-type']);
+  const media = mediaType(contentType);
+  // No content type: the body decides.
+  if (media === undefined || contentType === undefined) return undefined;
+  if (stream) {
+    return media === 'text/event-stream' || isJsonType(contentType) ? undefined : `The upstream answered ${status} with content-type ${summarize(contentType)}, not an event stream`;
+  }
+  return isJsonType(contentType) ? undefined : `The upstream answered ${status} with content-type ${summarize(contentType)}, not JSON`;
+}
+
+export function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function summarize(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
+}
+
+/** The JSON of a text, or the text itself when it is not JSON (then it is the upstream's message). */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
