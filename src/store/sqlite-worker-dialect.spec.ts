@@ -2,13 +2,31 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate } from 'node:timers/promises';
+import type { Worker } from 'node:worker_threads';
 import { Kysely, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteWorkerDialect, SqliteWorkerError } from './sqlite-worker-dialect';
 
 interface Schema {
   t: { id: number; v: string };
+}
+
+/**
+ * Resolves once the worker's event loop has stopped idling for a whole turn of this thread's: it has
+ * taken a message and is inside it (here: a statement waiting on a lock). The worker's loop times are
+ * read from this thread (libuv counts an idle wait as idle while it lasts). Ends early, with its
+ * outcome, if `unless` settles first.
+ */
+async function workerBusy(worker: Worker, unless: Promise<unknown>): Promise<void> {
+  let settled = false;
+  const watched = unless.finally(() => (settled = true));
+  while (!settled) {
+    const before = worker.performance.eventLoopUtilization();
+    await setImmediate();
+    if (worker.performance.eventLoopUtilization(before).idle === 0) return;
+  }
+  await watched;
 }
 
 describe(SqliteWorkerDialect.name, () => {
@@ -50,17 +68,19 @@ describe(SqliteWorkerDialect.name, () => {
     // never reach the commit below.
     const holder = new Database(file);
     holder.exec('begin immediate');
-    let done = false;
+    const worker = dialect.driver.worker!;
+    const events: string[] = [];
     const insert = sut
       .insertInto('t')
       .values({ id: 7, v: 'waited' })
       .execute()
-      .then(() => (done = true));
-    await sleep(100);
-    expect(done).toBe(false);
+      .then(() => events.push('inserted'));
+    await workerBusy(worker, insert);
+    events.push('committed');
     holder.exec('commit');
     holder.close();
     await insert;
+    expect(events).toEqual(['committed', 'inserted']);
     expect(await sut.selectFrom('t').select('v').execute()).toEqual([{ v: 'waited' }]);
   });
 
