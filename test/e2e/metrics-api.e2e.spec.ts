@@ -345,7 +345,8 @@ describe('GET /metrics/active-requests/stream', () => {
   });
 
   it('leaves every subscriber on the final snapshot after 1,000 interleaved requests, totals exact', async () => {
-    const app = await start();
+    // Heartbeats twice the progress window: the second after the final update comes after any window still open at the first.
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.05', VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.1' });
     const clients = await Promise.all(Array.from({ length: 5 }, () => SseClient.connect(`${app.url}/metrics/active-requests/stream`)));
     await Promise.all(clients.map((c) => c.next('update')));
     let expectedInput = 0;
@@ -365,8 +366,12 @@ describe('GET /metrics/active-requests/stream', () => {
     }
     for (const done of open.splice(0)) done.finalize();
     await eventually(() => clients.every((c) => (c.lastUpdate() as any)?.active_requests.length === 0 && c.events.length > 0));
-    await new Promise((r) => setTimeout(r, 50));
-    for (const c of clients) expect((c.lastUpdate() as any).active_requests).toEqual([]);
+    await Promise.all(clients.map(async (c) => {
+      c.events.splice(0);
+      await c.next('heartbeat');
+      await c.next('heartbeat');
+    }));
+    for (const c of clients) expect(JSON.parse(c.updates.at(-1)!).active_requests).toEqual([]);
     const doc = (await (await fetch(`${app.url}/metrics/running-totals?format=json`)).json()) as any;
     expect(doc.summary).toMatchObject({ total_requests: 1000, active_requests: 0, total_input_tokens: expectedInput, total_output_tokens: expectedOutput });
     const streaming = Object.values(doc.providers).reduce((n: number, p: any) => n + p.rollup.streaming.requests, 0);
