@@ -2,30 +2,42 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BehaviorSubject, filter, Subject, firstValueFrom, map, race, timer, type Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { boundedText, ERROR_TEXT_MAX, MODEL_NAME_MAX, NAME_MAX } from '../core/bounded-text';
-import { addRecordToClientCell, addRecordToSplit, addSplit, addTotals, newClientCell, newSplit, newTotals } from './calculations/accumulation';
+import { addRecordToClientCell, addRecordToSplit, addTotals, newClientCell, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey, BucketKeys } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
 import { averageMs } from './calculations/duration';
-import { buildRunningTotals, UNKNOWN, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
+import { buildRunningTotals, noteAccess, noteLatest, UNKNOWN, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
 import { ModelCap, type ModelCapView } from './calculations/model-cap';
 import { RingBuffer } from './calculations/ring-buffer';
-import { mergeUsage } from './calculations/usage';
 import type { RunningTotalsFilter } from './calculations/wildcard';
 import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import { isErrorType, type ErrorType } from '../core/error-type';
 import { isClientApi } from '../core/route-facts';
+import { foldUsage } from '../core/usage';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
-import type { Bucket, ClientCell, Split } from './model/totals';
+import type { Bucket, Totals } from './model/totals';
 import { recordCost, usd } from './pricing/cost';
 import { PriceBook } from './pricing/price-book';
 
+/** One stored sum of finished requests: its key (as stored; '' or absent for "not known") and its counts. */
+export interface RestoredSums {
+  provider?: string;
+  model?: string;
+  client?: string;
+  api?: string;
+  streaming: boolean;
+  errorType?: string;
+  /** The latest request start among them (unix s). */
+  lastStart: number;
+  totals: Totals;
+}
+
 /** Stored history an instance starts from (TrackerService.restore). */
 export interface RestoredHistory {
-  buckets: { provider?: string; model?: string; split: Split; lastAccessed?: number; clients?: Map<string, ClientCell> }[];
+  /** In the order their keys were first seen, so models are admitted under the cap as they first came. */
+  sums: RestoredSums[];
   errorCounts: Partial<Record<ErrorType, number>>;
-  /** The latest request start per client. */
-  clientsLastAccessed?: Map<string, number>;
   traces: RequestRecord[];
   errors: RequestRecord[];
 }
@@ -141,53 +153,44 @@ export class TrackerService {
    * begin() that writes tracker state. Traces and errors come oldest first.
    */
   restore(history: RestoredHistory): void {
-    for (const entry of history.buckets) {
+    // Each stored model is admitted under the cap once, as a new one would be on its first request.
+    const admitted = new Map<string, string | undefined>();
+    for (const s of history.sums) {
       // A store written before names were bounded may hold any name: restored, it is bounded like a new one.
-      const provider = boundedName(entry.provider, MODEL_NAME_MAX);
-      const named = boundedName(entry.model, MODEL_NAME_MAX);
-      const model = named === undefined ? undefined : this.modelCap.admit(provider ?? UNKNOWN, named);
+      const provider = boundedName(s.provider || undefined, MODEL_NAME_MAX);
+      const named = boundedName(s.model || undefined, MODEL_NAME_MAX);
+      const id = `${provider ?? ''}\u0000${named ?? ''}`;
+      if (!admitted.has(id)) admitted.set(id, named === undefined ? undefined : this.modelCap.admit(provider ?? UNKNOWN, named));
+      const model = admitted.get(id);
       const key = this.keys.of(provider, model);
       let bucket = this.buckets.get(key);
       if (!bucket) {
         bucket = { key, provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
         this.buckets.set(key, bucket);
       }
-      addSplit(bucket.split, entry.split);
-      for (const [storedClient, cell] of entry.clients ?? []) {
-        const client = boundedName(storedClient, NAME_MAX) ?? 'anonymous';
-        let own = bucket.clients.get(client);
-        if (!own) {
-          own = newClientCell();
-          bucket.clients.set(client, own);
-        }
-        addSplit(own.split, cell.split);
-        for (const [from, to] of [[cell.streamingOutcomes, own.streamingOutcomes], [cell.nonStreamingOutcomes, own.nonStreamingOutcomes]] as const) {
-          for (const [storedApi, outcomes] of from) {
-            // Both become Prometheus labels: a stored value the gateway never writes is not restored as one.
-            const api = isClientApi(storedApi) ? storedApi : 'unknown';
-            let mine = to.get(api);
-            if (!mine) {
-              mine = new Map([['success', 0]]);
-              to.set(api, mine);
-            }
-            for (const [stored, n] of outcomes) {
-              const outcome = stored === 'success' || isErrorType(stored) ? stored : 'unexpected_error';
-              mine.set(outcome, (mine.get(outcome) ?? 0) + n);
-            }
-          }
-        }
+      const client = boundedName(s.client || 'anonymous', NAME_MAX) ?? 'anonymous';
+      let cell = bucket.clients.get(client);
+      if (!cell) {
+        cell = newClientCell();
+        bucket.clients.set(client, cell);
       }
-      const la = this.lastAccessed;
-      const t = entry.lastAccessed;
-      if (t !== undefined) {
-        if (la.top === undefined || t > la.top) la.top = t;
-        if (provider !== undefined && !(t <= (la.providers.get(provider) ?? -1))) la.providers.set(provider, t);
-        if (provider !== undefined && model !== undefined && !(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
+      for (const split of [bucket.split, cell.split]) {
+        addTotals(split.total, s.totals);
+        addTotals(s.streaming ? split.streaming : split.nonStreaming, s.totals);
       }
-    }
-    for (const [storedClient, t] of history.clientsLastAccessed ?? []) {
-      const client = boundedName(storedClient, NAME_MAX) ?? 'anonymous';
-      if (!(t <= (this.lastAccessed.clients.get(client) ?? -1))) this.lastAccessed.clients.set(client, t);
+      // Both become Prometheus labels: a stored value the gateway never writes is not restored as one.
+      const api = s.api !== undefined && isClientApi(s.api) ? s.api : 'unknown';
+      const byApi = s.streaming ? cell.streamingOutcomes : cell.nonStreamingOutcomes;
+      let outcomes = byApi.get(api);
+      if (!outcomes) {
+        outcomes = new Map([['success', 0]]);
+        byApi.set(api, outcomes);
+      }
+      const stored = s.errorType || 'success';
+      const outcome = stored === 'success' || isErrorType(stored) ? stored : 'unexpected_error';
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + s.totals.requests);
+      noteAccess(this.lastAccessed, s.lastStart, provider, model === undefined ? undefined : key);
+      noteLatest(this.lastAccessed.clients, client, s.lastStart);
     }
     for (const [stored, count] of Object.entries(history.errorCounts)) {
       const type = isErrorType(stored) ? stored : 'unexpected_error';
@@ -257,8 +260,7 @@ export class TrackerService {
     this.active.set(requestId, handle);
     this.touch(record);
     // The client is known from the start and never changes, so only begin records its last access.
-    const la = this.lastAccessed.clients;
-    if (!(record.startTime <= (la.get(record.client) ?? -1))) la.set(record.client, record.startTime);
+    noteLatest(this.lastAccessed.clients, record.client, record.startTime);
     this.emit('membership');
     return handle;
   }
@@ -273,7 +275,7 @@ export class TrackerService {
       if (this.active.has(record.requestId)) this.emit('membership');
     },
     usage: (record, patch) => {
-      if (mergeUsage(record, patch) && this.active.has(record.requestId)) this.emit('progress');
+      if (foldUsage(record, patch) && this.active.has(record.requestId)) this.emit('progress');
     },
     progress: (record) => {
       if (this.active.has(record.requestId)) this.emit('progress');
@@ -346,17 +348,10 @@ export class TrackerService {
   }
 
   private touch(record: RequestRecord): void {
-    const t = record.startTime;
-    const la = this.lastAccessed;
-    if (la.top === undefined || t > la.top) la.top = t;
-    if (record.provider) {
-      if (!(t <= (la.providers.get(record.provider) ?? -1))) la.providers.set(record.provider, t);
-      if (record.openaiModel) {
-        // Kept under the model the request will count as, so invented names add no entries.
-        const key = this.keys.of(record.provider, this.modelCap.peek(record.provider, record.openaiModel));
-        if (!(t <= (la.models.get(key) ?? -1))) la.models.set(key, t);
-      }
-    }
+    const provider = record.provider || undefined;
+    // Kept under the model the request will count as, so invented names add no entries.
+    const modelKey = provider && record.openaiModel ? this.keys.of(provider, this.modelCap.peek(provider, record.openaiModel)) : undefined;
+    noteAccess(this.lastAccessed, record.startTime, provider, modelKey);
   }
 
   /** A folded request's start counts for `other`; its own model, never admitted, keeps no entry. */
@@ -364,7 +359,7 @@ export class TrackerService {
     if (!record.provider || !record.openaiModel) return;
     const la = this.lastAccessed;
     la.models.delete(bucketKey(record.provider, record.openaiModel));
-    if (!(record.startTime <= (la.models.get(otherKey) ?? -1))) la.models.set(otherKey, record.startTime);
+    noteLatest(la.models, otherKey, record.startTime);
   }
 
   private emit(kind: ActiveChange['kind']): void {

@@ -11,15 +11,13 @@ import {
   exponentialBounds,
 } from '../metrics/calculations/histogram';
 import type { RequestRecord } from '../metrics/model/request-record';
-import { newClientCell, newSplit } from '../metrics/calculations/accumulation';
-import type { ClientCell } from '../metrics/model/totals';
 import type { Sample } from '../metrics/format/prometheus';
 import { PrometheusExporter } from '../metrics/prometheus-exporter.service';
 import {
   TrackerService,
   TRACE_CAPACITY,
   ERROR_CAPACITY,
-  type RestoredHistory,
+  type RestoredSums,
 } from '../metrics/tracker.service';
 import type { ErrorType } from '../core/error-type';
 import { openStore, type OpenStore } from './database';
@@ -367,38 +365,16 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
       .groupBy(['provider', 'model', 'streaming', 'client', 'api', 'error_type'])
       .orderBy('first_hour')
       .execute();
-    const buckets = new Map<string, RestoredHistory['buckets'][number]>();
-    const clientsLastAccessed = new Map<string, number>();
-    for (const s of sums) {
-      const id = `${s.provider}\u0000${s.model}`;
-      let b = buckets.get(id);
-      if (!b) {
-        b = { provider: s.provider || undefined, model: s.model || undefined, split: newSplit(), clients: new Map<string, ClientCell>() };
-        buckets.set(id, b);
-      }
-      const totals = totalsOf(s);
-      const streaming = Number(s.streaming) === 1;
-      let cell = b.clients!.get(s.client || 'anonymous');
-      if (!cell) {
-        cell = newClientCell();
-        b.clients!.set(s.client || 'anonymous', cell);
-      }
-      for (const split of [b.split, cell.split]) {
-        for (const target of [streaming ? split.streaming : split.nonStreaming, split.total]) {
-          for (const key of Object.keys(totals) as (keyof typeof totals)[]) target[key] += totals[key];
-        }
-      }
-      const byApi = streaming ? cell.streamingOutcomes : cell.nonStreamingOutcomes;
-      const api = s.api || 'unknown';
-      const outcomes = byApi.get(api) ?? new Map<'success' | ErrorType, number>([['success', 0]]);
-      byApi.set(api, outcomes);
-      const outcome = (s.error_type || 'success') as 'success' | ErrorType;
-      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + totals.requests);
-      const last = Number(s.last_start);
-      const client = s.client || 'anonymous';
-      if (!((clientsLastAccessed.get(client) ?? -1) >= last)) clientsLastAccessed.set(client, last);
-      if (b.lastAccessed === undefined || last > b.lastAccessed) b.lastAccessed = last;
-    }
+    const restoredSums: RestoredSums[] = sums.map((s) => ({
+      provider: s.provider,
+      model: s.model,
+      client: s.client,
+      api: s.api,
+      streaming: Number(s.streaming) === 1,
+      errorType: s.error_type,
+      lastStart: Number(s.last_start),
+      totals: totalsOf(s),
+    }));
     const errorRows = await db
       .selectFrom('usage_hourly')
       .select((eb) => ['error_type', eb.fn.sum('requests').as('n')])
@@ -415,8 +391,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     };
     const traces = (await recent(false, TRACE_CAPACITY)).reverse().map(recordOf);
     const errors = (await recent(true, ERROR_CAPACITY)).reverse().map(recordOf);
-    this.tracker.restore({ buckets: [...buckets.values()], errorCounts, clientsLastAccessed, traces, errors });
-    const restored = [...buckets.values()].reduce((n, b) => n + b.split.total.requests, 0);
+    this.tracker.restore({ sums: restoredSums, errorCounts, traces, errors });
+    const restored = restoredSums.reduce((n, s) => n + s.totals.requests, 0);
     if (restored > 0) this.logger.log(`Usage store: restored ${restored} requests of instance ${instance}`);
   }
 

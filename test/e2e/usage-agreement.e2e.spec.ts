@@ -3,8 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anthropicUsage, openaiUsage, type UsagePatch } from '../../src/core/usage';
-import { mergeUsage } from '../../src/metrics/calculations/usage';
+import { anthropicUsage, foldUsage, openaiUsage, type UsagePatch } from '../../src/core/usage';
 import type { WireTrace } from '../../src/metrics/format/wire';
 import { startApp, type RunningApp } from '../support/app';
 import { makeRecord } from '../support/factories';
@@ -93,7 +92,7 @@ function laterOpenAIUsage(rng: Rng): Record<string, unknown> {
 /** What the record holds after these usage reports, by the metrics' own merge rule. */
 function folded(patches: UsagePatch[]): Counts {
   const record = makeRecord();
-  for (const patch of patches) mergeUsage(record, patch);
+  for (const patch of patches) foldUsage(record, patch);
   return recorded(record);
 }
 

@@ -39,6 +39,20 @@ export interface LastAccessed {
   clients: Map<string, number>;
 }
 
+/** The last-access rule: a time is kept when it is the first one known or later than the one kept. */
+export function noteLatest<K>(times: Map<K, number>, key: K, t: number): void {
+  const known = times.get(key);
+  if (known === undefined || t > known) times.set(key, t);
+}
+
+/** A request start (unix s) as the latest access overall, of its provider and of its `provider:model` bucket key, each when known. */
+export function noteAccess(la: LastAccessed, t: number, provider: string | undefined, modelKey: string | undefined): void {
+  if (la.top === undefined || t > la.top) la.top = t;
+  if (provider === undefined) return;
+  noteLatest(la.providers, provider, t);
+  if (modelKey !== undefined) noteLatest(la.models, modelKey, t);
+}
+
 export interface RunningTotalsInput {
   buckets: Iterable<Bucket>;
   active: Iterable<RequestRecord>;
