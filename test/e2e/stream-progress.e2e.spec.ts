@@ -42,16 +42,52 @@ interface Progress {
   output_chunks: number;
 }
 
+function rowsOf(data: string, model: string): (Progress & { requested_model: string })[] {
+  return (JSON.parse(data) as { active_requests: (Progress & { requested_model: string })[] }).active_requests.filter(
+    (row) => row.requested_model === model,
+  );
+}
+
+/** Characters of text or tool-call arguments in one upstream stream event (Anthropic or OpenAI). */
+function charsIn(wire: string): number {
+  let chars = 0;
+  for (const line of wire.split('\n')) {
+    if (!line.startsWith('data: {')) continue;
+    const event = JSON.parse(line.slice(6)) as {
+      delta?: { text?: string; partial_json?: string };
+      choices?: { delta?: { content?: string | null; tool_calls?: { function?: { arguments?: string } }[] } }[];
+    };
+    chars += (event.delta?.text ?? event.delta?.partial_json ?? '').length;
+    for (const choice of event.choices ?? []) {
+      chars += choice.delta?.content?.length ?? 0;
+      for (const call of choice.delta?.tool_calls ?? []) chars += call.function?.arguments?.length ?? 0;
+    }
+  }
+  return chars;
+}
+
+/**
+ * Paces the fake upstream by the live feed: after each event that carries output, the next waits
+ * until the feed has shown this request with all of it. The feed shows every step, whatever the clock.
+ */
+function pacedBy(sse: SseClient, model: string): (wire: string) => Promise<void> {
+  let sent = 0;
+  return async (wire) => {
+    const chars = charsIn(wire);
+    if (chars === 0) return;
+    sent += chars;
+    await sse.next('update', (e) => rowsOf(e.data, model).some((row) => row.output_chars === sent));
+  };
+}
+
 /** Runs one paced stream while watching the live SSE feed; returns the in-flight rows it showed for that request. */
 async function watch(model: string, send: () => Promise<string>): Promise<{ rows: Progress[]; text: string }> {
   const sse = await SseClient.connect(`${gw.url}/metrics/active-requests/stream`);
   await sse.next('update');
-  fake.enqueue({ text: TEXT, usage: { input: 20, output: 23 }, chunkDelayMs: 60 });
+  fake.enqueue({ text: TEXT, usage: { input: 20, output: 23 }, afterEvent: pacedBy(sse, model) });
   const text = await send();
   sse.close();
-  const rows = sse.updates
-    .flatMap((data) => (JSON.parse(data) as { active_requests: (Progress & { requested_model: string })[] }).active_requests)
-    .filter((row) => row.requested_model === model);
+  const rows = sse.updates.flatMap((data) => rowsOf(data, model));
   return { rows, text };
 }
 
@@ -102,17 +138,14 @@ describe('in-flight output progress', () => {
     const args = JSON.stringify(input);
     const sse = await SseClient.connect(`${gw.url}/metrics/active-requests/stream`);
     await sse.next('update');
-    fake.enqueue({ toolCalls: [{ name: 'weather', input }], chunkDelayMs: 150 });
+    fake.enqueue({ toolCalls: [{ name: 'weather', input }], afterEvent: pacedBy(sse, 'openai:gpt-progress-4') });
     const client = new Anthropic({ apiKey: 'client', baseURL: gw.url, maxRetries: 0 });
     const message = await client.messages
       .stream({ model: 'openai:gpt-progress-4', max_tokens: 100, messages: [{ role: 'user', content: 'weather?' }] })
       .finalMessage();
     sse.close();
     expect(message.content).toEqual([expect.objectContaining({ type: 'tool_use', name: 'weather', input })]);
-    const chars = sse.updates
-      .flatMap((data) => (JSON.parse(data) as { active_requests: (Progress & { requested_model: string })[] }).active_requests)
-      .filter((row) => row.requested_model === 'openai:gpt-progress-4')
-      .map((row) => row.output_chars);
+    const chars = sse.updates.flatMap((data) => rowsOf(data, 'openai:gpt-progress-4')).map((row) => row.output_chars);
     expect(chars).toEqual([...chars].sort((a, b) => a - b));
     expect(chars.every((n) => n <= args.length)).toBe(true);
     expect(new Set(chars.filter((n) => n > 0 && n < args.length)).size).toBeGreaterThanOrEqual(2);

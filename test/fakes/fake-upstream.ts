@@ -83,6 +83,8 @@ export interface Script {
   chunkDelayMs?: number;
   /** Do not start answering until this resolves (the request is already recorded). */
   holdUntil?: Promise<void>;
+  /** Streams: awaited after each event is written, before the next (a test paces the stream by what it sees). */
+  afterEvent?: (wire: string, index: number) => Promise<void>;
   /** Extra response headers (e.g. `retry-after`). */
   headers?: Record<string, string>;
   /** Responses API: end with `response.incomplete` and this reason (e.g. `max_output_tokens`). */
@@ -1078,6 +1080,7 @@ export class FakeUpstream {
         return;
       }
       await this.write(res, toSend[i] ?? '');
+      if (script.afterEvent) await Promise.race([script.afterEvent(toSend[i] ?? '', i), this.shutdown.promise]);
     }
     if (this.gone(res) || fault === 'stall-mid-stream' || fault === 'stall-before-usage') return;
     if (fault === 'reset-mid-stream') {
