@@ -1,9 +1,11 @@
-import { Controller, Get, Headers, Query, Res, Sse, UsePipes, ValidationPipe, type MessageEvent } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Res, Sse, UsePipes, type MessageEvent } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { Observable } from 'rxjs';
 import { ScrapeRoute } from '../core/route.decorator';
 import { ActiveRequestsHub } from './active-requests.hub';
 import { LogsQuery } from './dto/logs.query';
+import { MetricsQueryPipe } from './dto/metrics-query.pipe';
+import { NoQuery } from './dto/no.query';
 import { PricesQuery } from './dto/prices.query';
 import type { WirePrices } from './format/prices';
 import { RunningTotalsQuery } from './dto/running-totals.query';
@@ -18,9 +20,12 @@ function encoded(body: string): Buffer {
   return Buffer.from(body, 'utf8');
 }
 
-/** Query DTOs are validated here only: the proxy routes take bodies as they come, with no pipe on their path. */
+/**
+ * Query DTOs are validated here and in the history API only: the proxy routes take bodies as they come,
+ * with no pipe on their path. GET /metrics takes no query and reads none (a scraper may add its own).
+ */
 @Controller('metrics')
-@UsePipes(new ValidationPipe({ whitelist: true, transform: true }))
+@UsePipes(new MetricsQueryPipe())
 export class MetricsController {
   constructor(
     private readonly reports: MetricsReportService,
@@ -52,12 +57,12 @@ export class MetricsController {
   }
 
   @Get('active-requests')
-  activeRequests(): ActiveRequestsDoc {
+  activeRequests(@Query() _query: NoQuery): ActiveRequestsDoc {
     return this.reports.activeRequests();
   }
 
   @Sse('active-requests/stream')
-  activeRequestsStream(): Observable<MessageEvent> {
+  activeRequestsStream(@Query() _query: NoQuery): Observable<MessageEvent> {
     return this.hub.connect();
   }
 

@@ -28,7 +28,7 @@ function parseTime(name: string, value: string | undefined, fallback: number, no
   return ms / 1000;
 }
 
-export function parseRange(query: Record<string, string | undefined>, nowS: number): TimeRange {
+export function parseRange(query: { from?: string; to?: string }, nowS: number): TimeRange {
   const to = parseTime('to', query.to, nowS, nowS);
   const from = parseTime('from', query.from, to - 86_400, nowS);
   if (from >= to) throw new BadRequestException('from must be before to');
@@ -54,7 +54,7 @@ export function parseFormat(value: string | undefined): UsageFormat {
   return value as UsageFormat;
 }
 
-export function parseFilters(query: Record<string, string | undefined>): Partial<Record<FilterName, string>> {
+export function parseFilters(query: Partial<Record<FilterName, string>>): Partial<Record<FilterName, string>> {
   const filters: Partial<Record<FilterName, string>> = {};
   for (const name of FILTERS) {
     const v = query[name];
@@ -104,7 +104,7 @@ export interface UsagePage {
   order: UsageOrder;
 }
 
-export function parseUsagePage(query: Record<string, string | undefined>): UsagePage {
+export function parseUsagePage(query: { limit?: string; offset?: string; order?: string }): UsagePage {
   const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
     if (value === undefined || value === '') return fallback;
     if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new BadRequestException(`${name} must be a whole number from ${min} to ${max}`);

@@ -1,29 +1,19 @@
-import { BadRequestException, Controller, Get, Query, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Query, Res, ServiceUnavailableException, UsePipes } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
 import { STORE_DISABLED } from '../core/disabled';
 import { isoSeconds, ms3 } from '../metrics/calculations/duration';
+import { MetricsQueryPipe } from '../metrics/dto/metrics-query.pipe';
+import { RequestsQuery, UsageQuery } from './dto/usage.query';
 import { HISTORY_QUERY_LIMIT_MS } from './database';
 import { globMatch, StoreUnavailable, UsageHistory, type UsageDoc } from './usage-history.service';
 import { decodeCursor, encodeCursor, parseFilters, parseFormat, parseGroupBy, parseLimit, parseRange, parseStatus, parseUsagePage, type FilterName } from './usage-query';
 import { UsageStore } from './usage-store.service';
 
-type Query = Record<string, string | undefined>;
-
-const USAGE_KEYS = new Set(['from', 'to', 'group_by', 'format', 'provider', 'model', 'client', 'user', 'session', 'limit', 'offset', 'order']);
-const REQUESTS_KEYS = new Set(['from', 'to', 'provider', 'model', 'client', 'user', 'session', 'status', 'limit', 'cursor']);
-
-function only(query: Query, allowed: Set<string>): Query {
-  for (const [k, v] of Object.entries(query)) {
-    if (!allowed.has(k)) throw new BadRequestException(`unknown query parameter ${JSON.stringify(k)}; this endpoint takes ${[...allowed].join(', ')}`);
-    if (typeof v !== 'string') throw new BadRequestException(`${k} may be given once`);
-  }
-  return query;
-}
-
 /** The history API (contract section 11): usage sums and the stored rows. */
 @Controller('metrics')
+@UsePipes(new MetricsQueryPipe())
 export class UsageController {
   constructor(
     private readonly store: UsageStore,
@@ -31,8 +21,7 @@ export class UsageController {
   ) {}
 
   @Get('usage')
-  async usage(@Query() raw: Query, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
-    const query = only(raw, USAGE_KEYS);
+  async usage(@Query() query: UsageQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const format = parseFormat(query.format);
     if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange(query, Date.now() / 1000);
@@ -49,8 +38,7 @@ export class UsageController {
   }
 
   @Get('requests')
-  async requests(@Query() raw: Query): Promise<unknown> {
-    const query = only(raw, REQUESTS_KEYS);
+  async requests(@Query() query: RequestsQuery): Promise<unknown> {
     const limit = parseLimit(query.limit);
     const cursor = decodeCursor(query.cursor);
     const status = parseStatus(query.status);
