@@ -1,27 +1,30 @@
+// @ts-check
 // Vandamme Gateway dashboard: plain modern JS, no build step.
 // Data: /metrics/running-totals (JSON, completed requests only), /metrics/logs, and the live
 // /metrics/active-requests/stream read with fetch so the API key travels in a header, never a URL;
 // the Usage panels (usage.js) read the usage store's history.
 import * as fmt from './format.js';
-import { $, badge, cssVar, el } from './dom.js';
+import { $, badge, chartJs, cssVar, el } from './dom.js';
 import { apiCol, apiName, costCol, countCol, errorCount, makeGrid, modelOf, numCol, renderGrid, requestCols, whoCols } from './grid.js';
 import { AuthRequired, createApi, endpoint } from './http.js';
-import { backoffDelay, readSse } from './sse.js';
+import { createLiveConnection, followVisibility, LIVE_TIMING } from './live.js';
 import { createUsagePanel, USAGE_REFRESH_MS } from './usage.js';
+
+/** @typedef {import('./grid.js').Row} Row */
+/** @typedef {import('./live.js').LiveStatus} LiveStatus */
+/** The status pill's states: the live connection's, and the page's own. @typedef {LiveStatus | 'paused' | 'disabled' | 'locked'} ConnState */
+
+/**
+ * An active request on the page: its latest row, its elapsed time at `at` (performance.now()) and its tr.
+ * @typedef {{ row: Row, baseMs: number, at: number, tr: HTMLTableRowElement }} ActiveEntry
+ */
 
 const KEY_STORAGE = 'vdm.dashboard.apiKey';
 const TICK_STORAGE = 'vdm.dashboard.tickMs';
 const DEFAULT_TICK_MS = 2000;
-const BACKOFF_BASE_MS = 1000;
-const BACKOFF_CAP_MS = 15000;
-/** Active requests poll interval when the stream is off (503). */
-const POLL_MS = 2000;
-/** While polling, try the stream again this often: it may have been turned back on. */
-const STREAM_RETRY_MS = 60000;
+const POLL_MS = LIVE_TIMING.pollMs;
 /** Totals and logs also refresh on every change of the active set; this is the safety net. */
 const REFRESH_MS = 10000;
-/** No event (update or heartbeat, 30 s by default) for this long: the connection is dead, reconnect. */
-const WATCHDOG_MS = 75000;
 
 const TOTALS_URL = endpoint('running-totals?format=json&include_active=false');
 /** The recent grid starts short, so the usage panels below stay near the top; "Show more" adds pages. */
@@ -39,6 +42,10 @@ const TOKEN_KINDS = [
   { key: 'total_cache_creation_tokens', label: 'Cache creation', cssVar: '--tok-cache-creation' },
 ];
 
+/**
+ * @param {'sessionStorage' | 'localStorage'} name
+ * @returns {Storage | undefined}
+ */
 function storageOf(name) {
   try {
     return window[name];
@@ -51,13 +58,14 @@ const local = storageOf('localStorage');
 
 const state = {
   key: session?.getItem(KEY_STORAGE) ?? '',
-  /** AbortController of the current run (stream or poll loop, timers); null while paused or locked. */
-  run: null,
-  attempt: 0,
-  /** request_id -> { row, baseMs, at, tr } */
+  /** Whether a run is under way (live connection, timers); false while paused or locked. */
+  running: false,
+  /** @type {Map<string, ActiveEntry>} request_id -> its entry */
   active: new Map(),
   mode: 'total',
+  /** @type {any} the running totals document (contract: /metrics/running-totals) */
   totals: null,
+  /** @type {any} the logs document (contract: /metrics/logs) */
   logs: null,
   /** Recent requests shown, and asked of the gateway (one more than shown tells whether there are more). */
   tracesShown: TRACES_FIRST,
@@ -65,10 +73,13 @@ const state = {
   disabled: false,
   locked: false,
   tickMs: Number(local?.getItem(TICK_STORAGE)) || DEFAULT_TICK_MS,
+  /** @type {ReturnType<typeof setTimeout>[]} */
   timers: [],
   refreshing: false,
   refreshAgain: false,
-  refreshTimeout: 0,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  refreshTimeout: undefined,
+  /** @type {import('chart.js').Chart<'doughnut'> | null} */
   chart: null,
 };
 
@@ -76,20 +87,9 @@ const state = {
 
 const api = createApi(() => state.key);
 
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 // ------------------------------------------------------------------ status and notices
 
+/** @type {Record<ConnState, string>} */
 const LIVE_HINTS = {
   connecting: 'connecting…',
   live: 'live',
@@ -100,12 +100,16 @@ const LIVE_HINTS = {
   locked: 'needs the API key',
 };
 
+/**
+ * @param {ConnState} kind
+ * @param {string} text
+ */
 function setStatus(kind, text) {
   const node = $('#conn-status');
   node.dataset.state = kind;
   node.textContent = text;
   document.body.dataset.conn = kind;
-  const hint = LIVE_HINTS[kind] ?? kind;
+  const hint = LIVE_HINTS[kind];
   $('#active-hint').textContent = hint;
   $('[data-metric="in_flight"] .sub').textContent = hint;
 }
@@ -114,6 +118,11 @@ function markUpdated() {
   $('#updated').textContent = `Updated ${fmt.clock(Date.now())}`;
 }
 
+/**
+ * @param {'disabled' | 'stream-off'} kind
+ * @param {string} title
+ * @param {string} text
+ */
 function showNotice(kind, title, text) {
   const node = $('#notice');
   node.dataset.kind = kind;
@@ -122,11 +131,13 @@ function showNotice(kind, title, text) {
   node.hidden = false;
 }
 
+/** @param {'disabled' | 'stream-off'} [kind] only that notice; any when not given */
 function hideNotice(kind) {
   const node = $('#notice');
   if (kind === undefined || node.dataset.kind === kind) node.hidden = true;
 }
 
+/** @param {{ message?: string, suggestion?: string } | undefined} doc the gateway's "disabled" document */
 function metricsDisabled(doc) {
   state.disabled = true;
   stopRun();
@@ -144,8 +155,8 @@ function metricsDisabled(doc) {
 // ------------------------------------------------------------------ run control
 
 function stopRun() {
-  state.run?.abort();
-  state.run = null;
+  live.stop();
+  state.running = false;
   for (const timer of state.timers) {
     clearTimeout(timer);
     clearInterval(timer);
@@ -158,13 +169,10 @@ function stopRun() {
 function start() {
   stopRun();
   if (state.locked || document.hidden) return;
-  const run = new AbortController();
-  state.run = run;
-  state.attempt = 0;
+  state.running = true;
   state.disabled = false;
-  setStatus('connecting', 'Connecting…');
   void refreshNow();
-  void streamLoop(run.signal);
+  live.start();
   usage.refreshIfStale();
   state.timers.push(setInterval(tick, state.tickMs));
   state.timers.push(setInterval(() => void refreshNow(), REFRESH_MS));
@@ -178,112 +186,26 @@ function pause() {
 
 // ------------------------------------------------------------------ live stream
 
-async function streamLoop(signal) {
-  while (!signal.aborted) {
-    let outcome;
-    try {
-      outcome = await streamOnce(signal);
-    } catch (error) {
-      if (signal.aborted) return;
-      if (error instanceof AuthRequired) return requireKey();
-      outcome = 'broken';
-    }
-    if (signal.aborted || outcome === 'disabled') return;
-    if (outcome === 'polling') {
-      if ((await pollLoop(signal)) === 'stop') return;
-      continue;
-    }
-    await reconnectCountdown(signal);
-  }
-}
-
-async function reconnectCountdown(signal) {
-  const delay = backoffDelay(state.attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
-  state.attempt += 1;
-  const until = Date.now() + delay;
-  while (!signal.aborted && Date.now() < until) {
-    const seconds = Math.ceil((until - Date.now()) / 1000);
-    setStatus('reconnecting', `Reconnecting in ${seconds} s (try ${state.attempt})`);
-    await sleep(Math.min(1000, until - Date.now()), signal);
-  }
-  if (!signal.aborted) setStatus('reconnecting', `Reconnecting… (try ${state.attempt})`);
-}
-
-/** One connection: 'ended' (server closed it), 'polling' (stream off: 503), 'disabled' (metrics off). */
-async function streamOnce(signal) {
-  const connection = new AbortController();
-  const abort = () => connection.abort();
-  signal.addEventListener('abort', abort, { once: true });
-  let watchdog = 0;
-  const pet = () => {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(abort, WATCHDOG_MS);
-  };
-  try {
-    pet();
-    const response = await api(STREAM_URL, { headers: { accept: 'text/event-stream' }, signal: connection.signal });
-    if (response.status === 503) {
-      const body = await response.json().catch(() => ({}));
-      showNotice('stream-off', 'Live stream unavailable.', `${body.message || 'the server answered 503'}. Polling every ${POLL_MS / 1000} s instead.`);
-      return 'polling';
-    }
-    if (!response.ok || !response.body) throw new Error(`stream answered HTTP ${response.status}`);
-    let outcome = 'ended';
-    let first = true;
-    await readSse(response, (event) => {
-      pet();
-      if (event.event === 'update') {
-        const doc = JSON.parse(event.data);
-        if (doc.disabled) {
-          outcome = 'disabled';
-          return metricsDisabled(doc);
-        }
-        state.attempt = 0;
-        hideNotice('stream-off');
-        setStatus('live', 'Live');
-        applyActive(doc);
-        // A new connection may follow a restart or a gap: resync the totals too.
-        if (first) scheduleRefresh(0);
-        first = false;
-      } else if (event.event === 'disabled') {
-        outcome = 'disabled';
-        metricsDisabled(JSON.parse(event.data));
-      } else if (event.event === 'heartbeat') {
-        markUpdated();
-      }
-      return undefined;
-    });
-    return outcome;
-  } finally {
-    clearTimeout(watchdog);
-    signal.removeEventListener('abort', abort);
-  }
-}
-
-/** Polls the active set; returns 'retry' when it is time to try the stream again, 'stop' otherwise. */
-async function pollLoop(signal) {
-  const until = Date.now() + STREAM_RETRY_MS;
-  while (!signal.aborted && Date.now() < until) {
-    try {
-      const doc = await (await api(ACTIVE_URL, { signal })).json();
-      if (doc.disabled) {
-        metricsDisabled(doc);
-        return 'stop';
-      }
-      setStatus('polling', `Polling every ${POLL_MS / 1000} s`);
+const live = createLiveConnection({
+  api,
+  streamUrl: STREAM_URL,
+  activeUrl: ACTIVE_URL,
+  on: {
+    status: (kind, text) => {
+      if (kind === 'live') hideNotice('stream-off');
+      setStatus(kind, text);
+    },
+    update: (doc, first) => {
       applyActive(doc);
-    } catch (error) {
-      if (signal.aborted) return 'stop';
-      if (error instanceof AuthRequired) {
-        requireKey();
-        return 'stop';
-      }
-      setStatus('reconnecting', 'Polling: gateway unreachable');
-    }
-    await sleep(POLL_MS, signal);
-  }
-  return signal.aborted ? 'stop' : 'retry';
-}
+      // A new connection may follow a restart or a gap: resync the totals too.
+      if (first) scheduleRefresh(0);
+    },
+    heartbeat: markUpdated,
+    streamOff: (message) => showNotice('stream-off', 'Live stream unavailable.', `${message}. Polling every ${POLL_MS / 1000} s instead.`),
+    disabled: metricsDisabled,
+    authRequired: requireKey,
+  },
+});
 
 // ------------------------------------------------------------------ active requests grid
 
@@ -294,13 +216,24 @@ const ACTIVE_COLUMNS = [
   ['message_count', 'num col-xl'], ['request_size', 'num col-xl'], ['cost_usd', 'num'],
 ];
 
-/** Each active row's cells by column key. */
+/**
+ * Each active row's cells by column key.
+ * @type {WeakMap<HTMLTableRowElement, Record<string, HTMLTableCellElement>>}
+ */
 const entryCells = new WeakMap();
 
+/**
+ * The cells buildActiveRow made for a row.
+ * @param {HTMLTableRowElement} tr
+ */
+const cellsOf = (tr) => /** @type {Record<string, HTMLTableCellElement>} */ (entryCells.get(tr));
+
+/** @param {Row} row */
 function buildActiveRow(row) {
   const tr = el('tr', 'row-new');
   tr.dataset.requestId = row.request_id;
   tr.dataset.provider = row.provider ?? '';
+  /** @type {Record<string, HTMLTableCellElement>} */
   const cells = {};
   for (const [col, cls] of ACTIVE_COLUMNS) {
     const td = el('td', cls);
@@ -325,20 +258,36 @@ function buildActiveRow(row) {
   return tr;
 }
 
+/**
+ * @param {HTMLElement} td
+ * @param {string} text
+ */
 function setText(td, text) {
   if (td.textContent !== text) td.textContent = text;
 }
 
+/**
+ * @param {HTMLElement} td
+ * @param {string} title
+ */
 function setTitle(td, title) {
   if (td.title !== title) td.title = title;
 }
 
+/**
+ * @param {HTMLElement} td
+ * @param {number} value
+ */
 function setCount(td, value) {
   setText(td, fmt.compact(value));
   setTitle(td, fmt.exact(value));
   td.classList.toggle('zero', !value);
 }
 
+/**
+ * @param {HTMLElement} td
+ * @param {Row} row
+ */
 function setOutput(td, row) {
   const output = fmt.outputProgress(row);
   setText(td, output.text);
@@ -347,9 +296,10 @@ function setOutput(td, row) {
   td.classList.toggle('zero', !output.estimate && !row.output_tokens);
 }
 
+/** @param {ActiveEntry} entry */
 function updateActiveRow(entry) {
   const { row, tr } = entry;
-  const cells = entryCells.get(tr);
+  const cells = cellsOf(tr);
   setCount(cells.input_tokens, row.input_tokens);
   setOutput(cells.output_tokens, row);
   setCount(cells.cache_read_tokens, row.cache_read_tokens);
@@ -362,9 +312,12 @@ function updateActiveRow(entry) {
   setText(cells.duration, fmt.elapsed(elapsedOf(entry)));
 }
 
+/** @param {ActiveEntry} entry */
 const elapsedOf = (entry) => entry.baseMs + (performance.now() - entry.at);
 
+/** @param {any} doc the active requests document (contract: /metrics/active-requests) */
 function applyActive(doc) {
+  /** @type {Row[]} */
   const rows = Array.isArray(doc.active_requests) ? doc.active_requests : [];
   const tbody = $('#active-grid tbody');
   const now = performance.now();
@@ -373,18 +326,17 @@ function applyActive(doc) {
   let progressed = false;
   for (const row of rows) {
     seen.add(row.request_id);
+    // Durations tick on the client from the server's elapsed time: no clock skew between the two.
+    const baseMs = Number(row.duration_ms) || Math.max(0, (Number(doc.timestamp) - Number(row.start_time)) * 1000) || 0;
     let entry = state.active.get(row.request_id);
     if (!entry) {
-      entry = { tr: buildActiveRow(row) };
+      entry = { row, baseMs, at: now, tr: buildActiveRow(row) };
       state.active.set(row.request_id, entry);
       changed = true;
-    } else if (countsOf(entry.row) !== countsOf(row)) {
-      progressed = true;
+    } else {
+      if (countsOf(entry.row) !== countsOf(row)) progressed = true;
+      Object.assign(entry, { row, baseMs, at: now });
     }
-    entry.row = row;
-    // Durations tick on the client from the server's elapsed time: no clock skew between the two.
-    entry.baseMs = Number(row.duration_ms) || Math.max(0, (Number(doc.timestamp) - Number(row.start_time)) * 1000) || 0;
-    entry.at = now;
     updateActiveRow(entry);
   }
   for (const [id, entry] of state.active) {
@@ -396,7 +348,7 @@ function applyActive(doc) {
   }
   // Newest first, as the server orders them; only rows out of place move.
   rows.forEach((row, i) => {
-    const tr = state.active.get(row.request_id).tr;
+    const tr = /** @type {ActiveEntry} */ (state.active.get(row.request_id)).tr;
     if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] ?? null);
   });
   renderActiveCount();
@@ -406,6 +358,7 @@ function applyActive(doc) {
   if (changed || !progressed) scheduleRefresh(100);
 }
 
+/** @param {Row} row */
 const countsOf = (row) =>
   `${row.input_tokens}/${row.output_tokens}/${row.output_chars}/${row.cache_read_tokens}/${row.cache_creation_tokens}/${row.tool_calls}/${row.cost_usd}`;
 
@@ -419,17 +372,17 @@ function renderActiveCount() {
   const n = state.active.size;
   $('#active-count').textContent = String(n);
   $('#active-empty').hidden = n > 0;
-  const card = $('[data-metric="in_flight"]');
-  card.querySelector('.value').textContent = state.disabled ? '—' : fmt.num(n);
+  $('[data-metric="in_flight"] .value').textContent = state.disabled ? '—' : fmt.num(n);
 }
 
 function tick() {
-  for (const entry of state.active.values()) setText(entryCells.get(entry.tr).duration, fmt.elapsed(elapsedOf(entry)));
+  for (const entry of state.active.values()) setText(cellsOf(entry.tr).duration, fmt.elapsed(elapsedOf(entry)));
   renderLastAccess();
 }
 
 // ------------------------------------------------------------------ totals and logs
 
+/** @param {number} delayMs */
 function scheduleRefresh(delayMs) {
   clearTimeout(state.refreshTimeout);
   state.refreshTimeout = setTimeout(() => void refreshNow(), delayMs);
@@ -472,11 +425,19 @@ async function refreshNow() {
   }
 }
 
+/**
+ * Fills a card: its value, the line under it, the value's tooltip.
+ * @param {string} metric the card's data-metric
+ * @param {string} value
+ * @param {string} [sub]
+ * @param {string} [title]
+ */
 function card(metric, value, sub, title) {
   const node = $(`[data-metric="${metric}"]`);
-  node.querySelector('.value').textContent = value;
-  node.querySelector('.value').title = title ?? '';
-  if (sub !== undefined) node.querySelector('.sub').textContent = sub;
+  const valueNode = $(`[data-metric="${metric}"] .value`);
+  valueNode.textContent = value;
+  valueNode.title = title ?? '';
+  if (sub !== undefined) $(`[data-metric="${metric}"] .sub`).textContent = sub;
   return node;
 }
 
@@ -484,10 +445,11 @@ function renderTotals() {
   const s = state.totals.summary;
   const requests = s.total_requests ?? 0;
   const errors = s.total_errors ?? 0;
+  /** @type {number} */
   const tokens = TOKEN_KINDS.reduce((sum, kind) => sum + (s[kind.key] ?? 0), 0);
   card('requests', fmt.compact(requests), 'completed', fmt.num(requests));
   card('errors', fmt.num(errors), `${fmt.percent(requests ? errors / requests : 0)} error rate`).classList.toggle('has-errors', errors > 0);
-  const share = (n) => (tokens ? `${fmt.percent(n / tokens)} of tokens` : '\u00a0');
+  const share = (/** @type {number} */ n) => (tokens ? `${fmt.percent(n / tokens)} of tokens` : '\u00a0');
   card('input', fmt.compact(s.total_input_tokens), share(s.total_input_tokens), fmt.num(s.total_input_tokens));
   card('output', fmt.compact(s.total_output_tokens), share(s.total_output_tokens), fmt.num(s.total_output_tokens));
   card('cache_read', fmt.compact(s.total_cache_read_tokens), share(s.total_cache_read_tokens), fmt.num(s.total_cache_read_tokens));
@@ -514,6 +476,10 @@ function renderLastAccess() {
   node.title = top ? `When the gateway last received a request: ${fmt.fullDate(top)}` : 'No request yet';
 }
 
+/**
+ * @param {Record<string, number>} summary the running totals' summary
+ * @param {number} tokens all four kinds together
+ */
 function renderChart(summary, tokens) {
   const values = TOKEN_KINDS.map((kind) => summary[kind.key] ?? 0);
   const legend = $('#token-legend');
@@ -527,10 +493,10 @@ function renderChart(summary, tokens) {
     }),
   );
   $('#chart-empty').hidden = tokens > 0;
-  const Chart = window.Chart;
+  const Chart = chartJs();
   if (!Chart) return;
   if (!state.chart) {
-    state.chart = new Chart($('#token-chart'), {
+    state.chart = new Chart($('#token-chart', HTMLCanvasElement), {
       type: 'doughnut',
       data: {
         labels: TOKEN_KINDS.map((kind) => kind.label),
@@ -564,6 +530,7 @@ function recolorChart() {
 
 // ------------------------------------------------------------------ sortable grids
 
+/** @type {import('./grid.js').Column[]} */
 const sectionCols = [
   countCol('requests', 'Requests', { col: 'c-req' }),
   countCol('streaming', 'Stream', { col: 'c-num-w', cls: 'split', hint: 'Streaming requests (all)' }),
@@ -583,25 +550,32 @@ const sectionCols = [
   },
 ];
 
-const providersGrid = makeGrid($('#providers-grid'), [
+const providersGrid = makeGrid($('#providers-grid', HTMLTableElement), [
   { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
   ...sectionCols,
 ], { key: 'requests', dir: -1 });
-providersGrid.rowAttrs = (row) => ({ provider: row.provider });
+providersGrid.rowAttrs = (/** @type {Row} */ row) => ({ provider: row.provider });
 
-const modelsGrid = makeGrid($('#models-grid'), [
+const modelsGrid = makeGrid($('#models-grid', HTMLTableElement), [
   { key: 'model', label: 'Model', col: 'c-wide' },
   { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
   ...sectionCols,
 ], { key: 'requests', dir: -1 });
-modelsGrid.rowAttrs = (row) => ({ provider: row.provider, model: row.model });
+modelsGrid.rowAttrs = (/** @type {Row} */ row) => ({ provider: row.provider, model: row.model });
 
-const clientsGrid = makeGrid($('#clients-grid'), [
+const clientsGrid = makeGrid($('#clients-grid', HTMLTableElement), [
   { key: 'client', label: 'Client', col: 'c-wide' },
   ...sectionCols,
 ], { key: 'requests', dir: -1 });
-clientsGrid.rowAttrs = (row) => ({ client: row.client });
+clientsGrid.rowAttrs = (/** @type {Row} */ row) => ({ client: row.client });
 
+/**
+ * A grid row of one rollup section (total, streaming or non_streaming) of the running totals.
+ * @param {any} section the section shown
+ * @param {any} all the rollup, for its streaming and non-streaming request counts
+ * @param {Row} extra the row's names (provider, model, client) and last access
+ * @returns {Row}
+ */
 function sectionRow(section, all, extra) {
   const s = section ?? {};
   return {
@@ -623,6 +597,7 @@ function sectionRow(section, all, extra) {
 
 function renderProviders() {
   if (!state.totals) return;
+  /** @type {[string, any][]} */
   const providers = Object.entries(state.totals.providers ?? {});
   const providerRows = providers.map(([name, p]) =>
     sectionRow(p.rollup?.[state.mode], p.rollup ?? {}, { provider: name, last_accessed: p.last_accessed }),
@@ -630,21 +605,22 @@ function renderProviders() {
   const modelRows = providers.flatMap(([name, p]) =>
     Object.entries(p.models ?? {}).map(([model, m]) => sectionRow(m[state.mode], m, { provider: name, model, last_accessed: m.last_accessed })),
   );
-  const keep = state.mode === 'total' ? () => true : (row) => row.requests > 0;
+  const keep = state.mode === 'total' ? () => true : (/** @type {Row} */ row) => row.requests > 0;
   renderGrid(providersGrid, providerRows.filter(keep));
   renderGrid(modelsGrid, modelRows.filter(keep));
-  const clientRows = Object.entries(state.totals.clients ?? {}).map(([name, c]) =>
+  const clientRows = Object.entries(state.totals.clients ?? {}).map(([name, /** @type {any} */ c]) =>
     sectionRow(c.rollup?.[state.mode], c.rollup ?? {}, { client: name, last_accessed: c.last_accessed }),
   );
   renderGrid(clientsGrid, clientRows.filter(keep));
 }
 
+/** @type {import('./grid.js').Column} */
 const timeCol = {
   key: 'ts', label: 'Time', col: 'c-time',
   render: (row) => fmt.clock(row.ts), title: (row) => fmt.fullDate(row.ts),
 };
 
-const errorsGrid = makeGrid($('#errors-grid'), [
+const errorsGrid = makeGrid($('#errors-grid', HTMLTableElement), [
   timeCol,
   { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
   { key: 'model', label: 'Model', col: 'c-model', value: modelOf },
@@ -652,18 +628,18 @@ const errorsGrid = makeGrid($('#errors-grid'), [
   { key: 'error', label: 'Message', render: (row) => row.error || '' },
   numCol('duration_ms', 'Duration', fmt.duration, { col: 'c-dur' }),
 ], { key: 'ts', dir: -1 });
-errorsGrid.rowAttrs = (row) => ({ requestId: row.request_id });
+errorsGrid.rowAttrs = (/** @type {Row} */ row) => ({ requestId: row.request_id });
 
 const [statusCol, providerCol, modelCol, modeCol, durationCol, inputCol, outputCol, cacheReadCol, cacheWriteCol] = requestCols();
-const tracesGrid = makeGrid($('#traces-grid'), [
-  { ...timeCol, col: 'c-clock', render: (row) => fmt.clock24(row.ts) }, statusCol, { ...providerCol, cls: 'col-lg' }, apiCol(),
-  { ...modelCol, title: (row) => `${row.provider ?? 'unknown'}:${modelOf(row)}` }, ...whoCols(),
+const tracesGrid = makeGrid($('#traces-grid', HTMLTableElement), [
+  { ...timeCol, col: 'c-clock', render: (/** @type {Row} */ row) => fmt.clock24(row.ts) }, statusCol, { ...providerCol, cls: 'col-lg' }, apiCol(),
+  { ...modelCol, title: (/** @type {Row} */ row) => `${row.provider ?? 'unknown'}:${modelOf(row)}` }, ...whoCols(),
   { ...modeCol, cls: 'col-lg' }, durationCol, inputCol, outputCol,
   { ...cacheReadCol, cls: 'col-lg' }, { ...cacheWriteCol, cls: 'col-xl' },
   countCol('tool_call_count', 'Tools', { col: 'c-small', cls: 'col-xl' }),
   costCol(),
 ], { key: 'ts', dir: -1 });
-tracesGrid.rowAttrs = (row) => ({ requestId: row.request_id });
+tracesGrid.rowAttrs = (/** @type {Row} */ row) => ({ requestId: row.request_id });
 
 function renderLogs() {
   if (!state.logs) return;
@@ -685,12 +661,17 @@ $('#traces-more').addEventListener('click', () => {
 // ------------------------------------------------------------------ usage history
 
 // Several reads may be refused at once: the first one asks for the key.
-const usage = createUsagePanel({ api, onAuthRequired: () => state.locked || requireKey() });
+const usage = createUsagePanel({
+  api,
+  onAuthRequired: () => {
+    if (!state.locked) requireKey();
+  },
+});
 
 // ------------------------------------------------------------------ API key
 
 function requireKey() {
-  const dialog = $('#key-dialog');
+  const dialog = $('#key-dialog', HTMLDialogElement);
   const refused = Boolean(state.key);
   stopRun();
   state.locked = true;
@@ -707,14 +688,14 @@ function requireKey() {
 
 $('#key-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  const input = $('#api-key');
+  const input = $('#api-key', HTMLInputElement);
   const key = input.value.trim();
   if (!key) return;
   state.key = key;
   session?.setItem(KEY_STORAGE, key);
   input.value = '';
   state.locked = false;
-  $('#key-dialog').close();
+  $('#key-dialog', HTMLDialogElement).close();
   $('#forget-key').hidden = false;
   start();
 });
@@ -731,7 +712,7 @@ $('#forget-key').addEventListener('click', () => {
 
 // ------------------------------------------------------------------ controls and lifecycle
 
-const tickSelect = $('#tick-interval');
+const tickSelect = $('#tick-interval', HTMLSelectElement);
 if (![...tickSelect.options].some((o) => Number(o.value) === state.tickMs)) {
   tickSelect.append(new window.Option(`${state.tickMs / 1000} s`, String(state.tickMs)));
 }
@@ -739,20 +720,17 @@ tickSelect.value = String(state.tickMs);
 tickSelect.addEventListener('change', () => {
   state.tickMs = Number(tickSelect.value) || DEFAULT_TICK_MS;
   local?.setItem(TICK_STORAGE, String(state.tickMs));
-  if (state.run) start();
+  if (state.running) start();
 });
 
 for (const radio of document.querySelectorAll('input[name="mode"]')) {
+  if (!(radio instanceof HTMLInputElement)) continue;
   radio.addEventListener('change', () => {
     state.mode = radio.value;
     renderProviders();
   });
 }
 
-document.addEventListener('visibilitychange', () => {
-  if (document.hidden) pause();
-  else if (!state.locked) start(); // resync: totals, logs, and a fresh snapshot from the stream
-});
 
 window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
   recolorChart();
@@ -761,5 +739,10 @@ window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () 
 
 $('#forget-key').hidden = !state.key;
 renderChart({}, 0);
-if (document.hidden) pause();
-else start();
+// Shown again: resync the totals and logs, and take a fresh snapshot from the stream.
+followVisibility(document, {
+  pause,
+  resume: () => {
+    if (!state.locked) start();
+  },
+});

@@ -1,8 +1,29 @@
+// @ts-check
 // DOM helpers shared by the dashboard's panels.
 import * as fmt from './format.js';
 
-export const $ = (selector) => document.querySelector(selector);
+/**
+ * The page's element for `selector`, of the class `type` (HTMLElement unless told). The markup
+ * (index.html) has every element the scripts look up: a miss is a bug, and throws saying which.
+ * @template {Element} [T=HTMLElement]
+ * @param {string} selector
+ * @param {new () => T} [type]
+ * @returns {NoInfer<T>} (never inferred from where the result goes: only `type` narrows it)
+ */
+export function $(selector, type) {
+  const node = document.querySelector(selector);
+  const expected = type ?? HTMLElement;
+  if (!(node instanceof expected)) throw new Error(`dashboard: no ${expected.name} matches ${selector}`);
+  return /** @type {T} */ (node);
+}
 
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -10,7 +31,10 @@ export function el(tag, className, text) {
   return node;
 }
 
-/** A provider badge, its hue stable per name. */
+/**
+ * A provider badge, its hue stable per name.
+ * @param {string | null | undefined} name
+ */
 export function badge(name) {
   const label = name || 'unknown';
   const node = el('span', 'badge', label);
@@ -19,6 +43,16 @@ export function badge(name) {
   return node;
 }
 
+/** @param {string} name a custom property of the page's root, such as '--accent' */
 export function cssVar(name) {
   return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+/**
+ * Chart.js: its UMD build (vendor/chart.umd.js, a classic script) sets window.Chart; undefined
+ * when it did not load, and the page then shows its figures without charts.
+ * @returns {typeof import('chart.js').Chart | undefined}
+ */
+export function chartJs() {
+  return /** @type {Window & { Chart?: typeof import('chart.js').Chart }} */ (window).Chart;
 }

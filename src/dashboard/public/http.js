@@ -1,15 +1,25 @@
+// @ts-check
 // The metrics API as the page calls it: JSON, the key in a header (never a URL), no caching.
 
 export class AuthRequired extends Error {}
 
-const base = new window.URL('../metrics/', document.baseURI);
+/**
+ * An absolute URL under /metrics/, whatever path the page was served from (read at each call, so
+ * the module also loads where there is no page, as in the unit tests).
+ * @param {string} path
+ */
+export const endpoint = (path) => new window.URL(path, new window.URL('../metrics/', document.baseURI)).toString();
 
-/** An absolute URL under /metrics/, whatever path the page was served from. */
-export const endpoint = (path) => new window.URL(path, base).toString();
+/** The page's fetch: a URL and fetch's options (headers as a plain object). @typedef {(url: string, init?: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }) => Promise<Response>} Api */
 
-/** fetch with the gateway key from keyOf(); a 401 throws AuthRequired. */
+/**
+ * fetch with the gateway key from keyOf(); a 401 throws AuthRequired.
+ * @param {() => string} keyOf
+ * @returns {Api}
+ */
 export function createApi(keyOf) {
   return async function api(url, init = {}) {
+    /** @type {Record<string, string>} */
     const headers = { accept: 'application/json', ...init.headers };
     const key = keyOf();
     if (key) headers['x-api-key'] = key;

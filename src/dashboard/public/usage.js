@@ -1,10 +1,23 @@
+// @ts-check
 // The Usage panels: history from the usage store (GET /metrics/usage and /metrics/requests, contract
 // section 11), not the live running totals. The store is read once a minute and on demand only: its
 // queries scan rows, and better-sqlite3 runs them on the gateway's event loop.
 import * as fmt from './format.js';
-import { $, badge, cssVar, el } from './dom.js';
+import { $, badge, chartJs, cssVar, el } from './dom.js';
 import { costCol, countCol, errorCount, makeGrid, numCol, renderGrid, requestCols, unpriced } from './grid.js';
 import { AuthRequired, endpoint } from './http.js';
+
+/** @typedef {import('./grid.js').Row} Row */
+/** @typedef {import('./http.js').Api} Api */
+
+/**
+ * A figure a chart can show: how to write its values, and its stacked datasets.
+ * @typedef {{ format: (v: number) => string, exact: (v: number) => string, sets: { label: string, cssVar: string, value: (r: Slot) => number }[] }} Figure
+ */
+
+/** One hour or day of a chart: its start (Unix seconds) and the sums of its requests. @typedef {{ start: number } & Record<string, number>} Slot */
+
+/** The sums of some usage rows (requests, errors, the four token counts, unpriced_requests, cost_usd). @typedef {Record<string, number>} Totals */
 
 export const USAGE_REFRESH_MS = 60000;
 const HOUR_S = 3600;
@@ -12,6 +25,7 @@ const DAY_S = 86400;
 const HOURS = 24;
 const DAYS = 30;
 /** The tables' range: the value of the range switch -> the API's relative `from`, and the words for it. */
+/** @type {Record<string, { from: string, words: string }>} */
 const RANGES = {
   '24h': { from: '-24h', words: 'last 24 hours' },
   '7d': { from: '-7d', words: 'last 7 days' },
@@ -24,7 +38,10 @@ const SESSION_PAGE = 200;
 
 const TOKEN_KEYS = ['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens'];
 
-/** What each chart can show: stacked datasets over the rows of one bucket. */
+/**
+ * What each chart can show: stacked datasets over the rows of one bucket.
+ * @type {Record<string, Figure>}
+ */
 const FIGURES = {
   requests: {
     format: fmt.compact,
@@ -57,18 +74,33 @@ const hourTitleFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day:
 const dayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' });
 const dayTitleFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 
+/** @param {number} unixS */
 const iso = (unixS) => new Date(unixS * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** @param {Row} row */
 const tokensOf = (row) => TOKEN_KEYS.reduce((n, k) => n + (Number(row[k]) || 0), 0);
 
-/** Totals of some usage rows; cost added up in nanodollars, as the store sums it, so it stays exact. */
+/**
+ * Totals of some usage rows; cost added up in nanodollars, as the store sums it, so it stays exact.
+ * @param {Row[]} rows
+ * @returns {Totals}
+ */
 function sumRows(rows) {
   const totals = Object.fromEntries(['requests', 'errors', ...TOKEN_KEYS, 'unpriced_requests'].map((k) => [k, rows.reduce((n, r) => n + (Number(r[k]) || 0), 0)]));
   totals.cost_usd = rows.reduce((n, r) => n + Math.round((Number(r.cost_usd) || 0) * 1e9), 0) / 1e9;
   return totals;
 }
+/**
+ * @param {Row} row
+ * @returns {Row}
+ */
 const withTokens = (row) => ({ ...row, tokens: tokensOf(row) });
 
-/** One figure of a totals line, its key in data-sum, the exact value in its tooltip. */
+/**
+ * One figure of a totals line, its key in data-sum, the exact value in its tooltip.
+ * @param {string} key
+ * @param {string} text
+ * @param {string} [title]
+ */
 function sumPart(key, text, title) {
   const span = el('span', '', text);
   span.dataset.sum = key;
@@ -77,6 +109,7 @@ function sumPart(key, text, title) {
 }
 
 class StoreOff extends Error {
+  /** @param {{ message?: string, suggestion?: string }} doc the store's "disabled" document */
   constructor(doc) {
     super(doc.message || 'The usage store is off');
     this.doc = doc;
@@ -101,6 +134,7 @@ const usageCols = [
 /**
  * Builds the Usage panels over the page's markup. `api` is the page's fetch (key in a header);
  * `onAuthRequired` asks for the key. Returns { refresh(), refreshIfStale(), recolor() }.
+ * @param {{ api: Api, onAuthRequired: () => void }} options
  */
 export function createUsagePanel({ api, onAuthRequired }) {
   const state = {
@@ -108,26 +142,33 @@ export function createUsagePanel({ api, onAuthRequired }) {
     range: '24h',
     /** The client the charts show, '' for all. */
     client: '',
+    /** @type {Slot[] | null} */
     hourly: null,
+    /** @type {Slot[] | null} */
     daily: null,
+    /** @type {string | null} */
     session: null,
+    /** @type {string | null} */
     sessionClient: null,
+    /** @type {Row[]} */
     sessionRows: [],
+    /** @type {string | null} */
     sessionCursor: null,
     loading: false,
     again: false,
     loadedAt: 0,
+    /** @type {Record<string, import('chart.js').Chart<'bar'>>} */
     charts: {},
   };
 
-  const modelsGrid = makeGrid($('#usage-models-grid'), [
+  const modelsGrid = makeGrid($('#usage-models-grid', HTMLTableElement), [
     { key: 'model', label: 'Model', col: 'c-wide', value: (row) => row.model ?? 'unknown' },
     { key: 'provider', label: 'Provider', col: 'c-provider', render: (row) => badge(row.provider) },
     ...usageCols,
   ], { key: 'cost_usd', dir: -1 });
   modelsGrid.rowAttrs = (row) => ({ provider: row.provider ?? 'unknown', model: row.model ?? 'unknown' });
 
-  const clientsGrid = makeGrid($('#usage-clients-grid'), [
+  const clientsGrid = makeGrid($('#usage-clients-grid', HTMLTableElement), [
     {
       key: 'client', label: 'Client', col: 'c-wide', value: (row) => row.client ?? 'unknown',
       render: (row) => {
@@ -144,13 +185,13 @@ export function createUsagePanel({ api, onAuthRequired }) {
   ], { key: 'cost_usd', dir: -1 });
   clientsGrid.rowAttrs = (row) => ({ client: row.client ?? 'unknown' });
 
-  const usersGrid = makeGrid($('#usage-users-grid'), [
+  const usersGrid = makeGrid($('#usage-users-grid', HTMLTableElement), [
     { key: 'user', label: 'User', col: 'c-wide', title: (row) => row.user },
     ...usageCols,
   ], { key: 'cost_usd', dir: -1 });
   usersGrid.rowAttrs = (row) => ({ user: row.user });
 
-  const sessionsGrid = makeGrid($('#usage-sessions-grid'), [
+  const sessionsGrid = makeGrid($('#usage-sessions-grid', HTMLTableElement), [
     {
       key: 'session', label: 'Session', col: 'c-wide',
       render: (row) => {
@@ -166,7 +207,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
   ], { key: 'cost_usd', dir: -1 });
   sessionsGrid.rowAttrs = (row) => ({ session: row.session });
 
-  const sessionGrid = makeGrid($('#session-grid'), [
+  const sessionGrid = makeGrid($('#session-grid', HTMLTableElement), [
     { key: 'start_time', label: 'Start', col: 'c-time', render: (row) => fmt.when(row.start_time), title: (row) => fmt.fullDate(row.start_time) },
     ...requestCols(),
     costCol({ title: (row) => fmt.usdExact(row.cost_usd) }),
@@ -175,6 +216,11 @@ export function createUsagePanel({ api, onAuthRequired }) {
 
   // ---------------------------------------------------------------- fetching
 
+  /**
+   * @param {string} path under /metrics/
+   * @param {Record<string, string>} params
+   * @returns {Promise<any>} the API's document (contract section 11)
+   */
   async function getJson(path, params) {
     const response = await api(endpoint(`${path}?${new window.URLSearchParams(params)}`));
     const body = await response.json().catch(() => null);
@@ -183,12 +229,20 @@ export function createUsagePanel({ api, onAuthRequired }) {
     return body;
   }
 
+  /** @param {Record<string, string>} params */
   const usage = (params) => getJson('usage', params);
 
   /** A session belongs to its client: one picked from the Sessions table is read for that client only. */
-  const ofSession = (id) => (r) => r.session === id && (!state.sessionClient || r.client === state.sessionClient);
+  /** @param {string} id */
+  const ofSession = (id) => (/** @type {Row} */ r) => r.session === id && (!state.sessionClient || r.client === state.sessionClient);
 
+  /**
+   * @param {string} id
+   * @param {string | null} [cursor]
+   * @returns {Promise<{ rows: Row[], cursor: string | null }>}
+   */
   async function loadSession(id, cursor) {
+    /** @type {Record<string, string>} */
     const params = { session: id, from: SESSION_FROM, limit: String(SESSION_PAGE) };
     if (state.sessionClient) params.client = state.sessionClient;
     if (cursor) params.cursor = cursor;
@@ -200,15 +254,23 @@ export function createUsagePanel({ api, onAuthRequired }) {
   /**
    * A chart's buckets, for every client or the one picked. The client filter is a case-insensitive
    * glob, so a picked client's rows are grouped by client too and only its own are kept.
+   * @param {string} from
+   * @param {'hour' | 'day'} bucket
+   * @returns {Promise<{ rows: Row[], totals: Totals }>}
    */
   async function chartRows(from, bucket) {
     if (!state.client) return usage({ from, group_by: bucket });
     const doc = await usage({ from, group_by: `${bucket},client`, client: state.client });
-    const rows = doc.rows.filter((r) => r.client === state.client);
+    const rows = doc.rows.filter((/** @type {Row} */ r) => r.client === state.client);
     return { rows, totals: sumRows(rows) };
   }
 
+  /**
+   * @param {string} id
+   * @returns {Promise<Row | null>}
+   */
   async function sessionTotal(id) {
+    /** @type {Record<string, string>} */
     const params = { session: id, from: SESSION_FROM, group_by: 'session' };
     if (state.sessionClient) params.client = state.sessionClient;
     // Grouped by client too: a session typed in, with no client, sums every client's session of that name.
@@ -277,7 +339,11 @@ export function createUsagePanel({ api, onAuthRequired }) {
     }
   }
 
-  /** The named rows that cost most (then the busiest), at most SESSIONS_SHOWN (the store sorts and cuts them), and a note when some are left out. */
+  /**
+   * The named rows that cost most (then the busiest), at most SESSIONS_SHOWN (the store sorts and cuts them), and a note when some are left out.
+   * @param {{ rows: Row[], total_rows?: number }} doc
+   * @param {string} key
+   */
   function top(doc, key) {
     const named = doc.rows.filter((r) => r[key] !== null).map(withTokens);
     const shown = [...named].sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests).slice(0, SESSIONS_SHOWN);
@@ -286,7 +352,11 @@ export function createUsagePanel({ api, onAuthRequired }) {
     return { rows: shown, note: count > shown.length ? `top ${shown.length} of ${fmt.num(count)} by cost` : '' };
   }
 
-  /** What was spent today or this month (UTC), exact in the tooltip; "unpriced" when nothing had a price. */
+  /**
+   * What was spent today or this month (UTC), exact in the tooltip; "unpriced" when nothing had a price.
+   * @param {'today' | 'month'} which
+   * @param {Totals} totals
+   */
   function renderSpend(which, totals) {
     const node = $(`#usage-spend [data-spend="${which}"] strong`);
     node.textContent = unpriced(totals) ? 'unpriced' : fmt.usd(totals.cost_usd);
@@ -299,21 +369,25 @@ export function createUsagePanel({ api, onAuthRequired }) {
   }
 
   /** The client menu: every client of the tables' range, and the one picked even when it is not among them. */
+  /** @param {Row[]} rows */
   function renderClientChoice(rows) {
-    const select = $('#usage-client');
+    const select = $('#usage-client', HTMLSelectElement);
+    /** @type {string[]} */
     const names = [...new Set([...rows.map((r) => r.client).filter((c) => c !== null), ...(state.client ? [state.client] : [])])].sort();
     select.replaceChildren(new window.Option('All clients', ''), ...names.map((name) => new window.Option(name, name)));
     select.value = state.client;
   }
 
+  /** @param {string} name */
   function chartClient(name) {
     state.client = name;
-    $('#usage-client').value = name;
+    $('#usage-client', HTMLSelectElement).value = name;
     void refresh();
   }
 
   // ---------------------------------------------------------------- store off or in trouble
 
+  /** @param {{ message?: string, suggestion?: string } | null} doc the store's "disabled" document, null when it is on */
   function setOff(doc) {
     const note = $('#usage-note');
     document.body.dataset.usage = doc ? 'off' : 'on';
@@ -329,12 +403,14 @@ export function createUsagePanel({ api, onAuthRequired }) {
   }
 
   /** A read failed: ask for the key, say the store is off, or keep the last data and say why. */
+  /** @param {unknown} error */
   function readFailed(error) {
     if (error instanceof AuthRequired) onAuthRequired();
     else if (error instanceof StoreOff) setOff(error.doc);
     else showTrouble(error instanceof StoreTrouble ? error.message : 'The gateway is not reachable');
   }
 
+  /** @param {string} message */
   function showTrouble(message) {
     const note = $('#usage-note');
     note.dataset.kind = 'error';
@@ -342,33 +418,48 @@ export function createUsagePanel({ api, onAuthRequired }) {
     note.hidden = false;
   }
 
+  /** @param {boolean} busy */
   function setBusy(busy) {
-    const button = $('#usage-refresh');
+    const button = $('#usage-refresh', HTMLButtonElement);
     button.disabled = busy;
     button.textContent = busy ? 'Reading…' : 'Refresh';
   }
 
   // ---------------------------------------------------------------- charts
 
-  /** The API leaves out empty buckets: one slot per hour or day of the range, zeros where it had none. */
+  /**
+   * The API leaves out empty buckets: one slot per hour or day of the range, zeros where it had none.
+   * @param {Row[]} rows
+   * @param {'hour' | 'day'} key
+   * @param {number} fromS
+   * @param {number} stepS
+   * @param {number} count
+   * @returns {Slot[]}
+   */
   function buckets(rows, key, fromS, stepS, count) {
     const byStart = new Map(rows.map((r) => [Date.parse(r[key]) / 1000, r]));
     return Array.from({ length: count }, (_, i) => {
       const start = fromS + i * stepS;
       const row = byStart.get(start) ?? {};
-      return { start, ...Object.fromEntries(['requests', 'errors', ...TOKEN_KEYS, 'cost_usd'].map((k) => [k, Number(row[k]) || 0])) };
+      return /** @type {Slot} */ ({ start, ...Object.fromEntries(['requests', 'errors', ...TOKEN_KEYS, 'cost_usd'].map((k) => [k, Number(row[k]) || 0])) });
     });
   }
 
   function renderCharts() {
+    if (!state.hourly || !state.daily) return;
     renderChart('hourly', state.hourly, (b) => hourFmt.format(b.start * 1000), (b) => `${hourTitleFmt.format(b.start * 1000)} (1 hour)`);
     renderChart('daily', state.daily, (b) => dayFmt.format(b.start * 1000), (b) => `${dayTitleFmt.format(b.start * 1000)} (UTC)`);
   }
 
+  /**
+   * @param {'hourly' | 'daily'} name
+   * @param {Slot[]} slots
+   * @param {(slot: Slot) => string} label
+   * @param {(slot: Slot) => string} title the tooltip's
+   */
   function renderChart(name, slots, label, title) {
-    const box = $(`#usage-${name}`);
-    box.querySelector('.chart-empty').hidden = slots.some((b) => b.requests > 0);
-    const Chart = window.Chart;
+    $(`#usage-${name} .chart-empty`).hidden = slots.some((b) => b.requests > 0);
+    const Chart = chartJs();
     if (!Chart) return;
     const figure = FIGURES[state.figure];
     const datasets = figure.sets.map((set) => ({
@@ -379,48 +470,53 @@ export function createUsagePanel({ api, onAuthRequired }) {
       stack: 'one',
     }));
     const labels = slots.map(label);
+    const colors = { muted: cssVar('--muted'), border: cssVar('--border') };
+    /** @type {import('chart.js').ChartOptions<'bar'>} */
+    const options = {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: 'index', intersect: false },
+      scales: {
+        x: { stacked: true, grid: { display: false }, ticks: { autoSkip: true, maxRotation: 0, color: colors.muted } },
+        y: {
+          stacked: true,
+          beginAtZero: true,
+          grid: { color: colors.border },
+          ticks: { maxTicksLimit: 5, color: colors.muted, callback: (value) => figure.format(Number(value)) },
+        },
+      },
+      plugins: {
+        legend: {
+          display: figure.sets.length > 1,
+          position: 'bottom',
+          labels: { color: colors.muted, boxWidth: 10, boxHeight: 10 },
+        },
+        tooltip: {
+          callbacks: {
+            title: (items) => (items.length ? title(slots[items[0].dataIndex]) : ''),
+            label: (ctx) => ` ${ctx.dataset.label}: ${figure.exact(ctx.parsed.y ?? 0)}`,
+          },
+        },
+      },
+    };
     let chart = state.charts[name];
     if (!chart) {
-      chart = new Chart(box.querySelector('canvas'), {
-        type: 'bar',
-        data: { labels, datasets },
-        options: {
-          responsive: true,
-          maintainAspectRatio: false,
-          animation: false,
-          interaction: { mode: 'index', intersect: false },
-          scales: {
-            x: { stacked: true, grid: { display: false }, ticks: { autoSkip: true, maxRotation: 0 } },
-            y: { stacked: true, beginAtZero: true, ticks: { maxTicksLimit: 5 } },
-          },
-          plugins: { legend: { display: false } },
-        },
-      });
+      chart = new Chart($(`#usage-${name} canvas`, HTMLCanvasElement), { type: 'bar', data: { labels, datasets }, options });
       state.charts[name] = chart;
     } else {
       chart.data.labels = labels;
       chart.data.datasets = datasets;
+      chart.options = options;
     }
-    const colors = { muted: cssVar('--muted'), border: cssVar('--border') };
-    chart.options.scales.x.ticks.color = colors.muted;
-    chart.options.scales.y.ticks.color = colors.muted;
-    chart.options.scales.y.grid = { color: colors.border };
-    chart.options.scales.y.ticks.callback = (value) => figure.format(value);
-    chart.options.plugins.legend = {
-      display: figure.sets.length > 1,
-      position: 'bottom',
-      labels: { color: colors.muted, boxWidth: 10, boxHeight: 10 },
-    };
-    chart.options.plugins.tooltip = {
-      callbacks: {
-        title: (items) => (items.length ? title(slots[items[0].dataIndex]) : ''),
-        label: (ctx) => ` ${ctx.dataset.label}: ${figure.exact(ctx.parsed.y)}`,
-      },
-    };
     chart.update('none');
   }
 
-  /** Totals beside a chart's title: requests, errors, tokens and cost over its whole range, exact in the tooltips. */
+  /**
+   * Totals beside a chart's title: requests, errors, tokens and cost over its whole range, exact in the tooltips.
+   * @param {string} selector the chart's box
+   * @param {Totals} totals
+   */
   function renderSums(selector, totals) {
     const sums = $(`${selector} .usage-sums`);
     const tokens = tokensOf(totals);
@@ -437,6 +533,10 @@ export function createUsagePanel({ api, onAuthRequired }) {
   // ---------------------------------------------------------------- sessions
 
 
+  /**
+   * @param {string} id
+   * @param {string | null} [client]
+   */
   async function selectSession(id, client = null) {
     const session = id.trim();
     if (!session) return;
@@ -470,6 +570,11 @@ export function createUsagePanel({ api, onAuthRequired }) {
     }
   }
 
+  /**
+   * @param {Row | null} total the session's sums (null on a page appended)
+   * @param {{ rows: Row[], cursor: string | null }} page
+   * @param {boolean} append
+   */
   function applySession(total, page, append) {
     state.sessionRows = append ? [...state.sessionRows, ...page.rows] : page.rows;
     state.sessionCursor = page.cursor;
@@ -481,6 +586,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
     $('#session-shown').textContent = state.sessionCursor ? `${fmt.num(state.sessionRows.length)} shown, newest first` : '';
   }
 
+  /** @param {Row | null} total */
   function renderSessionSums(total) {
     const sums = $('#session-sums');
     if (!total) {
@@ -507,13 +613,16 @@ export function createUsagePanel({ api, onAuthRequired }) {
   // ---------------------------------------------------------------- controls
 
   for (const radio of document.querySelectorAll('input[name="usage-figure"]')) {
+    if (!(radio instanceof HTMLInputElement)) continue;
     radio.addEventListener('change', () => {
       state.figure = radio.value;
       if (state.hourly) renderCharts();
     });
   }
-  $('#usage-client').addEventListener('change', (event) => chartClient(event.target.value));
+  const clientSelect = $('#usage-client', HTMLSelectElement);
+  clientSelect.addEventListener('change', () => chartClient(clientSelect.value));
   for (const radio of document.querySelectorAll('input[name="usage-range"]')) {
+    if (!(radio instanceof HTMLInputElement)) continue;
     radio.addEventListener('change', () => {
       state.range = radio.value;
       void refresh();
@@ -522,7 +631,7 @@ export function createUsagePanel({ api, onAuthRequired }) {
   $('#usage-refresh').addEventListener('click', () => void refresh());
   $('#session-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    void selectSession($('#session-input').value);
+    void selectSession($('#session-input', HTMLInputElement).value);
   });
   $('#session-close').addEventListener('click', closeSession);
   $('#session-more').addEventListener('click', () => void loadMore());
