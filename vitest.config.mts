@@ -9,7 +9,12 @@ import { defineConfig } from 'vitest/config';
  * - slow: the soaks and the e2e specs that take tens of seconds each.
  * A spec under test/ is e2e unless listed below; every spec belongs to exactly one lane.
  */
-const UNIT_UNDER_TEST = ['test/architecture.spec.ts', 'test/packaging/**/*.spec.ts', 'test/support/require-binary.spec.ts'];
+const UNIT_UNDER_TEST = [
+  'test/architecture.spec.ts',
+  'test/dashboard/**/*.spec.ts',
+  'test/packaging/**/*.spec.ts',
+  'test/support/require-binary.spec.ts',
+];
 const BROWSER = ['test/browser/**/*.spec.ts'];
 const SLOW = [
   'test/soak/**/*.spec.ts',
