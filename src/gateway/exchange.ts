@@ -2,7 +2,8 @@ import { BadRequestException } from '@nestjs/common';
 import { PassThroughError } from '../common/upstream-http.error';
 import { speaks, type Provider } from '../config/provider';
 import type { ApiFormat } from '../core/api';
-import { classifyInBandError } from '../core/error-table';
+import { errorBody } from '../common/api-error';
+import { classifyHttpError, classifyInBandError, isMissingApiPath, missingApiPathMessage, upstreamErrorKinds } from '../core/error-table';
 import type { ErrorType } from '../core/error-type';
 import type { Redact } from '../core/redact';
 import type { ClientApi } from '../core/api';
@@ -177,8 +178,51 @@ function noExchange(api: ClientApi, provider: Provider): string {
   return `Provider "${provider.name}" speaks the Anthropic Messages API; conversion of ${what} to it is not supported yet: send this request to an openai-format provider`;
 }
 
+/** One answer's read body, with what settling it needs. */
+export interface ReadAnswer {
+  kind: 'failed' | 'json-error' | 'json';
+  status: number;
+  /** The upstream's content type, as it said it (JSON when it said none). */
+  contentType: string;
+  text: string;
+  /** Upstream headers the client gets with the answer. */
+  headers: Record<string, string>;
+}
+
+/** Where the exchange went, for the messages of its errors. */
+export interface Sent {
+  format: ApiFormat;
+  route: Route;
+  url: string;
+  exchange: Exchange;
+  redact: Redact;
+}
+
+/** The client's body for an answer read whole; an upstream error, or an error where a stream was asked for, is thrown in the client's format. */
+export function settle(answer: ReadAnswer, sent: Sent, observer: ExchangeObserver): string {
+  const { format, exchange } = sent;
+  if (answer.kind === 'failed') throw upstreamError(answer, sent);
+  if (answer.kind === 'json-error') throw jsonInsteadOfStream(format, exchange, answer.status, answer.text);
+  return completeBody(format, exchange, answer.status, answer.text, observer);
+}
+
+/** An upstream 4xx/5xx, passed on in the client's format; a base URL missing its API path is told as such. */
+function upstreamError(answer: ReadAnswer, sent: Sent): PassThroughError {
+  const { format, route, url, exchange, redact } = sent;
+  // Masked whole, before anything is cut from it: a cut could split a secret.
+  const text = redact(answer.text);
+  const status = answer.status;
+  const errorType = classifyHttpError(status, upstreamErrorKinds(parseJson(text))).errorType;
+  if (!route.provider.demo && isMissingApiPath(status, parseJson(text))) {
+    const message = redact(missingApiPathMessage(route.provider.name, url, `${route.provider.name.toUpperCase()}_BASE_URL`, text));
+    return new PassThroughError(404, JSON.stringify(errorBody(format, 404, message)), JSON_TYPE, errorType, message, answer.headers);
+  }
+  const passed = exchange.failure(status, text, answer.contentType);
+  return new PassThroughError(passed.status, passed.body, passed.contentType, errorType, `Upstream ${route.provider.name} answered ${status}: ${summarize(text)}`, answer.headers);
+}
+
 /** The client's body for a successful JSON answer, its usage and output reported as it is read. */
-export function completeBody(format: ApiFormat, exchange: Exchange, status: number, text: string, observer: ExchangeObserver): string {
+function completeBody(format: ApiFormat, exchange: Exchange, status: number, text: string, observer: ExchangeObserver): string {
   if (text === '') throw unusableAnswer(format, `The upstream answered ${status} with no body`);
   let parsed: unknown;
   try {
@@ -201,7 +245,7 @@ export function completeBody(format: ApiFormat, exchange: Exchange, status: numb
 }
 
 /** A streaming request answered with JSON: an error the upstream reported goes to the client as one. */
-export function jsonInsteadOfStream(format: ApiFormat, exchange: Exchange, status: number, text: string): PassThroughError {
+function jsonInsteadOfStream(format: ApiFormat, exchange: Exchange, status: number, text: string): PassThroughError {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,25 +1,24 @@
 import type { Readable } from 'node:stream';
 import { HttpException, Inject, Injectable } from '@nestjs/common';
 import type { Dispatcher } from 'undici';
-import { errorBody } from '../common/api-error';
 import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { speaks, type ApiFormat } from '../config/provider';
+import { speaks } from '../config/provider';
 import { formatOfApi } from '../core/api';
 import { presentedKey } from '../core/client-key';
-import { classifyHttpError, GATEWAY_TIMED_OUT, isMissingApiPath, missingApiPathMessage, networkCause, upstreamErrorKinds } from '../core/error-table';
-import { Redactor, type Redact } from '../core/redact';
+import { classifyHttpError, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds } from '../core/error-table';
+import { Redactor } from '../core/redact';
 import type { ClientApi } from '../core/api';
 import type { CountTokensCall } from '../metrics/count-tokens';
 import { estimateInputTokens } from './conversion/token-estimate';
-import { chooseExchange, completeBody, jsonInsteadOfStream, type Exchange, type ExchangeObserver } from './exchange';
+import { chooseExchange, settle, type ExchangeObserver, type Sent } from './exchange';
 import { usageEstimator } from './protocol/usage-estimate';
 import { ProviderRegistry } from './provider-registry.service';
 import type { Route } from './providers/model-router';
 import type { ProxyRequestContext } from './request/request-orchestrator.interceptor';
 import { validateBody } from './request-body';
 import { errorEventFor, relayStream, sinkFor } from './stream-pipe';
-import { abortCause, isJsonType, JSON_TYPE, mediaType, parseJson, refusal, summarize, TOO_LARGE, upstreamFailure } from './upstream/answer';
+import { abortCause, judge, JSON_TYPE, parseJson, summarize, TOO_LARGE, upstreamFailure } from './upstream/answer';
 import { Deadline } from './upstream/deadline';
 import { readLimited, ResponseTooLargeError } from './upstream/read-limited';
 import { forwardedHeaders } from './upstream/response-headers';
@@ -39,20 +38,6 @@ const SSE_TYPE = 'text/event-stream; charset=utf-8';
 /** Upstream error bodies are messages: a larger one is not read (the client gets an empty body with the status). */
 const ERROR_BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** One exchange on its way: what the answer step needs of the request that sent it. */
-interface Sent {
-  api: ClientApi;
-  format: ApiFormat;
-  route: Route;
-  url: string;
-  exchange: Exchange;
-  stream: boolean;
-  deadline: Deadline;
-  redact: Redact;
-  observer: ExchangeObserver;
-  call: ProxyRequestContext;
-}
-
 /** Proxies one request to its provider: resolve, exchange, send, answer; usage is reported to the request's record as it is parsed. */
 @Injectable()
 export class ProxyService {
@@ -63,8 +48,9 @@ export class ProxyService {
     private readonly redactor: Redactor,
   ) {}
 
-  /** A model call on one of the proxied APIs (the route declares which). */
+  /** A model call on one of the proxied APIs (the route declares which): resolve, exchange, send, answer. */
   async proxy(api: ClientApi, rawBody: unknown, headers: ClientHeaders, call: ProxyRequestContext): Promise<ProxyResponse> {
+    // Resolve: the checked body, its provider and model.
     const format = formatOfApi(api);
     const body = validateBody(rawBody, api);
     const route = this.resolve(body.model);
@@ -73,14 +59,19 @@ export class ProxyService {
     const observer: ExchangeObserver = call.metrics;
     // A client may name a model after a secret: the record, and so every output, keeps it masked.
     observer.route(route.provider.name, redact(route.model));
+
+    // Exchange: how this API maps onto what the provider speaks.
     const exchange = chooseExchange(api, body, route);
     observer.estimateWith(usageEstimator(api, body));
     const stream = body.stream === true && api !== 'openai_embeddings';
-
-    const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
-    const deadline = new Deadline(call.lifetime, limitMs);
-    observer.upstreamStarted();
     const url = endpoint(route.provider, exchange.upstreamFormat, exchange.path);
+    const sent: Sent = { format, route, url, exchange, redact };
+
+    // Send, under the gateway's deadline: until the headers for a stream, until the whole body for JSON.
+    const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
+    const lifetime = call.lifetime;
+    const deadline = new Deadline(lifetime, limitMs);
+    observer.upstreamStarted();
     try {
       let response: Dispatcher.ResponseData;
       try {
@@ -88,80 +79,46 @@ export class ProxyService {
           url,
           headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers),
           body: JSON.stringify(exchange.upstreamBody),
-          signal: call.lifetime.signal,
+          signal: lifetime.signal,
           headersTimeoutMs: limitMs,
           bodyTimeoutMs: stream ? this.config.streamingReadTimeoutMs : this.config.requestTimeoutMs,
         });
       } catch (error) {
-        throw upstreamFailure(format, abortCause(call.lifetime, error), error, redact);
+        throw upstreamFailure(format, abortCause(lifetime, error), error, redact);
       }
-      return await this.answer(response, { api, format, route, url, exchange, stream, deadline, redact, observer, call });
+
+      // Answer: judged by its status and headers first, then read whole or relayed.
+      const verdict = judge(format, response, stream);
+      if (verdict.kind !== 'json') deadline.met();
+      if (verdict.kind === 'refused') {
+        // Not read: destroying it closes the connection, and the abort it raises is expected.
+        response.body.on('error', () => undefined).destroy();
+        observer.upstreamFinished();
+        throw verdict.refusal;
+      }
+      const headersOut = forwardedHeaders(response.headers);
+      if (verdict.kind === 'stream') {
+        // Headers arrived: from here on only the idle read timeout applies, not the connect one.
+        observer.upstreamAnswered();
+        const relay = exchange.relay(sinkFor(observer), redact);
+        const out = relayStream(format, response.body, relay, observer, lifetime, redact, errorEventFor(format, api === 'openai_responses'), verdict.announced);
+        return { contentType: SSE_TYPE, body: out, headers: headersOut };
+      }
+      let text: string;
+      try {
+        // Error bodies are messages: a larger one, or one that breaks off, is passed on empty.
+        text = await readLimited(response.body, verdict.kind === 'json' ? this.config.upstreamResponseLimitBytes : ERROR_BODY_LIMIT_BYTES);
+      } catch (error) {
+        if (verdict.kind !== 'json') text = '';
+        else throw upstreamFailure(format, error instanceof ResponseTooLargeError ? TOO_LARGE : abortCause(lifetime, error), error, redact);
+      }
+      observer.upstreamFinished();
+      const contentType = String(response.headers['content-type'] ?? JSON_TYPE);
+      const answer = settle({ kind: verdict.kind, status: response.statusCode, contentType, text, headers: headersOut }, sent, observer);
+      return { contentType: JSON_TYPE, body: answer, headers: headersOut };
     } finally {
       deadline.met();
     }
-  }
-
-  /** The client's answer: a refusal, the upstream's error in the client's format, a JSON body, or a relayed stream. */
-  private async answer(response: Dispatcher.ResponseData, sent: Sent): Promise<ProxyResponse> {
-    const { format, exchange, stream, deadline, redact, observer } = sent;
-    const ok = response.statusCode >= 200 && response.statusCode < 300;
-    // The deadline covers a JSON answer's body; any other answer has met it once its headers arrived.
-    if (!ok || stream) deadline.met();
-    const refused = refusal(format, response, stream);
-    if (refused !== undefined) {
-      // Not read: destroying it closes the connection, and the abort it raises is expected.
-      response.body.on('error', () => undefined).destroy();
-      observer.upstreamFinished();
-      throw refused;
-    }
-    const headersOut = forwardedHeaders(response.headers);
-    if (!ok) {
-      // Masked whole, before anything is cut from it: a cut could split a secret.
-      const text = redact(await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => ''));
-      observer.upstreamFinished();
-      throw this.upstreamError(response, text, sent, headersOut);
-    }
-    if (stream && isJsonType(response.headers['content-type'])) {
-      const text = await readLimited(response.body, ERROR_BODY_LIMIT_BYTES).catch(() => '');
-      observer.upstreamFinished();
-      throw jsonInsteadOfStream(format, exchange, response.statusCode, text);
-    }
-    if (!stream) {
-      try {
-        const text = await readLimited(response.body, this.config.upstreamResponseLimitBytes);
-        observer.upstreamFinished();
-        return { contentType: JSON_TYPE, body: completeBody(format, exchange, response.statusCode, text, observer), headers: headersOut };
-      } catch (error) {
-        if (error instanceof PassThroughError) throw error;
-        const cause = error instanceof ResponseTooLargeError ? TOO_LARGE : abortCause(sent.call.lifetime, error);
-        throw upstreamFailure(format, cause, error, redact);
-      }
-    }
-    // Headers arrived: from here on only the idle read timeout applies, not the connect one.
-    observer.upstreamAnswered();
-    const relay = exchange.relay(sinkFor(observer), redact);
-    const announced = mediaType(response.headers['content-type']) === 'text/event-stream';
-    const body = relayStream(format, response.body, relay, observer, sent.call.lifetime, redact, errorEventFor(format, sent.api === 'openai_responses'), announced);
-    return { contentType: SSE_TYPE, body, headers: headersOut };
-  }
-
-  /** An upstream 4xx/5xx, passed on in the client's format; a base URL missing its API path is told as such. */
-  private upstreamError(response: Dispatcher.ResponseData, text: string, sent: Sent, headersOut: Record<string, string>): PassThroughError {
-    const { format, route, url, exchange, redact } = sent;
-    const errorType = classifyHttpError(response.statusCode, upstreamErrorKinds(parseJson(text))).errorType;
-    if (!route.provider.demo && isMissingApiPath(response.statusCode, parseJson(text))) {
-      const message = redact(missingApiPathMessage(route.provider.name, url, `${route.provider.name.toUpperCase()}_BASE_URL`, text));
-      return new PassThroughError(404, JSON.stringify(errorBody(format, 404, message)), JSON_TYPE, errorType, message, headersOut);
-    }
-    const answer = exchange.failure(response.statusCode, text, String(response.headers['content-type'] ?? JSON_TYPE));
-    return new PassThroughError(
-      answer.status,
-      answer.body,
-      answer.contentType,
-      errorType,
-      `Upstream ${route.provider.name} answered ${response.statusCode}: ${summarize(text)}`,
-      headersOut,
-    );
   }
 
   /** POST /v1/messages/count_tokens: the provider's own count where it has one, else an estimate. */

@@ -42,8 +42,30 @@ export function unusableAnswer(format: ApiFormat, message: string): PassThroughE
   return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', message);
 }
 
+/**
+ * What an answer is, by its status and headers: refused unread; an upstream error whose body is passed
+ * on; an error in JSON where a stream was asked for; a JSON answer; an event stream to relay.
+ */
+export type Verdict =
+  | { kind: 'refused'; refusal: PassThroughError }
+  | { kind: 'failed' }
+  | { kind: 'json-error' }
+  | { kind: 'json' }
+  | { kind: 'stream'; announced: boolean };
+
+export function judge(format: ApiFormat, response: Dispatcher.ResponseData, stream: boolean): Verdict {
+  const refused = refusal(format, response, stream);
+  if (refused !== undefined) return { kind: 'refused', refusal: refused };
+  if (response.statusCode < 200 || response.statusCode >= 300) return { kind: 'failed' };
+  const contentType = response.headers['content-type'];
+  if (!stream) return { kind: 'json' };
+  if (isJsonType(contentType)) return { kind: 'json-error' };
+  // The upstream's headers announced an event stream (else its bytes will tell).
+  return { kind: 'stream', announced: mediaType(contentType) === 'text/event-stream' };
+}
+
 /** An answer refused by its status and headers alone: a redirect, or a success the gateway cannot read. */
-export function refusal(format: ApiFormat, response: Dispatcher.ResponseData, stream: boolean): PassThroughError | undefined {
+function refusal(format: ApiFormat, response: Dispatcher.ResponseData, stream: boolean): PassThroughError | undefined {
   if (response.statusCode >= 300 && response.statusCode < 400) return redirected(format, response);
   if (response.statusCode < 200 || response.statusCode >= 300) return undefined;
   const unreadable = unreadableAnswer(response, stream);
@@ -65,11 +87,11 @@ function redirected(format: ApiFormat, response: Dispatcher.ResponseData): PassT
   return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', `${message}${summarize(target)}`);
 }
 
-export function mediaType(contentType: string | string[] | undefined): string | undefined {
+function mediaType(contentType: string | string[] | undefined): string | undefined {
   return first(contentType)?.split(';', 1)[0].trim().toLowerCase();
 }
 
-export function isJsonType(contentType: string | string[] | undefined): boolean {
+function isJsonType(contentType: string | string[] | undefined): boolean {
   const media = mediaType(contentType);
   return media !== undefined && (media === JSON_TYPE || media.endsWith('+json'));
 }
