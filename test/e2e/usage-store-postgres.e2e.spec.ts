@@ -2,9 +2,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogging } from '../../src/logging/logger';
 import { sql } from 'kysely';
 import type { StoreConfig } from '../../src/config/app-config';
@@ -177,18 +176,38 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
     })();
     const url = `postgres://postgres@127.0.0.1:${(proxy.address() as AddressInfo).port}/no_such_database`;
     const c = await startApp({ ...env('gw-backoff'), VDM_STORE: url }, { pino: createLogging({ logLevel: 'info', logPretty: false }, log).pino });
+    // Each wait this store sets before its next attempt (its timer's delay), beside the logins tried by then.
+    const waits: { logins: number; ms: number }[] = [];
+    const store = c.app.get<UsageStore, { schedule(): void }>(UsageStore);
+    const schedule = store.schedule.bind(store);
+    let scheduling = false;
+    store.schedule = () => {
+      scheduling = true;
+      try {
+        schedule();
+      } finally {
+        scheduling = false;
+      }
+    };
+    const setTimer = globalThis.setTimeout;
+    const timers = vi.spyOn(globalThis, 'setTimeout').mockImplementation((callback: () => void, ms?: number) => {
+      if (scheduling) waits.push({ logins: attempts, ms: ms ?? 0 });
+      return setTimer(callback, ms);
+    });
     try {
       await send(c, 2);
       await expect.poll(() => attempts, { timeout: 20_000 }).toBeGreaterThanOrEqual(7);
-      // After 7 failures the waits are 1.28 s, then 2.56 s: a retry every 20 ms would log in some 50 times in this second.
-      const seen = attempts;
-      await sleep(1000);
-      expect(attempts - seen).toBeLessThanOrEqual(2);
+      // One login per wait, and each wait twice the one before (the flush interval, 20 ms, after the first):
+      // a retry every flush would show 20 ms after every login.
+      const failing = waits.filter((w) => w.logins > 0);
+      expect(failing.length).toBeGreaterThanOrEqual(5);
+      expect(failing).toEqual(failing.map((_, i) => ({ logins: failing[0].logins + i, ms: 20 * 2 ** (failing[0].logins + i - 1) })));
       expect((await json(`${c.url}/health`)).store).toMatchObject({ status: 'degraded', queued_rows: 2, error: expect.stringContaining('no_such_database') });
       const said = log.lines.filter((l) => l.includes('Usage store') && l.includes('failed'));
       expect(said).toHaveLength(1);
       expect(said[0]).toContain('twice as long each time, up to 30 s');
     } finally {
+      timers.mockRestore();
       await c.close().catch(() => undefined);
       await new Promise((r) => proxy.close(r));
     }
