@@ -5,19 +5,19 @@ import { boundedText, ERROR_TEXT_MAX, MODEL_NAME_MAX, NAME_MAX } from '../core/b
 import { addRecordToClientCell, addRecordToSplit, addTotals, newClientCell, newSplit, newTotals } from './calculations/accumulation';
 import { bucketKey, BucketKeys } from './calculations/bucket-key';
 import { addBucketDistributions, newBucketDistributions } from './calculations/distributions';
-import { averageMs } from './calculations/duration';
 import { buildRunningTotals, noteAccess, noteLatest, UNKNOWN, type LastAccessed, type RunningTotalsTree } from './calculations/hierarchical';
 import { ModelCap, type ModelCapView } from './calculations/model-cap';
 import { RingBuffer } from './calculations/ring-buffer';
 import type { RunningTotalsFilter } from './calculations/wildcard';
-import { wireActiveRow, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
+import { wireActiveRow, wireSection, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
+import { COUNTED_FIELDS } from './model/counted-fields';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import { isErrorType, type ErrorType } from '../core/error-type';
 import { isClientApi } from '../core/route-facts';
 import { foldUsage } from '../core/usage';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket, Totals } from './model/totals';
-import { recordCost, usd } from './pricing/cost';
+import { recordCost } from './pricing/cost';
 import { PriceBook } from './pricing/price-book';
 
 /** One stored sum of finished requests: its key (as stored; '' or absent for "not known") and its counts. */
@@ -54,6 +54,9 @@ function topEntries(counts: Map<string, number>, n: number): Record<string, numb
   return top;
 }
 export const ERROR_CAPACITY = 100;
+
+/** The counts the summary log line names after its errors and average duration (COUNTED_FIELDS with `log`). */
+const SUMMARY_LOG_FIELDS = COUNTED_FIELDS.filter((f) => f.log);
 
 /** A stored name, bounded as a new one would be; undefined when nothing is left of it. */
 function boundedName(name: string | undefined, max: number): string | undefined {
@@ -375,12 +378,9 @@ export class TrackerService {
       const model = bucket.model ?? UNKNOWN;
       modelCounts.set(model, (modelCounts.get(model) ?? 0) + bucket.split.total.requests);
     }
-    this.logger.log(
-      `Summary after ${t.requests} requests: errors=${t.errors} avg_duration_ms=${averageMs(t.totalDurationMs, t.completed)} ` +
-        `input_tokens=${t.inputTokens} output_tokens=${t.outputTokens} cache_read_tokens=${t.cacheReadTokens} ` +
-        `cache_creation_tokens=${t.cacheCreationTokens} tool_uses=${t.toolUses} tool_results=${t.toolResults} tool_calls=${t.toolCalls} ` +
-        `cost_usd=${usd(t.costNano)} unpriced_requests=${t.unpriced} estimated_requests=${t.estimatedRequests}`,
-    );
+    const section = wireSection(t);
+    const counts = SUMMARY_LOG_FIELDS.map((f) => `${f.wire}=${section[f.wire]}`);
+    this.logger.log(`Summary after ${t.requests} requests: errors=${t.errors} avg_duration_ms=${section.average_duration_ms} ${counts.join(' ')}`);
     this.logger.log(`Model distribution: ${JSON.stringify(topEntries(modelCounts, SUMMARY_TOP_MODELS))}`);
     if (t.errors > 0) this.logger.warn(`Error distribution: ${JSON.stringify(this.errorDistribution())}`);
   }

@@ -3,6 +3,7 @@ import type { ErrorType } from '../core/error-type';
 import { USAGE_SOURCES, type UsageSource } from '../core/usage';
 import { addRecord, newTotals } from '../metrics/calculations/accumulation';
 import type { RequestRecord } from '../metrics/model/request-record';
+import { COUNTED_FIELDS } from '../metrics/model/counted-fields';
 import type { Totals } from '../metrics/model/totals';
 import { ROLLUP_SUMS, type DailyRollupRow, type RequestRow, type RollupRow, type SessionRollupRow } from './schema';
 
@@ -166,32 +167,9 @@ export function sessionRollupsOf(rows: readonly Insertable<RequestRow>[], record
   }));
 }
 
-/** Each summed column of the rollup tables and the tracker total it holds: the one mapping both ways. */
-const SUM_COLUMNS: Record<(typeof ROLLUP_SUMS)[number], keyof Totals> = {
-  requests: 'requests',
-  errors: 'errors',
-  input_tokens: 'inputTokens',
-  output_tokens: 'outputTokens',
-  cache_read_tokens: 'cacheReadTokens',
-  cache_creation_tokens: 'cacheCreationTokens',
-  reasoning_tokens: 'reasoningTokens',
-  tool_uses: 'toolUses',
-  tool_results: 'toolResults',
-  tool_calls: 'toolCalls',
-  completed: 'completed',
-  total_duration_ms: 'totalDurationMs',
-  ttft_count: 'ttftCount',
-  total_ttft_ms: 'totalTtftMs',
-  overhead_count: 'overheadCount',
-  total_overhead_ms: 'totalOverheadMs',
-  cost_nano: 'costNano',
-  unpriced_requests: 'unpriced',
-  estimated_requests: 'estimatedRequests',
-};
-
 function sumColumns(t: Totals): Pick<RollupRow, (typeof ROLLUP_SUMS)[number]> {
   const out = {} as Pick<RollupRow, (typeof ROLLUP_SUMS)[number]>;
-  for (const column of ROLLUP_SUMS) out[column] = t[SUM_COLUMNS[column]];
+  for (const f of COUNTED_FIELDS) out[f.column] = t[f.name];
   return out;
 }
 
@@ -203,6 +181,6 @@ function rollupRow(k: RollupKey, t: Totals, lastStart: number): RollupRow {
 /** Stored sums back into a tracker section. */
 export function totalsOf(r: Record<string, unknown>): Totals {
   const t = newTotals();
-  for (const column of ROLLUP_SUMS) t[SUM_COLUMNS[column]] = Number(r[column] ?? 0);
+  for (const f of COUNTED_FIELDS) t[f.name] = Number(r[f.column] ?? 0);
   return t;
 }

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import { COUNTED_COLUMNS, type CountedColumn } from '../metrics/model/counted-fields';
 
 /** One finished request (contract section 1) plus the instance that served it. */
 export interface RequestRow {
@@ -41,8 +42,8 @@ export interface RequestRow {
   usage_source: string | null;
 }
 
-/** Additive sums per hour and key; '' stands for "not known" so the key columns can be unique. */
-export interface RollupRow {
+/** Additive sums per hour and key ('' stands for "not known" so the key columns can be unique); the sums are COUNTED_FIELDS' columns. */
+export interface RollupRow extends Record<CountedColumn, number> {
   hour: number;
   instance: string;
   provider: string;
@@ -51,27 +52,6 @@ export interface RollupRow {
   api: string;
   streaming: number;
   error_type: string;
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_creation_tokens: number;
-  reasoning_tokens: number;
-  tool_uses: number;
-  tool_results: number;
-  tool_calls: number;
-  completed: number;
-  total_duration_ms: number;
-  ttft_count: number;
-  total_ttft_ms: number;
-  overhead_count: number;
-  total_overhead_ms: number;
-  /** Nanodollars. */
-  cost_nano: number;
-  unpriced_requests: number;
-  /** Requests whose counts were estimated in whole or in part (usage_source `estimated` or `partial`). */
-  estimated_requests: number;
   last_start: number;
 }
 
@@ -91,24 +71,5 @@ export interface StoreSchema {
 export const ROLLUP_KEYS = ['hour', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
 export const DAILY_KEYS = ['day', 'instance', 'provider', 'model', 'client', 'api', 'streaming', 'error_type'] as const;
 export const SESSION_KEYS = ['hour', 'instance', 'client', 'session'] as const;
-export const ROLLUP_SUMS = [
-  'requests',
-  'errors',
-  'input_tokens',
-  'output_tokens',
-  'cache_read_tokens',
-  'cache_creation_tokens',
-  'reasoning_tokens',
-  'tool_uses',
-  'tool_results',
-  'tool_calls',
-  'completed',
-  'total_duration_ms',
-  'ttft_count',
-  'total_ttft_ms',
-  'overhead_count',
-  'total_overhead_ms',
-  'cost_nano',
-  'unpriced_requests',
-  'estimated_requests',
-] as const;
+/** The summed columns of the rollup tables (COUNTED_FIELDS); a new one comes with its own migration. */
+export const ROLLUP_SUMS: readonly CountedColumn[] = COUNTED_COLUMNS;

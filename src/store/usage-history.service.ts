@@ -3,6 +3,7 @@ import { sql, type AliasableExpression, type Expression, type ExpressionBuilder,
 import { isoSeconds } from '../metrics/calculations/duration';
 import { DAY_S, HOUR_S } from './rows';
 import type { StoreSchema } from './schema';
+import { HISTORY_FIELDS, type CountedColumn, type HistoryField } from '../metrics/model/counted-fields';
 import { foldAscii, Glob, likePattern } from '../core/glob';
 import { USAGE_LIMIT_MAX, type FilterName, type GroupBy, type TimeRange, type UsageOrder, type UsagePage } from './usage-query';
 import { UsageStore } from './usage-store.service';
@@ -46,25 +47,11 @@ export function readPlan(range: TimeRange, groupBy: readonly GroupBy[], filters:
   return plan;
 }
 
-const SUM_KEYS = [
-  'requests',
-  'errors',
-  'input_tokens',
-  'output_tokens',
-  'cache_read_tokens',
-  'cache_creation_tokens',
-  'reasoning_tokens',
-  'tool_uses',
-  'tool_results',
-  'tool_calls',
-  'cost_usd',
-  'unpriced_requests',
-  'estimated_requests',
-  'total_duration_ms',
-] as const;
+/** The summed keys of the usage history, in its column order (COUNTED_FIELDS with `history`). */
+const SUM_KEYS: readonly HistoryField['wire'][] = HISTORY_FIELDS.map((f) => f.wire);
 
 /** One row's sums (or the totals): every summed key, and the average derived from them. */
-export type UsageSums = Record<(typeof SUM_KEYS)[number] | 'average_duration_ms', number>;
+export type UsageSums = Record<HistoryField['wire'] | 'average_duration_ms', number>;
 
 export type UsageRow = Partial<Record<GroupBy, string | null>> & UsageSums;
 
@@ -89,24 +76,27 @@ export interface UsageDoc {
 /** One part of a usage query (a table over part of the range), its columns: the group keys, then PART_SUMS. */
 type Part = SelectQueryBuilder<StoreSchema, keyof StoreSchema, Record<string, unknown>>;
 
-/** The sums each part selects, in this order (UNION ALL matches columns by position). */
-const PART_SUMS = [
-  'requests',
-  'errors',
-  'input_tokens',
-  'output_tokens',
-  'cache_read_tokens',
-  'cache_creation_tokens',
-  'reasoning_tokens',
-  'tool_uses',
-  'tool_results',
-  'tool_calls',
-  'cost_usd',
-  'unpriced_requests',
-  'estimated_requests',
-  'total_duration_ms',
-  'completed',
-] as const;
+/** The sums each part selects, in this order (UNION ALL matches columns by position): the history's, then the denominator of its average. */
+const PART_SUMS: readonly { key: HistoryField['wire'] | 'completed'; column: CountedColumn }[] = [
+  ...HISTORY_FIELDS.map((f) => ({ key: f.wire, column: f.column })),
+  { key: 'completed', column: 'completed' },
+];
+
+/**
+ * Each part sum over the rows, where it is not the sum of the column of its name: the tracker's
+ * arithmetic (addRecord) in SQL.
+ */
+const FROM_ROWS: Partial<Record<(typeof PART_SUMS)[number]['key'], (eb: Eb<'usage_requests'>) => AliasableExpression<unknown>>> = {
+  requests: (eb) => eb.fn.countAll(),
+  errors: (eb) => eb.fn.sum(eb.case().when('error_type', 'is not', null).then(1).else(0).end()),
+  cost_usd: (eb) => eb.fn.sum('cost_nano'),
+  unpriced_requests: (eb) => eb.fn.sum(eb.case().when('cost_nano', 'is', null).then(1).else(0).end()),
+  estimated_requests: (eb) => eb.fn.sum(eb.case().when('usage_source', 'in', ['estimated', 'partial']).then(1).else(0).end()),
+  // Math.round of a positive duration, as the tracker sums it, on both engines.
+  total_duration_ms: (eb) => eb.fn.sum(sql<number>`floor(duration_ms + 0.5)`),
+  completed: (eb) => eb.fn.countAll(),
+};
+
 type Eb<T extends keyof StoreSchema> = ExpressionBuilder<StoreSchema, T>;
 
 /** History queries over the store: daily, hourly and session-hour rollups wherever the grouping allows (readPlan), rows for the rest. */
@@ -137,9 +127,9 @@ export class UsageHistory {
     const run = (limit: number, offset: number) =>
       sql<Record<string, unknown>>`select ${sql.join([
         ...groupBy.map((g) => sql`${key(g)} as ${sql.ref(g)}`),
-        ...PART_SUMS.map((k) => sql`${summed(k)} as ${sql.ref(k)}`),
+        ...PART_SUMS.map(({ key: k }) => sql`${summed(k)} as ${sql.ref(k)}`),
         // Over every group, before the page is cut: the totals and how many groups there are.
-        ...PART_SUMS.map((k) => sql`sum(${summed(k)}) over () as ${sql.ref(`all_${k}`)}`),
+        ...PART_SUMS.map(({ key: k }) => sql`sum(${summed(k)}) over () as ${sql.ref(`all_${k}`)}`),
         sql`count(*) over () as all_groups`,
       ])} from (${union}) as p
       ${groupBy.length > 0 ? sql`group by ${sql.join(groupBy.map(key))}` : sql``}
@@ -187,7 +177,7 @@ export class UsageHistory {
       .select((eb) => [
         ...groupBy.map((g) => rollupKey(eb, table, g).as(g)),
         // In PART_SUMS order: the parts are joined by UNION ALL, which matches columns by position.
-        ...PART_SUMS.map((k) => eb.fn.sum(k === 'cost_usd' ? 'cost_nano' : k).as(k)),
+        ...PART_SUMS.map(({ key, column }) => eb.fn.sum(column).as(key)),
       ]);
     for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) {
       const ref = sql.ref<string>(name);
@@ -207,17 +197,7 @@ export class UsageHistory {
       .select((eb) => [
         ...groupBy.map((g) => rowKey(eb, g).as(g)),
         // In PART_SUMS order: the parts are joined by UNION ALL, which matches columns by position.
-        eb.fn.countAll().as('requests'),
-        eb.fn.sum(eb.case().when('error_type', 'is not', null).then(1).else(0).end()).as('errors'),
-        ...(['input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'reasoning_tokens', 'tool_uses', 'tool_results', 'tool_calls'] as const).map((k) =>
-          eb.fn.sum(k).as(k),
-        ),
-        eb.fn.sum('cost_nano').as('cost_usd'),
-        eb.fn.sum(eb.case().when('cost_nano', 'is', null).then(1).else(0).end()).as('unpriced_requests'),
-        eb.fn.sum(eb.case().when('usage_source', 'in', ['estimated', 'partial']).then(1).else(0).end()).as('estimated_requests'),
-        // Math.round of a positive duration, as the tracker sums it, on both engines.
-        eb.fn.sum(sql<number>`floor(duration_ms + 0.5)`).as('total_duration_ms'),
-        eb.fn.countAll().as('completed'),
+        ...PART_SUMS.map(({ key }) => (FROM_ROWS[key]?.(eb) ?? eb.fn.sum(sql.ref<number>(key))).as(key)),
       ]);
     for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) {
       q = q.where((eb) => globMatch(this.engine, eb.ref(name), glob));
@@ -288,23 +268,10 @@ function keyValue(g: GroupBy, v: unknown): string | null {
 }
 
 function zeroSums(): UsageSums {
-  return {
-    requests: 0,
-    errors: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_creation_tokens: 0,
-    reasoning_tokens: 0,
-    tool_uses: 0,
-    tool_results: 0,
-    tool_calls: 0,
-    cost_usd: 0,
-    unpriced_requests: 0,
-    estimated_requests: 0,
-    total_duration_ms: 0,
-    average_duration_ms: 0,
-  };
+  const sums = {} as UsageSums;
+  for (const k of SUM_KEYS) sums[k] = 0;
+  sums.average_duration_ms = 0;
+  return sums;
 }
 
 function finish(s: UsageSums, completed: number): void {

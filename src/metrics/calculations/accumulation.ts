@@ -1,36 +1,20 @@
+import { zeroCounts } from '../model/counted-fields';
 import type { RequestRecord } from '../model/request-record';
 import { recordCost } from '../pricing/cost';
 import type { ClientCell, Split, Totals } from '../model/totals';
 
 export function newTotals(): Totals {
-  return {
-    requests: 0,
-    errors: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    cacheReadTokens: 0,
-    cacheCreationTokens: 0,
-    reasoningTokens: 0,
-    toolUses: 0,
-    toolResults: 0,
-    toolCalls: 0,
-    completed: 0,
-    totalDurationMs: 0,
-    ttftCount: 0,
-    totalTtftMs: 0,
-    overheadCount: 0,
-    totalOverheadMs: 0,
-    costNano: 0,
-    unpriced: 0,
-    estimatedRequests: 0,
-  };
+  return zeroCounts();
 }
 
 export function newSplit(): Split {
   return { total: newTotals(), streaming: newTotals(), nonStreaming: newTotals() };
 }
 
-/** Adds one request. An in-flight request (no durationMs yet) adds its counts but no duration. */
+/**
+ * Adds one request. An in-flight request (no durationMs yet) adds its counts but no duration.
+ * Field by field, spelled out: it runs for every request (counted-fields.spec.ts holds it to the table).
+ */
 export function addRecord(target: Totals, r: RequestRecord): void {
   target.requests += 1;
   if (r.errorType !== undefined) target.errors += 1;
@@ -89,7 +73,7 @@ export function addRecordToClientCell(cells: Map<string, ClientCell>, r: Request
   outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
 }
 
-/** Field by field, spelled out: this runs once per bucket and section on every report. */
+/** Field by field, spelled out: this runs once per bucket and section on every report (counted-fields.spec.ts holds it to the table). */
 export function addTotals(target: Totals, source: Totals): void {
   target.requests += source.requests;
   target.errors += source.errors;

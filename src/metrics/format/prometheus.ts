@@ -1,4 +1,4 @@
-import { addDistributions, newBucketDistributions } from '../calculations/distributions';
+import { addDistributions, newBucketDistributions, newTokenHistograms } from '../calculations/distributions';
 import { addSplit, addTotals, newClientCell, newSplit } from '../calculations/accumulation';
 import { addHistogram, cumulativeCounts, newHistogram, type Histogram } from '../calculations/histogram';
 import { UNKNOWN } from '../calculations/hierarchical';
@@ -14,6 +14,7 @@ import {
   type Distributions,
   type TokenType,
 } from '../model/distributions';
+import { TOKEN_FIELDS, type TokenField } from '../model/counted-fields';
 import type { RequestRecord } from '../model/request-record';
 import type { Bucket, ClientCell, Split, Totals } from '../model/totals';
 import { usd } from '../pricing/cost';
@@ -91,15 +92,11 @@ interface Group {
   clients: Map<string, ClientCell>;
 }
 
-const TOKEN_TYPE_LABELS = Object.fromEntries(TOKEN_TYPES.map((type): [TokenType, Labels] => [type, Object.freeze({ token_type: type })])) as Record<TokenType, Labels>;
-
-const TOKEN_FIELDS: Record<TokenType, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheCreationTokens' | 'reasoningTokens'> = {
-  input: 'inputTokens',
-  output: 'outputTokens',
-  cache_read: 'cacheReadTokens',
-  cache_creation: 'cacheCreationTokens',
-  reasoning: 'reasoningTokens',
-};
+/** Each token type's field of Totals and its label, built once. */
+const TOKEN_SERIES: readonly { field: TokenField['name']; labels: Labels }[] = TOKEN_FIELDS.map((f) => ({
+  field: f.name,
+  labels: Object.freeze({ token_type: f.tokenType }),
+}));
 
 function addOutcomes(target: Map<string, Map<string, number>>, source: Map<string, Map<string, number>>): void {
   for (const [api, outcomes] of source) {
@@ -187,20 +184,14 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
     for (const [client, cell] of group.clients) {
       const c: Totals = cell.split.total;
       const shared = { provider: group.provider, model: group.model, client };
-      for (const type of TOKEN_TYPES) {
-        const value = c[TOKEN_FIELDS[type]];
-        if (value > 0) out.tokens.push({ labels: TOKEN_TYPE_LABELS[type], sharedLabels: shared, value });
+      for (const { field, labels } of TOKEN_SERIES) {
+        const value = c[field];
+        if (value > 0) out.tokens.push({ labels, sharedLabels: shared, value });
       }
     }
     let perProvider = tokensByProvider.get(group.provider);
     if (perProvider === undefined) {
-      perProvider = {
-        input: newHistogram(TOKEN_COUNT_BOUNDS),
-        output: newHistogram(TOKEN_COUNT_BOUNDS),
-        cache_read: newHistogram(TOKEN_COUNT_BOUNDS),
-        cache_creation: newHistogram(TOKEN_COUNT_BOUNDS),
-        reasoning: newHistogram(TOKEN_COUNT_BOUNDS),
-      };
+      perProvider = newTokenHistograms();
       tokensByProvider.set(group.provider, perProvider);
     }
     for (const mode of ['streaming', 'nonStreaming'] as const) {

@@ -2,41 +2,23 @@ import { averageMs, isoSeconds, ms3 } from '../calculations/duration';
 import { UNKNOWN, type RunningTotalsTree } from '../calculations/hierarchical';
 import type { UsageSource } from '../../core/usage';
 import type { RequestRecord } from '../model/request-record';
+import { COUNTED_FIELDS, type CountedField, type CountedWireName } from '../model/counted-fields';
 import type { SectionName, Split, Totals } from '../model/totals';
 import { recordCost, usd, usdOrNull } from '../pricing/cost';
 
 /** The one place where internal names become the contract's snake_case wire names. */
 
-export interface WireSection {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_creation_tokens: number;
-  reasoning_tokens: number;
-  tool_uses: number;
-  tool_results: number;
-  tool_calls: number;
+/** A running-totals section: every counted field under its wire name (COUNTED_FIELDS), and the averages derived from them. */
+export interface WireSection extends Record<CountedWireName, number> {
   average_duration_ms: number;
-  total_duration_ms: number;
-  completed_requests: number;
   average_ttft_ms: number;
   average_overhead_ms: number;
-  /** Requests with a time to first token, and their sum: the same figures as the Prometheus TTFT histogram's _count and _sum. */
-  ttft_requests: number;
-  total_ttft_ms: number;
-  /** Requests with a known upstream time, and the sum of their gateway overhead (vdm_gateway_overhead_seconds). */
-  overhead_requests: number;
-  total_overhead_ms: number;
-  /** US dollars of the requests whose price is known; the others are counted in unpriced_requests. */
-  cost_usd: number;
-  unpriced_requests: number;
-  /** Requests whose counts were estimated, in whole or in part (usage_source `estimated` or `partial`). */
-  estimated_requests: number;
 }
 
-
+/**
+ * Field by field, spelled out, in the contract's order: it runs once per node and section on every
+ * report (counted-fields.spec.ts holds it to the table).
+ */
 export function wireSection(t: Totals): WireSection {
   return {
     requests: t.requests,
@@ -84,30 +66,20 @@ export interface WireProvider {
   models: Record<string, WireModel>;
 }
 
-export interface WireSummary {
+type SummaryKey = Extract<CountedField, { summary: string }>['summary'];
+
+/** The summary: the counted fields that have a summary name (COUNTED_FIELDS), the averages, and what is no section's. */
+export interface WireSummary extends Record<SummaryKey, number> {
   last_accessed: { top: string } | null;
-  total_requests: number;
-  total_errors: number;
-  total_input_tokens: number;
-  total_output_tokens: number;
-  total_cache_read_tokens: number;
-  total_cache_creation_tokens: number;
-  total_reasoning_tokens: number;
-  total_tool_uses: number;
-  total_tool_results: number;
-  total_tool_calls: number;
   active_requests: number;
   average_duration_ms: number;
-  total_duration_ms: number;
-  completed_requests: number;
   average_ttft_ms: number;
   average_overhead_ms: number;
-  total_cost_usd: number;
-  total_unpriced_requests: number;
   /** count_tokens calls since start (contract section 12): not requests, so in no other figure; no filter applies. */
   count_tokens_requests: number;
-  total_estimated_requests: number;
 }
+
+const SUMMARY_FIELDS = COUNTED_FIELDS.filter((f): f is Extract<CountedField, { summary: string }> => 'summary' in f);
 
 export interface WireClient {
   last_accessed: string | null;
@@ -132,30 +104,15 @@ export function wireRunningTotals(tree: RunningTotalsTree, countTokensRequests =
   }
   const clients: Record<string, WireClient> = {};
   for (const [name, node] of tree.clients) clients[name] = { last_accessed: iso(node.lastAccessed), rollup: wireSplit(node.rollup) };
+  const summary = { last_accessed: tree.lastAccessed === undefined ? null : { top: isoSeconds(tree.lastAccessed) } } as WireSummary;
+  for (const f of SUMMARY_FIELDS) summary[f.summary] = s[f.wire];
+  summary.active_requests = tree.activeRequests;
+  summary.average_duration_ms = s.average_duration_ms;
+  summary.average_ttft_ms = s.average_ttft_ms;
+  summary.average_overhead_ms = s.average_overhead_ms;
+  summary.count_tokens_requests = countTokensRequests;
   return {
-    summary: {
-      last_accessed: tree.lastAccessed === undefined ? null : { top: isoSeconds(tree.lastAccessed) },
-      total_requests: s.requests,
-      total_errors: s.errors,
-      total_input_tokens: s.input_tokens,
-      total_output_tokens: s.output_tokens,
-      total_cache_read_tokens: s.cache_read_tokens,
-      total_cache_creation_tokens: s.cache_creation_tokens,
-      total_reasoning_tokens: s.reasoning_tokens,
-      total_tool_uses: s.tool_uses,
-      total_tool_results: s.tool_results,
-      total_tool_calls: s.tool_calls,
-      active_requests: tree.activeRequests,
-      average_duration_ms: s.average_duration_ms,
-      total_duration_ms: s.total_duration_ms,
-      completed_requests: s.completed_requests,
-      average_ttft_ms: s.average_ttft_ms,
-      average_overhead_ms: s.average_overhead_ms,
-      total_cost_usd: s.cost_usd,
-      total_unpriced_requests: s.unpriced_requests,
-      count_tokens_requests: countTokensRequests,
-      total_estimated_requests: s.estimated_requests,
-    },
+    summary,
     providers,
     clients,
   };

@@ -1,9 +1,9 @@
 import { exponentialBounds, type Histogram } from '../calculations/histogram';
 import type { ErrorType } from '../../core/error-type';
 
-/** Token kinds, as the `token_type` label spells them (OTel `gen_ai.token.type`, plus the cache kinds; reasoning is counted inside output too, as OTel does). */
-export const TOKEN_TYPES = ['input', 'output', 'cache_read', 'cache_creation', 'reasoning'] as const;
-export type TokenType = (typeof TOKEN_TYPES)[number];
+import type { TokenType } from './counted-fields';
+
+export { TOKEN_TYPES, type TokenType } from './counted-fields';
 
 /** Seconds. The OTel GenAI doubling buckets from 10 ms, extended to about five minutes. */
 export const LATENCY_BOUNDS = exponentialBounds(0.01, 2, 16);

@@ -1,33 +1,9 @@
 import type { ErrorType } from '../../core/error-type';
+import type { Counts } from './counted-fields';
 import type { BucketDistributions } from './distributions';
 
-/** Additive counters of one section (total, streaming or non_streaming) of a bucket. */
-export interface Totals {
-  requests: number;
-  errors: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheCreationTokens: number;
-  reasoningTokens: number;
-  toolUses: number;
-  toolResults: number;
-  toolCalls: number;
-  /** Finished requests: the denominator of average_duration_ms (in-flight requests have no duration). */
-  completed: number;
-  /** Sum of per-request durations in whole ms, never wall-clock time. */
-  totalDurationMs: number;
-  ttftCount: number;
-  totalTtftMs: number;
-  overheadCount: number;
-  totalOverheadMs: number;
-  /** Nanodollars of the requests whose price is known (integers, so every sum is exact). */
-  costNano: number;
-  /** Requests with no known price, so a partial cost is never mistaken for the whole. */
-  unpriced: number;
-  /** Requests whose counts were estimated in whole or in part (contract section 14). */
-  estimatedRequests: number;
-}
+/** Additive counters of one section (total, streaming or non_streaming) of a bucket: the fields of COUNTED_FIELDS. */
+export type Totals = Counts;
 
 export interface Split {
   total: Totals;
