@@ -3,8 +3,8 @@
  * contract's wire name, the rollup tables' column, the RequestRecord field it sums (when it is one
  * as is), the Prometheus token_type, a label, and where else it shows. Totals, the rollup columns
  * and the history sums, the token families and the summary log are built from it. The loops that
- * stay spelled out for speed (addRecord and addToDistributions per request, addTotals, wireSection
- * and rowOf) are held to it by counted-fields.spec.ts.
+ * stay spelled out for speed (newTotals, addRecord and addToDistributions per request, addTotals,
+ * wireSection and rowOf) are held to it by counted-fields.spec.ts.
  *
  * The order is the usage history's column order (GET /metrics/usage, its CSV too).
  */
@@ -154,10 +154,3 @@ export const TOKEN_TYPES: readonly TokenType[] = TOKEN_FIELDS.map((f) => f.token
 
 /** The sums of the usage history API, in its column order. */
 export const HISTORY_FIELDS: readonly HistoryField[] = COUNTED_FIELDS.filter((f): f is HistoryField => f.history);
-
-/** A section of counts with every field 0. */
-export function zeroCounts(): Counts {
-  const counts = {} as Counts;
-  for (const f of COUNTED_FIELDS) counts[f.name] = 0;
-  return counts;
-}
