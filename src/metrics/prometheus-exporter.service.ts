@@ -79,10 +79,11 @@ export class PrometheusExporter {
     this.registerFamilies(this.openMetrics);
   }
 
-  /** A family read at scrape time, from a feature above this floor (the usage store). */
-  addFamily(name: string, help: string, type: FamilySpec['type'], read: () => Sample[]): void {
-    for (const registry of [this.text, this.openMetrics] as AnyRegistry[]) {
-      registry.registerMetric(new ScrapedFamily(name, help, type, read) as unknown as Metric);
+  /** prom-client metrics of a feature above this floor (the usage store), shown in both formats. */
+  register(...metrics: Metric[]): void {
+    for (const metric of metrics) {
+      this.text.registerMetric(metric);
+      this.openMetrics.registerMetric(metric);
     }
   }
 
@@ -116,13 +117,7 @@ export class PrometheusExporter {
       // prom-client's typings admit only its own metric classes; its registry needs just get() (see above).
       registry.registerMetric(family as unknown as Metric);
     }
-    const rejected = new ScrapedFamily(
-      'vdm_rejected_requests_total',
-      'Requests refused for a missing or wrong gateway key, by reason; not usage, so in no other family.',
-      'counter',
-      () => this.rejections.entries().map(([reason, value]) => ({ labels: { reason }, value })),
-    );
-    registry.registerMetric(rejected as unknown as Metric);
+    registry.registerMetric(this.rejections.metric);
     const countTokens = new ScrapedFamily(
       'vdm_count_tokens_requests_total',
       'POST /v1/messages/count_tokens calls by provider and outcome (ok, error); not usage, so in no other family.',

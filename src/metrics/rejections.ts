@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Counter } from 'prom-client';
 
 /** Why a request was refused before it became usage (contract section 10). */
 export type RejectionReason = 'missing_key' | 'invalid_key';
@@ -6,13 +7,15 @@ export type RejectionReason = 'missing_key' | 'invalid_key';
 /** Requests refused for their credentials: not usage, so counted here and nowhere else. */
 @Injectable()
 export class RejectionCounter {
-  private readonly counts = new Map<RejectionReason, number>();
+  /** Registered by the Prometheus exporter in its own registries (none of prom-client's global one). */
+  readonly metric = new Counter<'reason'>({
+    name: 'vdm_rejected_requests_total',
+    help: 'Requests refused for a missing or wrong gateway key, by reason; not usage, so in no other family.',
+    labelNames: ['reason'],
+    registers: [],
+  });
 
   count(reason: RejectionReason): void {
-    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
-  }
-
-  entries(): [RejectionReason, number][] {
-    return [...this.counts];
+    this.metric.inc({ reason });
   }
 }

@@ -4,14 +4,9 @@ import type { Subscription } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig, type StoreConfig } from '../config/app-config';
-import {
-  newHistogram,
-  observe,
-  cumulativeCounts,
-  exponentialBounds,
-} from '../metrics/calculations/histogram';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { exponentialBounds } from '../metrics/calculations/histogram';
 import type { RequestRecord } from '../metrics/model/request-record';
-import type { Sample } from '../metrics/format/prometheus';
 import { PrometheusExporter } from '../metrics/prometheus-exporter.service';
 import {
   TrackerService,
@@ -61,8 +56,6 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   private queue: QueuedRow[] = [];
   private writing = 0;
   private dropped = 0;
-  private cleaned = 0;
-  private quarantined = 0;
   private written = 0;
   private dropping = false;
   private lastError?: string;
@@ -73,7 +66,18 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   /** Failed attempts in a row: each doubles the wait before the next (retryDelay). */
   private failures = 0;
   private closed = false;
-  private readonly writeSeconds = newHistogram(WRITE_BOUNDS);
+  private readonly droppedRows = new Counter({ name: 'vdm_store_dropped_rows_total', help: 'Rows dropped because the usage store queue was full (VDM_STORE_QUEUE_MAX).', registers: [] });
+  private readonly cleanedRows = new Counter({
+    name: 'vdm_store_cleaned_rows_total',
+    help: 'Rows the database refused as sent, stored with control characters removed and long text cut.',
+    registers: [],
+  });
+  private readonly quarantinedRows = new Counter({
+    name: 'vdm_store_quarantined_rows_total',
+    help: 'Rows the database refused even cleaned: set aside (not stored) and logged, so the rows after them are written.',
+    registers: [],
+  });
+  private readonly writeSeconds = new Histogram({ name: 'vdm_store_write_seconds', help: 'Time to write one batch to the usage store.', buckets: WRITE_BOUNDS, registers: [] });
   private readonly statements = new StatementCache();
   /** Row keys are this process's random prefix and a sequence: unique across instances and restarts. */
   private readonly keyPrefix = randomBytes(12).toString('base64url');
@@ -86,36 +90,13 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.settings = config.store;
     if (!this.enabled) return;
-    exporter.addFamily(
-      'vdm_store_queue_rows',
-      'Finished requests waiting to be written to the usage store.',
-      'gauge',
-      () => [{ labels: {}, value: this.waiting }],
-    );
-    exporter.addFamily(
-      'vdm_store_dropped_rows_total',
-      'Rows dropped because the usage store queue was full (VDM_STORE_QUEUE_MAX).',
-      'counter',
-      () => [{ labels: {}, value: this.dropped }],
-    );
-    exporter.addFamily(
-      'vdm_store_cleaned_rows_total',
-      'Rows the database refused as sent, stored with control characters removed and long text cut.',
-      'counter',
-      () => [{ labels: {}, value: this.cleaned }],
-    );
-    exporter.addFamily(
-      'vdm_store_quarantined_rows_total',
-      'Rows the database refused even cleaned: set aside (not stored) and logged, so the rows after them are written.',
-      'counter',
-      () => [{ labels: {}, value: this.quarantined }],
-    );
-    exporter.addFamily(
-      'vdm_store_write_seconds',
-      'Time to write one batch to the usage store.',
-      'histogram',
-      () => this.writeSamples(),
-    );
+    const queue: Gauge = new Gauge({
+      name: 'vdm_store_queue_rows',
+      help: 'Finished requests waiting to be written to the usage store.',
+      registers: [],
+      collect: () => queue.set(this.waiting),
+    });
+    exporter.register(queue, this.droppedRows, this.cleanedRows, this.quarantinedRows, this.writeSeconds);
   }
 
   /** Rows not written yet: the queue, and the batch being written now (it goes back to the queue if that fails). */
@@ -214,6 +195,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     if (over <= 0) return;
     this.queue.splice(0, over);
     this.dropped += over;
+    this.droppedRows.inc(over);
     if (!this.dropping) {
       this.dropping = true;
       this.logger.warn(
@@ -301,8 +283,8 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
   /** One line per refused batch: which requests were stored cleaned, which were set aside and why. */
   private report({ cleaned, quarantined }: Isolation): void {
     if (cleaned.length === 0 && quarantined.length === 0) return;
-    this.cleaned += cleaned.length;
-    this.quarantined += quarantined.length;
+    this.cleanedRows.inc(cleaned.length);
+    this.quarantinedRows.inc(quarantined.length);
     const ids = (rows: QueuedRow[]): string => rows.slice(0, 5).map((q) => JSON.stringify(q.record.requestId.slice(0, 64))).join(', ') + (rows.length > 5 ? ', ...' : '');
     const parts: string[] = [];
     if (cleaned.length > 0) parts.push(`${cleaned.length} stored with control characters removed and long text cut (${ids(cleaned)})`);
@@ -317,7 +299,7 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     await writeBatch(db, batch, this.statements);
     this.written += batch.length;
-    observe(this.writeSeconds, WRITE_BOUNDS, (performance.now() - started) / 1000);
+    this.writeSeconds.observe((performance.now() - started) / 1000);
     if (this.lastError !== undefined) this.logger.log('Usage store writing again');
     this.lastError = undefined;
     this.dropping = false;
@@ -404,21 +386,6 @@ export class UsageStore implements OnModuleInit, OnApplicationShutdown {
         `Usage store ${what} failed: ${message}; rows wait in the queue, and the store is tried again after ${this.settings.flushMs} ms, then twice as long each time, up to ${RETRY_CEILING_MS / 1000} s`,
       );
     this.lastError = message;
-  }
-
-  private writeSamples(): Sample[] {
-    const h = this.writeSeconds;
-    const cumulative = cumulativeCounts(h);
-    const name = 'vdm_store_write_seconds';
-    const out: Sample[] = WRITE_BOUNDS.map((le, i) => ({
-      metricName: `${name}_bucket`,
-      labels: { le },
-      value: cumulative[i],
-    }));
-    out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count });
-    out.push({ metricName: `${name}_sum`, labels: {}, value: h.sum });
-    out.push({ metricName: `${name}_count`, labels: {}, value: h.count });
-    return out;
   }
 }
 
