@@ -319,7 +319,7 @@ class Run {
 }
 
 type Task = () => Promise<void>;
-type Scenario = (run: Run, round: number) => { setup?: Task[]; tasks: Task[] };
+type Scenario = (run: Run) => { setup?: Task[]; tasks: Task[] };
 
 /** A prompt of a few hundred tokens of ordinary words, with the request's marker. */
 function prompt(id: string, random: () => number, words = 120): string {
@@ -331,7 +331,7 @@ function prompt(id: string, random: () => number, words = 120): string {
 
 // ------------------------------------------------------------------ scenarios
 
-const refusals: Scenario = (run, round) => {
+const refusals: Scenario = (run) => {
   const tasks: Task[] = [];
   const oversize = HOSTILE_BODY_LIMIT + 1 + Math.floor(run.random() * HOSTILE_BODY_LIMIT * 2);
   for (const api of APIS) {
@@ -405,7 +405,6 @@ const refusals: Scenario = (run, round) => {
       run.expect({ id, scenario: 'refusals', stored: 'never', rejected: true });
     });
   }
-  void round;
   return { tasks };
 };
 
@@ -755,7 +754,7 @@ export async function runHostile(target: HostileTarget, fake: FakeUpstream, opti
     const setups: Task[] = [];
     const tasks: Task[] = [];
     for (const name of scenarios) {
-      const made = SCENARIOS[name](run, round);
+      const made = SCENARIOS[name](run);
       setups.push(...(made.setup ?? []));
       tasks.push(...made.tasks);
     }
