@@ -287,8 +287,8 @@ class Run {
     }
   }
 
-  /** A request written on a socket of its own, exactly as given. */
-  async raw(head: string, body: string | Buffer, idleMs = 2_000): Promise<number> {
+  /** A request written on a socket of its own, exactly as given; 0 when no answer came within `idleMs` of silence (a loaded machine can be slow). */
+  async raw(head: string, body: string | Buffer, idleMs = 20_000): Promise<number> {
     this.sent++;
     try {
       const res = await rawRequest(this.port, head, typeof body === 'string' ? body : body.toString('latin1'), idleMs);
@@ -359,7 +359,7 @@ const refusals: Scenario = (run) => {
     // A body that never completes: 408 after the body timeout.
     tasks.push(async () => {
       const id = run.id();
-      const status = await run.raw(head(id, 'content-type: application/json\r\ncontent-length: 5000\r\n'), `{"model":"${modelFor(api)}","input":"[h:${id}]`, (HOSTILE_BODY_TIMEOUT_S + 5) * 1000);
+      const status = await run.raw(head(id, 'content-type: application/json\r\ncontent-length: 5000\r\n'), `{"model":"${modelFor(api)}","input":"[h:${id}]`, (HOSTILE_BODY_TIMEOUT_S + 20) * 1000);
       if (status !== 408) run.problem('refusals', `${api} body that never completes: ${status}, not 408`);
       run.expect({ id, scenario: 'refusals', stored: 'once', errorType: 'timeout', sources: ['none'] });
     });
