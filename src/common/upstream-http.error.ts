@@ -5,6 +5,9 @@ import type { ErrorType } from '../core/error-type';
  * accounted as failed with `errorType`: an upstream 4xx/5xx passed through, or a gateway refusal.
  */
 export class PassThroughError extends Error {
+  /** The gateway's own error code (core/errors.ts) when the gateway made the answer up; unset for an upstream's answer passed on. */
+  code?: string;
+
   constructor(
     readonly status: number,
     readonly body: string,

@@ -1,10 +1,9 @@
-import { BadRequestException } from '@nestjs/common';
 import { PassThroughError } from '../common/upstream-http.error';
 import { speaks, type Provider } from '../config/provider';
 import type { ApiFormat } from '../core/api';
-import { errorBody } from '../common/api-error';
 import { classifyHttpError, classifyInBandError, isMissingApiPath, missingApiPathMessage, upstreamErrorKinds } from '../core/error-table';
 import type { ErrorType } from '../core/error-type';
+import { GatewayErrors } from '../core/errors';
 import type { Redact } from '../core/redact';
 import type { ClientApi } from '../core/api';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
@@ -20,7 +19,7 @@ import { createResponsesRelay } from './protocol/responses-relay';
 import type { StreamRelay, StreamSink } from './protocol/types';
 import { anthropicAnswerText, chatAnswerText, responsesAnswerText } from './protocol/usage-estimate';
 import type { Route } from './providers/model-router';
-import { JSON_TYPE, parseJson, summarize, unusableAnswer } from './upstream/answer';
+import { JSON_TYPE, parseJson, refuse, summarize, unusableAnswer } from './upstream/answer';
 
 /** A client's request body once checked: a model name, and for the chat APIs a list of messages. */
 export interface ChatBody {
@@ -169,13 +168,12 @@ export function chooseExchange(api: ClientApi, body: ChatBody, route: Route): Ex
   for (const [format, make] of EXCHANGES[api]) {
     if (speaks(route.provider, format)) return make(body, route);
   }
-  throw new BadRequestException(noExchange(api, route.provider));
+  throw noExchange(api, route.provider);
 }
 
-function noExchange(api: ClientApi, provider: Provider): string {
-  if (api === 'openai_chat' || api === 'anthropic_messages') return `Provider "${provider.name}" speaks the Anthropic Messages API; send this request to /v1/messages`;
-  const what = api === 'openai_responses' ? 'the Responses API' : 'embeddings';
-  return `Provider "${provider.name}" speaks the Anthropic Messages API; conversion of ${what} to it is not supported yet: send this request to an openai-format provider`;
+function noExchange(api: ClientApi, provider: Provider): Error {
+  if (api === 'openai_chat' || api === 'anthropic_messages') return new GatewayErrors.VDM_API_NOT_SPOKEN(provider.name);
+  return new GatewayErrors.VDM_CONVERSION_UNSUPPORTED(provider.name, api === 'openai_responses' ? 'the Responses API' : 'embeddings');
 }
 
 /** One answer's read body, with what settling it needs. */
@@ -215,7 +213,7 @@ function upstreamError(answer: ReadAnswer, sent: Sent): PassThroughError {
   const errorType = classifyHttpError(status, upstreamErrorKinds(parseJson(text))).errorType;
   if (!route.provider.demo && isMissingApiPath(status, parseJson(text))) {
     const message = redact(missingApiPathMessage(route.provider.name, url, `${route.provider.name.toUpperCase()}_BASE_URL`, text));
-    return new PassThroughError(404, JSON.stringify(errorBody(format, 404, message)), JSON_TYPE, errorType, message, answer.headers);
+    return refuse(format, new GatewayErrors.VDM_UPSTREAM_PATH_MISSING(message), { errorType, headers: answer.headers });
   }
   const passed = exchange.failure(status, text, answer.contentType);
   return new PassThroughError(passed.status, passed.body, passed.contentType, errorType, `Upstream ${route.provider.name} answered ${status}: ${summarize(text)}`, answer.headers);

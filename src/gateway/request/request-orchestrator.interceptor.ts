@@ -20,6 +20,7 @@ import { describeNetworkError } from '../protocol/error-classification';
 import { Redactor, type Redact } from '../../core/redact';
 import type { MetricsContext } from '../../metrics/metrics-context';
 import { classifyGatewayError } from '../../core/error-table';
+import { errorTypeOfCode, isGatewayError } from '../../core/errors';
 import type { ErrorType } from '../../core/error-type';
 import { TrackerService } from '../../metrics/tracker.service';
 import { recordCost, usdOrNull } from '../../metrics/pricing/cost';
@@ -73,6 +74,7 @@ interface ModelBody {
 
 function errorTypeOf(error: unknown): ErrorType {
   if (error instanceof PassThroughError) return error.errorType;
+  if (isGatewayError(error)) return errorTypeOfCode(error.code);
   if (error instanceof HttpException) {
     return classifyGatewayError(error.getStatus());
   }
@@ -90,7 +92,7 @@ function recordedModel(model: string, redact: Redact): string {
 
 /** What the traces show: the gateway's own message for errors it raised, a redacted summary otherwise. */
 function errorMessageOf(error: unknown, redact: Redact): string {
-  if (error instanceof PassThroughError || error instanceof HttpException) return redact(error.message);
+  if (error instanceof PassThroughError || error instanceof HttpException || isGatewayError(error)) return redact(error.message);
   return redact(error instanceof Error ? describeNetworkError(error) : String(error));
 }
 

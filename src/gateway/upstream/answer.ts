@@ -4,6 +4,8 @@ import { PassThroughError } from '../../common/upstream-http.error';
 import type { ApiFormat } from '../../config/provider';
 import { CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, type NetworkCause } from '../../core/error-table';
 import type { Redact } from '../../core/redact';
+import type { ErrorType } from '../../core/error-type';
+import { errorTypeOfCode, GatewayErrors, type GatewayError } from '../../core/errors';
 import { describeNetworkError } from '../protocol/error-classification';
 import { ResponseTooLargeError } from './read-limited';
 
@@ -22,7 +24,23 @@ export function abortCause(lifetime: { clientGone: boolean; timedOut: boolean },
 }
 
 /** A body too large to read is the upstream's fault, not the network's. */
-export const TOO_LARGE: NetworkCause = { errorType: 'upstream_error', status: 502, message: 'The upstream response was too large' };
+export const TOO_LARGE: NetworkCause = { errorType: 'upstream_error', status: 502, message: new GatewayErrors.VDM_UPSTREAM_TOO_LARGE().message };
+
+/**
+ * A gateway error as the client's answer: its status, its message in the client's format, and its
+ * code; `trace` is what the request's record shows when it says more than the client is told.
+ */
+export function refuse(
+  format: ApiFormat,
+  error: GatewayError,
+  options: { trace?: string; errorType?: ErrorType; headers?: Record<string, string> } = {},
+): PassThroughError {
+  const status = error.statusCode ?? 500;
+  const body = JSON.stringify(errorBody(format, status, error.message));
+  const refusal = new PassThroughError(status, body, JSON_TYPE, options.errorType ?? errorTypeOfCode(error.code), options.trace ?? error.message, options.headers);
+  refusal.code = error.code;
+  return refusal;
+}
 
 /** An upstream call that failed without an answer (network, timeout, the client leaving, a body too large). */
 export function upstreamFailure(format: ApiFormat, cause: NetworkCause, error: unknown, redact: Redact): PassThroughError {
@@ -39,7 +57,7 @@ export function upstreamFailure(format: ApiFormat, cause: NetworkCause, error: u
 
 /** A 2xx answer the client cannot be given: 502 in the client's format, accounted as upstream_error. */
 export function unusableAnswer(format: ApiFormat, message: string): PassThroughError {
-  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', message);
+  return refuse(format, new GatewayErrors.VDM_UPSTREAM_UNREADABLE(message));
 }
 
 /**
@@ -77,14 +95,14 @@ function refusal(format: ApiFormat, response: Dispatcher.ResponseData, stream: b
  * send the client (and its gateway key) there. The target shows in the trace only, without its query.
  */
 function redirected(format: ApiFormat, response: Dispatcher.ResponseData): PassThroughError {
-  const message = `The upstream answered ${response.statusCode}, a redirect the gateway does not follow`;
+  const error = new GatewayErrors.VDM_UPSTREAM_REDIRECT(response.statusCode);
   const location = first(response.headers.location);
   let target = '';
   if (location !== undefined && URL.canParse(location)) {
     const url = new URL(location);
     target = `, to ${url.origin}${url.pathname}`;
   }
-  return new PassThroughError(502, JSON.stringify(errorBody(format, 502, message)), JSON_TYPE, 'upstream_error', `${message}${summarize(target)}`);
+  return refuse(format, error, { trace: `${error.message}${summarize(target)}` });
 }
 
 function mediaType(contentType: string | string[] | undefined): string | undefined {

@@ -1,0 +1,58 @@
+import createError, { type FastifyError } from '@fastify/error';
+import type { ErrorType } from './error-type';
+
+/**
+ * The gateway's own errors: one code each, with its status, the category it is accounted as and its
+ * message template (printf-style, as `@fastify/error` formats it). Every error the gateway makes up
+ * itself is thrown from here, so a code names one cause wherever it surfaces.
+ */
+const CATALOGUE = {
+  VDM_BODY_NOT_OBJECT: { status: 400, errorType: 'bad_request', message: 'The request body must be a JSON object' },
+  VDM_MODEL_REQUIRED: { status: 400, errorType: 'bad_request', message: 'model: a non-empty string is required' },
+  VDM_MODEL_NAME: { status: 400, errorType: 'bad_request', message: '%s' },
+  VDM_MESSAGES_REQUIRED: { status: 400, errorType: 'bad_request', message: 'messages: an array is required' },
+  VDM_STREAM_NOT_BOOLEAN: { status: 400, errorType: 'bad_request', message: 'stream: must be a boolean' },
+  VDM_BACKGROUND_UNSUPPORTED: {
+    status: 400,
+    errorType: 'bad_request',
+    message: 'background: background responses are not supported through the gateway; send the request without background (or background: false)',
+  },
+  VDM_API_NOT_SPOKEN: { status: 400, errorType: 'bad_request', message: 'Provider "%s" speaks the Anthropic Messages API; send this request to /v1/messages' },
+  VDM_CONVERSION_UNSUPPORTED: {
+    status: 400,
+    errorType: 'bad_request',
+    message: 'Provider "%s" speaks the Anthropic Messages API; conversion of %s to it is not supported yet: send this request to an openai-format provider',
+  },
+  VDM_UPSTREAM_REDIRECT: { status: 502, errorType: 'upstream_error', message: 'The upstream answered %d, a redirect the gateway does not follow' },
+  VDM_UPSTREAM_UNREADABLE: { status: 502, errorType: 'upstream_error', message: '%s' },
+  VDM_UPSTREAM_TOO_LARGE: { status: 502, errorType: 'upstream_error', message: 'The upstream response was too large' },
+  VDM_UPSTREAM_PATH_MISSING: { status: 404, errorType: 'upstream_error', message: '%s' },
+} as const satisfies Record<string, { status: number; errorType: ErrorType; message: string }>;
+
+export type GatewayErrorCode = keyof typeof CATALOGUE;
+
+/** An error the gateway made up itself, with its code and status. */
+export type GatewayError = FastifyError & { code: GatewayErrorCode };
+
+function define<C extends GatewayErrorCode>(code: C) {
+  return createError(code, CATALOGUE[code].message, CATALOGUE[code].status);
+}
+
+/** The constructors, one per code: `new GatewayErrors.VDM_MODEL_REQUIRED()`, `new GatewayErrors.VDM_MODEL_NAME(problem)`. */
+export const GatewayErrors = Object.fromEntries(
+  (Object.keys(CATALOGUE) as GatewayErrorCode[]).map((code) => [code, define(code)]),
+) as { readonly [C in GatewayErrorCode]: ReturnType<typeof define<C>> };
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && Object.hasOwn(CATALOGUE, (error as unknown as { code: string }).code);
+}
+
+/** The category a gateway error is accounted as. */
+export function errorTypeOfCode(code: GatewayErrorCode): ErrorType {
+  return CATALOGUE[code].errorType;
+}
+
+/** Every code with its status, category and template: what the catalogue's spec and docs read. */
+export function catalogue(): readonly { code: GatewayErrorCode; status: number; errorType: ErrorType; message: string }[] {
+  return (Object.keys(CATALOGUE) as GatewayErrorCode[]).map((code) => ({ code, ...CATALOGUE[code] }));
+}
