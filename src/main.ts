@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config';
+import { loadTokenizer } from './core/token-count';
 import { closeOnSignals } from './lifecycle/graceful-shutdown';
 import { listen, ListenError } from './lifecycle/listen';
 import { startupSummary } from './lifecycle/startup-summary';
@@ -20,6 +21,7 @@ async function bootstrap(): Promise<void> {
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
     app = await createApp(config);
+    loadTokenizer();
     await listen(app, config.host, config.port);
   } catch (error) {
     if (!(error instanceof ListenError || error instanceof StoreInUseError)) throw error;

@@ -1,5 +1,5 @@
 import { countTokens } from 'gpt-tokenizer';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   countSampledTokens,
   countTextTokens,
@@ -72,5 +72,16 @@ describe(countSampledTokens.name, () => {
     expect(countSampledTokens([ENGLISH], ENGLISH.length, ENGLISH.length * 3)).toBe(countTokens(ENGLISH) * 3);
     // Nothing sampled: four characters a token.
     expect(countSampledTokens([], 0, 40)).toBe(10);
+  });
+});
+
+describe('loadTokenizer', () => {
+  it('loads the encoder tables at once, where the first estimate would otherwise load them', async () => {
+    vi.resetModules();
+    const fresh = await import('./token-count');
+    expect(fresh.tokenizerLoaded()).toBe(false);
+    fresh.loadTokenizer();
+    expect(fresh.tokenizerLoaded()).toBe(true);
+    expect(fresh.countTextTokens(['hello world'])).toBe(countTokens('hello world'));
   });
 });
