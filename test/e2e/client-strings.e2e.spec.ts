@@ -53,7 +53,7 @@ describe('model names chosen by clients', () => {
     expect(totals.summary.total_requests).toBe(ROUTES.length * (refused.length + 1));
     expect(gw.tracker.errorDistribution()).toEqual({ bad_request: ROUTES.length * refused.length });
     // The refusals' records keep at most 256 characters of the name, without control characters.
-    const logs = await json('/metrics/logs?limit=100');
+    const logs = await json('/metrics/logs?limit_errors=100');
     expect(logs.errors.length).toBe(ROUTES.length * refused.length);
     for (const entry of logs.errors) {
       expect(entry.error_type).toBe('bad_request');
@@ -82,7 +82,7 @@ describe('model names chosen by clients', () => {
     await post('/v1/chat/completions', { model: 'demo:x', user: huge, messages: [{ role: 'user', content: 'hi' }] }, { 'x-session-id': 's'.repeat(4000) });
     await post('/v1/chat/completions', { model: 'demo:x', messages: [{ role: 'user', content: 'hi' }] }, { 'x-vdm-user': 'v'.repeat(4000), 'x-vdm-session': 'w'.repeat(4000) });
     await post('/v1/responses', { model: 'demo:x', input: 'hi', safety_identifier: huge }, { 'session-id': 'c'.repeat(4000) });
-    const traces = (await json('/metrics/logs?limit=10')).traces;
+    const traces = (await json('/metrics/logs?limit_traces=10')).traces;
     expect(traces.map((t: any) => [t.user, t.session])).toEqual([
       ['u'.repeat(128), 'c'.repeat(128)],
       ['v'.repeat(128), 'w'.repeat(128)],

@@ -29,7 +29,8 @@ async function answer(path: string): Promise<{ status: number; body: unknown }> 
   // The stream never ends: its first bytes are its answer.
   const text = res.headers.get('content-type')?.startsWith('text/event-stream') ? 'stream' : await res.text();
   controller.abort();
-  const steady = (key: string, value: unknown): unknown => (/time|uptime|since|^start$|^generated/.test(key) ? undefined : value);
+  // Times of the answer itself (the usage window's default from/to moves with the clock) are left out.
+  const steady = (key: string, value: unknown): unknown => (/time|uptime|since|^start$|^generated|^from$|^to$/.test(key) ? undefined : value);
   return { status: res.status, body: text === 'stream' ? text : JSON.parse(text, steady) };
 }
 
