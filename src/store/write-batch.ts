@@ -1,4 +1,5 @@
 import { CompiledQuery, type Compilable, type Insertable, type Kysely } from 'kysely';
+import { boundedText } from '../core/bounded-text';
 import type { RequestRecord } from '../metrics/model/request-record';
 import { dailyRollupsOf, rollupsOf, sessionRollupsOf } from './rows';
 import { DAILY_KEYS, ROLLUP_KEYS, ROLLUP_SUMS, SESSION_KEYS, type RequestRow, type StoreSchema } from './schema';
@@ -125,8 +126,6 @@ export function isDataError(error: unknown): boolean {
 /** Stored text is cut to these lengths when a row is written cleaned. */
 export const CLEAN_TEXT_MAX = 256;
 export const CLEAN_ERROR_MAX = 1024;
-// eslint-disable-next-line no-control-regex -- the C0 and C1 control characters and DEL, which no stored name needs
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const OPTIONAL_NUMBERS = new Set(['endTime', 'durationMs', 'ttftMs', 'upstreamMs']);
 
 /**
@@ -138,19 +137,12 @@ export function cleanRecord(record: Readonly<RequestRecord>): RequestRecord {
   const out: Record<string, unknown> = { ...record };
   for (const [key, value] of Object.entries(out)) {
     if (typeof value === 'string') {
-      out[key] = cut(value.replace(CONTROL, ''), key === 'error' ? CLEAN_ERROR_MAX : CLEAN_TEXT_MAX);
+      out[key] = boundedText(value, key === 'error' ? CLEAN_ERROR_MAX : CLEAN_TEXT_MAX);
     } else if (typeof value === 'number' && !Number.isFinite(value)) {
       out[key] = key === 'costNano' ? null : OPTIONAL_NUMBERS.has(key) ? undefined : 0;
     }
   }
   return out as unknown as RequestRecord;
-}
-
-/** The first `max` UTF-16 units of `text`, without a surrogate pair cut in half. */
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const last = text.charCodeAt(max - 1);
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 /** What isolating a refused batch found: rows stored cleaned, and rows set aside with the database's reason. */
