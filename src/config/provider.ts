@@ -1,7 +1,5 @@
 import type { ApiFormat } from '../core/api';
 
-export { API_FORMATS, type ApiFormat } from '../core/api';
-
 /** Special value of `{NAME}_API_KEY`: forward the client's own key to this provider. */
 export const PASSTHROUGH_KEY = '!PASSTHRU';
 

@@ -1,6 +1,7 @@
 import { findProvider } from '@pydantic/genai-prices';
 import { ConfigError } from './config-error';
-import { API_FORMATS, PASSTHROUGH_KEY, type ApiFormat, type Provider } from './provider';
+import { API_FORMATS, type ApiFormat } from '../core/api';
+import { PASSTHROUGH_KEY, type Provider } from './provider';
 
 /** Well-known base URLs, used when `{NAME}_BASE_URL` is not set. */
 export const DEFAULT_BASE_URLS: Record<string, string> = {

@@ -5,8 +5,6 @@
 
 import type { ApiFormat, ClientApi } from './api';
 
-export { isClientApi, type ClientApi } from './api';
-
 /** Calls of a client API that are answered but are not usage: each is counted in its own counter (contract section 12). */
 export type CountedApi = 'anthropic_count_tokens';
 

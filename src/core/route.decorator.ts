@@ -1,7 +1,8 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
 import { formatOfApi } from './api';
-import { ROUTE_FACTS_KEY, type ClientApi, type CountedApi, type ErrorFormat, type RouteFacts } from './route-facts';
+import type { ClientApi } from './api';
+import { ROUTE_FACTS_KEY, type CountedApi, type ErrorFormat, type RouteFacts } from './route-facts';
 
 /** Nest metadata key, for readers that go through the Reflector. */
 export const ROUTE_FACTS = 'vdm:route-facts';

@@ -1,11 +1,10 @@
 import { PassThroughError } from '../common/upstream-http.error';
 import { speaks, type Provider } from '../config/provider';
-import type { ApiFormat } from '../core/api';
+import type { ApiFormat, ClientApi } from '../core/api';
 import { classifyHttpError, classifyInBandError, isMissingApiPath, missingApiPathMessage, upstreamErrorKinds } from '../core/error-table';
 import type { ErrorType } from '../core/error-type';
 import { GatewayErrors } from '../core/errors';
 import type { Redact } from '../core/redact';
-import type { ClientApi } from '../core/api';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
 import type { UsageEstimator } from '../metrics/metrics-context';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';

@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import { errorBody } from '../common/api-error';
-import type { ApiFormat } from '../config/provider';
+import type { ApiFormat } from '../core/api';
 import { brokenStreamCause } from '../core/error-table';
 import type { Redact } from '../core/redact';
 import type { ExchangeObserver } from './exchange';

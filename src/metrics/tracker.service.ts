@@ -13,7 +13,7 @@ import { wireActiveRow, wireSection, wireTrace, type WireActiveRow, type WireTra
 import { COUNTED_FIELDS } from './model/counted-fields';
 import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
 import { isErrorType, type ErrorType } from '../core/error-type';
-import { isClientApi } from '../core/route-facts';
+import { isClientApi } from '../core/api';
 import { foldUsage } from '../core/usage';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
 import type { Bucket, Totals } from './model/totals';

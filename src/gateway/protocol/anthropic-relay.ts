@@ -1,7 +1,7 @@
 import { anthropicUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
 import { EventRelay } from './event-relay';
-import { isRecord, type JsonObject } from './json-fields';
+import { isRecord, type JsonObject } from '../../core/json';
 import { anthropicDeltaText } from './output-chars';
 import { redactSecrets, type Redact } from '../../core/redact';
 import { closeSseEvent, type SseEvent } from './sse-events';

@@ -1,5 +1,5 @@
 import { NAME_MAX, withoutControlCharacters } from '../../core/bounded-text';
-import { isRecord } from './json-fields';
+import { isRecord } from '../../core/json';
 
 type Headers = Record<string, string | string[] | undefined>;
 

@@ -1,4 +1,4 @@
-import { isRecord } from './json-fields';
+import { isRecord } from '../../core/json';
 import { redactSecrets } from '../../core/redact';
 
 const MAX_CAUSE_DEPTH = 5;

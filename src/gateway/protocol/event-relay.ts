@@ -1,4 +1,4 @@
-import type { JsonObject } from './json-fields';
+import type { JsonObject } from '../../core/json';
 import { createModelRewriter } from './model-rewrite';
 import { type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
 import type { StreamRelay, StreamSink, StreamVerdict } from './types';

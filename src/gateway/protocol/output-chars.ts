@@ -1,4 +1,4 @@
-import { isRecord } from './json-fields';
+import { isRecord } from '../../core/json';
 
 /**
  * The output in one streamed delta, as pieces pushed onto `into`: text, thinking and tool arguments

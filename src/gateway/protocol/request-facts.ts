@@ -1,5 +1,5 @@
-import { isRecord } from './json-fields';
-import type { ClientApi } from '../../core/route-facts';
+import { isRecord } from '../../core/json';
+import type { ClientApi } from '../../core/api';
 import type { RequestFacts } from './types';
 
 /** Counts an Anthropic Messages request: messages plus system blocks, tool_use and tool_result blocks. */

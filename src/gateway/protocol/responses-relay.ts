@@ -2,7 +2,7 @@ import { isResponsesToolCall, responsesResponseUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
 import { redactSecrets, type Redact } from '../../core/redact';
 import { EventRelay } from './event-relay';
-import { isRecord, type JsonObject } from './json-fields';
+import { isRecord, type JsonObject } from '../../core/json';
 import { closeSseEvent, type SseEvent } from './sse-events';
 import type { StreamRelay, StreamSink } from './types';
 

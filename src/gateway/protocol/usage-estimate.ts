@@ -1,8 +1,8 @@
 import { countTextTokens } from '../../core/token-count';
-import type { ClientApi } from '../../core/route-facts';
+import type { ClientApi } from '../../core/api';
 import type { UsageEstimator } from '../../metrics/metrics-context';
 import { estimateInputTokens } from '../conversion/token-estimate';
-import { isRecord } from './json-fields';
+import { isRecord } from '../../core/json';
 
 /**
  * How a request's usage is estimated should the upstream answer without reporting it (contract

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { errorBody } from '../../common/api-error';
 import { PassThroughError } from '../../common/upstream-http.error';
-import type { ApiFormat } from '../../config/provider';
+import type { ApiFormat } from '../../core/api';
 import { CLIENT_LEFT, GATEWAY_TIMED_OUT, networkCause, type NetworkCause } from '../../core/error-table';
 import type { Redact } from '../../core/redact';
 import type { ErrorType } from '../../core/error-type';

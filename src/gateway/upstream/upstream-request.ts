@@ -1,4 +1,5 @@
-import type { ApiFormat, Provider } from '../../config/provider';
+import type { Provider } from '../../config/provider';
+import type { ApiFormat } from '../../core/api';
 import { presentedKey } from '../../core/client-key';
 import { first, JSON_TYPE } from './answer';
 

@@ -1,6 +1,6 @@
 import type { ErrorType } from '../../core/error-type';
 import type { ResolvedPrice } from '../pricing/price-book';
-import type { ClientApi } from '../../core/route-facts';
+import type { ClientApi } from '../../core/api';
 import type { UsageSource } from '../../core/usage';
 
 /** One request's measurements (contract section 1), in internal names; the wire names live in format/wire.ts. */

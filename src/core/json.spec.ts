@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRecord } from './json-fields';
+import { isRecord } from './json';
 
 describe(isRecord.name, () => {
   it.each([

@@ -1,3 +1,0 @@
-/** Narrowing helpers for JSON bodies of unknown shape. */
-
-export { isRecord, type JsonObject } from '../../core/json';
