@@ -32,7 +32,7 @@ export function withoutControlCharacters(text: string): string {
  * first `2 * max` units are looked at, so the work is bounded whatever the length of the text.
  */
 export function boundedText(text: string, max: number): string {
-  if (text.length <= max && !CONTROL.test(text)) return text;
+  if (text.length <= max && !hasControlCharacters(text)) return text;
   let out = withoutControlCharacters(text.slice(0, 2 * max));
   if (out.length > max) {
     const end = out.charCodeAt(max - 1) >= 0xd800 && out.charCodeAt(max - 1) <= 0xdbff ? max - 1 : max;
@@ -44,6 +44,6 @@ export function boundedText(text: string, max: number): string {
 /** Why a model name is refused, or undefined when it is fine. */
 export function modelNameProblem(model: string): string | undefined {
   if (model.length > MODEL_NAME_MAX) return `model: must be at most ${MODEL_NAME_MAX} characters`;
-  if (CONTROL.test(model)) return 'model: must not contain control characters';
+  if (hasControlCharacters(model)) return 'model: must not contain control characters';
   return undefined;
 }
