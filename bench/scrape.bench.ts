@@ -36,7 +36,7 @@ export async function runScrapeBench(): Promise<ScrapeResult> {
   const exporter = new PrometheusExporter(tracker, new RejectionCounter(), new CountTokensCounter());
   let n = 0;
   const one = (model: number, client: number, streaming: boolean): void => {
-    const handle = tracker.begin({ requestId: `r${n++}`, provider: 'openai', openaiModel: `model-${model}`, isStreaming: streaming, client: `team-${client}` });
+    const handle = tracker.begin({ requestId: `r${n++}`, provider: 'openai', resolvedModel: `model-${model}`, isStreaming: streaming, client: `team-${client}` });
     handle.upstreamStarted();
     handle.usage({ inputTokens: 100, outputTokens: 40, cacheReadTokens: 30, cacheCreationTokens: 5 });
     handle.upstreamFinished();

@@ -19,9 +19,9 @@ const CLIENTS = Array.from({ length: 10 }, (_, i) => `team-${i}`);
 function startFor(i: number): RequestStart {
   return {
     requestId: `req-${i}`,
-    claudeModel: 'sonnet',
+    requestedModel: 'sonnet',
     provider: PROVIDERS[i % 20],
-    openaiModel: MODELS[(i / 20) % 50 | 0],
+    resolvedModel: MODELS[(i / 20) % 50 | 0],
     isStreaming: (i & 1) === 1,
     messageCount: 3,
     requestSize: 512,

@@ -37,8 +37,8 @@ async function main(): Promise<void> {
       const handle = tracker.begin({
         requestId: `r-${n}`,
         provider: 'demo',
-        openaiModel: `model-${n % 7}`,
-        claudeModel: 'sonnet',
+        resolvedModel: `model-${n % 7}`,
+        requestedModel: 'sonnet',
         api: 'anthropic_messages',
         client: `client-${n % 5}`,
         user: `user-${n % 50}`,

@@ -34,13 +34,13 @@ describe(TrackerService.name, () => {
   describe('clients', () => {
     it('rolls finished and in-flight requests up per client, field by field equal to the providers', () => {
       const t = ids(sut);
-      t.start({ requestId: 'a', provider: 'openai', openaiModel: 'gpt-4o', client: 'team-a', isStreaming: true });
+      t.start({ requestId: 'a', provider: 'openai', resolvedModel: 'gpt-4o', client: 'team-a', isStreaming: true });
       t.update('a', { inputTokens: 7, outputTokens: 2 });
       t.end('a');
-      t.start({ requestId: 'b', provider: 'anthropic', openaiModel: 'claude', client: 'team-b' });
+      t.start({ requestId: 'b', provider: 'anthropic', resolvedModel: 'claude', client: 'team-b' });
       t.update('b', { inputTokens: 5 });
       t.end('b', { errorType: 'rate_limit', error: 'slow down' });
-      t.start({ requestId: 'c', provider: 'openai', openaiModel: 'gpt-4o', client: 'team-a' });
+      t.start({ requestId: 'c', provider: 'openai', resolvedModel: 'gpt-4o', client: 'team-a' });
       t.update('c', { inputTokens: 3 });
       const doc = totals(sut);
       expect(doc.clients['team-a'].rollup.total).toMatchObject({ requests: 2, input_tokens: 10, output_tokens: 2, completed_requests: 1 });
@@ -61,7 +61,7 @@ describe(TrackerService.name, () => {
 
   describe('lifecycle', () => {
     it('cancels in-flight requests through their handles, so a late report cannot change a finished record', () => {
-      const handle = sut.begin({ requestId: 'late', provider: 'openai', openaiModel: 'gpt-4o' });
+      const handle = sut.begin({ requestId: 'late', provider: 'openai', resolvedModel: 'gpt-4o' });
       handle.usage({ inputTokens: 5 });
       expect(sut.cancelActive('shutting down')).toBe(1);
       expect(handle.finalized).toBe(true);
@@ -73,7 +73,7 @@ describe(TrackerService.name, () => {
     });
 
     it('shows a finished record in its trace as it was counted: bytes and upstream time reported after the end change nothing', () => {
-      const handle = sut.begin({ requestId: 'tail', provider: 'openai', openaiModel: 'gpt-4o' });
+      const handle = sut.begin({ requestId: 'tail', provider: 'openai', resolvedModel: 'gpt-4o' });
       handle.upstreamStarted(clock.nowMono());
       handle.addResponseBytes(10);
       handle.finalize();
@@ -87,7 +87,7 @@ describe(TrackerService.name, () => {
     });
 
     it('starts, updates, and finalizes a request into its provider:model bucket', () => {
-      const record = ids(sut).start({ requestId: 'a', claudeModel: 'openai:gpt-4o', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true, messageCount: 2 });
+      const record = ids(sut).start({ requestId: 'a', requestedModel: 'openai:gpt-4o', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true, messageCount: 2 });
       expect(ids(sut).get('a')).toBe(record);
       ids(sut).update('a', { inputTokens: 10, outputTokens: 3, cacheReadTokens: 4 });
       clock.advance(250);
@@ -100,7 +100,7 @@ describe(TrackerService.name, () => {
     });
 
     it('finalizes once: a second end and an unknown id are no-ops', () => {
-      ids(sut).start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      ids(sut).start({ requestId: 'a', provider: 'p', resolvedModel: 'm' });
       ids(sut).end('a', { errorType: 'timeout', error: 'slow' });
       ids(sut).end('a', { errorType: 'rate_limit' });
       ids(sut).end('nope');
@@ -111,7 +111,7 @@ describe(TrackerService.name, () => {
     });
 
     it('finalizes once through the context too', () => {
-      const ctx = sut.begin({ requestId: 'c', provider: 'p', openaiModel: 'm' });
+      const ctx = sut.begin({ requestId: 'c', provider: 'p', resolvedModel: 'm' });
       ctx.fail('client_disconnect', 'gone');
       ctx.finalize();
       ctx.finalize();
@@ -120,8 +120,8 @@ describe(TrackerService.name, () => {
     });
 
     it('counts two in-flight requests that share a client request id', () => {
-      const a = sut.begin({ requestId: 'same', provider: 'p', openaiModel: 'm' });
-      const b = sut.begin({ requestId: 'same', provider: 'p', openaiModel: 'm' });
+      const a = sut.begin({ requestId: 'same', provider: 'p', resolvedModel: 'm' });
+      const b = sut.begin({ requestId: 'same', provider: 'p', resolvedModel: 'm' });
       expect(a.requestId).toBe('same');
       expect(b.requestId).toMatch(/^same~\d+$/);
       expect(sut.activeCount).toBe(2);
@@ -131,7 +131,7 @@ describe(TrackerService.name, () => {
     });
 
     it('keeps a model with colons under its provider', () => {
-      const ctx = sut.begin({ requestId: 'x', claudeModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash' });
+      const ctx = sut.begin({ requestId: 'x', requestedModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash' });
       ctx.route('openrouter', 'anthropic/claude-3-5-sonnet:context-flash');
       ctx.finalize();
       const doc = totals(sut);
@@ -140,7 +140,7 @@ describe(TrackerService.name, () => {
     });
 
     it('never keys a model by the alias the client sent', () => {
-      const ctx = sut.begin({ requestId: 'y', claudeModel: 'sonnet' });
+      const ctx = sut.begin({ requestId: 'y', requestedModel: 'sonnet' });
       ctx.route('anthropic', 'claude-sonnet-4-5');
       expect(sut.activeSnapshot()[0]).toMatchObject({ requested_model: 'sonnet', resolved_model: 'claude-sonnet-4-5', provider: 'anthropic' });
       ctx.finalize();
@@ -159,7 +159,7 @@ describe(TrackerService.name, () => {
         { id: '4', p: 'anthropic', m: 'claude-x', s: true, out: 7, ms: 70 },
       ];
       for (const r of plan) {
-        ids(sut).start({ requestId: r.id, provider: r.p, openaiModel: r.m, isStreaming: r.s, toolUseCount: 1 });
+        ids(sut).start({ requestId: r.id, provider: r.p, resolvedModel: r.m, isStreaming: r.s, toolUseCount: 1 });
         ids(sut).update(r.id, { outputTokens: r.out });
         clock.advance(r.ms);
         ids(sut).end(r.id, r.err ? { errorType: 'upstream_http_error' } : {});
@@ -189,7 +189,7 @@ describe(TrackerService.name, () => {
     it('adds in-flight requests to counts but never to durations or averages', () => {
       feed();
       const before = totals(sut).summary;
-      ids(sut).start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+      ids(sut).start({ requestId: 'live', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true });
       ids(sut).update('live', { inputTokens: 99, outputTokens: 1 });
       clock.advance(10_000);
       const withActive = totals(sut, true);
@@ -216,9 +216,9 @@ describe(TrackerService.name, () => {
     });
 
     it('tracks last_accessed per model, provider and overall as the latest start', () => {
-      ids(sut).start({ requestId: 'a', provider: 'openai', openaiModel: 'gpt-4o' });
+      ids(sut).start({ requestId: 'a', provider: 'openai', resolvedModel: 'gpt-4o' });
       clock.advance(5_000);
-      ids(sut).start({ requestId: 'b', provider: 'openai', openaiModel: 'o1' });
+      ids(sut).start({ requestId: 'b', provider: 'openai', resolvedModel: 'o1' });
       ids(sut).end('a');
       ids(sut).end('b');
       const doc = totals(sut);
@@ -249,7 +249,7 @@ describe(TrackerService.name, () => {
   describe('model cap (VDM_MAX_MODELS_PER_PROVIDER)', () => {
     function feedModels(t: TrackerService, provider: string, models: string[]): void {
       for (const [i, model] of models.entries()) {
-        ids(t).start({ requestId: `${provider}-${i}`, provider, openaiModel: model, isStreaming: i % 2 === 0, toolUseCount: 1 });
+        ids(t).start({ requestId: `${provider}-${i}`, provider, resolvedModel: model, isStreaming: i % 2 === 0, toolUseCount: 1 });
         ids(t).update(`${provider}-${i}`, { inputTokens: 10 + i, outputTokens: 1, cacheReadTokens: 2 });
         clock.advance(10);
         ids(t).end(`${provider}-${i}`, i % 3 === 0 ? { errorType: 'bad_request' } : {});
@@ -293,8 +293,8 @@ describe(TrackerService.name, () => {
     it('shows in-flight requests by their real model, and in the rollup under the model they will be counted as', () => {
       ({ sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '1' }));
       feedModels(sut, 'p', ['a', 'b']);
-      ids(sut).start({ requestId: 'live-a', provider: 'p', openaiModel: 'a' });
-      ids(sut).start({ requestId: 'live-z', provider: 'p', openaiModel: 'z' });
+      ids(sut).start({ requestId: 'live-a', provider: 'p', resolvedModel: 'a' });
+      ids(sut).start({ requestId: 'live-z', provider: 'p', resolvedModel: 'z' });
       expect(sut.activeSnapshot().map((r) => r.resolved_model)).toEqual(['z', 'a']);
       const live = totals(sut, true).providers.p.models;
       expect(Object.keys(live)).toEqual(['a', 'other']);
@@ -310,7 +310,7 @@ describe(TrackerService.name, () => {
       feedModels(sut, 'p', ['a']);
       clock.advance(5_000);
       feedModels(sut, 'q', ['x']);
-      ids(sut).start({ requestId: 'late', provider: 'p', openaiModel: 'b' });
+      ids(sut).start({ requestId: 'late', provider: 'p', resolvedModel: 'b' });
       ids(sut).end('late');
       const doc = totals(sut);
       expect(doc.providers.p.models.other.last_accessed).toBe(doc.providers.p.last_accessed);
@@ -321,7 +321,7 @@ describe(TrackerService.name, () => {
   describe('buffers', () => {
     it(`keeps the last ${TRACE_CAPACITY} traces and ${ERROR_CAPACITY} errors, newest first`, () => {
       for (let i = 0; i < 300; i++) {
-        ids(sut).start({ requestId: `r${i}`, provider: 'p', openaiModel: 'm' });
+        ids(sut).start({ requestId: `r${i}`, provider: 'p', resolvedModel: 'm' });
         ids(sut).end(`r${i}`, i % 2 === 0 ? { errorType: 'bad_request', error: `bad ${i}` } : {});
       }
       const traces = sut.recentTraces(1000);
@@ -341,7 +341,7 @@ describe(TrackerService.name, () => {
       const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
       const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
       for (let i = 0; i < 5; i++) {
-        ids(sut).start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 2 ? 'a' : 'b' });
+        ids(sut).start({ requestId: `r${i}`, provider: 'p', resolvedModel: i < 2 ? 'a' : 'b' });
         ids(sut).update(`r${i}`, { inputTokens: 10 });
         ids(sut).end(`r${i}`, i === 0 ? { errorType: 'rate_limit' } : {});
       }
@@ -357,7 +357,7 @@ describe(TrackerService.name, () => {
     ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL: '30' }));
     const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     for (let i = 0; i < 30; i++) {
-      ids(sut).start({ requestId: `r${i}`, provider: 'p', openaiModel: i < 5 ? 'busy' : `m${i}` });
+      ids(sut).start({ requestId: `r${i}`, provider: 'p', resolvedModel: i < 5 ? 'busy' : `m${i}` });
       ids(sut).end(`r${i}`);
     }
     const line = log.mock.calls.find((c) => String(c[0]).startsWith('Model distribution'))![0] as string;
@@ -386,7 +386,7 @@ describe(TrackerService.name, () => {
   describe('disabled', () => {
     it('makes every operation a no-op', () => {
       ({ sut } = makeTracker({ LOG_REQUEST_METRICS: 'false' }));
-      const ctx = sut.begin({ requestId: 'a', provider: 'p', openaiModel: 'm' });
+      const ctx = sut.begin({ requestId: 'a', provider: 'p', resolvedModel: 'm' });
       ctx.route('p', 'm');
       ctx.usage({ outputTokens: 5 });
       ctx.finalize();
@@ -398,8 +398,8 @@ describe(TrackerService.name, () => {
 
   describe('shutdown', () => {
     it('cancelActive finalizes every in-flight request as cancelled, keeping an earlier failure', () => {
-      ids(sut).start({ requestId: 'a', provider: 'p', openaiModel: 'm' });
-      ids(sut).start({ requestId: 'b', provider: 'p', openaiModel: 'm' });
+      ids(sut).start({ requestId: 'a', provider: 'p', resolvedModel: 'm' });
+      ids(sut).start({ requestId: 'b', provider: 'p', resolvedModel: 'm' });
       ids(sut).get('b')!.errorType = 'timeout';
       expect(sut.cancelActive('shutting down')).toBe(2);
       expect(sut.activeCount).toBe(0);
@@ -421,7 +421,7 @@ describe(TrackerService.name, () => {
     it('counts an in-flight request at its cost so far, and the finished one at its cost, in rows, totals, traces and the summary log', () => {
       ({ sut, clock } = makeTracker({ OPENAI_API_KEY: 'k', LOG_SUMMARY_INTERVAL: '1' }));
       const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-      ids(sut).start({ requestId: 'c', provider: 'openai', openaiModel: 'gpt-4o' });
+      ids(sut).start({ requestId: 'c', provider: 'openai', resolvedModel: 'gpt-4o' });
       ids(sut).update('c', { inputTokens: 1000, cacheReadTokens: 2000 });
       // 1000*2.5 + 2000*1.25 = 5000 per million
       expect(sut.activeSnapshot()[0].cost_usd).toBe(0.005);
@@ -438,7 +438,7 @@ describe(TrackerService.name, () => {
     it('counts a request with no known price as unpriced, with cost_usd null, never 0', () => {
       const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
       for (const id of ['u1', 'u2']) {
-        ids(sut).start({ requestId: id, provider: 'selfhosted', openaiModel: 'llama3' });
+        ids(sut).start({ requestId: id, provider: 'selfhosted', resolvedModel: 'llama3' });
         ids(sut).update(id, { inputTokens: 10, outputTokens: 5 });
         expect(sut.activeSnapshot()[0].cost_usd).toBeNull();
         ids(sut).end(id);

@@ -68,8 +68,8 @@ function boundedRecord(r: RequestRecord): RequestRecord {
   return {
     ...r,
     requestId: boundedText(r.requestId, 2 * NAME_MAX),
-    claudeModel: boundedName(r.claudeModel, MODEL_NAME_MAX),
-    openaiModel: boundedName(r.openaiModel, MODEL_NAME_MAX),
+    requestedModel: boundedName(r.requestedModel, MODEL_NAME_MAX),
+    resolvedModel: boundedName(r.resolvedModel, MODEL_NAME_MAX),
     provider: boundedName(r.provider, MODEL_NAME_MAX),
     client: boundedName(r.client, NAME_MAX) ?? 'anonymous',
     user: boundedName(r.user, NAME_MAX),
@@ -258,7 +258,7 @@ export class TrackerService {
     // Clients may reuse an x-request-id while the first request is in flight: both must count.
     const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
     const record = newRecord(start, this.clock.nowUnix(), this.clock.nowMono(), requestId);
-    if (record.provider !== undefined && record.openaiModel !== undefined) record.pricing = this.prices.resolve(record.provider, record.openaiModel);
+    if (record.provider !== undefined && record.resolvedModel !== undefined) record.pricing = this.prices.resolve(record.provider, record.resolvedModel);
     const handle = new MetricsContext(this.port, record);
     this.active.set(requestId, handle);
     this.touch(record);
@@ -272,7 +272,7 @@ export class TrackerService {
   private readonly port: TrackerPort = {
     route: (record, provider, model) => {
       record.provider = provider;
-      record.openaiModel = model;
+      record.resolvedModel = model;
       record.pricing = this.prices.resolve(provider, model);
       this.touch(record);
       if (this.active.has(record.requestId)) this.emit('membership');
@@ -294,9 +294,9 @@ export class TrackerService {
     record.endTime = record.startTime + record.durationMs / 1000;
     record.costNano = recordCost(record);
 
-    const model = record.openaiModel === undefined ? undefined : this.modelCap.admit(record.provider ?? UNKNOWN, record.openaiModel);
+    const model = record.resolvedModel === undefined ? undefined : this.modelCap.admit(record.provider ?? UNKNOWN, record.resolvedModel);
     const key = this.keys.of(record.provider, model);
-    if (model !== record.openaiModel) this.touchFolded(record, key);
+    if (model !== record.resolvedModel) this.touchFolded(record, key);
     let bucket = this.buckets.get(key);
     if (!bucket) {
       bucket = { key, provider: record.provider, model, split: newSplit(), distributions: newBucketDistributions(), clients: new Map() };
@@ -353,15 +353,15 @@ export class TrackerService {
   private touch(record: RequestRecord): void {
     const provider = record.provider || undefined;
     // Kept under the model the request will count as, so invented names add no entries.
-    const modelKey = provider && record.openaiModel ? this.keys.of(provider, this.modelCap.peek(provider, record.openaiModel)) : undefined;
+    const modelKey = provider && record.resolvedModel ? this.keys.of(provider, this.modelCap.peek(provider, record.resolvedModel)) : undefined;
     noteAccess(this.lastAccessed, record.startTime, provider, modelKey);
   }
 
   /** A folded request's start counts for `other`; its own model, never admitted, keeps no entry. */
   private touchFolded(record: RequestRecord, otherKey: string): void {
-    if (!record.provider || !record.openaiModel) return;
+    if (!record.provider || !record.resolvedModel) return;
     const la = this.lastAccessed;
-    la.models.delete(bucketKey(record.provider, record.openaiModel));
+    la.models.delete(bucketKey(record.provider, record.resolvedModel));
     noteLatest(la.models, otherKey, record.startTime);
   }
 

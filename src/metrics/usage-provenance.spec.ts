@@ -11,7 +11,7 @@ const input = (n: number): UsageEstimator => ({ input: () => n, hasOutput: true 
 
 function begin() {
   const sut = new TrackerService(makeConfig({ OPENAI_API_KEY: 'k' }), new ManualClock());
-  const handle = sut.begin({ requestId: 'r', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+  const handle = sut.begin({ requestId: 'r', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true });
   return { sut, handle };
 }
 

@@ -21,7 +21,7 @@ function queued(n: number, key: string): QueuedRow {
     endTime: 1_795_000_001 + n * 600,
     durationMs: 1000,
     provider: 'anthropic',
-    openaiModel: n % 2 === 0 ? 'claude-sonnet-4-5' : 'claude-opus-4-1',
+    resolvedModel: n % 2 === 0 ? 'claude-sonnet-4-5' : 'claude-opus-4-1',
     inputTokens: 100 + n,
     outputTokens: 10 * n,
     cacheReadTokens: n,
@@ -266,8 +266,8 @@ describe(isDataError.name, () => {
 
 describe(cleanRecord.name, () => {
   it('removes control characters, cuts long text without halving a surrogate pair, and makes numbers finite', () => {
-    const r = cleanRecord(makeRecord({ openaiModel: `a\u0000b\u001bc\u009f`, user: `${'x'.repeat(255)}😀`, error: 'e'.repeat(5000), inputTokens: NaN, costNano: Infinity, ttftMs: NaN }));
-    expect(r.openaiModel).toBe('abc');
+    const r = cleanRecord(makeRecord({ resolvedModel: `a\u0000b\u001bc\u009f`, user: `${'x'.repeat(255)}😀`, error: 'e'.repeat(5000), inputTokens: NaN, costNano: Infinity, ttftMs: NaN }));
+    expect(r.resolvedModel).toBe('abc');
     expect(r.user).toBe('x'.repeat(255));
     expect(r.error).toHaveLength(1024);
     expect(r.inputTokens).toBe(0);

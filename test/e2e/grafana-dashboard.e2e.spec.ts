@@ -28,7 +28,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vdm-grafana-store-'));
   gw = await startApp({ ...fakeProviderEnv(fake), VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
   await driveKnownTraffic(gw.url, fake);
-  ids(gw.tracker).start({ requestId: 'in-flight', provider: 'openai', openaiModel: 'gpt-4o' });
+  ids(gw.tracker).start({ requestId: 'in-flight', provider: 'openai', resolvedModel: 'gpt-4o' });
   exported = new Set(parseExposition(await (await fetch(`${gw.url}/metrics`)).text()).map((s) => s.name));
   const totals = await (await fetch(`${gw.url}/metrics/running-totals?format=json&include_active=false`)).json();
   const health = await (await fetch(`${gw.url}/health`)).json();

@@ -22,10 +22,10 @@ async function start(env: Record<string, string> = {}): Promise<RunningApp> {
 
 function feed(app: RunningApp): void {
   const t = app.tracker;
-  ids(t).start({ requestId: 'r1', claudeModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash', provider: 'openrouter', openaiModel: 'anthropic/claude-3-5-sonnet:context-flash', isStreaming: true });
+  ids(t).start({ requestId: 'r1', requestedModel: 'openrouter:anthropic/claude-3-5-sonnet:context-flash', provider: 'openrouter', resolvedModel: 'anthropic/claude-3-5-sonnet:context-flash', isStreaming: true });
   ids(t).update('r1', { inputTokens: 100, outputTokens: 20, cacheReadTokens: 30, cacheCreationTokens: 5, toolCallCount: 1 });
   ids(t).end('r1');
-  ids(t).start({ requestId: 'r2', claudeModel: 'fast', provider: 'openai', openaiModel: 'gpt-4o' });
+  ids(t).start({ requestId: 'r2', requestedModel: 'fast', provider: 'openai', resolvedModel: 'gpt-4o' });
   ids(t).update('r2', { inputTokens: 10, outputTokens: 2 });
   ids(t).end('r2', { errorType: 'rate_limit', error: 'slow down' });
 }
@@ -74,7 +74,7 @@ describe('GET /metrics/running-totals', () => {
 
   it('counts in-flight requests unless include_active=false', async () => {
     const app = await start();
-    ids(app.tracker).start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o' });
+    ids(app.tracker).start({ requestId: 'live', provider: 'openai', resolvedModel: 'gpt-4o' });
     const on = (await (await fetch(`${app.url}/metrics/running-totals?format=json`)).json()) as any;
     const off = (await (await fetch(`${app.url}/metrics/running-totals?format=json&include_active=false`)).json()) as any;
     expect(on.summary).toMatchObject({ total_requests: 1, active_requests: 1 });
@@ -110,9 +110,9 @@ describe('GET /metrics/running-totals', () => {
 describe('GET /metrics/active-requests and /metrics/logs', () => {
   it('lists in-flight requests newest first with the contract fields', async () => {
     const app = await start();
-    const ctx = app.tracker.begin({ requestId: 'a', claudeModel: 'openrouter:kwaipilot/kat-coder-pro:free', isStreaming: true, requestSize: 321, messageCount: 3 });
+    const ctx = app.tracker.begin({ requestId: 'a', requestedModel: 'openrouter:kwaipilot/kat-coder-pro:free', isStreaming: true, requestSize: 321, messageCount: 3 });
     ctx.route('openrouter', 'kwaipilot/kat-coder-pro:free');
-    ids(app.tracker).start({ requestId: 'b', claudeModel: 'x' });
+    ids(app.tracker).start({ requestId: 'b', requestedModel: 'x' });
     const body = (await (await fetch(`${app.url}/metrics/active-requests`)).json()) as any;
     expect(body.disabled).toBe(false);
     expect(body.active_requests.map((r: any) => r.request_id)).toEqual(['b', 'a']);
@@ -197,7 +197,7 @@ describe('GET /metrics/active-requests/stream', () => {
     expect(first).toMatchObject({ disabled: false, active_requests: [] });
     expect(typeof first.timestamp).toBe('number');
 
-    const ctx = app.tracker.begin({ requestId: 'live-1', claudeModel: 'sonnet', isStreaming: true });
+    const ctx = app.tracker.begin({ requestId: 'live-1', requestedModel: 'sonnet', isStreaming: true });
     ctx.route('anthropic', 'claude-sonnet-4-5');
     const started = JSON.parse((await client.next('update', (e) => e.data.includes('live-1'))).data);
     expect(started.active_requests).toHaveLength(1);
@@ -211,15 +211,15 @@ describe('GET /metrics/active-requests/stream', () => {
 
   it('numbers events in the order they are built: ids rise on every connection, a shared update has one id', async () => {
     const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.05' });
-    for (let i = 0; i < 5; i++) app.tracker.begin({ requestId: `before-${i}`, provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false }).finalize();
+    for (let i = 0; i < 5; i++) app.tracker.begin({ requestId: `before-${i}`, provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: false }).finalize();
     const early = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await early.next('update');
-    const first = app.tracker.begin({ requestId: 'v1', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false });
+    const first = app.tracker.begin({ requestId: 'v1', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: false });
     await early.next('update', (e) => e.data.includes('"request_id":"v1"'));
     const late = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await late.next('update', (e) => e.data.includes('"request_id":"v1"'));
     first.finalize();
-    const second = app.tracker.begin({ requestId: 'v2', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: false });
+    const second = app.tracker.begin({ requestId: 'v2', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: false });
     second.finalize();
     await eventually(() => [early, late].every((c) => (c.lastUpdate() as any)?.active_requests.length === 0));
     const lastUpdateId = (c: SseClient): string | undefined => c.events.filter((e) => e.event === 'update').at(-1)?.id;
@@ -245,7 +245,7 @@ describe('GET /metrics/active-requests/stream', () => {
     for (let round = 0; round < 6; round++) {
       // Progress first (its window is the longer one), then a start: both windows end with no change between them.
       for (const ctx of ctxs) ctx.usage({ outputTokens: round + 1 });
-      ctxs.push(app.tracker.begin({ requestId: `burst-${round}`, provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true }));
+      ctxs.push(app.tracker.begin({ requestId: `burst-${round}`, provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true }));
       if (round === 2) clients.push(await SseClient.connect(`${app.url}/metrics/active-requests/stream`));
       if (round % 2 === 1) ctxs.shift()?.finalize();
       await early.next('heartbeat');
@@ -271,7 +271,7 @@ describe('GET /metrics/active-requests/stream', () => {
     const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.05' });
     const client = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await client.next('update');
-    const ctx = app.tracker.begin({ requestId: 'p', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+    const ctx = app.tracker.begin({ requestId: 'p', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true });
     await client.next('update', (e) => e.data.includes('"request_id":"p"'));
     for (let i = 1; i <= 50; i++) ctx.usage({ outputTokens: i });
     const progress = JSON.parse((await client.next('update', (e) => e.data.includes('"output_tokens":50'))).data);
@@ -354,7 +354,7 @@ describe('GET /metrics/active-requests/stream', () => {
     const open: { finalize(): void }[] = [];
     for (let i = 0; i < 1000; i++) {
       const id = `req-${i}`;
-      const ctx = app.tracker.begin({ requestId: id, provider: `p${i % 3}`, openaiModel: `m${i % 7}`, isStreaming: i % 2 === 0 });
+      const ctx = app.tracker.begin({ requestId: id, provider: `p${i % 3}`, resolvedModel: `m${i % 7}`, isStreaming: i % 2 === 0 });
       ctx.usage({ inputTokens: i + 1, outputTokens: 2 * i + 1 });
       expectedInput += i + 1;
       expectedOutput += 2 * i + 1;

@@ -120,7 +120,7 @@ describe('GET /metrics labels and access', () => {
 
   it('counts in-flight requests in the gauge, by resolved model', async () => {
     const app = await boot();
-    ids(app.tracker).start({ requestId: 'live', provider: 'openai', openaiModel: 'gpt-4o', isStreaming: true });
+    ids(app.tracker).start({ requestId: 'live', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true });
     const { samples } = await scrape(app);
     expect(sumOf(samples, 'vdm_active_requests', { provider: 'openai', model: 'gpt-4o', streaming: 'true' })).toBe(1);
   });
@@ -128,7 +128,7 @@ describe('GET /metrics labels and access', () => {
   it('folds models beyond VDM_MAX_MODELS_PER_PROVIDER into "other" and counts the folded requests', async () => {
     const app = await boot({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
     for (const [i, model] of ['m1', 'm2', 'm3', 'm4', 'm1', 'm3'].entries()) {
-      ids(app.tracker).start({ requestId: `r${i}`, provider: 'openrouter', openaiModel: model });
+      ids(app.tracker).start({ requestId: `r${i}`, provider: 'openrouter', resolvedModel: model });
       ids(app.tracker).update(`r${i}`, { inputTokens: 10 });
       ids(app.tracker).end(`r${i}`);
     }

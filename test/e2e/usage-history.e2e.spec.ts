@@ -222,7 +222,7 @@ describe('GET /metrics/usage, paged', () => {
     pagedStore = paged.app.get(UsageStore);
     // 25 sessions, each with its own cost, an hour ago.
     const now = Date.now() / 1000 - 3600;
-    for (let i = 0; i < 25; i++) pagedStore.enqueue(makeRecord({ requestId: `page-${i}`, startTime: now + i, durationMs: 5, provider: 'demo', openaiModel: 'm', client: 'anonymous', session: `page-s-${String(i).padStart(2, '0')}`, costNano: ((i * 7) % 25) * 1000 + 1000 }));
+    for (let i = 0; i < 25; i++) pagedStore.enqueue(makeRecord({ requestId: `page-${i}`, startTime: now + i, durationMs: 5, provider: 'demo', resolvedModel: 'm', client: 'anonymous', session: `page-s-${String(i).padStart(2, '0')}`, costNano: ((i * 7) % 25) * 1000 + 1000 }));
     await pagedStore.flush();
   });
 

@@ -242,10 +242,10 @@ describe('usage provenance', () => {
     const yaml = load(await (await fetch(`${gw.url}/metrics/running-totals`)).text()) as any;
     expect(json.summary.total_estimated_requests).toBe(estimated.length);
     expect(yaml.summary.total_estimated_requests).toBe(estimated.length);
-    const openaiModel = json.providers.openai.models['gpt-test'];
+    const resolvedModel = json.providers.openai.models['gpt-test'];
     const openaiEstimated = estimated.filter((t) => t.provider === 'openai' && t.model === 'gpt-test').length;
-    expect(openaiModel.total.estimated_requests).toBe(openaiEstimated);
-    expect(openaiModel.streaming.estimated_requests + openaiModel.non_streaming.estimated_requests).toBe(openaiEstimated);
+    expect(resolvedModel.total.estimated_requests).toBe(openaiEstimated);
+    expect(resolvedModel.streaming.estimated_requests + resolvedModel.non_streaming.estimated_requests).toBe(openaiEstimated);
     expect(json.providers.anthropic.rollup.total.estimated_requests).toBe(estimated.filter((t) => t.provider === 'anthropic').length);
     const series = json.series.filter((r: any) => r.mode === 'total');
     expect(series.reduce((n: number, r: any) => n + r.estimated_requests, 0)).toBe(estimated.length);

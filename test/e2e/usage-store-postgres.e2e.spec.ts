@@ -124,7 +124,7 @@ describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
     try {
       const store = c.app.get(UsageStore);
       const poison = (requestId: string, model: string) =>
-        makeRecord({ requestId, startTime: Date.now() / 1000, durationMs: 5, provider: 'demo', openaiModel: model, client: 'anonymous', inputTokens: 7, costNano: 1000 });
+        makeRecord({ requestId, startTime: Date.now() / 1000, durationMs: 5, provider: 'demo', resolvedModel: model, client: 'anonymous', inputTokens: 7, costNano: 1000 });
       // A NUL PostgreSQL text cannot hold, and a name too large for a rollup key's index (random, so it does not compress).
       await send(c, 2);
       store.enqueue(poison('poison-nul', 'bad\u0000model'));

@@ -118,8 +118,8 @@ describe('the SQLite usage store', () => {
       const store = gw.app.get(UsageStore);
       await traffic(gw.url);
       // SQLite stores a number that is not finite as NULL, which a NOT NULL column refuses; a NUL it stores as sent.
-      store.enqueue(makeRecord({ requestId: 'poison-nan', startTime: Date.now() / 1000, provider: 'demo', openaiModel: 'm', client: 'anonymous', inputTokens: NaN, outputTokens: 3 }));
-      store.enqueue(makeRecord({ requestId: 'poison-nul', startTime: Date.now() / 1000, provider: 'demo', openaiModel: 'bad\u0000model', client: 'anonymous', outputTokens: 4 }));
+      store.enqueue(makeRecord({ requestId: 'poison-nan', startTime: Date.now() / 1000, provider: 'demo', resolvedModel: 'm', client: 'anonymous', inputTokens: NaN, outputTokens: 3 }));
+      store.enqueue(makeRecord({ requestId: 'poison-nul', startTime: Date.now() / 1000, provider: 'demo', resolvedModel: 'bad\u0000model', client: 'anonymous', outputTokens: 4 }));
       await traffic(gw.url);
       await expect.poll(async () => (await json(`${gw.url}/health`)).store, { timeout: 10_000 }).toEqual({ status: 'ok', queued_rows: 0 });
       const prom = parseExposition(await (await fetch(`${gw.url}/metrics`)).text());

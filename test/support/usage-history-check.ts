@@ -42,7 +42,7 @@ export async function seedHistory(store: UsageStore, instance: string, n: number
         upstreamMs: random() < 0.9 ? 40 : undefined,
         ttftMs: random() < 0.5 ? 30 + random() * 100 : undefined,
         provider,
-        openaiModel: provider === undefined ? undefined : pick(['gpt-5', 'claude-sonnet-4-5', 'Gpt-4o']),
+        resolvedModel: provider === undefined ? undefined : pick(['gpt-5', 'claude-sonnet-4-5', 'Gpt-4o']),
         api: pick(['anthropic_messages', 'openai_chat', undefined] as const),
         client: pick(['team-a', 'team-b', 'anonymous']),
         user: pick(['u-1', 'u-2', undefined]),
@@ -83,7 +83,7 @@ export function expectedUsage(h: History, instance: string, groupBy: readonly Gr
     if (g === 'hour') return isoSeconds(Math.floor(r.startTime / HOUR_S) * HOUR_S);
     if (g === 'day') return isoSeconds(Math.floor(r.startTime / DAY_S) * DAY_S);
     if (g === 'instance') return instance;
-    if (g === 'model') return r.openaiModel ?? null;
+    if (g === 'model') return r.resolvedModel ?? null;
     return r[g] || null;
   };
   const out = new Map<string, Record<string, unknown>>();

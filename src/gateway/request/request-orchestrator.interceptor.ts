@@ -112,7 +112,7 @@ function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: Met
   request.log[failed ? 'warn' : 'info'](
     {
       provider: known ? r.provider : undefined,
-      model: known ? r.openaiModel : undefined,
+      model: known ? r.resolvedModel : undefined,
       status,
       streaming: r.isStreaming,
       duration_ms: r.durationMs === undefined ? undefined : Math.round(r.durationMs),
@@ -194,7 +194,7 @@ export class RequestOrchestrator implements NestInterceptor {
     const redact = this.redactFor(request);
     const metrics = this.tracker.begin({
       requestId: request.id,
-      claudeModel: typeof body.model === 'string' ? recordedModel(body.model, redact) : undefined,
+      requestedModel: typeof body.model === 'string' ? recordedModel(body.model, redact) : undefined,
       isStreaming: body.stream === true,
       requestSize: Number.isFinite(length) ? length : 0,
       api,

@@ -127,7 +127,7 @@ export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree
   if (input.includeActive) {
     for (const r of input.active) {
       const provider = r.provider ?? UNKNOWN;
-      const model = r.openaiModel === undefined ? undefined : input.models.peek(provider, r.openaiModel);
+      const model = r.resolvedModel === undefined ? undefined : input.models.peek(provider, r.resolvedModel);
       if (!matchesFilter(input.filter, provider, model)) continue;
       if (byClient !== undefined && !byClient.test(r.client)) continue;
       addRecordToSplit(clientNode(tree, r.client, la).rollup, r);

@@ -17,7 +17,7 @@ function finish(
   model: string | undefined,
   opts: { stream?: boolean; error?: boolean; client?: string } = {},
 ): void {
-  ids(t).start({ requestId: id, provider, openaiModel: model, isStreaming: opts.stream ?? false, client: opts.client, user: 'u-1', session: 's-1' });
+  ids(t).start({ requestId: id, provider, resolvedModel: model, isStreaming: opts.stream ?? false, client: opts.client, user: 'u-1', session: 's-1' });
   ids(t).update(id, { inputTokens: 10, outputTokens: 4 });
   clock.advance(100);
   ids(t).end(id, opts.error ? { errorType: 'timeout' } : {});
@@ -63,7 +63,7 @@ describe(prometheusSamples.name, () => {
   it('labels the tracker\'s "other" bucket, counts its folded requests, and keeps in-flight ones within the cap', () => {
     const { sut, clock } = makeTracker({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
     for (const [i, m] of ['a', 'b', 'c', 'd', 'c'].entries()) finish(sut, clock, `r${i}`, 'p', m);
-    ids(sut).start({ requestId: 'live', provider: 'p', openaiModel: 'e' });
+    ids(sut).start({ requestId: 'live', provider: 'p', resolvedModel: 'e' });
     const out = samplesOf({ buckets: sut.completedBuckets(), active: sut.activeRecords(), models: sut.models });
     expect(out.requests.map((s) => `${s.labels.model}=${s.value}`)).toEqual(['a=1', 'b=1', `${OTHER_MODEL}=3`]);
     expect(out.foldedRequests).toEqual([{ labels: { provider: 'p' }, value: 3 }]);

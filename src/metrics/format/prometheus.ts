@@ -243,7 +243,7 @@ export function prometheusSamples(input: PrometheusInput): FamilySamples {
 
   for (const r of input.active) {
     const provider = r.provider ?? UNKNOWN;
-    const model = r.openaiModel === undefined ? UNKNOWN : input.models.peek(provider, r.openaiModel);
+    const model = r.resolvedModel === undefined ? UNKNOWN : input.models.peek(provider, r.resolvedModel);
     const series = { provider, model, streaming: String(r.isStreaming) };
     const key = `${series.provider}\u0000${series.model}\u0000${series.streaming}`;
     const entry = active.get(key);

@@ -220,14 +220,14 @@ function unprefixed(requested: string | undefined, provider: string | undefined)
 }
 
 export function wireActiveRow(r: RequestRecord, nowMono: number): WireActiveRow {
-  const model = r.openaiModel ?? unprefixed(r.claudeModel, r.provider);
+  const model = r.resolvedModel ?? unprefixed(r.requestedModel, r.provider);
   return {
     request_id: r.requestId,
     api: r.api ?? null,
     provider: r.provider ?? null,
-    model: unprefixed(r.claudeModel, r.provider) ?? null,
-    requested_model: r.claudeModel ?? null,
-    resolved_model: r.openaiModel ?? null,
+    model: unprefixed(r.requestedModel, r.provider) ?? null,
+    requested_model: r.requestedModel ?? null,
+    resolved_model: r.resolvedModel ?? null,
     qualified_model: r.provider && model ? `${r.provider}:${model}` : null,
     is_streaming: r.isStreaming,
     start_time: r.startTime,
@@ -292,8 +292,8 @@ export function wireTrace(r: RequestRecord, seq: number): WireTrace {
     request_id: r.requestId,
     api: r.api ?? null,
     provider: r.provider ?? null,
-    model: r.openaiModel ?? null,
-    requested_model: r.claudeModel ?? null,
+    model: r.resolvedModel ?? null,
+    requested_model: r.requestedModel ?? null,
     is_streaming: r.isStreaming,
     duration_ms: ms3(r.durationMs ?? 0),
     ttft_ms: r.ttftMs === undefined ? null : ms3(r.ttftMs),

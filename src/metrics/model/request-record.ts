@@ -13,9 +13,9 @@ export interface RequestRecord {
   endTime?: number;
   durationMs?: number;
   /** The model string exactly as the client sent it. */
-  claudeModel?: string;
+  requestedModel?: string;
   /** The resolved upstream model name. */
-  openaiModel?: string;
+  resolvedModel?: string;
   provider?: string;
   inputTokens: number;
   outputTokens: number;
@@ -61,10 +61,10 @@ export interface RequestRecord {
 
 export interface RequestStart {
   requestId: string;
-  claudeModel?: string;
+  requestedModel?: string;
   isStreaming?: boolean;
   provider?: string;
-  openaiModel?: string;
+  resolvedModel?: string;
   messageCount?: number;
   requestSize?: number;
   toolUseCount?: number;
@@ -80,8 +80,8 @@ export function newRecord(start: RequestStart, nowUnix: number, nowMono: number,
     requestId,
     startTime: nowUnix,
     startMono: nowMono,
-    claudeModel: start.claudeModel,
-    openaiModel: start.openaiModel,
+    requestedModel: start.requestedModel,
+    resolvedModel: start.resolvedModel,
     provider: start.provider,
     inputTokens: 0,
     outputTokens: 0,

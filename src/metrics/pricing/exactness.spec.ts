@@ -44,7 +44,7 @@ describe('cost exactness', () => {
       const m = Math.floor(rng() * models.length);
       const r = makeRecord({
         provider: models[m][0],
-        openaiModel: models[m][1],
+        resolvedModel: models[m][1],
         isStreaming: rng() < 0.5,
         inputTokens: Math.floor(rng() * 250_000),
         outputTokens: Math.floor(rng() * 8000),
@@ -54,7 +54,7 @@ describe('cost exactness', () => {
         serviceTier: tiers[Math.floor(rng() * tiers.length)],
       });
       r.cacheWrite1hTokens = Math.floor(rng() * r.cacheCreationTokens);
-      r.pricing = prices.resolve(r.provider!, r.openaiModel!);
+      r.pricing = prices.resolve(r.provider!, r.resolvedModel!);
       r.costNano = recordCost(r);
       addRecordToSplit(splits[m], r);
       if (r.costNano === null) unpriced++;

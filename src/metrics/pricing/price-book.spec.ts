@@ -151,7 +151,7 @@ describe('service tiers', () => {
 
   describe(recordCost.name, () => {
     const record = (serviceTier?: string) => {
-      const r = makeRecord({ provider: 'openai', openaiModel: 'gpt-5', ...cached, serviceTier });
+      const r = makeRecord({ provider: 'openai', resolvedModel: 'gpt-5', ...cached, serviceTier });
       r.pricing = sut.resolve('openai', 'gpt-5');
       return r;
     };
