@@ -6,7 +6,7 @@ import type { ErrorType } from '../core/error-type';
 import { GatewayErrors } from '../core/errors';
 import type { Redact } from '../core/redact';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
-import type { UsageEstimator } from '../metrics/metrics-context';
+import type { UsageEstimator } from '../metrics/request-metrics';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
 import { createOpenAIToAnthropicRelay } from './conversion/openai-stream-to-anthropic';
 import { openaiErrorToAnthropic, toAnthropicResponse } from './conversion/openai-to-anthropic';

@@ -11,7 +11,7 @@ import { RingBuffer } from './calculations/ring-buffer';
 import type { RunningTotalsFilter } from './calculations/wildcard';
 import { wireActiveRow, wireSection, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { COUNTED_FIELDS } from './model/counted-fields';
-import { MetricsContext, noopContext, type TrackerPort } from './metrics-context';
+import { RequestMetrics, noopRequestMetrics, type TrackerPort } from './request-metrics';
 import { isErrorType, type ErrorType } from '../core/error-type';
 import { isClientApi } from '../core/api';
 import { foldUsage } from '../core/usage';
@@ -115,7 +115,7 @@ export class TrackerService {
   /** Prices per provider/model (VDM_PRICES_FILE, then the bundled catalog), resolved once each. */
   readonly prices: PriceBook;
   /** In-flight requests by id, through the same handle the request path holds. */
-  private readonly active = new Map<string, MetricsContext>();
+  private readonly active = new Map<string, RequestMetrics>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly modelCap: ModelCap;
   private readonly errorCounts = new Map<ErrorType, number>();
@@ -253,13 +253,13 @@ export class TrackerService {
   }
 
   /** Starts tracking and returns the request's handle (a no-op one when metrics are off): the one way in. */
-  begin(start: RequestStart): MetricsContext {
-    if (!this.enabled) return noopContext(start);
+  begin(start: RequestStart): RequestMetrics {
+    if (!this.enabled) return noopRequestMetrics(start);
     // Clients may reuse an x-request-id while the first request is in flight: both must count.
     const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
     const record = newRecord(start, this.clock.nowUnix(), this.clock.nowMono(), requestId);
     if (record.provider !== undefined && record.resolvedModel !== undefined) record.pricing = this.prices.resolve(record.provider, record.resolvedModel);
-    const handle = new MetricsContext(this.port, record);
+    const handle = new RequestMetrics(this.port, record);
     this.active.set(requestId, handle);
     this.touch(record);
     // The client is known from the start and never changes, so only begin records its last access.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countTokens } from 'gpt-tokenizer';
 import { makeConfig, ManualClock } from '../../test/support/factories';
 import { wireRunningTotals } from './format/wire';
-import type { UsageEstimator } from './metrics-context';
+import type { UsageEstimator } from './request-metrics';
 import { recordCost } from './pricing/cost';
 import { TrackerService } from './tracker.service';
 

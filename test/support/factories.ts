@@ -1,7 +1,7 @@
 import type { RequestRecord, RequestStart } from '../../src/metrics/model/request-record';
 import type { UsagePatch } from '../../src/core/usage';
 import type { ErrorType } from '../../src/core/error-type';
-import type { MetricsContext } from '../../src/metrics/metrics-context';
+import type { RequestMetrics } from '../../src/metrics/request-metrics';
 import type { TrackerService } from '../../src/metrics/tracker.service';
 import type { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/app-config';
@@ -69,7 +69,7 @@ const drivers = new WeakMap<TrackerService, TrackerById>();
 export function ids(tracker: TrackerService): TrackerById {
   let driver = drivers.get(tracker);
   if (driver) return driver;
-  const handles = new Map<string, MetricsContext>();
+  const handles = new Map<string, RequestMetrics>();
   driver = {
     start(start) {
       const handle = tracker.begin(start);

@@ -1,6 +1,6 @@
 import { countTextTokens } from '../../core/token-count';
 import type { ClientApi } from '../../core/api';
-import type { UsageEstimator } from '../../metrics/metrics-context';
+import type { UsageEstimator } from '../../metrics/request-metrics';
 import { estimateInputTokens } from '../conversion/token-estimate';
 import { isRecord } from '../../core/json';
 

@@ -18,7 +18,7 @@ import { requestFactsFor } from '../protocol/request-facts';
 import { callerFacts } from '../protocol/caller-facts';
 import { describeNetworkError } from '../protocol/error-classification';
 import { Redactor, type Redact } from '../../core/redact';
-import type { MetricsContext } from '../../metrics/metrics-context';
+import type { RequestMetrics } from '../../metrics/request-metrics';
 import { classifyGatewayError } from '../../core/error-table';
 import { errorTypeOfCode, isGatewayError } from '../../core/errors';
 import type { ErrorType } from '../../core/error-type';
@@ -54,7 +54,7 @@ export class RequestLifetime {
 
 /** What the proxy path gets for one request: its metrics handle and its lifetime. */
 export interface ProxyRequestContext {
-  metrics: MetricsContext;
+  metrics: RequestMetrics;
   lifetime: RequestLifetime;
 }
 
@@ -102,7 +102,7 @@ function errorMessageOf(error: unknown, redact: Redact): string {
  * A failure is a warning with its (redacted) reason. With metrics off, routing and usage are not
  * recorded, so their fields are left out rather than shown as zeros.
  */
-function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: MetricsContext): void {
+function logCompleted(request: FastifyRequest, reply: FastifyReply, metrics: RequestMetrics): void {
   const r = metrics.record;
   const key = clientOf(request)?.keyFingerprint === undefined ? presentedKey(request.headers) : undefined;
   const status = reply.raw.statusCode;

@@ -26,7 +26,7 @@ export interface UsageEstimator {
  * totals, the stored row and the traces all show the record as it was counted. Callers never branch on "metrics enabled": when metrics
  * are off they get NOOP_CONTEXT, whose every method does nothing.
  */
-export class MetricsContext {
+export class RequestMetrics {
   private done = false;
   private upstreamStart?: number;
   private estimator?: UsageEstimator;
@@ -158,6 +158,6 @@ export class MetricsContext {
 const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, progress: () => undefined, finalize: () => undefined };
 
 /** Metrics off: the record holds what the request said and how it failed, and goes nowhere. */
-export function noopContext(start: RequestStart): MetricsContext {
-  return new MetricsContext(NOOP_PORT, newRecord(start, 0, 0));
+export function noopRequestMetrics(start: RequestStart): RequestMetrics {
+  return new RequestMetrics(NOOP_PORT, newRecord(start, 0, 0));
 }
