@@ -1,0 +1,204 @@
+/**
+ * The budget and rate-limit ledger: the counters every matching rule draws on, reserved before the
+ * upstream call and settled once when the request is finalized. Amounts are integers: nanodollars
+ * for `usd`, counts otherwise. Two implementations share this seam: the in-memory ledger below (one
+ * machine, SQLite or no store) and the PostgreSQL ledger (a fleet sharing one database).
+ */
+
+export type CounterKind = 'usd' | 'requests' | 'tokens' | 'concurrent';
+
+/** One counter a request draws on in one window: a budget instance or a rate-limit instance. */
+export interface Claim {
+  /** Stable, bounded key, e.g. `budget:<rule>:<client>:<user>` or `rpm:<rule>:<client>:<user>`. */
+  counter: string;
+  kind: CounterKind;
+  /** Epoch ms of the UTC calendar window (rate limits: the minute). Concurrency: 0 and 0. */
+  windowStart: number;
+  windowEnd: number;
+  limit: number;
+  /** What this request reserves: upper-bound nanodollars / tokens / 1 request / 1 slot. */
+  amount: number;
+}
+
+export type Reservation =
+  | { ok: true; id: string }
+  /** The first claim that did not fit, with its counter's spent and reserved at that moment. */
+  | { ok: false; refused: Claim; spent: number; reserved: number };
+
+export interface CounterState {
+  counter: string;
+  kind: CounterKind;
+  windowStart: number;
+  windowEnd: number;
+  limit: number;
+  spent: number;
+  reserved: number;
+  /** Requests settled against this counter in this window. */
+  requests: number;
+  /** Reservations refused because of this counter in this window. */
+  refused: number;
+  /** The sum of the excesses of settlements over their reservations in this window. */
+  overshoot: number;
+}
+
+export interface Ledger {
+  /** Every claim or none, atomically. An unsettled reservation expires after leaseMs (its holder died). */
+  reserve(requestId: string, claims: readonly Claim[], leaseMs: number): Promise<Reservation>;
+  /**
+   * Exactly once per reservation: each claim's reservation is replaced by its actual amount (usd: the
+   * real cost; tokens: real tokens; requests: 1; concurrent: 0). A counter missing from `actual`
+   * settles at 0. Excess over the reservation adds to overshoot. An unknown or expired id does nothing.
+   */
+  settle(id: string, actual: ReadonlyMap<string, number>): Promise<void>;
+  /** Spent/reserved per counter for the current windows (for /metrics/budgets, headers, gauges). */
+  read(): Promise<CounterState[]>;
+  close(): Promise<void>;
+}
+
+/** Whether a claim of `amount` fits a counter at `spent` + `reserved` under `limit`. */
+export function fits(kind: CounterKind, limit: number, spent: number, reserved: number, amount: number): boolean {
+  if (kind === 'concurrent') return reserved + amount <= limit;
+  return spent + reserved + amount <= limit;
+}
+
+interface Held {
+  states: CounterState[];
+  amounts: number[];
+  expiresAt: number;
+}
+
+const stateKey = (counter: string, windowStart: number): string => `${windowStart}\u0000${counter}`;
+
+/**
+ * The one-machine ledger. Every call runs to completion on the event loop without awaiting, so a
+ * reserve is atomic across its claims by construction. Windows that have ended are dropped as time
+ * passes; an unsettled reservation is given back after its lease.
+ */
+export class MemoryLedger implements Ledger {
+  private readonly states = new Map<string, CounterState>();
+  private readonly held = new Map<string, Held>();
+  private nextSweep = 0;
+  private serial = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  reserve(requestId: string, claims: readonly Claim[], leaseMs: number): Promise<Reservation> {
+    return Promise.resolve(this.reserveNow(requestId, claims, leaseMs));
+  }
+
+  /** The synchronous form of `reserve`, for callers on the request path that need no await. */
+  reserveNow(requestId: string, claims: readonly Claim[], leaseMs: number): Reservation {
+    const now = this.now();
+    this.sweep(now);
+    const states: CounterState[] = [];
+    for (const claim of claims) {
+      const state = this.state(claim);
+      if (!fits(claim.kind, claim.limit, state.spent, state.reserved, claim.amount)) {
+        state.refused += 1;
+        return { ok: false, refused: claim, spent: state.spent, reserved: state.reserved };
+      }
+      states.push(state);
+    }
+    const amounts = claims.map((c) => c.amount);
+    states.forEach((state, i) => (state.reserved += amounts[i]));
+    const id = `${requestId}#${++this.serial}`;
+    this.held.set(id, { states, amounts, expiresAt: now + leaseMs });
+    return { ok: true, id };
+  }
+
+  settle(id: string, actual: ReadonlyMap<string, number>): Promise<void> {
+    this.settleNow(id, actual);
+    return Promise.resolve();
+  }
+
+  /** The synchronous form of `settle`. */
+  settleNow(id: string, actual: ReadonlyMap<string, number>): void {
+    const held = this.held.get(id);
+    if (!held) return;
+    this.held.delete(id);
+    held.states.forEach((state, i) => {
+      const reserved = held.amounts[i];
+      const real = Math.max(0, actual.get(state.counter) ?? 0);
+      state.reserved -= reserved;
+      if (state.kind === 'concurrent') return;
+      state.spent += real;
+      state.requests += 1;
+      if (real > reserved) state.overshoot += real - reserved;
+    });
+  }
+
+  read(): Promise<CounterState[]> {
+    return Promise.resolve(this.readNow());
+  }
+
+  /** The synchronous form of `read`: copies of the states of the windows that have not ended. */
+  readNow(): CounterState[] {
+    const now = this.now();
+    this.sweep(now);
+    const out: CounterState[] = [];
+    for (const s of this.states.values()) if (s.windowEnd === 0 || s.windowEnd > now) out.push({ ...s });
+    return out;
+  }
+
+  /** The live state of one counter in one window, or undefined when nothing touched it. */
+  peek(counter: string, windowStart: number): Readonly<CounterState> | undefined {
+    return this.states.get(stateKey(counter, windowStart));
+  }
+
+  /**
+   * Spend already made in a window (restored from the usage store at start-up): added to the counter's
+   * spent and requests. Seeding a window that has ended does nothing.
+   */
+  seed(claim: Omit<Claim, 'amount'>, spent: number, requests: number): void {
+    if (claim.windowEnd !== 0 && claim.windowEnd <= this.now()) return;
+    const state = this.state({ ...claim, amount: 0 });
+    state.spent += spent;
+    state.requests += requests;
+  }
+
+  /** Reservations held now (for tests and the drain check). */
+  get holding(): number {
+    return this.held.size;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private state(claim: Claim): CounterState {
+    const key = stateKey(claim.counter, claim.windowStart);
+    let state = this.states.get(key);
+    if (!state) {
+      state = {
+        counter: claim.counter,
+        kind: claim.kind,
+        windowStart: claim.windowStart,
+        windowEnd: claim.windowEnd,
+        limit: claim.limit,
+        spent: 0,
+        reserved: 0,
+        requests: 0,
+        refused: 0,
+        overshoot: 0,
+      };
+      this.states.set(key, state);
+    }
+    state.limit = claim.limit;
+    return state;
+  }
+
+  /** At most once a second: give back expired reservations and drop ended windows nothing holds. */
+  private sweep(now: number): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + 1000;
+    for (const [id, held] of this.held) {
+      if (held.expiresAt > now) continue;
+      this.held.delete(id);
+      held.states.forEach((state, i) => (state.reserved -= held.amounts[i]));
+    }
+    for (const [key, state] of this.states) {
+      if (state.windowEnd !== 0 && state.windowEnd <= now && state.reserved === 0) this.states.delete(key);
+      else if (state.windowEnd === 0 && state.reserved === 0 && state.refused === 0) this.states.delete(key);
+    }
+  }
+}
