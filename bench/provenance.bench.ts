@@ -79,7 +79,7 @@ export function runProvenanceBench(): ProvenanceResult {
   const perRound: Record<Case, number> = QUICK
     ? { reported: 5_000, estimated: 2_000, estimated_1mb_answer: 50, estimated_1mb_prompt: 50 }
     : { reported: 20_000, estimated: 5_000, estimated_1mb_answer: 200, estimated_1mb_prompt: 200 };
-  const config = { ...loadConfig({ LOG_LEVEL: 'silent', OPENAI_API_KEY: 'sk-bench', LOG_SUMMARY_INTERVAL: '100000000' }) };
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent', OPENAI_API_KEY: 'sk-bench', LOG_SUMMARY_INTERVAL_REQUESTS: '100000000' }) };
   const tracker = new TrackerService(config, SYSTEM_CLOCK);
   let offset = 0;
   // Warm-up, the tokenizer's tables loaded included.

@@ -31,7 +31,7 @@ export async function runScrapeBench(): Promise<ScrapeResult> {
   // Every model priced, as in production: each client's cost is a series of its own.
   const prices = join(mkdtempSync(join(tmpdir(), 'vdm-bench-')), 'prices.yaml');
   writeFileSync(prices, 'prices:\n  - {provider: openai, model: "model-*", input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}\n');
-  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', VDM_PRICES_FILE: prices });
+  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL_REQUESTS: '1000000000', VDM_PRICES_FILE: prices });
   const tracker = new TrackerService(config, SYSTEM_CLOCK);
   const exporter = new PrometheusExporter(tracker, new RejectionCounter(), new CountTokensCounter());
   let n = 0;

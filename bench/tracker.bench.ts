@@ -75,7 +75,7 @@ export function runTrackerBench(): TrackerResult {
   // Every request is priced (cost resolved per provider/model, computed at finalize), as in production.
   const prices = join(mkdtempSync(join(tmpdir(), 'vdm-bench-')), 'prices.yaml');
   writeFileSync(prices, 'prices:\n  - {provider: "provider*", model: "*", input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}\n');
-  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', VDM_PRICES_FILE: prices });
+  const config = loadConfig({ LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL_REQUESTS: '1000000000', VDM_PRICES_FILE: prices });
   const rounds = QUICK ? 3 : 7;
   const perRound = QUICK ? 100_000 : 300_000;
   const warm = new TrackerService(config, SYSTEM_CLOCK);

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.argv[3] ?? 20);
   const dir = mkdtempSync(join(tmpdir(), 'vdm-loop-delay-'));
   const store = process.env.VDM_STORE ?? `sqlite:${join(dir, 'usage.db')}`;
-  const app = await createApp(loadConfig({ LOG_LEVEL: 'error', LOG_SUMMARY_INTERVAL: '1000000000', VDM_STORE: store, VDM_INSTANCE_ID: 'loop-delay' }));
+  const app = await createApp(loadConfig({ LOG_LEVEL: 'error', LOG_SUMMARY_INTERVAL_REQUESTS: '1000000000', VDM_STORE: store, VDM_INSTANCE_ID: 'loop-delay' }));
   await app.init();
   const tracker = app.get(TrackerService);
   let sent = 0;

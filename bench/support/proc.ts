@@ -117,7 +117,7 @@ export function pinPid(pid: number, cpu: number): void {
  * writes a V8 CPU profile (`<name>.cpuprofile`) there when it stops.
  */
 export function spawnGateway(name: string, env: Record<string, string>, cpu?: number): Promise<Child> {
-  return spawnChild(name, 'support/gateway-child.js', { LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL: '1000000000', VDM_STORE: 'none', ...env }, cpu, true);
+  return spawnChild(name, 'support/gateway-child.js', { LOG_LEVEL: 'silent', LOG_SUMMARY_INTERVAL_REQUESTS: '1000000000', VDM_STORE: 'none', ...env }, cpu, true);
 }
 
 export function cpuUs(s: { cpuUserUs: number; cpuSystemUs: number }): number {

@@ -32,8 +32,8 @@ describe(loadConfig.name, () => {
   it('reads booleans and numbers in their usual spellings', () => {
     const sut = loadConfig({
       LOG_REQUEST_METRICS: 'False',
-      VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.25',
-      REQUEST_TIMEOUT: '12',
+      VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.25',
+      REQUEST_TIMEOUT_SECONDS: '12',
       PORT: '0',
     });
     expect(sut.metricsEnabled).toBe(false);
@@ -46,8 +46,12 @@ describe(loadConfig.name, () => {
     ['PORT', 'abc', 'port number'],
     ['PORT', '70000', 'port number'],
     ['LOG_REQUEST_METRICS', 'maybe', 'true or false'],
+    ['VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS', '-1', 'greater than 0'],
+    ['VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS', 'soon', 'seconds'],
+    ['LOG_SUMMARY_INTERVAL_REQUESTS', '2.5', 'whole number'],
+    // An old name is checked the same way, and the line names the variable as written.
     ['VDM_ACTIVE_REQUESTS_SSE_INTERVAL', '-1', 'greater than 0'],
-    ['VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT', 'soon', 'seconds'],
+    ['REQUEST_TIMEOUT', 'soon', 'seconds'],
     ['LOG_SUMMARY_INTERVAL', '2.5', 'whole number'],
     ['LOG_LEVEL', 'loud', 'one of'],
   ])('rejects %s=%s with one line naming it', (name, value, hint) => {
@@ -100,6 +104,51 @@ describe(loadConfig.name, () => {
   });
 
   it('lists every bad variable at once', () => {
-    expect(() => loadConfig({ PORT: 'x', REQUEST_TIMEOUT: 'y' })).toThrow(/PORT.*\n.*REQUEST_TIMEOUT|REQUEST_TIMEOUT.*\n.*PORT/);
+    expect(() => loadConfig({ PORT: 'x', REQUEST_TIMEOUT_SECONDS: 'y' })).toThrow(/PORT.*\n.*REQUEST_TIMEOUT_SECONDS|REQUEST_TIMEOUT_SECONDS.*\n.*PORT/);
+  });
+});
+
+describe('variables renamed to carry their unit', () => {
+  const RENAMED: [old: string, current: string, value: string, read: (c: AppConfig) => number, expected: number][] = [
+    ['REQUEST_TIMEOUT', 'REQUEST_TIMEOUT_SECONDS', '12', (c) => c.requestTimeoutMs, 12_000],
+    ['LOG_SUMMARY_INTERVAL', 'LOG_SUMMARY_INTERVAL_REQUESTS', '7', (c) => c.summaryInterval, 7],
+    ['VDM_ACTIVE_REQUESTS_SSE_INTERVAL', 'VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS', '0.25', (c) => c.sse.intervalMs, 250],
+    ['VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT', 'VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS', '4', (c) => c.sse.heartbeatMs, 4_000],
+    ['DEMO_TOKEN_DELAY', 'DEMO_TOKEN_DELAY_SECONDS', '0.002', (c) => c.demoTokenDelayMs, 2],
+  ];
+
+  it.each(RENAMED)('reads %s under its new name %s, with no warning', (_old, current, value, read, expected) => {
+    const config = loadConfig({ [current]: value });
+    expect(read(config)).toBe(expected);
+    expect(config.warnings).toEqual([]);
+  });
+
+  it.each(RENAMED)('still reads the old name %s (the same unit), and warns once naming %s', (old, current, value, read, expected) => {
+    const config = loadConfig({ [old]: value });
+    expect(read(config)).toBe(expected);
+    expect(config.warnings).toEqual([`Deprecated variable names, read for now; rename them: ${old} → ${current}`]);
+  });
+
+  it.each(RENAMED)('with both %s and %s set, the new name wins and the line says so', (old, current, value, read, expected) => {
+    const config = loadConfig({ [old]: '999', [current]: value });
+    expect(read(config)).toBe(expected);
+    expect(config.warnings).toEqual([
+      `Deprecated variable names, read for now; rename them: ${old} → ${current} (both are set: ${current} wins, ${old} is ignored)`,
+    ]);
+  });
+
+  it('names every old name in use on one line', () => {
+    const config = loadConfig({ REQUEST_TIMEOUT: '5', DEMO_TOKEN_DELAY: '0', DEMO_TOKEN_DELAY_SECONDS: '0.01' });
+    expect(config.warnings).toEqual([
+      'Deprecated variable names, read for now; rename them: REQUEST_TIMEOUT → REQUEST_TIMEOUT_SECONDS, ' +
+        'DEMO_TOKEN_DELAY → DEMO_TOKEN_DELAY_SECONDS (both are set: DEMO_TOKEN_DELAY_SECONDS wins, DEMO_TOKEN_DELAY is ignored)',
+    ]);
+    expect(config.requestTimeoutMs).toBe(5_000);
+    expect(config.streamingReadTimeoutMs).toBe(5_000);
+    expect(config.demoTokenDelayMs).toBe(10);
+  });
+
+  it('never suggests an old name for a misspelling', () => {
+    expect(loadConfig({ REQUEST_TIMEOUTS: '30' }).warnings).toEqual(['Unknown variable REQUEST_TIMEOUTS is ignored; did you mean REQUEST_TIMEOUT_SECONDS?']);
   });
 });

@@ -5,6 +5,7 @@ import { loadProviders, type ProviderSettings } from './providers';
 import { loadClientKeys, type ClientKey } from './client-keys';
 import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
+import { readRenamedVariables } from './renamed-variables';
 import { unknownVariableWarnings } from './unknown-variables';
 import { loadPricesFile, type PricesFile } from './prices-file';
 
@@ -76,19 +77,22 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 
 export { ConfigError };
 
-function describe(error: ValidationError, raw: Record<string, string | undefined>): string {
+function describe(error: ValidationError, raw: Record<string, string | undefined>, source: ReadonlyMap<string, string>): string {
   const reason = Object.values(error.constraints ?? {})[0] ?? 'is invalid';
-  const value = raw[error.property];
+  // The variable the operator wrote: a renamed one's old name when its value came from there.
+  const name = source.get(error.property) ?? error.property;
+  const value = raw[name];
   // A key is a secret: the message tells its length, never the value.
-  const shown = error.property.endsWith('_API_KEY') && value !== undefined ? `(${value.length} characters)` : JSON.stringify(value);
-  return `Invalid configuration: ${error.property}=${shown} ${reason}`;
+  const shown = name.endsWith('_API_KEY') && value !== undefined ? `(${value.length} characters)` : JSON.stringify(value);
+  return `Invalid configuration: ${name}=${shown} ${reason}`;
 }
 
 /** Validates the environment; throws a ConfigError with one line per bad variable. */
 export function loadConfig(raw: Record<string, string | undefined> = process.env): AppConfig {
-  const dto = plainToInstance(EnvDto, { ...raw });
+  const renamed = readRenamedVariables(raw);
+  const dto = plainToInstance(EnvDto, renamed.env);
   const errors = validateSync(dto, { skipMissingProperties: false, forbidUnknownValues: false });
-  const problems = errors.map((e) => describe(e, raw));
+  const problems = errors.map((e) => describe(e, raw, renamed.source));
   let providers: ProviderSettings | undefined;
   try {
     providers = loadProviders(raw, dto.VDM_DEFAULT_PROVIDER?.toLowerCase());
@@ -112,7 +116,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
   }
   if (problems.length > 0 || providers === undefined) throw new ConfigError(problems);
 
-  const requestTimeout = dto.REQUEST_TIMEOUT ?? 90;
+  const requestTimeout = dto.REQUEST_TIMEOUT_SECONDS ?? 90;
   return {
     host: dto.HOST ?? '0.0.0.0',
     port: dto.PORT ?? 8082,
@@ -123,11 +127,11 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     scrapeKey: dto.VDM_SCRAPE_KEY,
     maxClients: dto.VDM_MAX_CLIENTS ?? 100,
     metricsEnabled: dto.LOG_REQUEST_METRICS ?? true,
-    summaryInterval: dto.LOG_SUMMARY_INTERVAL ?? 100,
+    summaryInterval: dto.LOG_SUMMARY_INTERVAL_REQUESTS ?? 100,
     sse: {
       enabled: dto.VDM_ACTIVE_REQUESTS_SSE_ENABLED ?? true,
-      intervalMs: (dto.VDM_ACTIVE_REQUESTS_SSE_INTERVAL ?? 0.5) * 1000,
-      heartbeatMs: (dto.VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT ?? 30) * 1000,
+      intervalMs: (dto.VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS ?? 0.5) * 1000,
+      heartbeatMs: (dto.VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS ?? 30) * 1000,
       maxClients: dto.VDM_ACTIVE_REQUESTS_SSE_MAX_CLIENTS ?? 10_000,
     },
     metricsPublic: dto.VDM_METRICS_PUBLIC ?? false,
@@ -140,10 +144,10 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     bodyTimeoutMs: (dto.REQUEST_BODY_TIMEOUT_SECONDS ?? 30) * 1000,
     upstreamResponseLimitBytes: dto.UPSTREAM_RESPONSE_LIMIT_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
-    demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY ?? 0.03) * 1000,
+    demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY_SECONDS ?? 0.03) * 1000,
     store: storeConfig(dto),
     providers,
     prices,
-    warnings: [...providers.skipped, ...unknownVariableWarnings(raw)],
+    warnings: [...(renamed.warning === undefined ? [] : [renamed.warning]), ...providers.skipped, ...unknownVariableWarnings(raw)],
   };
 }

@@ -22,7 +22,7 @@ const BOOL = { message: 'must be true or false (also 1/0, yes/no, on/off)' };
 const SECONDS = { message: 'must be a number of seconds, 0 or more' };
 const POSITIVE_SECONDS = { message: 'must be a number of seconds greater than 0' };
 
-/** Environment variables as the contract (section 8) names them. */
+/** Environment variables as the contract (section 8) names them; the old names of renamed ones are in renamed-variables.ts. */
 export class EnvDto {
   @IsOptional() @IsString() @MinLength(1)
   HOST?: string;
@@ -47,16 +47,16 @@ export class EnvDto {
 
   @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
   @Min(1, { message: 'must be a whole number, 1 or more' })
-  LOG_SUMMARY_INTERVAL?: number;
+  LOG_SUMMARY_INTERVAL_REQUESTS?: number;
 
   @IsOptional() @Transform(toBoolean) @IsBoolean(BOOL)
   VDM_ACTIVE_REQUESTS_SSE_ENABLED?: boolean;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
-  VDM_ACTIVE_REQUESTS_SSE_INTERVAL?: number;
+  VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS?: number;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
-  VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT?: number;
+  VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS?: number;
 
   @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number, 1 or more' })
   @Min(1, { message: 'must be a whole number, 1 or more' })
@@ -69,7 +69,7 @@ export class EnvDto {
   VDM_DEFAULT_PROVIDER?: string;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
-  REQUEST_TIMEOUT?: number;
+  REQUEST_TIMEOUT_SECONDS?: number;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
   REQUEST_BODY_TIMEOUT_SECONDS?: number;
@@ -96,7 +96,7 @@ export class EnvDto {
   VDM_MAX_MODELS_PER_PROVIDER?: number;
 
   @IsOptional() @Transform(toNumber) @IsNumber({}, SECONDS) @Min(0, SECONDS)
-  DEMO_TOKEN_DELAY?: number;
+  DEMO_TOKEN_DELAY_SECONDS?: number;
 
   @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML prices file when set' })
   VDM_PRICES_FILE?: string;

@@ -1,4 +1,5 @@
 import { declaredVariables, NOT_GATEWAY_VARIABLES } from './env.dto';
+import { RENAMED_VARIABLES } from './renamed-variables';
 
 /** Prefixes the gateway owns: a variable under them it does not know is most likely misspelled. */
 const OWN_PREFIXES = ['VDM_', 'PROXY_', 'REQUEST_'];
@@ -23,8 +24,9 @@ export function editDistance(a: string, b: string): number {
  * closest variable it does read. `{NAME}_API_KEY` variables are left to the provider loader.
  */
 export function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  // Old names of renamed variables are read, but never suggested.
   const known = declaredVariables();
-  const ignored = new Set([...known, ...NOT_GATEWAY_VARIABLES]);
+  const ignored = new Set([...known, ...NOT_GATEWAY_VARIABLES, ...RENAMED_VARIABLES.map((r) => r.old)]);
   return Object.keys(env)
     .filter((name) => OWN_PREFIXES.some((p) => name.startsWith(p)) && !ignored.has(name) && !name.endsWith('_API_KEY'))
     .sort()

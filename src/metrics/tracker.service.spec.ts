@@ -336,8 +336,8 @@ describe(TrackerService.name, () => {
   });
 
   describe('summary log', () => {
-    it('logs totals, model distribution and error distribution every LOG_SUMMARY_INTERVAL requests', () => {
-      ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL: '3' }));
+    it('logs totals, model distribution and error distribution every LOG_SUMMARY_INTERVAL_REQUESTS requests', () => {
+      ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL_REQUESTS: '3' }));
       const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
       const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
       for (let i = 0; i < 5; i++) {
@@ -354,7 +354,7 @@ describe(TrackerService.name, () => {
   });
 
   it('names only the busiest models in the summary log', () => {
-    ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL: '30' }));
+    ({ sut, clock } = makeTracker({ LOG_SUMMARY_INTERVAL_REQUESTS: '30' }));
     const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     for (let i = 0; i < 30; i++) {
       ids(sut).start({ requestId: `r${i}`, provider: 'p', resolvedModel: i < 5 ? 'busy' : `m${i}` });
@@ -419,7 +419,7 @@ describe(TrackerService.name, () => {
   describe('cost', () => {
     // gpt-4o list prices per million tokens: input 2.50, cached input 1.25, output 10.
     it('counts an in-flight request at its cost so far, and the finished one at its cost, in rows, totals, traces and the summary log', () => {
-      ({ sut, clock } = makeTracker({ OPENAI_API_KEY: 'k', LOG_SUMMARY_INTERVAL: '1' }));
+      ({ sut, clock } = makeTracker({ OPENAI_API_KEY: 'k', LOG_SUMMARY_INTERVAL_REQUESTS: '1' }));
       const log = vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
       ids(sut).start({ requestId: 'c', provider: 'openai', resolvedModel: 'gpt-4o' });
       ids(sut).update('c', { inputTokens: 1000, cacheReadTokens: 2000 });

@@ -83,7 +83,7 @@ function upstreamEnv(extra: Record<string, string> = {}): Record<string, string>
     OPENAI_API_KEY: 'sk-openai-upstream-test',
     OPENAI_BASE_URL: `${fake.url}/v1`,
     VDM_DEFAULT_PROVIDER: 'anthropic',
-    VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.1',
+    VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.1',
     ...extra,
   };
 }

@@ -34,7 +34,7 @@ const ROUTES = [
 
 describe('model names chosen by clients', () => {
   it('refuses a name over 256 characters, or with control characters, with a 400 in the API format before routing, accounted as bad_request', async () => {
-    gw = await startApp({ DEMO_TOKEN_DELAY: '0' });
+    gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0' });
     const long = `demo:${'m'.repeat(2 * 1024 * 1024)}`;
     const refused = [long, 'demo:gpt\u0000demo', 'demo:gpt\ndemo', 'demo:gpt\u001bdemo', `demo:${'x'.repeat(252)}`];
     for (const route of ROUTES) {
@@ -76,7 +76,7 @@ describe('model names chosen by clients', () => {
   });
 
   it('keeps users and sessions from every source at 128 characters without control characters', async () => {
-    gw = await startApp({ DEMO_TOKEN_DELAY: '0' });
+    gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0' });
     const huge = `\u0000${'u'.repeat(1024 * 1024)}`;
     await post('/v1/messages', { model: 'demo:x', max_tokens: 5, metadata: { user_id: huge }, messages: [{ role: 'user', content: 'hi' }] });
     await post('/v1/chat/completions', { model: 'demo:x', user: huge, messages: [{ role: 'user', content: 'hi' }] }, { 'x-session-id': 's'.repeat(4000) });
@@ -95,7 +95,7 @@ describe('model names chosen by clients', () => {
 describe('a usage store written before names were bounded', () => {
   it('restores such names bounded: /metrics, the running totals and the traces keep working', async () => {
     const file = join(dir, 'poisoned.db');
-    const env = { DEMO_TOKEN_DELAY: '0', VDM_STORE: `sqlite:${file}`, VDM_INSTANCE_ID: 'gw-a', VDM_STORE_FLUSH_MS: '20' };
+    const env = { DEMO_TOKEN_DELAY_SECONDS: '0', VDM_STORE: `sqlite:${file}`, VDM_INSTANCE_ID: 'gw-a', VDM_STORE_FLUSH_MS: '20' };
     gw = await startApp(env);
     expect((await post('/v1/chat/completions', { model: 'demo:poison', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     expect((await post('/v1/chat/completions', { model: 'demo:second', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);

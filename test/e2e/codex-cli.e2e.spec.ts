@@ -125,7 +125,7 @@ describe.skipIf(codex === undefined)('Codex CLI against the zero-config gateway 
   let home: string;
 
   beforeAll(async () => {
-    gw = await startApp({ DEMO_TOKEN_DELAY: '0.001' });
+    gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001' });
     home = mkdtempSync(join(tmpdir(), 'vdm-codex-demo-'));
   });
   afterAll(async () => {

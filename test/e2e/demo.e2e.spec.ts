@@ -7,7 +7,7 @@ import { SseClient } from '../support/sse-client';
 let gw: RunningApp;
 
 beforeAll(async () => {
-  gw = await startApp({ DEMO_TOKEN_DELAY: '0.001' });
+  gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001' });
 });
 afterAll(async () => {
   await gw.close();
@@ -59,7 +59,7 @@ describe('zero configuration: the built-in demo provider', () => {
   });
 
   it('shows a slow demo request in flight over SSE', async () => {
-    const slow = await startApp({ DEMO_TOKEN_DELAY: '0.02' });
+    const slow = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.02' });
     try {
       const sse = await SseClient.connect(`${slow.url}/metrics/active-requests/stream`);
       await sse.next('update');
@@ -79,7 +79,7 @@ describe('zero configuration: the built-in demo provider', () => {
 describe('zero configuration: the demo provider speaks the Responses API and embeddings', () => {
   let demo: RunningApp;
   beforeAll(async () => {
-    demo = await startApp({ DEMO_TOKEN_DELAY: '0.001' });
+    demo = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001' });
   });
   afterAll(async () => {
     await demo.close();

@@ -25,7 +25,7 @@ const chat = (model: string, headers: Record<string, string> = {}): Promise<Resp
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vdm-export-'));
-  gw = await startApp({ DEMO_TOKEN_DELAY: '0', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-x' });
+  gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-x' });
   for (const name of FORMULAS) expect((await chat(`demo:${name}`, { 'x-vdm-user': name, 'x-vdm-session': name })).status).toBe(200);
   expect((await chat('demo:plain-model', { 'x-vdm-user': 'alice', 'x-vdm-session': 's-1' })).status).toBe(200);
   for (const name of BOOLEAN_LIKE) expect((await chat(`demo:${name}`, { 'x-vdm-user': name })).status).toBe(200);

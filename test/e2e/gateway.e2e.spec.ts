@@ -25,7 +25,7 @@ async function boot(extra: Record<string, string> = {}): Promise<void> {
     OPENROUTER_API_KEY: 'sk-or-secret-0003',
     OPENROUTER_BASE_URL: `${fake.url}/v1`,
     VDM_DEFAULT_PROVIDER: 'anthropic',
-    REQUEST_TIMEOUT: '1',
+    REQUEST_TIMEOUT_SECONDS: '1',
     STREAMING_READ_TIMEOUT_SECONDS: '0.5',
     ...extra,
   });
@@ -155,13 +155,13 @@ describe('request ids and timeouts', () => {
     await insane.text();
   });
 
-  it('lets a healthy stream run past REQUEST_TIMEOUT, and cuts one idle past the read timeout', async () => {
-    await boot({ REQUEST_TIMEOUT: '0.3', STREAMING_READ_TIMEOUT_SECONDS: '0.25' });
+  it('lets a healthy stream run past REQUEST_TIMEOUT_SECONDS, and cuts one idle past the read timeout', async () => {
+    await boot({ REQUEST_TIMEOUT_SECONDS: '0.3', STREAMING_READ_TIMEOUT_SECONDS: '0.25' });
     fake.script({ text: 'a b c d e f g h i j', chunkDelayMs: 60, usage: { input: 2, output: 10 } });
     const final = await anthropic.messages.stream({ model: 'sonnet', max_tokens: 50, messages: [{ role: 'user', content: 'slow' }] }).finalMessage();
     expect(final.usage.output_tokens).toBe(10);
     await eventually(() => gw.tracker.activeCount === 0);
-    // Ten chunks 60 ms apart: the stream outlived REQUEST_TIMEOUT (0.3 s) by the upstream's own pacing, and still succeeded.
+    // Ten chunks 60 ms apart: the stream outlived REQUEST_TIMEOUT_SECONDS (0.3 s) by the upstream's own pacing, and still succeeded.
     const trace = await lastTrace();
     expect(trace).toMatchObject({ status: 'ok', output_tokens: 10 });
     expect(trace.duration_ms).toBeGreaterThan(300);

@@ -62,7 +62,7 @@ describe('glob filters on the in-memory reports and the SQLite store', () => {
   let gw: RunningApp;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vdm-globs-'));
-    gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20' });
+    gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20' });
     await seed(gw, [A48, UNICODE, '100%']);
   });
   afterAll(async () => {
@@ -102,7 +102,7 @@ describe.skipIf(initdb === undefined)('glob filters on the PostgreSQL store', ()
   let gw: RunningApp;
   beforeAll(async () => {
     pg = await startPostgres(initdb!);
-    gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: pg.url, VDM_STORE_FLUSH_MS: '20' });
+    gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: pg.url, VDM_STORE_FLUSH_MS: '20' });
     await seed(gw, [A48, UNICODE, '100%']);
   }, 60_000);
   afterAll(async () => {

@@ -210,7 +210,7 @@ describe('GET /metrics/active-requests/stream', () => {
   });
 
   it('numbers events in the order they are built: ids rise on every connection, a shared update has one id', async () => {
-    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.05' });
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS: '0.05' });
     for (let i = 0; i < 5; i++) app.tracker.begin({ requestId: `before-${i}`, provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: false }).finalize();
     const early = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await early.next('update');
@@ -237,7 +237,7 @@ describe('GET /metrics/active-requests/stream', () => {
   });
 
   it('never repeats an id on a connection: starts, progress, heartbeats and ends in bursts', async () => {
-    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.02', VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.03' });
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS: '0.02', VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.03' });
     const early = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await early.next('update');
     const clients = [early];
@@ -268,7 +268,7 @@ describe('GET /metrics/active-requests/stream', () => {
   });
 
   it('pushes token progress of in-flight requests at most per interval', async () => {
-    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.05' });
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.05' });
     const client = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await client.next('update');
     const ctx = app.tracker.begin({ requestId: 'p', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true });
@@ -282,7 +282,7 @@ describe('GET /metrics/active-requests/stream', () => {
   });
 
   it('sends heartbeats at the configured interval', async () => {
-    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.05' });
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS: '0.05' });
     const client = await SseClient.connect(`${app.url}/metrics/active-requests/stream`);
     await client.next('update');
     const beat = JSON.parse((await client.next('heartbeat')).data);
@@ -332,7 +332,7 @@ describe('GET /metrics/active-requests/stream', () => {
   });
 
   it('releases 200 clients whose sockets vanish without a clean close', async () => {
-    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.2' });
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS: '0.2' });
     const clients = await Promise.all(Array.from({ length: 200 }, () => SseClient.connect(`${app.url}/metrics/active-requests/stream`)));
     await Promise.all(clients.map((c) => c.next('update')));
     expect(app.hub.clients).toBe(200);
@@ -346,7 +346,7 @@ describe('GET /metrics/active-requests/stream', () => {
 
   it('leaves every subscriber on the final snapshot after 1,000 interleaved requests, totals exact', async () => {
     // Heartbeats twice the progress window: the second after the final update comes after any window still open at the first.
-    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.05', VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '0.1' });
+    const app = await start({ VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.05', VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS: '0.1' });
     const clients = await Promise.all(Array.from({ length: 5 }, () => SseClient.connect(`${app.url}/metrics/active-requests/stream`)));
     await Promise.all(clients.map((c) => c.next('update')));
     let expectedInput = 0;

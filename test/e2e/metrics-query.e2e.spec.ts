@@ -11,7 +11,7 @@ let gw: RunningApp;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vdm-query-'));
-  gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20' });
+  gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20' });
   const anthropic = new Anthropic({ apiKey: 'x', baseURL: gw.url, maxRetries: 0 });
   await anthropic.messages.create({ model: 'sonnet', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
   await anthropic.messages.create({ model: 'opus', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });

@@ -91,7 +91,7 @@ describe('start-up on a machine with unrelated variables', () => {
     expect(lines).toEqual(['Invalid configuration: PINECONE_BASE_URL must be set for provider "pinecone" (an http(s) URL)']);
   }, 30_000);
 
-  it('names every unknown VDM_*, PROXY_* and REQUEST_* variable and the closest known one', async () => {
+  it('names every unknown VDM_*, PROXY_* and REQUEST_* variable and the closest known one, and old names of renamed ones on one line', async () => {
     const { lines } = await startLines({
       PROXY_APIKEY: 'secret',
       VDM_PRICE_FILE: '/nowhere/prices.yaml',
@@ -101,13 +101,21 @@ describe('start-up on a machine with unrelated variables', () => {
       VDM_STORE_FLUSH_MS: '100',
       VDM_PUBLISH_ADDRESS: '0.0.0.0',
       HOME: '/root',
+      // Old names of renamed variables: read, not unknown, named once on one deprecation line.
+      REQUEST_TIMEOUT: '30',
+      VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT: '20',
+      VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS: '25',
     });
     const unknown = warnings(lines).filter((m) => m.startsWith('Unknown variable'));
     expect(unknown).toEqual([
       'Unknown variable PROXY_APIKEY is ignored; did you mean PROXY_API_KEY?',
-      'Unknown variable REQUEST_TIMEOUTS is ignored; did you mean REQUEST_TIMEOUT?',
+      'Unknown variable REQUEST_TIMEOUTS is ignored; did you mean REQUEST_TIMEOUT_SECONDS?',
       'Unknown variable VDM_CLIENTS_KEYS_FILE is ignored; did you mean VDM_CLIENT_KEYS_FILE?',
       'Unknown variable VDM_PRICE_FILE is ignored; did you mean VDM_PRICES_FILE?',
+    ]);
+    expect(warnings(lines).filter((m) => m.startsWith('Deprecated'))).toEqual([
+      'Deprecated variable names, read for now; rename them: REQUEST_TIMEOUT → REQUEST_TIMEOUT_SECONDS, VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT → ' +
+        'VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS (both are set: VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT_SECONDS wins, VDM_ACTIVE_REQUESTS_SSE_HEARTBEAT is ignored)',
     ]);
     // PROXY_APIKEY set no key: the gateway is open, and says so.
     expect(warnings(lines).filter((m) => m.startsWith('Open mode'))).toHaveLength(1);

@@ -32,7 +32,7 @@ async function boot(): Promise<void> {
     OPENAI_API_KEY: 'sk-openai-upstream',
     OPENAI_BASE_URL: `${fake.url}/v1`,
     VDM_DEFAULT_PROVIDER: 'anthropic',
-    VDM_ACTIVE_REQUESTS_SSE_INTERVAL: '0.05',
+    VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.05',
   });
 }
 

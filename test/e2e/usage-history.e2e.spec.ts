@@ -31,7 +31,7 @@ const get = async (path: string): Promise<{ status: number; body: any; text: str
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vdm-history-'));
-  gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-h' });
+  gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: `sqlite:${join(dir, 'usage.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-h' });
   store = gw.app.get(UsageStore);
   const anthropic = new Anthropic({ apiKey: 'x', baseURL: gw.url, maxRetries: 0 });
   const openai = new OpenAI({ apiKey: 'x', baseURL: `${gw.url}/v1`, maxRetries: 0 });
@@ -286,7 +286,7 @@ describe('GET /metrics/usage, paged', () => {
 
 describe('users and sessions belong to their client', () => {
   it('keeps client b\'s user alice and session s1 apart from client a\'s in every grouping by user or session', async () => {
-    const own = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, 'scoped.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-s' });
+    const own = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: `sqlite:${join(dir, 'scoped.db')}`, VDM_STORE_FLUSH_MS: '20', VDM_INSTANCE_ID: 'gw-s' });
     try {
       const send = async (key: string, n: number): Promise<void> => {
         const client = new Anthropic({ apiKey: key, baseURL: own.url, maxRetries: 0, defaultHeaders: { 'x-vdm-user': 'alice', 'x-vdm-session': 's1' } });

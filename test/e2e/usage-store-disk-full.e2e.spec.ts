@@ -23,7 +23,7 @@ describe.skipIf(!canMountSmallFilesystem())('the SQLite usage store on a filesys
   let gw: RunningApp;
   beforeAll(async () => {
     fs = mountSmallFilesystem(4 * 1024 * 1024);
-    gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(fs.dir, 'usage.db')}`, VDM_INSTANCE_ID: 'gw-full', VDM_STORE_FLUSH_MS: '20' });
+    gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: `sqlite:${join(fs.dir, 'usage.db')}`, VDM_INSTANCE_ID: 'gw-full', VDM_STORE_FLUSH_MS: '20' });
   });
   afterAll(async () => {
     await gw?.close();

@@ -28,7 +28,7 @@ async function send(gw: RunningApp, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await client.messages.create({ model: 'sonnet', max_tokens: 10, messages: [{ role: 'user', content: `m${i}` }] });
 }
 
-const env = (instance: string): Record<string, string> => ({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: pg?.url ?? '', VDM_INSTANCE_ID: instance, VDM_STORE_FLUSH_MS: '20' });
+const env = (instance: string): Record<string, string> => ({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: pg?.url ?? '', VDM_INSTANCE_ID: instance, VDM_STORE_FLUSH_MS: '20' });
 
 describe.skipIf(initdb === undefined)('the PostgreSQL usage store', () => {
   let a: RunningApp;

@@ -34,7 +34,7 @@ async function traffic(url: string): Promise<void> {
 }
 
 function sqliteEnv(name: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { DEMO_TOKEN_DELAY: '0.001', VDM_STORE: `sqlite:${join(dir, name)}`, VDM_INSTANCE_ID: 'gw-a', VDM_STORE_FLUSH_MS: '20', ...extra };
+  return { DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: `sqlite:${join(dir, name)}`, VDM_INSTANCE_ID: 'gw-a', VDM_STORE_FLUSH_MS: '20', ...extra };
 }
 
 const totals = (url: string): Promise<any> => json(`${url}/metrics/running-totals?format=json&include_active=false`);
@@ -97,7 +97,7 @@ describe('the SQLite usage store', () => {
   });
 
   it('keeps serving and counting when the store cannot be written, and shows it degraded in /health', async () => {
-    const gw = await startApp({ DEMO_TOKEN_DELAY: '0.001', VDM_STORE: 'sqlite:/dev/null/usage.db', VDM_STORE_FLUSH_MS: '20', VDM_STORE_QUEUE_MAX: '3' });
+    const gw = await startApp({ DEMO_TOKEN_DELAY_SECONDS: '0.001', VDM_STORE: 'sqlite:/dev/null/usage.db', VDM_STORE_FLUSH_MS: '20', VDM_STORE_QUEUE_MAX: '3' });
     try {
       await traffic(gw.url);
       await traffic(gw.url);

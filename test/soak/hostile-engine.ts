@@ -94,9 +94,9 @@ export function hostileEnv(fakeUrl: string, files: HostileFiles, store: string):
     VDM_INSTANCE_ID: 'hostile-gw',
     REQUEST_BODY_LIMIT_BYTES: String(HOSTILE_BODY_LIMIT),
     REQUEST_BODY_TIMEOUT_SECONDS: String(HOSTILE_BODY_TIMEOUT_S),
-    REQUEST_TIMEOUT: '10',
+    REQUEST_TIMEOUT_SECONDS: '10',
     STREAMING_READ_TIMEOUT_SECONDS: '10',
-    LOG_SUMMARY_INTERVAL: '1000000',
+    LOG_SUMMARY_INTERVAL_REQUESTS: '1000000',
   };
 }
 

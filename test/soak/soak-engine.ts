@@ -24,10 +24,10 @@ export const SOAK_GATEWAY_ENV: Readonly<Record<string, string>> = {
   ANTHROPIC_API_KEY: 'sk-ant-soak-provider-canary-81d2',
   OPENAI_API_KEY: 'sk-openai-soak-provider-canary-4be7',
   PROXY_API_KEY: SOAK_KEY,
-  REQUEST_TIMEOUT: '5',
+  REQUEST_TIMEOUT_SECONDS: '5',
   STREAMING_CONNECT_TIMEOUT_SECONDS: '5',
   STREAMING_READ_TIMEOUT_SECONDS: '3',
-  LOG_SUMMARY_INTERVAL: '1000000',
+  LOG_SUMMARY_INTERVAL_REQUESTS: '1000000',
 };
 
 /** Secrets that must never appear in anything the gateway sends or writes. */
