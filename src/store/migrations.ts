@@ -221,6 +221,40 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
         await db.schema.alterTable('usage_session_hourly_0007').renameTo('usage_session_hourly').execute();
       },
     },
+    '0009_budget_ledger': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // Budget and rate-limit counters shared by the replicas of a fleet; with SQLite they live in memory.
+        if (engine !== 'postgres') return;
+        // One row per counter and window (window_start, epoch ms; 0 for concurrency). A low fill factor keeps
+        // the constant updates of a hot row on its page (HOT updates: no index entry per update).
+        await sql`create table budget_counters (
+            counter text not null,
+            window_start bigint not null,
+            kind text not null,
+            window_end bigint not null,
+            limit_amount bigint not null,
+            spent bigint not null default 0,
+            reserved bigint not null default 0,
+            requests bigint not null default 0,
+            refused bigint not null default 0,
+            overshoot bigint not null default 0,
+            primary key (counter, window_start)
+          ) with (fillfactor = 50)`.execute(db);
+        // One row per reservation and counter; a lapsed lease marks it expired (no longer reserved) until it is purged.
+        await sql`create table budget_reservations (
+            id text not null,
+            counter text not null,
+            window_start bigint not null,
+            amount bigint not null,
+            expires_at bigint not null,
+            expired boolean not null default false,
+            request_id text,
+            primary key (id, counter, window_start)
+          )`.execute(db);
+        await sql`create index budget_reservations_lease on budget_reservations (counter, window_start, expires_at) where not expired`.execute(db);
+        await sql`create index budget_reservations_expires on budget_reservations (expires_at)`.execute(db);
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import type { Pool, PoolClient } from 'pg';
+import { storeMigrations } from '../store/migrations';
+import type { Claim, CounterKind, CounterState, Ledger, Reservation } from './ledger';
+
+/** Rows known to exist, kept so the common reserve is one statement; past this many the set starts over (a row missing again costs one insert). */
+const KNOWN_ROWS_MAX = 100_000;
+/** Counters whose lapsed reservations one sweep gives back. */
+const SWEEP_COUNTERS = 500;
+
+/**
+ * One statement: locks every claimed counter row (in key order, so two reservations never deadlock), gives back the
+ * reservations on them whose lease ran out, and then either reserves every claim (each fits: spent + reserved + amount
+ * <= limit) or none, counting the refusal on the first claim that did not fit. A missing counter row reserves nothing
+ * and answers present = false (the rows are created, then the statement runs again).
+ */
+const RESERVE_SQL = `
+with c as (
+  select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[]) with ordinality
+    as c(counter, window_start, window_end, kind, lim, amount, ord)
+),
+locked as (
+  select b.counter, b.window_start, b.spent, b.reserved
+  from budget_counters b join c on b.counter = c.counter and b.window_start = c.window_start
+  order by b.counter, b.window_start
+  for update of b
+),
+present as (select count(*) = $10 as ok from locked),
+lr as (
+  select r.id, r.counter, r.window_start
+  from budget_reservations r join locked l on r.counter = l.counter and r.window_start = l.window_start
+  where (select ok from present) and not r.expired and r.expires_at <= $8
+  for update of r skip locked
+),
+lapsed as (
+  update budget_reservations r set expired = true from lr
+  where r.id = lr.id and r.counter = lr.counter and r.window_start = lr.window_start and not r.expired
+  returning r.counter, r.window_start, r.amount
+),
+back as (select counter, window_start, sum(amount)::bigint as amount from lapsed group by counter, window_start),
+chk as (
+  select c.ord, c.counter, c.window_start, c.window_end, c.kind, c.lim, c.amount, l.spent,
+    l.reserved - coalesce(k.amount, 0) as reserved, coalesce(k.amount, 0) as back,
+    case when c.kind = 'concurrent' then l.reserved - coalesce(k.amount, 0) + c.amount <= c.lim
+      else l.spent + l.reserved - coalesce(k.amount, 0) + c.amount <= c.lim end as fits
+  from c join locked l on l.counter = c.counter and l.window_start = c.window_start
+  left join back k on k.counter = c.counter and k.window_start = c.window_start
+),
+verdict as (
+  select (select ok from present) as present,
+    (select ok from present) and coalesce(bool_and(fits), true) as fits
+  from chk
+),
+refusal as (select ord, spent, reserved from chk where not fits order by ord limit 1),
+upd as (
+  update budget_counters b set
+    reserved = b.reserved - chk.back + case when v.fits then chk.amount else 0 end,
+    refused = b.refused + case when chk.ord = (select ord from refusal) then 1 else 0 end,
+    limit_amount = chk.lim, window_end = chk.window_end, kind = chk.kind
+  from chk, verdict v
+  where v.present and b.counter = chk.counter and b.window_start = chk.window_start
+  returning b.counter
+),
+ins as (
+  insert into budget_reservations (id, counter, window_start, amount, expires_at, request_id)
+  select $7, chk.counter, chk.window_start, chk.amount, $9, $11 from chk, verdict v where v.fits
+  returning 1
+)
+select v.present, v.fits, r.ord, r.spent, r.reserved from verdict v left join refusal r on true`;
+
+const CREATE_SQL = `
+insert into budget_counters (counter, window_start, window_end, kind, limit_amount)
+select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
+on conflict (counter, window_start) do nothing`;
+
+/**
+ * One statement, exactly once per reservation: the counters are locked in key order (as a reservation locks them), the
+ * reservation's rows are deleted (a second settlement finds none and changes nothing), and each counter's reservation is
+ * replaced by the actual amount. What a lapsed reservation no longer held, and any excess over what it held, is overshoot.
+ */
+const SETTLE_SQL = `
+with mine as (select counter, window_start from budget_reservations where id = $1),
+lk as (
+  select b.counter from budget_counters b join mine m on b.counter = m.counter and b.window_start = m.window_start
+  order by b.counter, b.window_start
+  for update of b
+),
+gone as (
+  delete from budget_reservations r where r.id = $1 and (select count(*) from lk) >= 0
+  returning r.counter, r.window_start, r.amount, r.expired
+),
+a as (select * from unnest($2::text[], $3::bigint[]) as a(counter, actual)),
+g as (
+  select gone.counter, gone.window_start, coalesce(a.actual, 0) as actual, case when gone.expired then 0 else gone.amount end as held
+  from gone left join a on a.counter = gone.counter
+),
+upd as (
+  update budget_counters b set reserved = b.reserved - g.held,
+    spent = b.spent + case when b.kind = 'concurrent' then 0 else g.actual end,
+    overshoot = b.overshoot + case when b.kind = 'concurrent' then 0 else greatest(g.actual - g.held, 0) end,
+    requests = b.requests + case when b.kind = 'concurrent' then 0 else 1 end
+  from g where b.counter = g.counter and b.window_start = g.window_start
+  returning 1
+)
+select count(*)::int as n from gone`;
+
+/** Gives back the reservations whose lease ran out (their holder died), counter rows locked in key order. */
+const SWEEP_SQL = `
+with cand as (
+  select distinct counter, window_start from budget_reservations where not expired and expires_at <= $1 limit ${SWEEP_COUNTERS}
+),
+lk as (
+  select b.counter, b.window_start from budget_counters b join cand c on b.counter = c.counter and b.window_start = c.window_start
+  order by b.counter, b.window_start
+  for update of b
+),
+lr as (
+  select r.id, r.counter, r.window_start from budget_reservations r join lk on r.counter = lk.counter and r.window_start = lk.window_start
+  where not r.expired and r.expires_at <= $1
+  for update of r skip locked
+),
+lapsed as (
+  update budget_reservations r set expired = true from lr
+  where r.id = lr.id and r.counter = lr.counter and r.window_start = lr.window_start and not r.expired
+  returning r.counter, r.window_start, r.amount
+),
+back as (select counter, window_start, sum(amount)::bigint as amount from lapsed group by counter, window_start),
+upd as (
+  update budget_counters b set reserved = b.reserved - back.amount from back
+  where b.counter = back.counter and b.window_start = back.window_start
+  returning 1
+)
+select count(*)::int as n from lapsed`;
+
+/** The counters of the windows not over yet; reserved leaves out reservations whose lease ran out but were not swept yet. */
+const READ_SQL = `
+select b.counter, b.kind, b.window_start, b.window_end, b.limit_amount, b.spent, b.requests, b.refused, b.overshoot,
+  b.reserved - coalesce((select sum(r.amount) from budget_reservations r
+    where r.counter = b.counter and r.window_start = b.window_start and not r.expired and r.expires_at <= $1), 0) as reserved
+from budget_counters b where b.window_end = 0 or b.window_end > $1 order by b.counter, b.window_start`;
+
+export interface PostgresLedgerOptions {
+  /** Connections of the ledger's own pool (reservations never wait behind the usage store's batch writes). */
+  poolMax?: number;
+  /** The clock leases and windows are read against (epoch ms). */
+  now?: () => number;
+  /** How often lapsed leases are given back and old ones purged; 0: never on a timer (sweep() by hand). */
+  sweepMs?: number;
+  /** How long a lapsed reservation is kept before it is purged: a holder settling within it still adds its spend. */
+  purgeAfterMs?: number;
+  /** Errors of idle connections and of the timer's sweep (a server restart): never thrown at the process. */
+  onError?: (error: Error) => void;
+}
+
+interface ReserveRow {
+  present: boolean;
+  fits: boolean;
+  ord: string | null;
+  spent: string | null;
+  reserved: string | null;
+}
+
+function checkAmount(what: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`budget ledger: ${what} must be a non-negative integer, got ${n}`);
+}
+
+/**
+ * The budget and rate-limit counters of a fleet, in the PostgreSQL usage store's database: every replica reserves on
+ * the same rows, each reservation one atomic statement across all its claims, amounts in integers (nanodollars for usd).
+ */
+export class PostgresLedger implements Ledger {
+  private readonly known = new Set<string>();
+  private readonly now: () => number;
+  private readonly purgeAfterMs: number;
+  private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: Pool,
+    options: PostgresLedgerOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.purgeAfterMs = options.purgeAfterMs ?? 10 * 60_000;
+    const sweepMs = options.sweepMs ?? 5000;
+    if (sweepMs > 0) {
+      const onError = options.onError ?? (() => undefined);
+      this.timer = setInterval(() => {
+        this.sweeping ??= this.sweep()
+          .then(() => this.purge())
+          .then(
+            () => undefined,
+            (error: unknown) => onError(error instanceof Error ? error : new Error(String(error))),
+          )
+          .finally(() => (this.sweeping = undefined));
+      }, sweepMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Connects a pool of its own and applies the store's migrations (0009 holds the ledger's tables). */
+  static async open(url: string, options: PostgresLedgerOptions = {}): Promise<PostgresLedger> {
+    const { Pool } = await import('pg');
+    const pool = new Pool({ connectionString: url, max: options.poolMax ?? 8, connectionTimeoutMillis: 5000 });
+    const onError = options.onError ?? (() => undefined);
+    // An idle client losing its server emits on the pool; a client in use, on itself (its query rejects).
+    pool.on('error', onError);
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    const { error } = await new Migrator({ db, provider: storeMigrations('postgres'), allowUnorderedMigrations: true }).migrateToLatest();
+    if (error !== undefined) {
+      await pool.end().catch(() => undefined);
+      throw error instanceof Error ? error : new Error('budget ledger migration failed', { cause: error });
+    }
+    return new PostgresLedger(pool, options);
+  }
+
+  async reserve(requestId: string, claims: readonly Claim[], leaseMs: number): Promise<Reservation> {
+    const id = randomUUID();
+    // One claim per counter and window: a second names the same row, and one statement updates a row once.
+    const byKey = new Map<string, Claim>();
+    for (const claim of claims) {
+      checkAmount('amount', claim.amount);
+      checkAmount('limit', claim.limit);
+      checkAmount('window start', claim.windowStart);
+      checkAmount('window end', claim.windowEnd);
+      const key = `${claim.counter}\u0000${claim.windowStart}`;
+      const seen = byKey.get(key);
+      byKey.set(key, seen ? { ...seen, amount: seen.amount + claim.amount, limit: Math.min(seen.limit, claim.limit) } : claim);
+    }
+    const list = [...byKey.values()];
+    if (list.length === 0) return { ok: true, id };
+    const columns = [
+      list.map((c) => c.counter),
+      list.map((c) => c.windowStart),
+      list.map((c) => c.windowEnd),
+      list.map((c) => c.kind),
+      list.map((c) => c.limit),
+      list.map((c) => c.amount),
+    ];
+    const now = this.now();
+    const values = [...columns, id, now, now + Math.max(0, Math.round(leaseMs)), list.length, requestId.slice(0, 128)];
+    for (let attempt = 0; ; attempt++) {
+      if (list.some((c) => !this.known.has(`${c.counter}\u0000${c.windowStart}`))) await this.create(columns, list);
+      const { rows } = await this.pool.query<ReserveRow>({ name: 'vdm_budget_reserve', text: RESERVE_SQL, values });
+      const row = rows[0];
+      if (row.present) {
+        if (row.fits) return { ok: true, id };
+        const refused = list[Number(row.ord) - 1];
+        return { ok: false, refused, spent: Number(row.spent), reserved: Number(row.reserved) };
+      }
+      // A row went away (a window purged while this process still knew it): forget what is known and create again.
+      this.known.clear();
+      if (attempt >= 2) throw new Error('budget ledger: counter rows missing after creating them');
+    }
+  }
+
+  private async create(columns: unknown[][], list: readonly Claim[]): Promise<void> {
+    await this.pool.query({ name: 'vdm_budget_create', text: CREATE_SQL, values: columns.slice(0, 5) });
+    if (this.known.size + list.length > KNOWN_ROWS_MAX) this.known.clear();
+    for (const c of list) this.known.add(`${c.counter}\u0000${c.windowStart}`);
+  }
+
+  async settle(id: string, actual: ReadonlyMap<string, number>): Promise<void> {
+    const counters: string[] = [];
+    const amounts: number[] = [];
+    for (const [counter, amount] of actual) {
+      // As the in-memory ledger: a negative actual settles at 0.
+      const real = Math.max(0, amount);
+      checkAmount('actual', real);
+      counters.push(counter);
+      amounts.push(real);
+    }
+    await this.pool.query({ name: 'vdm_budget_settle', text: SETTLE_SQL, values: [id, counters, amounts] });
+  }
+
+  async read(): Promise<CounterState[]> {
+    const { rows } = await this.pool.query<Record<string, string>>({ name: 'vdm_budget_read', text: READ_SQL, values: [this.now()] });
+    return rows.map((r) => ({
+      counter: r.counter,
+      kind: r.kind as CounterKind,
+      windowStart: Number(r.window_start),
+      windowEnd: Number(r.window_end),
+      limit: Number(r.limit_amount),
+      spent: Number(r.spent),
+      reserved: Number(r.reserved),
+      requests: Number(r.requests),
+      refused: Number(r.refused),
+      overshoot: Number(r.overshoot),
+    }));
+  }
+
+  /** Gives back every reservation whose lease ran out; returns how many claims it gave back. */
+  async sweep(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { rows } = await this.pool.query<{ n: number }>({ name: 'vdm_budget_sweep', text: SWEEP_SQL, values: [this.now()] });
+      total += rows[0].n;
+      if (rows[0].n === 0) return total;
+    }
+  }
+
+  /** Deletes reservations that lapsed more than purgeAfterMs ago; returns how many rows went. */
+  async purge(): Promise<number> {
+    const result = await this.pool.query({ text: 'delete from budget_reservations where expired and expires_at <= $1', values: [this.now() - this.purgeAfterMs] });
+    return result.rowCount ?? 0;
+  }
+
+  /** A connection of the ledger's pool, for tests and the bench that look at the rows themselves. */
+  connect(): Promise<PoolClient> {
+    return this.pool.connect();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.sweeping;
+    await this.pool.end();
+  }
+}
