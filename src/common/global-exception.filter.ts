@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { BodyTimeoutError } from './body-timeout';
 import { DisabledException } from '../core/disabled';
+import { isGatewayError } from '../core/errors';
 import { routeFactsOf } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
 import { PassThroughError } from './upstream-http.error';
@@ -74,6 +75,13 @@ export class GlobalExceptionFilter implements ExceptionFilter {
       // A disabled document is the whole answer: it goes out as it is.
       const body = exception instanceof DisabledException ? exception.doc : errorBody(facts.errors, status, messageOf(exception));
       void reply.status(status).send(body);
+      return;
+    }
+    if (isGatewayError(exception)) {
+      const status = exception.statusCode ?? 500;
+      const body = errorBody(facts.errors, status, exception.message);
+      // The metrics API's format names the cause by its catalogue code, as fastify's own errors do.
+      void reply.status(status).send(facts.errors === 'generic' ? { ...body, code: exception.code } : body);
       return;
     }
     const clientStatus = fastifyClientError(exception);

@@ -23,6 +23,12 @@ describe('the gateway error catalogue', () => {
     expect(errorTypeOfCode(error.code)).toBe('upstream_error');
   });
 
+  it('fills a number into a template as it is, fractions included', () => {
+    const error = new GatewayErrors.VDM_HISTORY_TIME_LIMIT(0.5);
+    expect(error.message).toBe('the history query ran past its time limit of 0.5 s; narrow from/to, add a filter or group by fewer keys');
+    expect(error.statusCode).toBe(503);
+  });
+
   it('passes a client-chosen text through a template verbatim', () => {
     expect(new GatewayErrors.VDM_MODEL_NAME('model: 100% %s %d').message).toBe('model: 100% %s %d');
   });

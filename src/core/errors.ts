@@ -27,6 +27,26 @@ const CATALOGUE = {
   VDM_UPSTREAM_UNREADABLE: { status: 502, errorType: 'upstream_error', message: '%s' },
   VDM_UPSTREAM_TOO_LARGE: { status: 502, errorType: 'upstream_error', message: 'The upstream response was too large' },
   VDM_UPSTREAM_PATH_MISSING: { status: 404, errorType: 'upstream_error', message: '%s' },
+  // Queries of the metrics and history API (/metrics/*).
+  VDM_QUERY_UNKNOWN_KEY: { status: 400, errorType: 'bad_request', message: 'unknown query parameter %s; %s' },
+  VDM_QUERY_REPEATED_KEY: { status: 400, errorType: 'bad_request', message: '%s may be given once' },
+  VDM_QUERY_TIME: { status: 400, errorType: 'bad_request', message: '%s must be an ISO-8601 time (2026-01-31T00:00:00Z) or relative (-24h, -7d, -30m)' },
+  VDM_QUERY_RANGE: { status: 400, errorType: 'bad_request', message: 'from must be before to' },
+  VDM_QUERY_GROUP_BY: { status: 400, errorType: 'bad_request', message: 'group_by takes a comma list of %s; got %s' },
+  VDM_QUERY_GROUP_BY_REPEATED: { status: 400, errorType: 'bad_request', message: 'group_by names a key twice' },
+  VDM_QUERY_FORMAT: { status: 400, errorType: 'bad_request', message: 'format must be one of %s' },
+  VDM_QUERY_FILTER_LENGTH: { status: 400, errorType: 'bad_request', message: '%s must be a glob of 1 to 256 characters' },
+  VDM_QUERY_FILTER_NUL: { status: 400, errorType: 'bad_request', message: '%s must not contain a NUL character' },
+  VDM_QUERY_WHOLE_NUMBER: { status: 400, errorType: 'bad_request', message: '%s must be a whole number from %d to %d' },
+  VDM_QUERY_STATUS: { status: 400, errorType: 'bad_request', message: 'status must be ok or error' },
+  VDM_QUERY_CURSOR: { status: 400, errorType: 'bad_request', message: 'cursor is not one this gateway handed out' },
+  VDM_QUERY_ORDER: { status: 400, errorType: 'bad_request', message: 'order must be one of %s' },
+  VDM_HISTORY_UNAVAILABLE: { status: 503, errorType: 'unexpected_error', message: '%s' },
+  VDM_HISTORY_TIME_LIMIT: {
+    status: 503,
+    errorType: 'timeout',
+    message: 'the history query ran past its time limit of %d s; narrow from/to, add a filter or group by fewer keys',
+  },
 } as const satisfies Record<string, { status: number; errorType: ErrorType; message: string }>;
 
 export type GatewayErrorCode = keyof typeof CATALOGUE;

@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { GatewayErrors } from '../core/errors';
 
 export const GROUP_BY = ['hour', 'day', 'provider', 'model', 'client', 'user', 'session', 'api', 'instance'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -24,14 +24,14 @@ function parseTime(name: string, value: string | undefined, fallback: number, no
   if (rel) return nowS - Number(rel[1]) * UNIT_S[rel[2] as keyof typeof UNIT_S];
   if (value === 'now') return nowS;
   const ms = ISO.test(value) ? Date.parse(/T.*(Z|[+-]\d{2}:?\d{2})$/.test(value) || !value.includes('T') ? value : `${value}Z`) : NaN;
-  if (Number.isNaN(ms)) throw new BadRequestException(`${name} must be an ISO-8601 time (2026-01-31T00:00:00Z) or relative (-24h, -7d, -30m)`);
+  if (Number.isNaN(ms)) throw new GatewayErrors.VDM_QUERY_TIME(name);
   return ms / 1000;
 }
 
 export function parseRange(query: { from?: string; to?: string }, nowS: number): TimeRange {
   const to = parseTime('to', query.to, nowS, nowS);
   const from = parseTime('from', query.from, to - 86_400, nowS);
-  if (from >= to) throw new BadRequestException('from must be before to');
+  if (from >= to) throw new GatewayErrors.VDM_QUERY_RANGE();
   return { from, to };
 }
 
@@ -39,9 +39,9 @@ export function parseGroupBy(value: string | undefined): GroupBy[] {
   if (value === undefined || value.trim() === '') return [];
   const parts = value.split(',').map((p) => p.trim().toLowerCase());
   for (const p of parts) {
-    if (!(GROUP_BY as readonly string[]).includes(p)) throw new BadRequestException(`group_by takes a comma list of ${GROUP_BY.join(', ')}; got ${JSON.stringify(p)}`);
+    if (!(GROUP_BY as readonly string[]).includes(p)) throw new GatewayErrors.VDM_QUERY_GROUP_BY(GROUP_BY.join(', '), JSON.stringify(p));
   }
-  if (new Set(parts).size !== parts.length) throw new BadRequestException('group_by names a key twice');
+  if (new Set(parts).size !== parts.length) throw new GatewayErrors.VDM_QUERY_GROUP_BY_REPEATED();
   // A user and a session belong to their client: grouping by either groups by client too, just before it.
   const first = parts.findIndex((p) => p === 'user' || p === 'session');
   if (first >= 0 && !parts.includes('client')) parts.splice(first, 0, 'client');
@@ -50,7 +50,7 @@ export function parseGroupBy(value: string | undefined): GroupBy[] {
 
 export function parseFormat(value: string | undefined): UsageFormat {
   if (value === undefined || value === '') return 'json';
-  if (!(FORMATS as readonly string[]).includes(value)) throw new BadRequestException(`format must be one of ${FORMATS.join(', ')}`);
+  if (!(FORMATS as readonly string[]).includes(value)) throw new GatewayErrors.VDM_QUERY_FORMAT(FORMATS.join(', '));
   return value as UsageFormat;
 }
 
@@ -59,9 +59,9 @@ export function parseFilters(query: Partial<Record<FilterName, string>>): Partia
   for (const name of FILTERS) {
     const v = query[name];
     if (v === undefined) continue;
-    if (v === '' || v.length > 256) throw new BadRequestException(`${name} must be a glob of 1 to 256 characters`);
+    if (v === '' || v.length > 256) throw new GatewayErrors.VDM_QUERY_FILTER_LENGTH(name);
     // PostgreSQL holds no NUL in text (a 500 there otherwise): refused alike on both engines.
-    if (v.includes('\0')) throw new BadRequestException(`${name} must not contain a NUL character`);
+    if (v.includes('\0')) throw new GatewayErrors.VDM_QUERY_FILTER_NUL(name);
     filters[name] = v;
   }
   return filters;
@@ -69,13 +69,13 @@ export function parseFilters(query: Partial<Record<FilterName, string>>): Partia
 
 export function parseLimit(value: string | undefined): number {
   if (value === undefined || value === '') return 100;
-  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new BadRequestException('limit must be a whole number from 1 to 1000');
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new GatewayErrors.VDM_QUERY_WHOLE_NUMBER('limit', 1, 1000);
   return Number(value);
 }
 
 export function parseStatus(value: string | undefined): 'ok' | 'error' | undefined {
   if (value === undefined || value === '') return undefined;
-  if (value !== 'ok' && value !== 'error') throw new BadRequestException('status must be ok or error');
+  if (value !== 'ok' && value !== 'error') throw new GatewayErrors.VDM_QUERY_STATUS();
   return value;
 }
 
@@ -87,7 +87,7 @@ export function encodeCursor(id: number): string {
 export function decodeCursor(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const m = /^r:(\d{1,18})$/.exec(Buffer.from(value, 'base64url').toString('utf8'));
-  if (!m) throw new BadRequestException('cursor is not one this gateway handed out');
+  if (!m) throw new GatewayErrors.VDM_QUERY_CURSOR();
   return Number(m[1]);
 }
 
@@ -107,11 +107,11 @@ export interface UsagePage {
 export function parseUsagePage(query: { limit?: string; offset?: string; order?: string }): UsagePage {
   const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
     if (value === undefined || value === '') return fallback;
-    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new BadRequestException(`${name} must be a whole number from ${min} to ${max}`);
+    if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new GatewayErrors.VDM_QUERY_WHOLE_NUMBER(name, min, max);
     return Number(value);
   };
   const order = query.order ?? 'keys';
-  if (!(USAGE_ORDERS as readonly string[]).includes(order)) throw new BadRequestException(`order must be one of ${USAGE_ORDERS.join(', ')}`);
+  if (!(USAGE_ORDERS as readonly string[]).includes(order)) throw new GatewayErrors.VDM_QUERY_ORDER(USAGE_ORDERS.join(', '));
   return {
     limit: whole('limit', query.limit, USAGE_LIMIT_DEFAULT, 1, USAGE_LIMIT_MAX),
     offset: whole('offset', query.offset, 0, 0, USAGE_OFFSET_MAX),

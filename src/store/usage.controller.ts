@@ -1,8 +1,9 @@
-import { Controller, Get, Query, Res, ServiceUnavailableException, UsePipes } from '@nestjs/common';
+import { Controller, Get, Query, Res, UsePipes } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
 import { STORE_DISABLED } from '../core/disabled';
+import { GatewayErrors } from '../core/errors';
 import { isoSeconds, ms3 } from '../metrics/calculations/duration';
 import { MetricsQueryPipe } from '../metrics/dto/metrics-query.pipe';
 import { RequestsQuery, UsageQuery } from './dto/usage.query';
@@ -76,11 +77,11 @@ export class UsageController {
     try {
       return await run();
     } catch (error) {
-      if (error instanceof StoreUnavailable) throw new ServiceUnavailableException(error.message);
+      if (error instanceof StoreUnavailable) throw new GatewayErrors.VDM_HISTORY_UNAVAILABLE(error.message);
       // SQLite's read worker past its budget, or PostgreSQL's statement_timeout.
       const code = (error as { code?: unknown } | null)?.code;
       if (code === 'VDM_QUERY_TIMEOUT' || code === '57014')
-        throw new ServiceUnavailableException(`the history query ran past its time limit of ${HISTORY_QUERY_LIMIT_MS / 1000} s; narrow from/to, add a filter or group by fewer keys`);
+        throw new GatewayErrors.VDM_HISTORY_TIME_LIMIT(HISTORY_QUERY_LIMIT_MS / 1000);
       throw error;
     }
   }

@@ -50,7 +50,12 @@ describe('every /metrics/* query is read one way', () => {
   it.each(ENDPOINTS)('%s refuses an unknown key with a 400 in the metrics error format', async (path) => {
     const { status, body } = await answer(join2(path, 'colour=red'));
     expect(status).toBe(400);
-    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: expect.stringMatching(/^unknown query parameter "colour"; this endpoint takes /) });
+    expect(body).toMatchObject({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'VDM_QUERY_UNKNOWN_KEY',
+      message: expect.stringMatching(/^unknown query parameter "colour"; this endpoint takes /),
+    });
   });
 
   it.each(ENDPOINTS.filter(([, key]) => key !== undefined))('%s answers an empty %s as if it were left out', async (path, key) => {
@@ -62,6 +67,6 @@ describe('every /metrics/* query is read one way', () => {
   it.each(ENDPOINTS.filter(([, key]) => key !== undefined))('%s refuses %s given twice', async (path, key) => {
     const { status, body } = await answer(join2(path, `${key}=1&${key}=2`));
     expect(status).toBe(400);
-    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request', message: `${key} may be given once` });
+    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'VDM_QUERY_REPEATED_KEY', message: `${key} may be given once` });
   });
 });

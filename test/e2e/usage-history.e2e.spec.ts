@@ -95,18 +95,20 @@ describe('GET /metrics/usage', () => {
   });
 
   it.each([
-    ['group_by=nope', /group_by/],
-    ['group_by=model,model', /twice/],
-    ['from=yesterday', /from/],
-    ['to=2026-13-45T00:00:00Z', /to/],
-    ['from=-1h&to=-2h', /before/],
-    ['format=xml', /format/],
-    ['colour=red', /unknown query parameter/],
-    ['model=a&model=b', /once/],
-  ])('answers %s with a 400 in the metrics error format', async (query, message) => {
+    ['group_by=nope', /group_by/, 'VDM_QUERY_GROUP_BY'],
+    ['group_by=model,model', /twice/, 'VDM_QUERY_GROUP_BY_REPEATED'],
+    ['from=yesterday', /from/, 'VDM_QUERY_TIME'],
+    ['to=2026-13-45T00:00:00Z', /to/, 'VDM_QUERY_TIME'],
+    ['from=-1h&to=-2h', /before/, 'VDM_QUERY_RANGE'],
+    ['format=xml', /format/, 'VDM_QUERY_FORMAT'],
+    ['colour=red', /unknown query parameter/, 'VDM_QUERY_UNKNOWN_KEY'],
+    ['model=a&model=b', /once/, 'VDM_QUERY_REPEATED_KEY'],
+    ['order=random', /order/, 'VDM_QUERY_ORDER'],
+    ['limit=0', /limit/, 'VDM_QUERY_WHOLE_NUMBER'],
+  ])('answers %s with a 400 in the metrics error format, naming its code', async (query, message, code) => {
     const { status, body } = await get(`/metrics/usage?${query}`);
     expect(status).toBe(400);
-    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request', code });
     expect(body.message).toMatch(message);
   });
 });
@@ -156,10 +158,17 @@ describe('GET /metrics/requests', () => {
     expect(body.requests[0]).toMatchObject({ status: 'error', error_type: 'bad_request', instance: 'gw-h' });
   });
 
-  it.each(['limit=0', 'limit=1001', 'limit=x', 'cursor=bm9wZQ', 'status=maybe'])('answers %s with a 400', async (query) => {
+  it.each([
+    ['limit=0', 'VDM_QUERY_WHOLE_NUMBER'],
+    ['limit=1001', 'VDM_QUERY_WHOLE_NUMBER'],
+    ['limit=x', 'VDM_QUERY_WHOLE_NUMBER'],
+    ['cursor=bm9wZQ', 'VDM_QUERY_CURSOR'],
+    ['status=maybe', 'VDM_QUERY_STATUS'],
+    ['model=a%00b', 'VDM_QUERY_FILTER_NUL'],
+  ])('answers %s with a 400 naming %s', async (query, code) => {
     const { status, body } = await get(`/metrics/requests?${query}`);
     expect(status).toBe(400);
-    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request', code });
   });
 });
 

@@ -107,6 +107,15 @@ describe('the SQLite usage store', () => {
       const prom = parseExposition(await (await fetch(`${gw.url}/metrics`)).text());
       expect(sumOf(prom, 'vdm_store_dropped_rows_total')).toBe(5);
       expect(sumOf(prom, 'vdm_store_queue_rows')).toBe(3);
+      // The history API answers that it cannot read, in the metrics error format with its code.
+      const history = await fetch(`${gw.url}/metrics/usage`);
+      expect(history.status).toBe(503);
+      expect(await history.json()).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        code: 'VDM_HISTORY_UNAVAILABLE',
+        message: 'The usage store is not reachable right now',
+      });
     } finally {
       await gw.close();
     }

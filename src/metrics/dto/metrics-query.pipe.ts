@@ -1,5 +1,6 @@
-import { BadRequestException, ValidationPipe, type ArgumentMetadata, type Type } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type Type } from '@nestjs/common';
 import { getMetadataStorage } from 'class-validator';
+import { GatewayErrors } from '../../core/errors';
 import { isRecord } from '../../core/json';
 
 const keysOf = new WeakMap<Type<unknown>, readonly string[]>();
@@ -31,9 +32,9 @@ export class MetricsQueryPipe extends ValidationPipe {
     for (const [key, v] of Object.entries(value)) {
       if (!keys.includes(key)) {
         const takes = keys.length === 0 ? 'this endpoint takes no query parameters' : `this endpoint takes ${keys.join(', ')}`;
-        throw new BadRequestException(`unknown query parameter ${JSON.stringify(key)}; ${takes}`);
+        throw new GatewayErrors.VDM_QUERY_UNKNOWN_KEY(JSON.stringify(key), takes);
       }
-      if (typeof v !== 'string') throw new BadRequestException(`${key} may be given once`);
+      if (typeof v !== 'string') throw new GatewayErrors.VDM_QUERY_REPEATED_KEY(key);
       if (v !== '') given[key] = v;
     }
     // A DTO with no keys has nothing for class-validator to check (it would call the object unknown).
