@@ -34,11 +34,11 @@ export interface KeysResult {
   ratio: Record<Case, number>;
 }
 
-const ROUTE = { [ROUTE_FACTS_KEY]: { access: 'key', errors: 'anthropic', api: 'anthropic_messages' } };
+const ROUTE = { [ROUTE_FACTS_KEY]: { access: 'key', errors: 'anthropic', api: 'anthropic_messages', roles: ['admin', 'client'] } };
 const keyOf = (i: number): string => `sk-bench-client-key-${String(i).padStart(8, '0')}-0123456789`;
 
 function authenticator(n: number): Authenticator {
-  const clientKeys: ClientKey[] = Array.from({ length: n }, (_, i) => ({ name: `team-${i}`, sha256: keyDigest(keyOf(i)) }));
+  const clientKeys: ClientKey[] = Array.from({ length: n }, (_, i) => ({ name: `team-${i}`, role: 'client' as const, sha256: keyDigest(keyOf(i)) }));
   const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), clientKeys };
   return new Authenticator(config, new RejectionCounter(), new TrackerService(config, SYSTEM_CLOCK));
 }

@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { keyDigest, KeyRing, presentedKeys } from '../core/client-key';
-import { routeFactsOf, type RouteFacts } from '../core/route-facts';
+import { Glob } from '../core/glob';
+import { roleMayCall, routeFactsOf, type Role, type RouteFacts } from '../core/route-facts';
 import { keyFingerprint } from '../logging/logger';
 import { RejectionCounter, type RejectionReason } from '../metrics/rejections';
 import { TrackerService } from '../metrics/tracker.service';
@@ -15,6 +16,8 @@ export interface ClientIdentity {
    * configured, `key:<first 16 hex of sha256>` of the presented key (`other` past VDM_MAX_CLIENTS), or `anonymous`.
    */
   name: string;
+  /** What its key may do (contract section 13); `admin` for everyone in open mode. */
+  role: Role;
   /** Fingerprint of the gateway key it used, for log correlation; never the key. */
   keyFingerprint?: string;
 }
@@ -24,15 +27,50 @@ const FINGERPRINT = /^key:[0-9a-f]{16}$/;
 
 const identities = new WeakMap<FastifyRequest, ClientIdentity>();
 
-/** The identity the authentication hook gave a request (undefined on a public route). */
+/** The identity the authentication hook gave a request (undefined on a public route when keys are configured). */
 export function clientOf(request: FastifyRequest): ClientIdentity | undefined {
   return identities.get(request);
+}
+
+/** What a caller may read: every client's data, or (a client key) its own client's only. */
+export interface CallerScope {
+  role: Role;
+  /** Set for a client key: the one client whose data it reads (exact name, compared as is). */
+  client?: string;
+}
+
+/**
+ * The caller's scope, for a handler that answers with data of several clients. A request without an
+ * identity (a public route while keys are configured) reads nothing: 403.
+ */
+export function callerScope(request: FastifyRequest): CallerScope {
+  const identity = identities.get(request);
+  if (identity === undefined) throw new ForbiddenException('This route needs a gateway key');
+  return identity.role === 'client' ? { role: 'client', client: identity.name } : { role: identity.role };
+}
+
+/**
+ * The client filter (a glob) a client-view query may run with: as given for admin and scrape keys; for a
+ * client key, its own name, and a 403 when the filter names another client (matches not its own name).
+ * The caller then applies `scope.client` as an exact match too, so a glob can never widen it.
+ */
+export function scopedClientFilter(request: FastifyRequest, given: string | undefined): string | undefined {
+  const scope = callerScope(request);
+  if (scope.client === undefined) return given;
+  if (given !== undefined && !new Glob(given).test(scope.client)) {
+    throw new ForbiddenException(`client=${JSON.stringify(given.slice(0, 128))} names another client: this key reads its own client (${scope.client}) only`);
+  }
+  return scope.client;
 }
 
 const MESSAGES: Record<RejectionReason, string> = {
   missing_key: 'Missing API key: send it as x-api-key or Authorization: Bearer',
   invalid_key: 'Invalid API key',
+  forbidden: 'This key may not call this route',
 };
+
+/** The client name VDM_SCRAPE_KEY gets (it never calls a client API, so it is never a usage client). */
+const SCRAPE_KEY_NAME = 'scrape';
 
 /**
  * Authentication, decided in Fastify's onRequest hook from the facts of the route the router
@@ -42,16 +80,18 @@ const MESSAGES: Record<RejectionReason, string> = {
  */
 @Injectable()
 export class Authenticator {
-  /** Client names by key digest. */
-  private readonly keys = new KeyRing<string>();
+  /** Client names and roles by key digest. */
+  private readonly keys = new KeyRing<{ name: string; role: Role }>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly rejections: RejectionCounter,
     private readonly tracker: TrackerService,
   ) {
-    if (config.proxyApiKey !== undefined) this.keys.add(keyDigest(config.proxyApiKey), 'default');
-    for (const client of config.clientKeys) this.keys.add(client.sha256, client.name);
+    if (config.proxyApiKey !== undefined) this.keys.add(keyDigest(config.proxyApiKey), { name: 'default', role: 'admin' });
+    for (const client of config.clientKeys) this.keys.add(client.sha256, { name: client.name, role: client.role });
+    // Only beside other gateway keys (open mode asks for none); a key already listed keeps its own role.
+    if (config.scrapeKey !== undefined && this.keys.size > 0) this.keys.add(keyDigest(config.scrapeKey), { name: SCRAPE_KEY_NAME, role: 'scrape' });
   }
 
   /**
@@ -64,47 +104,50 @@ export class Authenticator {
   refused(request: FastifyRequest, reply: FastifyReply): boolean {
     const facts = routeFactsOf(request.routeOptions.config);
     if (this.keys.size === 0) {
+      // Open mode: anyone calls and reads everything, as admin.
       if (facts.api !== undefined) identities.set(request, this.openIdentity(request));
+      else if (facts.access !== 'public') identities.set(request, { name: 'anonymous', role: 'admin' });
       return false;
     }
     if (this.isOpen(facts)) {
-      if (facts.api !== undefined) identities.set(request, { name: 'anonymous' });
+      if (facts.api !== undefined) identities.set(request, { name: 'anonymous', role: 'client' });
       return false;
     }
     const presented = presentedKeys(request.headers);
     let identity: ClientIdentity | undefined;
     for (const { header, key } of presented) {
-      const name = this.keys.find(key);
-      if (name === undefined) continue;
-      identity ??= { name, keyFingerprint: keyFingerprint(key) };
+      const found = this.keys.find(key);
+      if (found === undefined) continue;
+      identity ??= { name: found.name, role: found.role, keyFingerprint: keyFingerprint(key) };
       // Every header holding a gateway key goes, so none of them can travel upstream.
       delete request.headers[header];
     }
-    if (identity !== undefined) {
+    if (identity !== undefined && roleMayCall(facts, identity.role)) {
       identities.set(request, identity);
       return false;
     }
-    const reason: RejectionReason = presented.length === 0 ? 'missing_key' : 'invalid_key';
+    const reason: RejectionReason = identity !== undefined ? 'forbidden' : presented.length === 0 ? 'missing_key' : 'invalid_key';
     this.rejections.count(reason);
-    void reply.code(401);
+    const status = reason === 'forbidden' ? 403 : 401;
+    void reply.code(status);
     // A body announced but unread would otherwise have to be drained before the socket is reused.
     if (hasBody(request)) void reply.header('connection', 'close');
-    void reply.send(errorBody(facts.errors, 401, MESSAGES[reason]));
+    void reply.send(errorBody(facts.errors, status, reason === 'forbidden' ? `${MESSAGES.forbidden} (its role is ${identity!.role})` : MESSAGES[reason]));
     return true;
   }
 
   /** No gateway key configured: the client is named by its key's fingerprint, never by the key. */
   private openIdentity(request: FastifyRequest): ClientIdentity {
     const key = presentedKeys(request.headers)[0]?.key;
-    if (key === undefined) return { name: 'anonymous' };
+    if (key === undefined) return { name: 'anonymous', role: 'admin' };
     // 64 bits: finding a second key with the same name takes about 2^32 tries per name.
     const name = `key:${keyDigest(key).toString('hex').slice(0, 16)}`;
     // Read on the first request: the store restores the tracker before the gateway listens.
     const fingerprints = (this.fingerprints ??= new Set([...this.tracker.clientNames()].filter((c) => FINGERPRINT.test(c))));
-    if (fingerprints.has(name)) return { name };
-    if (fingerprints.size >= this.config.maxClients) return { name: 'other' };
+    if (fingerprints.has(name)) return { name, role: 'admin' };
+    if (fingerprints.size >= this.config.maxClients) return { name: 'other', role: 'admin' };
     fingerprints.add(name);
-    return { name };
+    return { name, role: 'admin' };
   }
 
   private isOpen(facts: RouteFacts): boolean {

@@ -22,7 +22,15 @@ describe(loadClientKeys.name, () => {
     ]);
   });
 
+  it('reads each key\'s role, client when not given', () => {
+    const sut = loadClientKeys(file('clients:\n  - name: a\n    key: sk-key-aaaa\n  - name: b\n    key: sk-key-bbbb\n    role: admin\n  - name: c\n    key: sk-key-cccc\n    role: scrape\n'));
+    expect(sut.map((c) => [c.name, c.role])).toEqual([['a', 'client'], ['b', 'admin'], ['c', 'scrape']]);
+  });
+
   it.each([
+    ['clients:\n  - name: a\n    key: sk-plain-key\n    role: owner', ': clients[0] (a).role: must be one of admin, client, scrape'],
+    ['clients:\n  - name: a\n    key: sk-plain-key\n    role: [admin]', ': clients[0] (a).role: must be one of admin, client, scrape'],
+    ['clients:\n  - name: team-a\n    key: sk-plain-key\n  - name: TEAM-A\n    key: sk-other-key', ': clients[1] (TEAM-A).name: is used by an earlier entry'],
     ['clients: {}', ': must be a YAML mapping with a `clients` list'],
     ['clients: []', ': clients: must list at least one client'],
     ['clients:\n  - name: ""\n    key: sk-plain-key', ': clients[0].name: must be 1-64 letters'],

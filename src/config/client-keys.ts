@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { MAX_KEY_LENGTH } from '../core/client-key';
 import { isRecord } from '../core/json';
+import { ROLES, type Role } from '../core/route-facts';
 import { ConfigError } from './config-error';
 
 /** A named client key from VDM_CLIENT_KEYS_FILE; `sha256` is what a presented key's digest must equal. */
 export interface ClientKey {
   name: string;
+  /** `role:` in the file; `client` when not given (contract section 13). */
+  role: Role;
   /** The key itself when the file gives it (a secret to redact); absent for `key_sha256` entries. */
   key?: string;
   sha256: Buffer;
@@ -44,23 +47,26 @@ export function loadClientKeys(file: string): ClientKey[] {
     }
     const where = `${at} (${name}).`;
     if (RESERVED.has(name.toLowerCase())) return fail(where + 'name: ', `${name} is reserved (default, anonymous, other)`);
-    if (names.has(name)) return fail(where + 'name: ', 'is used by an earlier entry');
-    const unknown = Object.keys(entry).find((k) => !['name', 'key', 'key_sha256'].includes(k));
-    if (unknown !== undefined) return fail(where + unknown + ': ', 'is not a known field (name, key, key_sha256)');
+    // Names are matched without regard to ASCII case in filters, so two that differ only in case would be one.
+    if (names.has(name.toLowerCase())) return fail(where + 'name: ', 'is used by an earlier entry');
+    const unknown = Object.keys(entry).find((k) => !['name', 'key', 'key_sha256', 'role'].includes(k));
+    if (unknown !== undefined) return fail(where + unknown + ': ', 'is not a known field (name, key, key_sha256, role)');
+    const role = entry.role ?? 'client';
+    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) return fail(where + 'role: ', `must be one of ${ROLES.join(', ')}`);
     if ((key === undefined) === (keySha256 === undefined)) return fail(where + 'key: ', 'give exactly one of key or key_sha256');
     let client: ClientKey;
     if (key !== undefined) {
       if (typeof key !== 'string' || key.length < 8 || key.length > MAX_KEY_LENGTH) {
         return fail(where + 'key: ', `must be a string of 8 to ${MAX_KEY_LENGTH} characters`);
       }
-      client = { name, key, sha256: createHash('sha256').update(key).digest() };
+      client = { name, role: role as Role, key, sha256: createHash('sha256').update(key).digest() };
     } else {
       if (typeof keySha256 !== 'string' || !HEX64.test(keySha256)) return fail(where + 'key_sha256: ', 'must be 64 hex digits (the sha256 of the key)');
-      client = { name, sha256: Buffer.from(keySha256, 'hex') };
+      client = { name, role: role as Role, sha256: Buffer.from(keySha256, 'hex') };
     }
     const digest = client.sha256.toString('hex');
     if (digests.has(digest)) return fail(where + (key !== undefined ? 'key: ' : 'key_sha256: '), 'is the same key as an earlier entry');
-    names.add(name);
+    names.add(name.toLowerCase());
     digests.add(digest);
     keys.push(client);
   });

@@ -17,9 +17,23 @@ export type ErrorFormat = ApiFormat | 'generic';
  */
 export type Access = 'key' | 'public' | 'scrape';
 
+/**
+ * What a gateway key may do (contract section 13): `admin` calls and reads everything, `client`
+ * calls the client APIs and reads its own view, `scrape` reads the Prometheus scrape and the
+ * json_exporter feed. Open mode (no gateway key configured) gives every caller `admin`.
+ */
+export type Role = 'admin' | 'client' | 'scrape';
+
+export const ROLES: readonly Role[] = Object.freeze(['admin', 'client', 'scrape']);
+
 export interface RouteFacts {
   access: Access;
   errors: ErrorFormat;
+  /**
+   * The roles whose keys may call the route (on a route that needs a key); `admin` always may.
+   * Undeclared: admin only (deny by default).
+   */
+  roles?: readonly Role[];
   /** Set on proxy routes: requests to them are usage and are accounted. */
   api?: ClientApi;
   /** Set on routes whose calls are counted apart from usage (count_tokens). */
@@ -36,4 +50,9 @@ export const UNDECLARED: RouteFacts = Object.freeze({ access: 'key', errors: 'ge
 export function routeFactsOf(routeConfig: unknown): RouteFacts {
   const facts = (routeConfig as Record<string, unknown> | undefined)?.[ROUTE_FACTS_KEY];
   return facts === undefined ? UNDECLARED : (facts as RouteFacts);
+}
+
+/** Whether a key of this role may call a route with these facts: admin everywhere, the others where the route lists them. */
+export function roleMayCall(facts: RouteFacts, role: Role): boolean {
+  return role === 'admin' || (facts.roles?.includes(role) ?? false);
 }

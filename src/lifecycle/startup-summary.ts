@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/app-config';
-import { keyDigest, KeyRing } from '../core/client-key';
+import { keyDigest } from '../core/client-key';
 import { CATALOG_NAME, CATALOG_VERSION } from '../metrics/pricing/catalog';
 
 export interface SummaryLine {
@@ -29,26 +29,37 @@ function authentication(config: AppConfig, reach: string): SummaryLine {
         'and read all usage; set PROXY_API_KEY to require a key',
     };
   }
+  const byRole = (['admin', 'client', 'scrape'] as const)
+    .map((role) => [role, config.clientKeys.filter((c) => c.role === role).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([role, n]) => `${n} ${role}`);
   const parts = [
     ...(config.proxyApiKey === undefined ? [] : ['PROXY_API_KEY (admin)']),
-    ...(keys === 0 ? [] : [`${keys} client ${keys === 1 ? 'key' : 'keys'} from VDM_CLIENT_KEYS_FILE`]),
+    ...(keys === 0 ? [] : [`${keys} client ${keys === 1 ? 'key' : 'keys'} from VDM_CLIENT_KEYS_FILE${config.clientKeys.some((c) => c.role !== 'client') ? ` (${byRole.join(', ')})` : ''}`]),
+    ...(separateScrapeKey(config) ? ['VDM_SCRAPE_KEY (scrape)'] : []),
   ];
   const metrics = config.metricsPublic ? '; /metrics is public (VDM_METRICS_PUBLIC)' : '';
   return { level: 'info', msg: `Authentication on: ${parts.join(' and ')}${metrics}` };
 }
 
-/** VDM_SCRAPE_KEY (what docker compose's scrapers send) that the gateway refuses: their scrapes get 401. */
+/** VDM_SCRAPE_KEY is a key of its own (none of PROXY_API_KEY and the keys file's), so it adds a scrape key. */
+function separateScrapeKey(config: AppConfig): boolean {
+  if (config.scrapeKey === undefined) return false;
+  if (config.proxyApiKey !== undefined && config.proxyApiKey === config.scrapeKey) return false;
+  return config.clientKeys.every((c) => !keyDigest(config.scrapeKey!).equals(c.sha256));
+}
+
+/** VDM_SCRAPE_KEY (what docker compose's scrapers send) that is a client key's: its role may not scrape, so the scrapes get 403. */
 function scrapeKey(config: AppConfig): SummaryLine[] {
-  if (config.scrapeKey === undefined || (config.proxyApiKey === undefined && config.clientKeys.length === 0)) return [];
-  const ring = new KeyRing<true>();
-  if (config.proxyApiKey !== undefined) ring.add(keyDigest(config.proxyApiKey), true);
-  for (const client of config.clientKeys) ring.add(client.sha256, true);
-  if (ring.find(config.scrapeKey)) return [];
+  if (config.scrapeKey === undefined || (config.proxyApiKey !== undefined && config.proxyApiKey === config.scrapeKey)) return [];
+  const digest = keyDigest(config.scrapeKey);
+  const entry = config.clientKeys.find((c) => digest.equals(c.sha256));
+  if (entry === undefined || entry.role !== 'client') return [];
   return [{
     level: 'warn',
     msg:
-      "VDM_SCRAPE_KEY is none of the gateway's keys: Prometheus and json_exporter send it and get 401; " +
-      'set it in .env to a key from VDM_CLIENT_KEYS_FILE, or set PROXY_API_KEY',
+      `VDM_SCRAPE_KEY is the key of client ${entry.name}, whose role (client) may not read /metrics: Prometheus and json_exporter get 403; ` +
+      'give that entry `role: scrape` in VDM_CLIENT_KEYS_FILE, or set VDM_SCRAPE_KEY to a key of its own',
   }];
 }
 

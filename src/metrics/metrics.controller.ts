@@ -1,7 +1,8 @@
-import { Controller, Get, Headers, Query, Res, Sse, UsePipes, type MessageEvent } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Controller, ForbiddenException, Get, Headers, Query, Req, Res, Sse, UsePipes, type MessageEvent } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { callerScope } from '../common/authenticator';
 import type { Observable } from 'rxjs';
-import { ScrapeRoute } from '../core/route.decorator';
+import { ClientViewRoute, ScrapeRoute } from '../core/route.decorator';
 import { ActiveRequestsHub } from './active-requests.hub';
 import { LogsQuery } from './dto/logs.query';
 import { MetricsQueryPipe } from './dto/metrics-query.pipe';
@@ -46,32 +47,42 @@ export class MetricsController {
   }
 
   @Get('running-totals')
+  @ClientViewRoute({ scrape: true })
   runningTotals(
     @Query() query: RunningTotalsQuery,
     @Headers('accept') accept: string | undefined,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Buffer {
+    // A scrape key reads the json_exporter feed only (contract section 13).
+    if (callerScope(request).role === 'scrape' && query.format !== 'json') {
+      throw new ForbiddenException('A scrape key reads /metrics and /metrics/running-totals?format=json only');
+    }
     const report = this.reports.runningTotals(query, accept);
     void reply.type(report.contentType);
     return encoded(report.body);
   }
 
   @Get('active-requests')
+  @ClientViewRoute()
   activeRequests(@Query() _query: NoQuery): ActiveRequestsDoc {
     return this.reports.activeRequests();
   }
 
   @Sse('active-requests/stream')
+  @ClientViewRoute()
   activeRequestsStream(@Query() _query: NoQuery): Observable<MessageEvent> {
     return this.hub.connect();
   }
 
   @Get('prices')
+  @ClientViewRoute()
   prices(@Query() query: PricesQuery): WirePrices {
     return this.reports.prices(query);
   }
 
   @Get('logs')
+  @ClientViewRoute()
   logs(@Query() query: LogsQuery): LogsDoc {
     return this.reports.logs(query);
   }

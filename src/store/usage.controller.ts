@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { STORE_DISABLED } from '../core/disabled';
 import { GatewayErrors } from '../core/errors';
 import { isoSeconds, ms3 } from '../metrics/calculations/duration';
+import { ClientViewRoute } from '../core/route.decorator';
 import { MetricsQueryPipe } from '../metrics/dto/metrics-query.pipe';
 import { RequestsQuery, UsageQuery } from './dto/usage.query';
 import { HISTORY_QUERY_LIMIT_MS } from './database';
@@ -22,6 +23,7 @@ export class UsageController {
   ) {}
 
   @Get('usage')
+  @ClientViewRoute()
   async usage(@Query() query: UsageQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const format = parseFormat(query.format);
     if (!this.store.enabled) return STORE_DISABLED;
@@ -39,6 +41,7 @@ export class UsageController {
   }
 
   @Get('requests')
+  @ClientViewRoute()
   async requests(@Query() query: RequestsQuery): Promise<unknown> {
     const limit = parseLimit(query.limit);
     const cursor = decodeCursor(query.cursor);

@@ -246,7 +246,7 @@ describe('clients in /metrics, and keys nowhere', () => {
     const canary = `sk-vdm-canary-${randomBytes(16).toString('hex')}`;
     const hashed = `sk-vdm-hashed-${randomBytes(16).toString('hex')}`;
     const file = join(dir, 'canary.yaml');
-    writeFileSync(file, `clients:\n  - name: canary-team\n    key: ${canary}\n  - name: hashed-team\n    key_sha256: ${sha256(hashed)}\n`);
+    writeFileSync(file, `clients:\n  - name: canary-team\n    key: ${canary}\n  - name: hashed-team\n    key_sha256: ${sha256(hashed)}\n    role: admin\n`);
     const logs: string[] = [];
     gw = await startApp(
       { ANTHROPIC_API_KEY: 'sk-ant-provider-000111', ANTHROPIC_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-openai-provider-000222', OPENAI_BASE_URL: `${fake.url}/v1`, VDM_DEFAULT_PROVIDER: 'anthropic', VDM_CLIENT_KEYS_FILE: file, LOG_LEVEL: 'debug' },

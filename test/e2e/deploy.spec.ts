@@ -59,12 +59,13 @@ describe('docker-compose.yml', () => {
     expect(compose.services.gateway.stop_grace_period).toBe('15s');
   });
 
-  it('keeps /metrics behind a key: the scrapers present VDM_SCRAPE_KEY (else PROXY_API_KEY) from a mounted file, the one the gateway checks', () => {
+  it('keeps /metrics behind a key: the scrapers present VDM_SCRAPE_KEY (else PROXY_API_KEY) from a mounted file, the scrape key the gateway takes from .env', () => {
     expect(compose.services.gateway.environment?.VDM_METRICS_PUBLIC).toBeUndefined();
     const { content } = compose.configs.scrape_key;
     expect(content).toMatch(/^\$\{VDM_SCRAPE_KEY:-\$\{PROXY_API_KEY:-[^}]+\}\}$/);
-    // The gateway sees what the scrapers send, so it can warn at start-up when that is none of its keys.
-    expect(compose.services.gateway.environment.VDM_SCRAPE_KEY).toBe(content);
+    // VDM_SCRAPE_KEY reaches the gateway from .env only: a placeholder passed here would become a scrape key anyone knows.
+    expect(compose.services.gateway.environment.VDM_SCRAPE_KEY).toBeUndefined();
+    expect(compose.services.gateway.env_file).toContainEqual({ path: '.env', required: false });
     const mountedAt = (service: string): string[] =>
       (compose.services[service].configs ?? []).filter((c: any) => c.source === 'scrape_key').map((c: any) => c.target);
 

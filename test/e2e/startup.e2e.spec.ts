@@ -165,24 +165,39 @@ describe('the start-up summary', () => {
 describe('the scrape key docker compose sends (VDM_SCRAPE_KEY)', () => {
   const keysFile = (): string => {
     const path = join(dir, 'scrape-keys.yaml');
-    writeFileSync(path, 'clients:\n  - name: team-a\n    key: sk-team-a-key\n  - name: scraper\n    key: sk-scraper-key\n');
+    writeFileSync(path, 'clients:\n  - name: team-a\n    key: sk-team-a-key\n  - name: scraper\n    key: sk-scraper-key\n    role: scrape\n');
     return path;
   };
   const scrape = (url: string, key: string): Promise<number> =>
     fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
 
-  it('warns when it is none of the gateway\'s keys (a keys file and no PROXY_API_KEY: the placeholder), as the scrapes get 401', async () => {
-    let status = 0;
-    const { lines } = await startLines({ VDM_CLIENT_KEYS_FILE: keysFile(), VDM_SCRAPE_KEY: 'no-scrape-key-set' }, async (url) => {
-      status = await scrape(url, 'no-scrape-key-set');
+  it('is a scrape key of its own when it is none of the gateway\'s keys: /metrics and the json_exporter feed answer, /v1 and the rest do not', async () => {
+    const statuses: Record<string, number> = {};
+    const { lines } = await startLines({ VDM_CLIENT_KEYS_FILE: keysFile(), VDM_SCRAPE_KEY: 'sk-separate-scrape-key' }, async (url) => {
+      const get = (path: string): Promise<number> => fetch(`${url}${path}`, { headers: { authorization: 'Bearer sk-separate-scrape-key' } }).then((r) => r.status);
+      statuses.metrics = await get('/metrics');
+      statuses.feed = await get('/metrics/running-totals?format=json');
+      statuses.yaml = await get('/metrics/running-totals');
+      statuses.logs = await get('/metrics/logs');
+      statuses.models = await get('/v1/models');
     });
-    expect(status).toBe(401);
+    expect(statuses).toEqual({ metrics: 200, feed: 200, yaml: 403, logs: 403, models: 403 });
+    expect(warnings(lines)).toEqual([]);
+    expect(lines.map((l) => l.msg)).toContain('Authentication on: 2 client keys from VDM_CLIENT_KEYS_FILE (1 client, 1 scrape) and VDM_SCRAPE_KEY (scrape)');
+  }, 30_000);
+
+  it('warns when it is a client key\'s, whose role may not scrape, as the scrapes get 403', async () => {
+    let status = 0;
+    const { lines } = await startLines({ VDM_CLIENT_KEYS_FILE: keysFile(), VDM_SCRAPE_KEY: 'sk-team-a-key' }, async (url) => {
+      status = await scrape(url, 'sk-team-a-key');
+    });
+    expect(status).toBe(403);
     expect(warnings(lines)).toEqual([
-      "VDM_SCRAPE_KEY is none of the gateway's keys: Prometheus and json_exporter send it and get 401; set it in .env to a key from VDM_CLIENT_KEYS_FILE, or set PROXY_API_KEY",
+      'VDM_SCRAPE_KEY is the key of client team-a, whose role (client) may not read /metrics: Prometheus and json_exporter get 403; give that entry `role: scrape` in VDM_CLIENT_KEYS_FILE, or set VDM_SCRAPE_KEY to a key of its own',
     ]);
   }, 30_000);
 
-  it('says nothing when it is one of them, and the scrape answers', async () => {
+  it('says nothing when it is a scrape key of the keys file, and the scrape answers', async () => {
     let status = 0;
     const { lines } = await startLines({ VDM_CLIENT_KEYS_FILE: keysFile(), VDM_SCRAPE_KEY: 'sk-scraper-key' }, async (url) => {
       status = await scrape(url, 'sk-scraper-key');
