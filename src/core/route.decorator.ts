@@ -35,7 +35,7 @@ export const ScrapeRoute = (): MethodDecorator => Route({ access: 'scrape', erro
 
 /**
  * A metrics route a client key may read, its own view only: the handler narrows what it answers with
- * `callerScope`/`scopedClientFilter` (src/common/authenticator.ts). `scrape` adds scrape keys (the json_exporter feed).
+ * `callerScope`/`scopedClientFilter` (src/core/caller.ts). `scrape` adds scrape keys (the json_exporter feed).
  */
 export const ClientViewRoute = (options: { scrape?: boolean } = {}): MethodDecorator =>
   Route({ access: 'key', errors: 'generic', roles: Object.freeze(options.scrape === true ? ['admin', 'client', 'scrape'] : CALLERS) });

@@ -1,6 +1,6 @@
 import { Controller, ForbiddenException, Get, Headers, Query, Req, Res, Sse, UsePipes, type MessageEvent } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { callerScope } from '../common/authenticator';
+import { callerScope } from '../core/caller';
 import type { Observable } from 'rxjs';
 import { ClientViewRoute, ScrapeRoute } from '../core/route.decorator';
 import { ActiveRequestsHub } from './active-requests.hub';

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, finalize, throwError, type Observable } from 'rxjs';
-import { clientOf } from '../../common/authenticator';
+import { clientOf } from '../../core/caller';
 import { boundedText, MODEL_NAME_MAX } from '../../core/bounded-text';
 import { MAX_KEY_LENGTH, presentedKey } from '../../core/client-key';
 import { routeFactsOf } from '../../core/route-facts';
