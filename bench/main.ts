@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
 import { printKeys, runKeysBench, type KeysResult } from './keys.bench';
+import { printLedger, runLedgerBench, type LedgerResult } from './postgres-ledger.bench';
 import { printPrices, runPricesBench, type PricesResult } from './prices.bench';
 import { printProvenance, runProvenanceBench, type ProvenanceResult } from './provenance.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
@@ -35,10 +36,11 @@ interface Results {
   keys?: KeysResult;
   prices?: PricesResult;
   provenance?: ProvenanceResult;
+  ledger?: LedgerResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -120,6 +122,11 @@ async function main(): Promise<void> {
     log('9. usage provenance: a reported request and an estimated one ...');
     results.provenance = runProvenanceBench();
     report.push(printProvenance(results.provenance));
+  }
+  if (only.includes('ledger')) {
+    log('11. budget reservations on PostgreSQL: round trip and the hot-row ceiling ...');
+    results.ledger = await runLedgerBench(log);
+    report.push(printLedger(results.ledger));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -129,7 +129,7 @@ async function pgQuery(url: string, text: string, values: unknown[] = []): Promi
 }
 
 /** The server's processes onto CPU 1, beside the load generator: found from a backend's parent, the postmaster. */
-async function pinPostgres(url: string): Promise<void> {
+export async function pinPostgres(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
