@@ -11,13 +11,14 @@ import { LoggingModule } from './logging/logging.module';
 import { GatewayModule } from './gateway/gateway.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StoreModule } from './store/store.module';
+import { TelemetryModule } from './telemetry/telemetry.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logging: LoggingMode, redactor: Redactor): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, StoreModule, GatewayModule, DashboardModule],
+      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, TelemetryModule, StoreModule, GatewayModule, DashboardModule],
       controllers: [HealthController],
       providers: [Authenticator, GracefulShutdown],
     };

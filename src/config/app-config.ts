@@ -7,6 +7,7 @@ import { ConfigError } from './config-error';
 import { EnvDto } from './env.dto';
 import { readRenamedVariables } from './renamed-variables';
 import { unknownVariableWarnings } from './unknown-variables';
+import { otelProblems } from './otel-settings';
 import { loadPricesFile, type PricesFile } from './prices-file';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
@@ -93,6 +94,7 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
   const dto = plainToInstance(EnvDto, renamed.env);
   const errors = validateSync(dto, { skipMissingProperties: false, forbidUnknownValues: false });
   const problems = errors.map((e) => describe(e, raw, renamed.source));
+  problems.push(...otelProblems(raw));
   let providers: ProviderSettings | undefined;
   try {
     providers = loadProviders(raw, dto.VDM_DEFAULT_PROVIDER?.toLowerCase());

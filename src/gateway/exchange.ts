@@ -7,6 +7,8 @@ import { GatewayErrors } from '../core/errors';
 import type { Redact } from '../core/redact';
 import { anthropicMessageUsage, embeddingsUsage, openaiCompletionUsage, responsesResponseUsage, type UsagePatch } from '../core/usage';
 import type { UsageEstimator } from '../metrics/request-metrics';
+import type { AnswerFacts, TraceHeaders } from '../metrics/request-span';
+import { answerFacts } from './protocol/answer-facts';
 import { toOpenAIRequest } from './conversion/anthropic-to-openai';
 import { createOpenAIToAnthropicRelay } from './conversion/openai-stream-to-anthropic';
 import { openaiErrorToAnthropic, toAnthropicResponse } from './conversion/openai-to-anthropic';
@@ -37,8 +39,13 @@ export interface ChatBody {
 export interface ExchangeObserver {
   route(provider: string, model: string): void;
   estimateWith(estimator: UsageEstimator): void;
-  upstreamStarted(): void;
+  /** The upstream call to `url` starts: returns the headers that carry the request's trace upstream. */
+  upstreamStarted(url: string): TraceHeaders;
+  /** The upstream's response headers arrived, with this status. */
+  upstreamStatus(status: number): void;
   upstreamAnswered(): void;
+  /** What the answer says about itself (id, model, finish reasons). */
+  answer(facts: AnswerFacts): void;
   upstreamFinished(): void;
   firstToken(): void;
   usage(patch: UsagePatch): void;
@@ -230,6 +237,7 @@ function completeBody(format: ApiFormat, exchange: Exchange, status: number, tex
   const usage = exchange.usage(parsed);
   observer.usage(usage);
   observer.upstreamAnswered();
+  observer.answer(answerFacts(parsed));
   // Kept only when the answer reports no output count: its output is then estimated from them.
   if (usage.outputTokens === undefined) {
     const text = exchange.answerText(parsed);

@@ -70,13 +70,13 @@ export class ProxyService {
     const limitMs = stream ? this.config.streamingConnectTimeoutMs : this.config.requestTimeoutMs;
     const lifetime = call.lifetime;
     const deadline = new Deadline(lifetime, limitMs);
-    observer.upstreamStarted();
+    const traceHeaders = observer.upstreamStarted(url);
     try {
       let response: Dispatcher.ResponseData;
       try {
         response = await this.upstream.send({
           url,
-          headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers),
+          headers: upstreamHeaders(route.provider, exchange.upstreamFormat, headers, traceHeaders),
           body: JSON.stringify(exchange.upstreamBody),
           signal: lifetime.signal,
           headersTimeoutMs: limitMs,
@@ -87,6 +87,7 @@ export class ProxyService {
       }
 
       // Answer: judged by its status and headers first, then read whole or relayed.
+      observer.upstreamStatus(response.statusCode);
       const verdict = judge(format, response, stream);
       if (verdict.kind !== 'json') deadline.met();
       if (verdict.kind === 'refused') {

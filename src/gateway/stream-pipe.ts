@@ -15,6 +15,7 @@ export function sinkFor(observer: ExchangeObserver): StreamSink {
     onFirstContent: () => observer.firstToken(),
     onOutput: (pieces) => observer.output(pieces),
     onError: (type, message) => observer.fail(type, message),
+    onAnswer: (facts) => observer.answer(facts),
   };
 }
 

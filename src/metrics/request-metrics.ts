@@ -3,6 +3,7 @@ import { countSampledTokens, TOKENIZE_CAP_CHARS } from '../core/token-count';
 import type { UsagePatch, UsageSource } from '../core/usage';
 import type { ErrorType } from '../core/error-type';
 import { newRecord, type RequestRecord, type RequestStart } from './model/request-record';
+import { NOOP_SPAN, type AnswerFacts, type RequestSpan, type TraceHeaders } from './request-span';
 
 /** What the request path can tell the tracker about one request. */
 export interface TrackerPort {
@@ -41,6 +42,8 @@ export class RequestMetrics {
   constructor(
     private readonly tracker: TrackerPort,
     readonly record: RequestRecord,
+    /** The request's trace (NOOP_SPAN when tracing is off): told what the record is told, ended with it. */
+    private readonly span: RequestSpan = NOOP_SPAN,
   ) {}
 
   get requestId(): string {
@@ -97,13 +100,26 @@ export class RequestMetrics {
     this.tracker.progress(this.record);
   }
 
-  upstreamStarted(nowMono = performance.now()): void {
-    this.upstreamStart ??= nowMono;
+  /** The upstream call starts (to `url`): returns the headers that carry the request's trace upstream. */
+  upstreamStarted(url = '', nowMono = performance.now()): TraceHeaders {
+    if (!this.done) this.upstreamStart ??= nowMono;
+    return this.span.upstreamStarted(url);
+  }
+
+  /** The status the upstream answered with (its headers arrived). */
+  upstreamStatus(status: number): void {
+    if (!this.done) this.span.upstreamStatus(status);
+  }
+
+  /** What the answer says about itself (id, model, finish reasons): traced, not counted. */
+  answer(facts: AnswerFacts): void {
+    if (!this.done) this.span.answer(facts);
   }
 
   upstreamFinished(nowMono = performance.now()): void {
     if (!this.done && this.upstreamStart !== undefined && this.record.upstreamMs === undefined) {
       this.record.upstreamMs = nowMono - this.upstreamStart;
+      this.span.upstreamFinished();
     }
   }
 
@@ -111,6 +127,7 @@ export class RequestMetrics {
   firstToken(nowMono = performance.now()): void {
     if (this.record.ttftMs !== undefined || this.done) return;
     this.record.ttftMs = nowMono - this.record.startMono;
+    this.span.firstToken();
   }
 
   addResponseBytes(n: number): void {
@@ -124,12 +141,13 @@ export class RequestMetrics {
     this.record.error = error.length > ERROR_TEXT_MAX ? error.slice(0, ERROR_TEXT_MAX) : error;
   }
 
-  /** Ends the request exactly once; later calls are no-ops. */
-  finalize(): void {
+  /** Ends the request exactly once (`status`: the client's response status, when known); later calls are no-ops. */
+  finalize(status?: number): void {
     if (this.done) return;
     this.done = true;
     if (this.tracked) this.settleUsage();
     this.tracker.finalize(this.record);
+    this.span.end(this.record, status);
   }
 
   /**

@@ -74,7 +74,7 @@ describe(TrackerService.name, () => {
 
     it('shows a finished record in its trace as it was counted: bytes and upstream time reported after the end change nothing', () => {
       const handle = sut.begin({ requestId: 'tail', provider: 'openai', resolvedModel: 'gpt-4o' });
-      handle.upstreamStarted(clock.nowMono());
+      handle.upstreamStarted('', clock.nowMono());
       handle.addResponseBytes(10);
       handle.finalize();
       const trace = sut.recentTraces(1)[0];

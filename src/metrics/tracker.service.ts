@@ -12,6 +12,7 @@ import type { RunningTotalsFilter } from './calculations/wildcard';
 import { wireActiveRow, wireSection, wireTrace, type WireActiveRow, type WireTrace } from './format/wire';
 import { COUNTED_FIELDS } from './model/counted-fields';
 import { RequestMetrics, noopRequestMetrics, type TrackerPort } from './request-metrics';
+import { NOOP_SPAN, type RequestTracer } from './request-span';
 import { isErrorType, type ErrorType } from '../core/error-type';
 import { isClientApi } from '../core/api';
 import { foldUsage } from '../core/usage';
@@ -131,6 +132,8 @@ export class TrackerService {
   private duplicateSeq = 0;
   private readonly changes = new BehaviorSubject<ActiveChange>({ version: 0, kind: 'membership' });
   private readonly finished = new Subject<Readonly<RequestRecord>>();
+  /** Set by the telemetry feature when it is on; otherwise requests carry NOOP_SPAN. */
+  private tracer?: RequestTracer;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -252,14 +255,22 @@ export class TrackerService {
     return handles.length;
   }
 
-  /** Starts tracking and returns the request's handle (a no-op one when metrics are off): the one way in. */
-  begin(start: RequestStart): RequestMetrics {
+  /** Every request started from now on is traced through `tracer` (OpenTelemetry, when it is on). */
+  traceWith(tracer: RequestTracer): void {
+    this.tracer = tracer;
+  }
+
+  /**
+   * Starts tracking and returns the request's handle (a no-op one when metrics are off): the one way in.
+   * `incoming`: the client's request headers, whose `traceparent` the request's trace continues.
+   */
+  begin(start: RequestStart, incoming?: Readonly<Record<string, string | string[] | undefined>>): RequestMetrics {
     if (!this.enabled) return noopRequestMetrics(start);
     // Clients may reuse an x-request-id while the first request is in flight: both must count.
     const requestId = this.active.has(start.requestId) ? `${start.requestId}~${++this.duplicateSeq}` : start.requestId;
     const record = newRecord(start, this.clock.nowUnix(), this.clock.nowMono(), requestId);
     if (record.provider !== undefined && record.resolvedModel !== undefined) record.pricing = this.prices.resolve(record.provider, record.resolvedModel);
-    const handle = new RequestMetrics(this.port, record);
+    const handle = new RequestMetrics(this.port, record, this.tracer === undefined ? NOOP_SPAN : this.tracer.begin(record, start.maxTokens, incoming));
     this.active.set(requestId, handle);
     this.touch(record);
     // The client is known from the start and never changes, so only begin records its last access.

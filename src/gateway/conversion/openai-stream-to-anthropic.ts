@@ -174,6 +174,7 @@ class OpenAIToAnthropicRelay extends EventRelay {
         out += this.closeBlocks();
       }
     }
+    this.noteAnswer(chunk, choice !== undefined && isString(choice.finish_reason) && choice.finish_reason !== '');
     if (reportsUsage) {
       this.sink.onUsage({ ...this.usage, toolCallCount: this.tools.size });
       // include_usage sends usage in its own chunk (no choices) after the finish_reason chunk.

@@ -80,6 +80,7 @@ class AnthropicRelay extends EventRelay {
     const message = payload.message;
     if (!isRecord(message)) return raw;
     // Its output_tokens (1 or so) is a placeholder, not a count: output is reported by message_delta.
+    this.noteAnswer(message, false);
     const patch = anthropicUsage(message.usage);
     delete patch.outputTokens;
     if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
@@ -88,6 +89,7 @@ class AnthropicRelay extends EventRelay {
 
   /** Deltas repeat input/cache fields as 0 or omit them; the record's merge keeps what message_start said. */
   private onMessageDelta(payload: JsonObject): void {
+    this.noteAnswer(payload.delta, true);
     this.report(payload.usage);
   }
 

@@ -1,4 +1,5 @@
 import type { JsonObject } from '../../core/json';
+import { answerFacts, saysAnything } from './answer-facts';
 import { createModelRewriter } from './model-rewrite';
 import { type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
 import type { StreamRelay, StreamSink, StreamVerdict } from './types';
@@ -27,6 +28,7 @@ export abstract class EventRelay implements StreamRelay {
   /** The first protocol violation seen, if any. */
   protected malformed?: string;
   private firstContentSeen = false;
+  private answerTold = false;
   private toolCalls = 0;
   private readonly splitter = new SseEventSplitter({ maxEventChars: MAX_EVENT_CHARS });
   private out = '';
@@ -102,6 +104,17 @@ export abstract class EventRelay implements StreamRelay {
     if (this.firstContentSeen) return;
     this.firstContentSeen = true;
     this.sink.onFirstContent();
+  }
+
+  /**
+   * Tells the sink what an answer object of the stream says about itself: the first one (its id and
+   * model), then those that say why it stopped (`stopping`).
+   */
+  protected noteAnswer(answer: unknown, stopping: boolean): void {
+    if (this.sink.onAnswer === undefined || (this.answerTold && !stopping)) return;
+    this.answerTold = true;
+    const facts = answerFacts(answer);
+    if (saysAnything(facts)) this.sink.onAnswer(facts);
   }
 
   /** Reports a content delta's output, so in-flight rows move before the upstream reports output tokens. */

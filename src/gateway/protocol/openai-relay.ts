@@ -63,7 +63,8 @@ class OpenAIRelay extends EventRelay {
     }
     const { choices, usage } = payload;
     const hasChoices = Array.isArray(choices) && choices.length > 0;
-    if (hasChoices) this.observeChoices(choices);
+    const stopping = hasChoices && this.observeChoices(choices);
+    this.noteAnswer(payload, stopping);
     if (isRecord(usage)) {
       const patch = openaiChunkUsage(payload);
       if (Object.keys(patch).length > 0) this.sink.onUsage(patch);
@@ -72,13 +73,16 @@ class OpenAIRelay extends EventRelay {
     return this.withModelAlias(raw, payload, payload, event.event);
   }
 
-  private observeChoices(choices: unknown[]): void {
+  /** Returns whether a choice said why it stopped (its finish_reason). */
+  private observeChoices(choices: unknown[]): boolean {
     let newCalls = 0;
+    let stopping = false;
     const pieces: string[] = [];
     for (let position = 0; position < choices.length; position++) {
       const choice = choices[position];
       if (!isRecord(choice) || !isRecord(choice.delta)) continue;
       const delta = choice.delta;
+      if (typeof choice.finish_reason === 'string') stopping = true;
       openaiDeltaText(delta, pieces);
       const toolCalls = delta.tool_calls;
       const hasToolCalls = Array.isArray(toolCalls) && toolCalls.length > 0;
@@ -87,6 +91,7 @@ class OpenAIRelay extends EventRelay {
     }
     if (newCalls > 0) this.addToolCalls(newCalls);
     this.addOutput(pieces);
+    return stopping;
   }
 
   /** Returns how many calls started: a new index, or a known index with a new id (providers reusing index 0). */

@@ -73,3 +73,12 @@ export function requestFactsFor(api: ClientApi | undefined, body: unknown): Requ
       return openaiRequestFacts(body);
   }
 }
+
+/** The output limit a request sets (`max_tokens`, `max_completion_tokens` or `max_output_tokens`), for traces; undefined when it sets none. */
+export function maxTokensOf(body: unknown): number | undefined {
+  if (!isRecord(body)) return undefined;
+  for (const value of [body.max_tokens, body.max_completion_tokens, body.max_output_tokens]) {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  }
+  return undefined;
+}

@@ -57,6 +57,7 @@ class ResponsesRelay extends EventRelay {
       return raw;
     }
     const type = typeof payload.type === 'string' ? payload.type : event.event;
+    if (isRecord(payload.response)) this.noteAnswer(payload.response, SUCCESS_ENDS.has(type) || type === 'response.failed');
     if (OUTPUT_DELTAS.has(type)) {
       this.markFirstContent();
       if (typeof payload.delta === 'string' && payload.delta !== '') this.addOutput([payload.delta]);

@@ -1,5 +1,6 @@
 import type { ErrorType } from '../../core/error-type';
 import type { UsagePatch } from '../../core/usage';
+import type { AnswerFacts } from '../../metrics/request-span';
 
 /** Facts counted from a request body before it is sent upstream (contract section 1). */
 export interface RequestFacts {
@@ -21,6 +22,8 @@ export interface StreamSink {
   onOutput?(pieces: readonly string[]): void;
   /** An error event inside an otherwise successful (HTTP 200) stream. */
   onError(errorType: ErrorType, message: string): void;
+  /** What the answer says about itself (id, model, finish reasons); optional for sinks that only account usage. */
+  onAnswer?(facts: AnswerFacts): void;
 }
 
 export interface StreamVerdict {

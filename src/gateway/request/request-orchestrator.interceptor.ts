@@ -14,7 +14,7 @@ import { MAX_KEY_LENGTH, presentedKey } from '../../core/client-key';
 import { routeFactsOf } from '../../core/route-facts';
 import { PassThroughError } from '../../common/upstream-http.error';
 import { keyFingerprint, levelEnabled, redactHeaders } from '../../logging/logger';
-import { requestFactsFor } from '../protocol/request-facts';
+import { maxTokensOf, requestFactsFor } from '../protocol/request-facts';
 import { callerFacts } from '../protocol/caller-facts';
 import { describeNetworkError } from '../protocol/error-classification';
 import { Redactor, type Redact } from '../../core/redact';
@@ -202,7 +202,8 @@ export class RequestOrchestrator implements NestInterceptor {
       client: clientOf(request)?.name,
       user: caller.user === undefined ? undefined : redact(caller.user),
       session: caller.session === undefined ? undefined : redact(caller.session),
-    });
+      maxTokens: maxTokensOf(request.body),
+    }, request.headers);
     // An id already in flight is stored under a new one (`id~1`): the answer names the id the request is stored as.
     if (metrics.requestId !== request.id) void reply.header('x-request-id', metrics.requestId);
     if (levelEnabled(request.log, 'debug')) {
@@ -218,7 +219,7 @@ export class RequestOrchestrator implements NestInterceptor {
         metrics.fail('client_disconnect', 'The client closed the connection before the response was complete');
         lifetime.clientLeft();
       }
-      metrics.finalize();
+      metrics.finalize(reply.raw.statusCode);
       // Neither written nor built when info is off.
       if (levelEnabled(request.log, 'warn')) logCompleted(request, reply, metrics);
     };

@@ -11,10 +11,19 @@ export function endpoint(provider: Provider, format: ApiFormat, path = '/chat/co
   return format === 'anthropic' ? `${base}/v1/messages` : `${base}${path}`;
 }
 
-/** The gateway's own credentials; a client's key goes upstream only for a passthrough provider. */
-export function upstreamHeaders(provider: Provider, format: ApiFormat, client: Record<string, string | string[] | undefined>): Record<string, string> {
+/**
+ * The gateway's own credentials; a client's key goes upstream only for a passthrough provider.
+ * `trace`: the gateway's own trace context (`traceparent`), never the client's.
+ */
+export function upstreamHeaders(
+  provider: Provider,
+  format: ApiFormat,
+  client: Record<string, string | string[] | undefined>,
+  trace: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   const key = provider.apiKey ?? presentedKey(client) ?? '';
   const headers: Record<string, string> = {
+    ...trace,
     'content-type': JSON_TYPE,
     accept: format === 'anthropic' ? JSON_TYPE : `${JSON_TYPE}, text/event-stream`,
     // undici asks for no encoding, which lets a server pick any (RFC 9110 §12.5.3); the gateway reads plain bytes.

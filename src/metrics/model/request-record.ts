@@ -73,6 +73,8 @@ export interface RequestStart {
   client?: string;
   user?: string;
   session?: string;
+  /** The most output tokens the request allows (`max_tokens`, `max_completion_tokens`, `max_output_tokens`): traced only. */
+  maxTokens?: number;
 }
 
 export function newRecord(start: RequestStart, nowUnix: number, nowMono: number, requestId = start.requestId): RequestRecord {
