@@ -113,6 +113,38 @@ describe.skipIf(initdb === undefined)('the PostgreSQL budget ledger', () => {
     }
   });
 
+  it('reserves and settles concurrently from three replicas, sweeps running, without a deadlock and with exact sums', async () => {
+    const db = await freshDb();
+    const replicas = await Promise.all([0, 1, 2].map(() => PostgresLedger.open(db, { sweepMs: 0 })));
+    try {
+      let spent = 0;
+      let sweeping = true;
+      const sweeps = (async () => {
+        while (sweeping) await replicas[0].sweep();
+      })();
+      await Promise.all(
+        Array.from({ length: 300 }, async (_, i) => {
+          const claims = [usd('shared', 10_000_000, 50), usd(`user:${i % 7}`, 10_000_000, 50), usd(`model:${i % 4}`, 10_000_000, 50)];
+          const order = i % 3 === 0 ? claims : i % 3 === 1 ? claims.reverse() : [claims[1], claims[2], claims[0]];
+          const r = await replicas[i % 3].reserve(`r${i}`, order, LEASE);
+          if (!r.ok) throw new Error('refused');
+          const actual = 1 + (i % 50);
+          spent += actual;
+          await replicas[(i + 1) % 3].settle(r.id, new Map(claims.map((c) => [c.counter, actual])));
+        }),
+      );
+      sweeping = false;
+      await sweeps;
+      const states = await replicas[2].read();
+      const sum = (prefix: string): number => states.filter((s) => s.counter.startsWith(prefix)).reduce((t, s) => t + s.spent, 0);
+      expect(states.every((s) => s.reserved === 0 && s.overshoot === 0)).toBe(true);
+      expect([sum('shared'), sum('user:'), sum('model:')]).toEqual([spent, spent, spent]);
+      expect(states.reduce((t, s) => t + s.requests, 0)).toBe(900);
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+
   it('settles a reservation exactly once, however often and from however many replicas it is settled', async () => {
     const db = await freshDb();
     const a = await PostgresLedger.open(db, { sweepMs: 0 });

@@ -67,7 +67,9 @@ ins as (
   select $7, chk.counter, chk.window_start, chk.amount, $9, $11 from chk, verdict v where v.fits
   returning 1
 )
-select v.present, v.fits, r.ord, r.spent, r.reserved from verdict v left join refusal r on true`;
+select v.present, v.fits, r.ord as refused_ord, r.spent as refused_spent, r.reserved as refused_reserved,
+  chk.ord, chk.spent, chk.reserved + case when v.fits then chk.amount else 0 end as reserved
+from verdict v left join refusal r on true left join chk on true order by chk.ord`;
 
 const CREATE_SQL = `
 insert into budget_counters (counter, window_start, window_end, kind, limit_amount)
@@ -153,9 +155,13 @@ export interface PostgresLedgerOptions {
   onError?: (error: Error) => void;
 }
 
+/** The verdict on every row, then one row per claim (in claim order) with its counter after the statement. */
 interface ReserveRow {
   present: boolean;
   fits: boolean;
+  refused_ord: string | null;
+  refused_spent: string | null;
+  refused_reserved: string | null;
   ord: string | null;
   spent: string | null;
   reserved: string | null;
@@ -249,8 +255,8 @@ export class PostgresLedger implements Ledger {
       const row = rows[0];
       if (row.present) {
         if (row.fits) return { ok: true, id };
-        const refused = list[Number(row.ord) - 1];
-        return { ok: false, refused, spent: Number(row.spent), reserved: Number(row.reserved) };
+        const refused = list[Number(row.refused_ord) - 1];
+        return { ok: false, refused, spent: Number(row.refused_spent), reserved: Number(row.refused_reserved) };
       }
       // A row went away (a window purged while this process still knew it): forget what is known and create again.
       this.known.clear();
@@ -305,7 +311,13 @@ export class PostgresLedger implements Ledger {
 
   /** Deletes reservations that lapsed more than purgeAfterMs ago; returns how many rows went. */
   async purge(): Promise<number> {
-    const result = await this.pool.query({ text: 'delete from budget_reservations where expired and expires_at <= $1', values: [this.now() - this.purgeAfterMs] });
+    // Rows a late settlement holds are skipped (they go with it): the purge never waits on, nor deadlocks with, one.
+    const result = await this.pool.query({
+      name: 'vdm_budget_purge',
+      text: `delete from budget_reservations where ctid = any(array(
+          select ctid from budget_reservations where expired and expires_at <= $1 for update skip locked))`,
+      values: [this.now() - this.purgeAfterMs],
+    });
     return result.rowCount ?? 0;
   }
 
