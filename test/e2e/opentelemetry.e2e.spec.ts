@@ -51,6 +51,8 @@ const OTEL_VARIABLES = [
   'OTEL_METRIC_EXPORT_INTERVAL',
   'OTEL_RESOURCE_ATTRIBUTES',
   'OTEL_SERVICE_NAME',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
 ];
 
 /** The SDK reads its settings from the process environment: set for one app, then cleared. */
@@ -221,6 +223,8 @@ describe.each(['http/protobuf', 'http/json'])('OpenTelemetry over OTLP/HTTP (%s)
       OTEL_BSP_SCHEDULE_DELAY: '20',
       OTEL_METRIC_EXPORT_INTERVAL: '3600000',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+      // As the Langfuse recipe sets it: Basic auth, percent-encoded.
+      OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Basic%20${Buffer.from('pk-lf-1:sk-lf-2').toString('base64')}`,
     });
     gw = await startApp(providerEnv());
   });
@@ -297,8 +301,9 @@ describe.each(['http/protobuf', 'http/json'])('OpenTelemetry over OTLP/HTTP (%s)
     expect(client!.events.some((e) => e.name === 'gen_ai.first_token')).toBe(c.stream);
     expect(server.status.code ?? 0).not.toBe(ERROR);
 
-    // Exported in the protocol asked for.
+    // Exported in the protocol asked for, with the configured headers.
     expect(receiver.bodies.length).toBeGreaterThan(0);
+    expect(new Set(receiver.bodies.map((b) => b.authorization))).toEqual(new Set([`Basic ${Buffer.from('pk-lf-1:sk-lf-2').toString('base64')}`]));
     expect(receiver.bodies.every((b) => b.contentType.includes(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf'))).toBe(true);
     // No message content in any byte exported.
     expect(receiver.allBytes.includes(secret)).toBe(false);
@@ -407,6 +412,36 @@ describe('a collector that fails', () => {
     // Six spans, a queue of two: at least four never wait for the collector.
     await eventually(async () => (await dropped('queue_full')) - before >= 4);
     receiver.release();
+  });
+});
+
+describe('shutdown', () => {
+  it('sends the queued spans on close, and a collector that hangs cannot hold the close past the grace period', async () => {
+    const receiver = await OtlpReceiver.start();
+    try {
+      // Only the traces endpoint: no metrics are sent. A schedule delay of an hour: only the close sends.
+      setOtelEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`, OTEL_BSP_SCHEDULE_DELAY: '3600000' });
+      let gw = await startApp({ ...providerEnv(), SHUTDOWN_GRACE_SECONDS: '1' });
+      fake.script({});
+      await openai(gw).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'queued-at-close' } });
+      await lastTraceOf(gw, 'queued-at-close');
+      expect(receiver.spans).toEqual([]);
+      await gw.close();
+      expect(receiver.spans.filter((s) => s.attributes['vdm.request_id'] === 'queued-at-close').map((s) => s.kind)).toEqual([SERVER]);
+      expect(receiver.spans.filter((s) => s.kind === CLIENT)).toHaveLength(1);
+      expect(receiver.bodies.every((b) => b.path === '/v1/traces')).toBe(true);
+
+      receiver.mode = 'hang';
+      gw = await startApp({ ...providerEnv(), SHUTDOWN_GRACE_SECONDS: '1' });
+      fake.script({});
+      await openai(gw).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      const bodies = receiver.bodies.length;
+      // Resolves although the export never gets an answer (the test's hook timeout is the bound).
+      await gw.close();
+      expect(receiver.bodies.length).toBeGreaterThan(bodies);
+    } finally {
+      await receiver.close();
+    }
   });
 });
 

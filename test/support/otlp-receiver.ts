@@ -99,7 +99,7 @@ export class OtlpReceiver {
   readonly url: string;
   mode: ReceiverMode = 'ok';
   /** Every body received, as it came (after gzip, if any), with its path and content type. */
-  readonly bodies: { path: string; contentType: string; body: Buffer }[] = [];
+  readonly bodies: { path: string; contentType: string; body: Buffer; authorization?: string }[] = [];
   readonly spans: ReceivedSpan[] = [];
   readonly points: ReceivedPoint[] = [];
   private readonly hung: ServerResponse[] = [];
@@ -132,7 +132,7 @@ export class OtlpReceiver {
     if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
     const contentType = String(req.headers['content-type'] ?? '');
     const path = req.url ?? '';
-    this.bodies.push({ path, contentType, body });
+    this.bodies.push({ path, contentType, body, authorization: req.headers.authorization });
     if (this.mode === 'hang') {
       this.hung.push(res);
       return;
