@@ -12,13 +12,14 @@ import { GatewayModule } from './gateway/gateway.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { StoreModule } from './store/store.module';
 import { TelemetryModule } from './telemetry/telemetry.module';
+import { ReconciliationModule } from './reconciliation/reconciliation.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, logging: LoggingMode, redactor: Redactor): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, TelemetryModule, StoreModule, GatewayModule, DashboardModule],
+      imports: [ConfigModule.forRoot(config), LoggingModule.forRoot(logging, redactor), MetricsModule, TelemetryModule, StoreModule, ReconciliationModule, GatewayModule, DashboardModule],
       controllers: [HealthController],
       providers: [Authenticator, GracefulShutdown],
     };

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 const SRC = join(__dirname, '..', 'src');
 
 /** The floors, from the ground up: a file may import its own floor or one below, never one above. */
-const FLOORS = ['core', 'config', 'logging', 'metrics', 'telemetry', 'store', 'limits', 'common', 'gateway', 'dashboard', 'health', 'lifecycle'];
+const FLOORS = ['core', 'config', 'logging', 'metrics', 'telemetry', 'store', 'reconciliation', 'limits', 'common', 'gateway', 'dashboard', 'health', 'lifecycle'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -151,4 +151,40 @@ describe('variables renamed to carry their unit', () => {
   it('never suggests an old name for a misspelling', () => {
     expect(loadConfig({ REQUEST_TIMEOUTS: '30' }).warnings).toEqual(['Unknown variable REQUEST_TIMEOUTS is ignored; did you mean REQUEST_TIMEOUT_SECONDS?']);
   });
+
+  describe('reconciliation', () => {
+    const admin = { OPENAI_API_KEY: 'sk-openai-1234', OPENAI_ADMIN_KEY: 'sk-admin-abcdef123456', VDM_STORE: 'sqlite:/tmp/x.db' };
+
+    it('reads the admin key, the billing URL and the key id per provider, with the defaults of the contract', () => {
+      const config = loadConfig({ ...admin, ANTHROPIC_API_KEY: 'sk-ant-1', ANTHROPIC_ADMIN_KEY: 'sk-ant-admin01-x', ANTHROPIC_BILLING_URL: 'http://127.0.0.1:9/', ANTHROPIC_API_KEY_ID: 'apikey_01Rj2N8S' });
+      expect(config.providers.providers.get('openai')!.billing).toEqual({ format: 'openai', adminKey: 'sk-admin-abcdef123456', baseUrl: 'https://api.openai.com/v1', apiKeyId: undefined });
+      expect(config.providers.providers.get('anthropic')!.billing).toEqual({ format: 'anthropic', adminKey: 'sk-ant-admin01-x', baseUrl: 'http://127.0.0.1:9', apiKeyId: 'apikey_01Rj2N8S' });
+      expect(config.reconciliation).toEqual({ intervalMs: 3_600_000, days: 7, tolerance: 0.01 });
+      expect(loadConfig({ ...admin, VDM_RECONCILE_INTERVAL: '30m', VDM_RECONCILE_DAYS: '31', VDM_RECONCILE_TOLERANCE: '0.05' }).reconciliation).toEqual({ intervalMs: 1_800_000, days: 31, tolerance: 0.05 });
+      expect(loadConfig({ ...admin, VDM_RECONCILE_INTERVAL: '7200' }).reconciliation.intervalMs).toBe(7_200_000);
+      expect(loadConfig({ OPENAI_API_KEY: 'k' }).providers.providers.get('openai')!.billing).toBeUndefined();
+    });
+
+    it('needs a usage store, and says so in one line', () => {
+      expect(problemsOf(() => loadConfig({ ...admin, VDM_STORE: 'none' }))).toEqual([
+        expect.stringMatching(/^Invalid configuration: OPENAI_ADMIN_KEY turns on reconciliation .* there is none \(VDM_STORE=none or LOG_REQUEST_METRICS=false\): set VDM_STORE=sqlite:<path> or postgres/),
+      ]);
+      expect(problemsOf(() => loadConfig({ ...admin, LOG_REQUEST_METRICS: 'false' }))).toHaveLength(1);
+    });
+
+    it('refuses bad values with one line each, never echoing the admin key', () => {
+      const problems = problemsOf(() =>
+        loadConfig({ ...admin, OPENAI_BILLING_URL: 'ftp://x', OPENAI_API_KEY_ID: 'key id!', VDM_RECONCILE_INTERVAL: '10s', VDM_RECONCILE_DAYS: '0', VDM_RECONCILE_TOLERANCE: '2' }),
+      );
+      expect(problems).toHaveLength(5);
+      expect(problems.join('\n')).not.toContain('sk-admin-abcdef123456');
+      expect(problemsOf(() => loadConfig({ OPENAI_API_KEY: 'k', OPENAI_BILLING_URL: 'http://x' }))).toEqual([
+        "Invalid configuration: OPENAI_BILLING_URL is set but OPENAI_ADMIN_KEY is not; reconciliation needs the provider's admin key",
+      ]);
+    });
+
+    it('warns about an admin key of no configured provider', () => {
+      expect(loadConfig({ OPENAI_API_KEY: 'k', GROQ_ADMIN_KEY: 'x' }).warnings).toContain('Ignoring GROQ_ADMIN_KEY: no provider groq is configured (set GROQ_API_KEY to reconcile its billing)');
+    });
+  });
 });

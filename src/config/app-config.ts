@@ -4,7 +4,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 import { loadProviders, type ProviderSettings } from './providers';
 import { loadClientKeys, type ClientKey } from './client-keys';
 import { ConfigError } from './config-error';
-import { EnvDto } from './env.dto';
+import { durationMs, EnvDto } from './env.dto';
 import { readRenamedVariables } from './renamed-variables';
 import { unknownVariableWarnings } from './unknown-variables';
 import { otelProblems } from './otel-settings';
@@ -47,6 +47,8 @@ export interface AppConfig {
   providers: ProviderSettings;
   /** VDM_PRICES_FILE, validated at start-up: overrides and additions to the price catalog. */
   prices?: PricesFile;
+  /** Reconciliation with the providers' billing reports (providers with `{NAME}_ADMIN_KEY`). */
+  reconciliation: ReconciliationConfig;
   /** Variables that configure nothing (an unrelated `{NAME}_API_KEY`, a misspelled name): one line each, logged at start-up. */
   warnings: string[];
 }
@@ -60,6 +62,18 @@ export interface StoreConfig {
   queueMax: number;
   retentionDays: number;
 }
+
+export interface ReconciliationConfig {
+  /** VDM_RECONCILE_INTERVAL: between two pulls of the providers' reports. */
+  intervalMs: number;
+  /** VDM_RECONCILE_DAYS: the UTC days each pull covers, today included. */
+  days: number;
+  /** VDM_RECONCILE_TOLERANCE: the largest relative difference still called a match. */
+  tolerance: number;
+}
+
+/** The shortest interval between two pulls: the reports are daily, and their APIs rate-limited. */
+const MIN_RECONCILE_INTERVAL_MS = 60_000;
 
 function storeConfig(dto: EnvDto): StoreConfig {
   const url = dto.VDM_STORE ?? 'sqlite:data/usage.db';
@@ -84,7 +98,7 @@ function describe(error: ValidationError, raw: Record<string, string | undefined
   const name = source.get(error.property) ?? error.property;
   const value = raw[name];
   // A key is a secret: the message tells its length, never the value.
-  const shown = name.endsWith('_API_KEY') && value !== undefined ? `(${value.length} characters)` : JSON.stringify(value);
+  const shown = (name.endsWith('_API_KEY') || name.endsWith('_ADMIN_KEY')) && value !== undefined ? `(${value.length} characters)` : JSON.stringify(value);
   return `Invalid configuration: ${name}=${shown} ${reason}`;
 }
 
@@ -115,6 +129,17 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
+  }
+  const intervalMs = dto.VDM_RECONCILE_INTERVAL === undefined ? 3_600_000 : durationMs(dto.VDM_RECONCILE_INTERVAL);
+  if (!(intervalMs >= MIN_RECONCILE_INTERVAL_MS))
+    problems.push(`Invalid configuration: VDM_RECONCILE_INTERVAL=${JSON.stringify(raw.VDM_RECONCILE_INTERVAL)} must be a duration of at least 60 s (e.g. 1h, 30m, 3600)`);
+  const reconciled = [...(providers?.providers.values() ?? [])].filter((p) => p.billing !== undefined).map((p) => `${p.name.toUpperCase()}_ADMIN_KEY`);
+  const store = storeConfig(dto);
+  if (reconciled.length > 0 && (store.kind === 'none' || dto.LOG_REQUEST_METRICS === false)) {
+    problems.push(
+      `Invalid configuration: ${reconciled.join(', ')} turns on reconciliation with the provider's billing, which keeps its reports beside the gateway's in the usage store; ` +
+        `there is none (VDM_STORE=none or LOG_REQUEST_METRICS=false): set VDM_STORE=sqlite:<path> or postgres://..., or unset ${reconciled.join(', ')}`,
+    );
   }
   if (problems.length > 0 || providers === undefined) throw new ConfigError(problems);
 
@@ -147,8 +172,9 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     upstreamResponseLimitBytes: dto.UPSTREAM_RESPONSE_LIMIT_BYTES ?? 64 * 1024 * 1024,
     shutdownGraceMs: (dto.SHUTDOWN_GRACE_SECONDS ?? 10) * 1000,
     demoTokenDelayMs: (dto.DEMO_TOKEN_DELAY_SECONDS ?? 0.03) * 1000,
-    store: storeConfig(dto),
+    store,
     providers,
+    reconciliation: { intervalMs, days: dto.VDM_RECONCILE_DAYS ?? 7, tolerance: dto.VDM_RECONCILE_TOLERANCE ?? 0.01 },
     prices,
     warnings: [...(renamed.warning === undefined ? [] : [renamed.warning]), ...providers.skipped, ...unknownVariableWarnings(raw)],
   };

@@ -129,6 +129,26 @@ export class EnvDto {
   @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of days, 1 or more' })
   @Min(1, { message: 'must be a whole number of days, 1 or more' })
   VDM_STORE_RETENTION_DAYS?: number;
+
+  @IsOptional() @IsString() @Matches(/^\s*\d+(\.\d+)?\s*[smhd]?\s*$/i, { message: 'must be a duration: seconds, or a number with s, m, h or d (e.g. 1h, 30m), at least 60 s' })
+  VDM_RECONCILE_INTERVAL?: string;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of days from 1 to 90' })
+  @Min(1, { message: 'must be a whole number of days from 1 to 90' }) @Max(90, { message: 'must be a whole number of days from 1 to 90' })
+  VDM_RECONCILE_DAYS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, { message: 'must be a fraction from 0 to 1 (0.01 is 1%)' })
+  @Min(0, { message: 'must be a fraction from 0 to 1 (0.01 is 1%)' }) @Max(1, { message: 'must be a fraction from 0 to 1 (0.01 is 1%)' })
+  VDM_RECONCILE_TOLERANCE?: number;
+}
+
+const DURATION_UNITS_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A duration as VDM_RECONCILE_INTERVAL takes it (`1h`, `30m`, `90s`, `3600`), in ms. */
+export function durationMs(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * DURATION_UNITS_S[(m[2] || 's').toLowerCase()] * 1000;
 }
 
 /**

@@ -12,6 +12,12 @@ export const DEFAULT_BASE_URLS: Record<string, string> = {
 
 export const DEMO_PROVIDER = 'demo';
 
+/** The admin API base URLs of the two report formats, used when `{NAME}_BILLING_URL` is not set. */
+export const DEFAULT_BILLING_URLS: Record<ApiFormat, string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+};
+
 export interface ProviderSettings {
   providers: Map<string, Provider>;
   defaultProvider: string;
@@ -72,7 +78,14 @@ export function loadProviders(env: Readonly<Record<string, string | undefined>>,
       apiKey: key === PASSTHROUGH_KEY ? undefined : key,
       aliases: new Map(),
       pricing,
+      billing: billingSettings(env, upper, format, problems),
     });
+  }
+  for (const variable of Object.keys(env)) {
+    const owner = ADMIN_KEY_VAR.exec(variable)?.[1];
+    if (owner !== undefined && (env[variable] ?? '') !== '' && !names.includes(owner)) {
+      skipped.push(`Ignoring ${variable}: no provider ${owner.toLowerCase()} is configured (set ${owner}_API_KEY to reconcile its billing)`);
+    }
   }
 
   // Aliases: match the longest provider name first, as names may contain underscores.
@@ -102,6 +115,24 @@ export function loadProviders(env: Readonly<Record<string, string | undefined>>,
     ]);
   }
   return { providers, defaultProvider: chosen, usesDemo: false, skipped };
+}
+
+const ADMIN_KEY_VAR = /^([A-Z][A-Z0-9_]*)_ADMIN_KEY$/;
+
+/** `{NAME}_ADMIN_KEY`, `{NAME}_BILLING_URL` and `{NAME}_API_KEY_ID` of one provider; undefined without an admin key. */
+function billingSettings(env: Readonly<Record<string, string | undefined>>, upper: string, format: ApiFormat, problems: string[]): Provider['billing'] {
+  const adminKey = env[`${upper}_ADMIN_KEY`]?.trim() ?? '';
+  const urlVar = `${upper}_BILLING_URL`;
+  const idVar = `${upper}_API_KEY_ID`;
+  if (adminKey === '') {
+    for (const v of [urlVar, idVar]) if ((env[v]?.trim() ?? '') !== '') problems.push(`Invalid configuration: ${v} is set but ${upper}_ADMIN_KEY is not; reconciliation needs the provider's admin key`);
+    return undefined;
+  }
+  const baseUrl = (env[urlVar]?.trim() || DEFAULT_BILLING_URLS[format]).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/i.test(baseUrl)) problems.push(`Invalid configuration: ${urlVar}=${JSON.stringify(env[urlVar])} must be an http(s) URL`);
+  const apiKeyId = env[idVar]?.trim() || undefined;
+  if (apiKeyId !== undefined && !/^[A-Za-z0-9_-]{1,200}$/.test(apiKeyId)) problems.push(`Invalid configuration: ${idVar} must be the provider's API key id (letters, digits, _ and -), e.g. key_abc123 or apikey_01Rj2N8SVvo6BePZj99NhmiT`);
+  return { format, adminKey, baseUrl, apiKeyId };
 }
 
 /** The demo provider, once its loopback upstream is listening. */

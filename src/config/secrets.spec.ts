@@ -28,4 +28,9 @@ describe(configuredSecrets.name, () => {
     writeFileSync(file, `clients:\n  - name: a\n    key: sk-client-key-a1\n  - name: b\n    key_sha256: ${'ab'.repeat(32)}\n`);
     expect(configuredSecrets(loadConfig({ VDM_CLIENT_KEYS_FILE: file }))).toEqual(['sk-client-key-a1']);
   });
+
+  it('collects admin keys and the userinfo of billing URLs', () => {
+    const sut = loadConfig({ OPENAI_API_KEY: 'sk-openai-5678', OPENAI_ADMIN_KEY: 'sk-admin-openai-1234', OPENAI_BILLING_URL: 'http://billing-user:billing-pass@127.0.0.1:9/v1', VDM_STORE: 'sqlite:/tmp/x.db' });
+    expect(configuredSecrets(sut).sort()).toEqual(['billing-pass', 'billing-user', 'sk-admin-openai-1234', 'sk-openai-5678']);
+  });
 });

@@ -21,7 +21,7 @@ function userinfo(url: string): string[] {
 
 /**
  * Every secret the configuration holds, to be masked by value wherever text is relayed or recorded:
- * the gateway key, client keys (VDM_CLIENT_KEYS_FILE), the scrape key (VDM_SCRAPE_KEY), provider keys (not `!PASSTHRU`) and userinfo in provider base URLs. A new kind of
+ * the gateway key, client keys (VDM_CLIENT_KEYS_FILE), the scrape key (VDM_SCRAPE_KEY), provider keys (not `!PASSTHRU`), provider admin keys (`{NAME}_ADMIN_KEY`) and userinfo in provider base and billing URLs. A new kind of
  * configured secret is added here.
  */
 export function configuredSecrets(config: Pick<AppConfig, 'proxyApiKey' | 'providers' | 'clientKeys' | 'scrapeKey'>): string[] {
@@ -32,6 +32,7 @@ export function configuredSecrets(config: Pick<AppConfig, 'proxyApiKey' | 'provi
   for (const provider of config.providers.providers.values()) {
     if (provider.apiKey) secrets.push(provider.apiKey);
     for (const url of Object.values(provider.baseUrls)) secrets.push(...userinfo(url));
+    if (provider.billing) secrets.push(provider.billing.adminKey, ...userinfo(provider.billing.baseUrl));
   }
   return secrets;
 }

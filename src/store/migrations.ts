@@ -221,6 +221,34 @@ export function storeMigrations(engine: 'sqlite' | 'postgres'): MigrationProvide
         await db.schema.alterTable('usage_session_hourly_0007').renameTo('usage_session_hourly').execute();
       },
     },
+    '0008_reconciliation': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        const num = 'double precision';
+        // The providers' own reports, per provider, UTC day (Unix seconds of its midnight) and model as the provider names it
+        // ('' for a cost the report does not attribute to a model). Token columns follow the contract's split: input excludes
+        // cache reads and writes; cache_write_tokens is every cache write, cache_write_1h_tokens the 1-hour part of it.
+        // requests and cost_nano are null where the report does not have them.
+        let days = db.schema
+          .createTable('reconciliation_days')
+          .addColumn('provider', 'text', (c) => c.notNull())
+          .addColumn('day', num, (c) => c.notNull())
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('requests', num);
+        for (const column of ['input_tokens', 'cache_read_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'output_tokens']) {
+          days = days.addColumn(column, num, (c) => c.notNull().defaultTo(0));
+        }
+        days = days.addColumn('cost_nano', num).addColumn('fetched_at', num, (c) => c.notNull()).addPrimaryKeyConstraint('reconciliation_days_pk', ['provider', 'day', 'model']);
+        await (engine === 'sqlite' ? days.modifyEnd(sql`without rowid`) : days).execute();
+        // One row per provider: the days its last complete pull covered, and when it ended.
+        await db.schema
+          .createTable('reconciliation_pulls')
+          .addColumn('provider', 'text', (c) => c.primaryKey())
+          .addColumn('from_day', num, (c) => c.notNull())
+          .addColumn('to_day', num, (c) => c.notNull())
+          .addColumn('fetched_at', num, (c) => c.notNull())
+          .execute();
+      },
+    },
     '0009_budget_ledger': {
       async up(db: Kysely<unknown>): Promise<void> {
         // Budget and rate-limit counters shared by the replicas of a fleet; with SQLite they live in memory.

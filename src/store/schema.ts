@@ -61,7 +61,35 @@ export type DailyRollupRow = Omit<RollupRow, 'hour'> & { day: number };
 /** The same sums per hour, instance and session ('' for requests that named none). */
 export type SessionRollupRow = Pick<RollupRow, 'hour' | 'instance' | 'client' | (typeof ROLLUP_SUMS)[number] | 'last_start'> & { session: string };
 
+/** A provider's own report for one UTC day and model (migration 0008). */
+export interface ReconciliationDayRow {
+  provider: string;
+  /** Unix seconds of the day's UTC midnight. */
+  day: number;
+  /** The model as the provider's report names it; '' for cost the report does not attribute to a model. */
+  model: string;
+  requests: number | null;
+  input_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens: number;
+  output_tokens: number;
+  /** Nanodollars; null where the report has no cost. */
+  cost_nano: number | null;
+  fetched_at: number;
+}
+
+/** The last complete pull of a provider's reports: the days it covered (`from_day` inclusive, `to_day` exclusive) and when it ended. */
+export interface ReconciliationPullRow {
+  provider: string;
+  from_day: number;
+  to_day: number;
+  fetched_at: number;
+}
+
 export interface StoreSchema {
+  reconciliation_days: ReconciliationDayRow;
+  reconciliation_pulls: ReconciliationPullRow;
   usage_requests: RequestRow;
   usage_hourly: RollupRow;
   usage_daily: DailyRollupRow;
