@@ -11,12 +11,12 @@ const LEASE = 60_000;
 /** The hour the tests run in (windows read are those not over yet). */
 const THIS_HOUR = Math.floor(Date.now() / HOUR) * HOUR;
 
-/** A usd claim on `counter` in the hour starting at `windowStart`. */
-const usd = (counter: string, limit: number, amount: number, windowStart = THIS_HOUR): Claim => ({
+/** A usd claim on `counter` in the window of `span` ms from `windowStart` (by default long past the test's end). */
+const usd = (counter: string, limit: number, amount: number, windowStart = THIS_HOUR, span = 1000 * HOUR): Claim => ({
   counter,
   kind: 'usd',
   windowStart,
-  windowEnd: windowStart + HOUR,
+  windowEnd: windowStart + span,
   limit,
   amount,
 });
@@ -248,12 +248,12 @@ describe.skipIf(initdb === undefined)('the PostgreSQL budget ledger', () => {
     let now = 10 * HOUR + 5;
     const ledger = await PostgresLedger.open(await freshDb(), { sweepMs: 0, now: () => now });
     try {
-      const r1 = await ledger.reserve('h10', [usd('hourly', 100, 90, 10 * HOUR)], LEASE);
+      const r1 = await ledger.reserve('h10', [usd('hourly', 100, 90, 10 * HOUR, HOUR)], LEASE);
       if (!r1.ok) throw new Error('refused');
       await ledger.settle(r1.id, new Map([['hourly', 90]]));
-      expect((await ledger.reserve('h10b', [usd('hourly', 100, 20, 10 * HOUR)], LEASE)).ok).toBe(false);
+      expect((await ledger.reserve('h10b', [usd('hourly', 100, 20, 10 * HOUR, HOUR)], LEASE)).ok).toBe(false);
       now = 11 * HOUR + 1;
-      const r2 = await ledger.reserve('h11', [usd('hourly', 100, 20, 11 * HOUR)], LEASE);
+      const r2 = await ledger.reserve('h11', [usd('hourly', 100, 20, 11 * HOUR, HOUR)], LEASE);
       expect(r2.ok).toBe(true);
       expect(await ledger.read()).toEqual([
         { counter: 'hourly', kind: 'usd', windowStart: 11 * HOUR, windowEnd: 12 * HOUR, limit: 100, spent: 0, reserved: 20, requests: 0, refused: 0, overshoot: 0 },
@@ -274,6 +274,19 @@ describe.skipIf(initdb === undefined)('the PostgreSQL budget ledger', () => {
       await ledger.settle(first.id!, new Map([['conc:ci', 1]]));
       expect((await slot('d')).ok).toBe(true);
       expect((await ledger.read())[0]).toMatchObject({ windowEnd: 0, spent: 0, reserved: 2, refused: 1, requests: 0, overshoot: 0 });
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('starts without its database: calls fail while it is unreachable and work once it is there', async () => {
+    const name = `ledger_late_${++n}`;
+    const ledger = new PostgresLedger(url.replace(/\/postgres$/, `/${name}`), { sweepMs: 0 });
+    try {
+      await expect(ledger.reserve('early', [usd('b', 100, 10)], LEASE)).rejects.toThrow(/does not exist/);
+      await admin.query(`create database ${name}`);
+      expect((await ledger.reserve('later', [usd('b', 100, 10)], LEASE)).ok).toBe(true);
+      expect((await ledger.read())[0]).toMatchObject({ counter: 'b', reserved: 10 });
     } finally {
       await ledger.close();
     }

@@ -182,16 +182,28 @@ export class PostgresLedger implements Ledger {
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private closed = false;
+  /** The store's migrations (0009 holds the ledger's tables), applied before the first statement; tried again after a failure. */
+  private ready?: Promise<void>;
+  private readonly pool: Pool;
 
-  private constructor(
-    private readonly pool: Pool,
-    options: PostgresLedgerOptions,
-  ) {
+  /**
+   * A pool of its own on `url` (reservations never wait behind the usage store's batch writes). Nothing is sent
+   * until the first call: a database unreachable at start-up fails the calls until it is back, not the start-up.
+   */
+  constructor(url: string, options: PostgresLedgerOptions = {}) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- pg loads only when PostgreSQL is the store, as the store itself loads it.
+    const { Pool: PgPool } = require('pg') as typeof import('pg');
+    const onError = options.onError ?? (() => undefined);
+    this.pool = new PgPool({ connectionString: url, max: options.poolMax ?? 8, connectionTimeoutMillis: 5000 });
+    // An idle client losing its server emits on the pool; a client in use, on itself (its query rejects).
+    this.pool.on('error', onError);
+    this.pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     this.now = options.now ?? Date.now;
     this.purgeAfterMs = options.purgeAfterMs ?? 10 * 60_000;
     const sweepMs = options.sweepMs ?? 5000;
     if (sweepMs > 0) {
-      const onError = options.onError ?? (() => undefined);
       this.timer = setInterval(() => {
         this.sweeping ??= this.sweep()
           .then(() => this.purge())
@@ -205,26 +217,34 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  /** Connects a pool of its own and applies the store's migrations (0009 holds the ledger's tables). */
+  /** A ledger whose tables are ready (the migrations applied): for tests and the bench. */
   static async open(url: string, options: PostgresLedgerOptions = {}): Promise<PostgresLedger> {
-    const { Pool } = await import('pg');
-    const pool = new Pool({ connectionString: url, max: options.poolMax ?? 8, connectionTimeoutMillis: 5000 });
-    const onError = options.onError ?? (() => undefined);
-    // An idle client losing its server emits on the pool; a client in use, on itself (its query rejects).
-    pool.on('error', onError);
-    pool.on('connect', (client) => {
-      client.on('error', () => undefined);
-    });
-    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-    const { error } = await new Migrator({ db, provider: storeMigrations('postgres'), allowUnorderedMigrations: true }).migrateToLatest();
-    if (error !== undefined) {
-      await pool.end().catch(() => undefined);
-      throw error instanceof Error ? error : new Error('budget ledger migration failed', { cause: error });
+    const ledger = new PostgresLedger(url, options);
+    try {
+      await ledger.whenReady();
+    } catch (error) {
+      await ledger.close().catch(() => undefined);
+      throw error;
     }
-    return new PostgresLedger(pool, options);
+    return ledger;
+  }
+
+  /** Resolves once the ledger's tables exist; a failed attempt (the server down) is made again by the next call. */
+  whenReady(): Promise<void> {
+    this.ready ??= (async () => {
+      // Kysely's Migrator holds a lock while it migrates: replicas and the usage store starting together apply each migration once.
+      const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.pool }) });
+      const { error } = await new Migrator({ db, provider: storeMigrations('postgres'), allowUnorderedMigrations: true }).migrateToLatest();
+      if (error !== undefined) throw error instanceof Error ? error : new Error('budget ledger migration failed', { cause: error });
+    })().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
   }
 
   async reserve(requestId: string, claims: readonly Claim[], leaseMs: number): Promise<Reservation> {
+    await this.whenReady();
     const id = randomUUID();
     // One claim per counter and window: a second names the same row, and one statement updates a row once.
     const byKey = new Map<string, Claim>();
@@ -280,10 +300,12 @@ export class PostgresLedger implements Ledger {
       counters.push(counter);
       amounts.push(real);
     }
+    await this.whenReady();
     await this.pool.query({ name: 'vdm_budget_settle', text: SETTLE_SQL, values: [id, counters, amounts] });
   }
 
   async read(): Promise<CounterState[]> {
+    await this.whenReady();
     const { rows } = await this.pool.query<Record<string, string>>({ name: 'vdm_budget_read', text: READ_SQL, values: [this.now()] });
     return rows.map((r) => ({
       counter: r.counter,
@@ -301,6 +323,7 @@ export class PostgresLedger implements Ledger {
 
   /** Gives back every reservation whose lease ran out; returns how many claims it gave back. */
   async sweep(): Promise<number> {
+    await this.whenReady();
     let total = 0;
     for (;;) {
       const { rows } = await this.pool.query<{ n: number }>({ name: 'vdm_budget_sweep', text: SWEEP_SQL, values: [this.now()] });
@@ -311,6 +334,7 @@ export class PostgresLedger implements Ledger {
 
   /** Deletes reservations that lapsed more than purgeAfterMs ago; returns how many rows went. */
   async purge(): Promise<number> {
+    await this.whenReady();
     // Rows a late settlement holds are skipped (they go with it): the purge never waits on, nor deadlocks with, one.
     const result = await this.pool.query({
       name: 'vdm_budget_purge',
@@ -331,6 +355,7 @@ export class PostgresLedger implements Ledger {
     this.closed = true;
     clearInterval(this.timer);
     await this.sweeping;
+    await this.ready?.catch(() => undefined);
     await this.pool.end();
   }
 }
