@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
 import { Glob } from '../core/glob';
+import { AdminRoute } from '../core/route.decorator';
 import { STORE_DISABLED, type DisabledDoc } from '../core/disabled';
 import { MetricsQueryPipe } from '../metrics/dto/metrics-query.pipe';
 import { parseFilters, parseFormat, parseRange } from '../store/usage-query';
@@ -34,8 +35,8 @@ export class ReconciliationController {
     private readonly store: UsageStore,
   ) {}
 
-  // ROLES: admin only (a client key gets 403), once roles are served; until then it needs a gateway key like every undeclared route.
   @Get('reconciliation')
+  @AdminRoute()
   async reconciliation(@Query() query: ReconciliationQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const format = parseFormat(query.format);
     const filters = parseFilters({ provider: query.provider, model: query.model });

@@ -23,6 +23,7 @@ const DAY_S = 86_400;
 const OPENAI_ADMIN = 'sk-admin-openai-0123456789abcdef';
 const ANTHROPIC_ADMIN = 'sk-ant-admin01-fedcba9876543210';
 const GATEWAY_KEY = 'gw-admin-key-1234567890';
+const CLIENT_KEY = 'sk-vdm-client-team-1234567';
 const OPENAI_MODEL = 'gpt-4o';
 const ANTHROPIC_MODEL = 'claude-sonnet-4-5';
 /** USD per million tokens, from the prices file: the gateway's list prices. */
@@ -106,8 +107,11 @@ describe.each([
         '  - {provider: openai, model: "*", input: 2.5, output: 10, cache_read: 1.25, cache_write: 2.5}\n' +
         '  - {provider: anthropic, model: "*", input: 3, output: 15, cache_read: 0.3, cache_write: 3.75}\n',
     );
+    const clients = join(dir, 'clients.yaml');
+    writeFileSync(clients, `clients:\n  - name: team\n    key: ${CLIENT_KEY}\n`);
     gw = await startApp(
       {
+        VDM_CLIENT_KEYS_FILE: clients,
         LOG_LEVEL: 'info',
         PROXY_API_KEY: GATEWAY_KEY,
         VDM_STORE: pg?.url ?? `sqlite:${join(dir, 'usage.db')}`,
