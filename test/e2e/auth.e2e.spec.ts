@@ -1,8 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { head, rawRequest } from '../support/raw-http';
 
 const GATEWAY_KEY = 'gw-key-7f3a9c21d4e8b6f0';
@@ -69,19 +68,17 @@ function methodsFor(route: RouteCase): string[] {
   return route.method === 'GET' ? ['GET', 'HEAD', 'OPTIONS', 'POST'] : ['POST', 'GET', 'OPTIONS', 'PUT'];
 }
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway((fake) => ({
+  ANTHROPIC_API_KEY: 'sk-ant-provider-key-000111',
+  ANTHROPIC_BASE_URL: fake.url,
+  OPENAI_API_KEY: 'sk-openai-provider-key-000222',
+  OPENAI_BASE_URL: `${fake.url}/v1`,
+  VDM_DEFAULT_PROVIDER: 'anthropic',
+  PROXY_API_KEY: GATEWAY_KEY,
+}));
 
 async function boot(extra: Record<string, string> = {}): Promise<number> {
-  gw = await startApp({
-    ANTHROPIC_API_KEY: 'sk-ant-provider-key-000111',
-    ANTHROPIC_BASE_URL: fake.url,
-    OPENAI_API_KEY: 'sk-openai-provider-key-000222',
-    OPENAI_BASE_URL: `${fake.url}/v1`,
-    VDM_DEFAULT_PROVIDER: 'anthropic',
-    PROXY_API_KEY: GATEWAY_KEY,
-    ...extra,
-  });
+  await gw.boot(extra);
   return Number(new URL(gw.url).port);
 }
 
@@ -94,16 +91,6 @@ function send(port: number, method: string, target: string, body: string | undef
   }
   return rawRequest(port, head(method, target, h), payload, 1_000);
 }
-
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(async () => {
-  await gw?.close();
-});
 
 describe('with PROXY_API_KEY set', () => {
   it('refuses every private route under every spelling and method without the key', { timeout: 120_000 }, async () => {
@@ -128,7 +115,7 @@ describe('with PROXY_API_KEY set', () => {
     }
     expect(probes.length).toBeGreaterThan(1_000);
     expect(leaks).toEqual([]);
-    expect(fake.requests).toHaveLength(0);
+    expect(gw.fake.requests).toHaveLength(0);
     expect(gw.tracker.activeCount).toBe(0);
     const totals = (await (await fetch(`${gw.url}/metrics/running-totals?format=json`, { headers: { 'x-api-key': GATEWAY_KEY } })).json()) as {
       summary: { total_requests: number; total_errors: number };
@@ -139,7 +126,7 @@ describe('with PROXY_API_KEY set', () => {
 
   it('serves the private routes with the key, in either header', async () => {
     const port = await boot();
-    fake.script({ usage: { input: 3, output: 2 } });
+    gw.fake.script({ usage: { input: 3, output: 2 } });
     for (const route of PRIVATE.filter((r) => !r.path.endsWith('/stream'))) {
       for (const headers of [{ 'x-api-key': GATEWAY_KEY }, { authorization: `Bearer ${GATEWAY_KEY}` }] as Record<string, string>[]) {
         const res = await send(port, route.method, route.path, route.body, headers);
@@ -231,19 +218,12 @@ describe('passthrough providers (!PASSTHRU) behind a gateway key', () => {
   const UPSTREAM_KEY = 'sk-client-own-upstream-key-42';
 
   async function bootPassthrough(): Promise<void> {
-    gw = await startApp({
-      ANTHROPIC_API_KEY: '!PASSTHRU',
-      ANTHROPIC_BASE_URL: fake.url,
-      OPENAI_API_KEY: '!PASSTHRU',
-      OPENAI_BASE_URL: `${fake.url}/v1`,
-      VDM_DEFAULT_PROVIDER: 'anthropic',
-      PROXY_API_KEY: GATEWAY_KEY,
-    });
+    await gw.boot({ ANTHROPIC_API_KEY: '!PASSTHRU', OPENAI_API_KEY: '!PASSTHRU' });
   }
 
   it('never forwards the gateway key, and forwards the client key from the other header', async () => {
     await bootPassthrough();
-    fake.script({ usage: { input: 1, output: 1 } });
+    gw.fake.script({ usage: { input: 1, output: 1 } });
     // The provider key in x-api-key, the gateway key as a bearer token.
     const viaBearer = await fetch(`${gw.url}/v1/messages`, {
       method: 'POST',
@@ -251,55 +231,51 @@ describe('passthrough providers (!PASSTHRU) behind a gateway key', () => {
       body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
     });
     expect(viaBearer.status).toBe(200);
-    expect(fake.requests.at(-1)!.headers['x-api-key']).toBe(UPSTREAM_KEY);
+    expect(gw.fake.requests.at(-1)!.headers['x-api-key']).toBe(UPSTREAM_KEY);
     // The other way round: the gateway key in x-api-key, the provider key as the bearer token.
     const viaHeader = new OpenAI({ apiKey: UPSTREAM_KEY, baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-api-key': GATEWAY_KEY } });
     await viaHeader.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
-    expect(fake.requests.at(-1)!.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-    for (const request of fake.requests) expect(JSON.stringify(request.headers)).not.toContain(GATEWAY_KEY);
+    expect(gw.fake.requests.at(-1)!.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+    for (const request of gw.fake.requests) expect(JSON.stringify(request.headers)).not.toContain(GATEWAY_KEY);
   });
 
   it('sends no key upstream when the client presented only the gateway key', async () => {
     await bootPassthrough();
-    fake.script({ usage: { input: 1, output: 1 } });
+    gw.fake.script({ usage: { input: 1, output: 1 } });
     const client = new Anthropic({ apiKey: GATEWAY_KEY, baseURL: gw.url, maxRetries: 0 });
     await client.messages.create({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch(() => undefined);
-    for (const request of fake.requests) expect(JSON.stringify(request.headers)).not.toContain(GATEWAY_KEY);
+    for (const request of gw.fake.requests) expect(JSON.stringify(request.headers)).not.toContain(GATEWAY_KEY);
   });
 });
 
 describe('the client key a passthrough provider gets', () => {
   async function bootOpen(): Promise<void> {
-    gw = await startApp({
-      ANTHROPIC_API_KEY: '!PASSTHRU',
-      ANTHROPIC_BASE_URL: fake.url,
-      VDM_DEFAULT_PROVIDER: 'anthropic',
-    });
+    await gw.boot({ ANTHROPIC_API_KEY: '!PASSTHRU', OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined, PROXY_API_KEY: undefined });
   }
   const body = JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
 
   it('is the bearer token when x-api-key is present but empty', async () => {
     await bootOpen();
-    fake.script({ usage: { input: 1, output: 1 } });
+    gw.fake.script({ usage: { input: 1, output: 1 } });
     const res = await fetch(`${gw.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': '', authorization: 'Bearer sk-client-bearer-key-77' },
       body,
     });
     expect(res.status).toBe(200);
-    expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('sk-client-bearer-key-77');
+    expect(gw.fake.requests.at(-1)!.headers['x-api-key']).toBe('sk-client-bearer-key-77');
   });
 
   it('is not an Authorization header of another scheme, which is never forwarded', async () => {
     await bootOpen();
-    fake.script({ usage: { input: 1, output: 1 } });
+    gw.fake.script({ usage: { input: 1, output: 1 } });
     const res = await fetch(`${gw.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpzZWNyZXQtcGFzc3dvcmQ=' },
       body,
     });
     expect(res.status).toBe(200);
-    expect(fake.requests.at(-1)!.headers['x-api-key']).toBe('');
-    expect(JSON.stringify(fake.requests.at(-1)!.headers)).not.toContain('dXNlcjpzZWNyZXQtcGFzc3dvcmQ=');
+    expect(gw.fake.requests.at(-1)!.headers['x-api-key']).toBe('');
+    expect(JSON.stringify(gw.fake.requests.at(-1)!.headers)).not.toContain('dXNlcjpzZWNyZXQtcGFzc3dvcmQ=');
   });
 });

@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { parseExposition, sumOf } from '../support/prom-text';
 
 const KEY_SEARCH = `sk-vdm-search-${randomBytes(12).toString('hex')}`;
@@ -26,29 +25,13 @@ const dir = mkdtempSync(join(tmpdir(), 'vdm-clients-'));
 const KEYS_FILE = join(dir, 'clients.yaml');
 writeFileSync(KEYS_FILE, `clients:\n  - name: team-search\n    key_sha256: ${sha256(KEY_SEARCH)}\n  - name: ci-bot\n    key: ${KEY_CI}\n`);
 
-let fake: FakeUpstream;
-let gw: RunningApp;
-
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(async () => {
-  await gw?.close();
-});
-
-function boot(env: Record<string, string> = {}): Promise<RunningApp> {
-  return startApp({
-    ANTHROPIC_API_KEY: 'sk-ant-provider-000111',
-    ANTHROPIC_BASE_URL: fake.url,
-    OPENAI_API_KEY: 'sk-openai-provider-000222',
-    OPENAI_BASE_URL: `${fake.url}/v1`,
-    VDM_DEFAULT_PROVIDER: 'anthropic',
-    ...env,
-  });
-}
+const gw = useGateway((fake) => ({
+  ANTHROPIC_API_KEY: 'sk-ant-provider-000111',
+  ANTHROPIC_BASE_URL: fake.url,
+  OPENAI_API_KEY: 'sk-openai-provider-000222',
+  OPENAI_BASE_URL: `${fake.url}/v1`,
+  VDM_DEFAULT_PROVIDER: 'anthropic',
+}));
 
 const anthropic = (apiKey: string | null, headers: Record<string, string> = {}): Anthropic =>
   new Anthropic({ apiKey, baseURL: gw.url, maxRetries: 0, defaultHeaders: headers });
@@ -65,7 +48,7 @@ const chat = { model: 'openai:gpt-4o', messages: [{ role: 'user' as const, conte
 
 describe('named client keys (VDM_CLIENT_KEYS_FILE)', () => {
   it('attributes each request to its key name, PROXY_API_KEY to default, and refuses other keys', async () => {
-    gw = await boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE, PROXY_API_KEY: PROXY_KEY });
+    await gw.boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE, PROXY_API_KEY: PROXY_KEY });
     await anthropic(KEY_SEARCH).messages.create(ask);
     await openai(KEY_CI).chat.completions.create(chat);
     await anthropic(null, { authorization: `Bearer ${PROXY_KEY}` }).messages.create({ ...ask, stream: false });
@@ -80,16 +63,16 @@ describe('named client keys (VDM_CLIENT_KEYS_FILE)', () => {
   it('refuses to start on a bad file, naming the file, the entry and the field', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'clients:\n  - name: ok\n    key: long-enough-key\n  - name: broken\n    key_sha256: abc\n');
-    await expect(boot({ VDM_CLIENT_KEYS_FILE: bad })).rejects.toThrow(
+    await expect(gw.boot({ VDM_CLIENT_KEYS_FILE: bad })).rejects.toThrow(
       `Invalid configuration: VDM_CLIENT_KEYS_FILE="${bad}": clients[1] (broken).key_sha256: must be 64 hex digits (the sha256 of the key)`,
     );
-    await expect(boot({ VDM_CLIENT_KEYS_FILE: join(dir, 'missing.yaml') })).rejects.toThrow(/VDM_CLIENT_KEYS_FILE=.*missing\.yaml.*cannot be read/);
+    await expect(gw.boot({ VDM_CLIENT_KEYS_FILE: join(dir, 'missing.yaml') })).rejects.toThrow(/VDM_CLIENT_KEYS_FILE=.*missing\.yaml.*cannot be read/);
   });
 });
 
 describe('open mode (no gateway key)', () => {
   it('names a client by the fingerprint of its key, anonymous without one, and other past VDM_MAX_CLIENTS', async () => {
-    gw = await boot({ VDM_MAX_CLIENTS: '2' });
+    await gw.boot({ VDM_MAX_CLIENTS: '2' });
     await anthropic('client-key-one').messages.create(ask);
     await openai('client-key-two').chat.completions.create(chat);
     const keyless = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask) });
@@ -110,7 +93,7 @@ describe('open mode (no gateway key) across restarts', () => {
   it('counts the client names restored from the usage store toward VDM_MAX_CLIENTS; older 8-hex names do not count', async () => {
     const store = { VDM_STORE: `sqlite:${join(dir, 'open-cap.db')}`, VDM_INSTANCE_ID: 'gw-a', VDM_STORE_FLUSH_MS: '20', VDM_MAX_CLIENTS: '3' };
     const name = (key: string): string => `key:${sha256(key).slice(0, 16)}`;
-    gw = await boot(store);
+    await gw.boot(store);
     for (const key of ['cap-key-1', 'cap-key-2', 'cap-key-3', 'cap-key-4']) await openai(key).chat.completions.create(chat);
     expect((await traces()).map((t) => t.client)).toEqual([name('cap-key-1'), name('cap-key-2'), name('cap-key-3'), 'other']);
     await gw.close();
@@ -120,7 +103,7 @@ describe('open mode (no gateway key) across restarts', () => {
     db.prepare('UPDATE usage_hourly SET client = ? WHERE client = ?').run('key:0123abcd', name('cap-key-3'));
     db.close();
 
-    gw = await boot(store);
+    await gw.boot(store);
     for (const key of ['cap-key-5', 'cap-key-6', 'cap-key-1', 'cap-key-3']) await openai(key).chat.completions.create(chat);
     expect((await traces()).slice(-4).map((t) => t.client)).toEqual([name('cap-key-5'), 'other', name('cap-key-1'), 'other']);
     const totals = (await (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json()) as { clients: Record<string, unknown> };
@@ -133,7 +116,7 @@ describe('users and sessions', () => {
   const ACCOUNT = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 
   it("reads Claude Code's and Codex CLI's own request shapes, and the x-vdm headers before them", async () => {
-    gw = await boot();
+    await gw.boot();
     const claudeCodeUser = `user_${'c'.repeat(64)}_account_${ACCOUNT}_session_${SESSION}`;
     await anthropic('k-claude-code', { 'anthropic-beta': 'claude-code-20250219', 'x-app': 'cli' }).messages.create({
       ...ask,
@@ -165,9 +148,9 @@ describe('users and sessions', () => {
 
 describe('who sends an in-flight request', () => {
   it('shows the client, user and session in its active row, as its trace then does', async () => {
-    gw = await boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE });
+    await gw.boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE });
     let release!: () => void;
-    fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)), usage: { input: 1000, output: 10 } });
+    gw.fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)), usage: { input: 1000, output: 10 } });
     const done = openai(KEY_CI, { 'x-vdm-user': 'dana', 'x-vdm-session': 'night-run-7' }).chat.completions.create({ ...chat, stream: true }).then(async (s) => {
       for await (const chunk of s) void chunk;
     });
@@ -202,8 +185,8 @@ describe('clients in the running totals', () => {
   }
 
   it('rolls requests up per client, filters by a client glob, and lists client_series rows', async () => {
-    gw = await boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE, PROXY_API_KEY: PROXY_KEY });
-    fake.script({ usage: { input: 10, output: 3 } });
+    await gw.boot({ VDM_CLIENT_KEYS_FILE: KEYS_FILE, PROXY_API_KEY: PROXY_KEY });
+    gw.fake.script({ usage: { input: 10, output: 3 } });
     await anthropic(KEY_SEARCH).messages.create(ask);
     const stream = await anthropic(KEY_SEARCH).messages.create({ ...ask, stream: true });
     for await (const _ of stream) void _;
@@ -248,11 +231,8 @@ describe('clients in /metrics, and keys nowhere', () => {
     const file = join(dir, 'canary.yaml');
     writeFileSync(file, `clients:\n  - name: canary-team\n    key: ${canary}\n  - name: hashed-team\n    key_sha256: ${sha256(hashed)}\n    role: admin\n`);
     const logs: string[] = [];
-    gw = await startApp(
-      { ANTHROPIC_API_KEY: 'sk-ant-provider-000111', ANTHROPIC_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-openai-provider-000222', OPENAI_BASE_URL: `${fake.url}/v1`, VDM_DEFAULT_PROVIDER: 'anthropic', VDM_CLIENT_KEYS_FILE: file, LOG_LEVEL: 'debug' },
-      { logDestination: { write: (line: string) => void logs.push(line) } },
-    );
-    fake.script({ usage: { input: 11, output: 5 } });
+    await gw.boot({ VDM_CLIENT_KEYS_FILE: file, LOG_LEVEL: 'debug' }, { logDestination: { write: (line: string) => void logs.push(line) } });
+    gw.fake.script({ usage: { input: 11, output: 5 } });
     await anthropic(canary, { 'x-vdm-user': 'user-alpha', 'x-vdm-session': 'session-alpha' }).messages.create(ask);
     await openai(hashed, { 'x-vdm-user': 'user-beta' }).chat.completions.create(chat);
     // A client that sends the key where no key belongs: in its user and session, its model and its body.
@@ -287,6 +267,6 @@ describe('clients in /metrics, and keys nowhere', () => {
       expect(text.includes(canary), `output ${i} holds the client key`).toBe(false);
       expect(text.includes(hashed), `output ${i} holds the hashed client's key`).toBe(false);
     }
-    expect(fake.requests.every((r) => !JSON.stringify(r.headers).includes(canary) && !JSON.stringify(r.headers).includes(hashed))).toBe(true);
+    expect(gw.fake.requests.every((r) => !JSON.stringify(r.headers).includes(canary) && !JSON.stringify(r.headers).includes(hashed))).toBe(true);
   });
 });

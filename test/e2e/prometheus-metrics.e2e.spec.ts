@@ -1,30 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { ids } from '../support/factories';
-import { startApp, type RunningApp } from '../support/app';
+import type { RunningApp } from '../support/app';
 import { parseExposition, sumOf, type PromSample } from '../support/prom-text';
-import { driveKnownTraffic, fakeProviderEnv } from '../support/traffic';
+import { driveKnownTraffic } from '../support/traffic';
 
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0';
 
-let fake: FakeUpstream;
-let gw: RunningApp | undefined;
-
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-});
-
-async function boot(env: Record<string, string> = {}): Promise<RunningApp> {
-  gw = await startApp({ ...fakeProviderEnv(fake), ...env });
-  return gw;
-}
+const gw = useGateway();
 
 async function scrape(app: RunningApp, accept?: string): Promise<{ type: string; text: string; samples: PromSample[] }> {
   const res = await fetch(`${app.url}/metrics`, { headers: accept ? { accept } : {} });
@@ -38,8 +21,8 @@ describe.each([
   { format: 'OpenMetrics', accept: OPENMETRICS, contentType: 'application/openmetrics-text; version=1.0.0' },
 ])('GET /metrics as $format', ({ accept, contentType }) => {
   it('agrees exactly with /metrics/running-totals, series by series, for the same SDK traffic', async () => {
-    const app = await boot();
-    const sent = await driveKnownTraffic(app.url, fake);
+    const app = await gw.boot();
+    const sent = await driveKnownTraffic(app.url, gw.fake);
     const { type, text, samples } = await scrape(app, accept);
     expect(type).toContain(contentType);
     if (accept) expect(text.endsWith('# EOF\n')).toBe(true);
@@ -106,8 +89,8 @@ describe.each([
 
 describe('GET /metrics labels and access', () => {
   it('uses the resolved model, never the alias or the provider prefix, and one +Inf bucket per series', async () => {
-    const app = await boot();
-    await driveKnownTraffic(app.url, fake);
+    const app = await gw.boot();
+    await driveKnownTraffic(app.url, gw.fake);
     const { samples } = await scrape(app);
     const models = new Set(samples.filter((s) => s.name === 'vdm_requests_total').map((s) => `${s.labels.provider}/${s.labels.model}`));
     expect([...models].sort()).toEqual(['anthropic/claude-opus-4', 'anthropic/claude-sonnet-4-5-20250929', 'openai/gpt-4o', 'openai/gpt-4o-mini']);
@@ -119,14 +102,14 @@ describe('GET /metrics labels and access', () => {
   });
 
   it('counts in-flight requests in the gauge, by resolved model', async () => {
-    const app = await boot();
+    const app = await gw.boot();
     ids(app.tracker).start({ requestId: 'live', provider: 'openai', resolvedModel: 'gpt-4o', isStreaming: true });
     const { samples } = await scrape(app);
     expect(sumOf(samples, 'vdm_active_requests', { provider: 'openai', model: 'gpt-4o', streaming: 'true' })).toBe(1);
   });
 
   it('folds models beyond VDM_MAX_MODELS_PER_PROVIDER into "other" and counts the folded requests', async () => {
-    const app = await boot({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
+    const app = await gw.boot({ VDM_MAX_MODELS_PER_PROVIDER: '2' });
     for (const [i, model] of ['m1', 'm2', 'm3', 'm4', 'm1', 'm3'].entries()) {
       ids(app.tracker).start({ requestId: `r${i}`, provider: 'openrouter', resolvedModel: model });
       ids(app.tracker).update(`r${i}`, { inputTokens: 10 });
@@ -140,12 +123,10 @@ describe('GET /metrics labels and access', () => {
   });
 
   it('needs PROXY_API_KEY unless VDM_METRICS_PUBLIC=true', async () => {
-    const app = await boot({ PROXY_API_KEY: 'proxy-secret' });
+    const app = await gw.boot({ PROXY_API_KEY: 'proxy-secret' });
     expect((await fetch(`${app.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${app.url}/metrics`, { headers: { 'x-api-key': 'proxy-secret' } })).status).toBe(200);
-    await app.close();
-    gw = undefined;
-    const open = await boot({ PROXY_API_KEY: 'proxy-secret', VDM_METRICS_PUBLIC: 'true' });
+    const open = await gw.boot({ PROXY_API_KEY: 'proxy-secret', VDM_METRICS_PUBLIC: 'true' });
     expect((await fetch(`${open.url}/metrics`)).status).toBe(200);
     expect((await fetch(`${open.url}/metrics/running-totals`)).status).toBe(401);
   });

@@ -1,18 +1,17 @@
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
+import { startApp } from '../support/app';
 import { head, rawRequest } from '../support/raw-http';
 import { eventually } from '../support/sse-client';
 
 const KEY = 'gw-lifecycle-key-5c2e81';
 const BODY = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] });
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway((fake) => ({ ANTHROPIC_API_KEY: 'sk-ant-lifecycle-1', ANTHROPIC_BASE_URL: fake.url, VDM_DEFAULT_PROVIDER: 'anthropic' }));
 
 async function boot(extra: Record<string, string> = {}): Promise<number> {
-  gw = await startApp({ ANTHROPIC_API_KEY: 'sk-ant-lifecycle-1', ANTHROPIC_BASE_URL: fake.url, VDM_DEFAULT_PROVIDER: 'anthropic', ...extra });
+  await gw.boot(extra);
   return Number(new URL(gw.url).port);
 }
 
@@ -42,16 +41,6 @@ function writeAndDrop(port: number, data: string): Promise<void> {
   });
 }
 
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(async () => {
-  await gw?.close();
-});
-
 describe('aborted uploads', () => {
   it.each([
     ['with a gateway key', { PROXY_API_KEY: KEY }],
@@ -65,7 +54,7 @@ describe('aborted uploads', () => {
     const doc = await totals();
     expect(doc.summary).toMatchObject({ total_requests: 30, total_errors: 30, active_requests: 0 });
     expect(new Set(await errorTypes())).toEqual(new Set(['client_disconnect']));
-    expect(fake.requests).toHaveLength(0);
+    expect(gw.fake.requests).toHaveLength(0);
   });
 
   it('an unauthenticated aborted upload is neither usage nor left in flight', async () => {
@@ -91,7 +80,7 @@ describe('REQUEST_BODY_TIMEOUT_SECONDS', () => {
 
   it('leaves a body that arrives in time alone', async () => {
     await boot({ REQUEST_BODY_TIMEOUT_SECONDS: '5' });
-    fake.script({ usage: { input: 2, output: 1 } });
+    gw.fake.script({ usage: { input: 2, output: 1 } });
     const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
     expect(res.status).toBe(200);
     await res.text();
@@ -107,7 +96,7 @@ describe('REQUEST_BODY_TIMEOUT_SECONDS', () => {
 describe('requests dropped at once', () => {
   it('counts every request whose head and body arrived, however early the client left', async () => {
     const port = await boot();
-    fake.script({ usage: { input: 2, output: 1 }, chunkDelayMs: 5 });
+    gw.fake.script({ usage: { input: 2, output: 1 }, chunkDelayMs: 5 });
     const whole = head('POST', '/v1/messages', { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) }) + BODY;
     await Promise.all(Array.from({ length: 200 }, () => writeAndDrop(port, whole)));
     await eventually(async () => (await totals()).summary.total_requests === 200 && gw.tracker.activeCount === 0, 10_000);
@@ -121,8 +110,8 @@ describe('a reused x-request-id', () => {
   it('names the stored id in the response header of a request sent while another with the same id is in flight', async () => {
     await boot();
     let release!: () => void;
-    fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)), usage: { input: 1, output: 1 } });
-    fake.script({ text: 'second', usage: { input: 1, output: 1 } });
+    gw.fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)), usage: { input: 1, output: 1 } });
+    gw.fake.script({ text: 'second', usage: { input: 1, output: 1 } });
     const send = (): Promise<Response> =>
       fetch(`${gw.url}/v1/messages`, {
         method: 'POST',
@@ -130,7 +119,7 @@ describe('a reused x-request-id', () => {
         body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
       });
     const first = send();
-    await fake.waitForRequests(1);
+    await gw.fake.waitForRequests(1);
     const second = await send();
     expect(second.status).toBe(200);
     release();

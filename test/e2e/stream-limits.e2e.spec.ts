@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_EVENT_CHARS } from '../../src/gateway/protocol/event-relay';
 import { startApp, type RunningApp } from '../support/app';
 import { eventually } from '../support/sse-client';
+import { lastTrace } from '../support/use-gateway';
 
 const MiB = 1024 * 1024;
 const PIECE = Buffer.alloc(64 * 1024, 'x');
@@ -100,13 +101,6 @@ async function boot(): Promise<RunningApp> {
     STREAMING_READ_TIMEOUT_SECONDS: '60',
   });
   return gw;
-}
-
-async function lastTrace(app: RunningApp): Promise<Record<string, unknown>> {
-  const logs = (await (await fetch(`${app.url}/metrics/logs?limit_traces=5`)).json()) as {
-    traces: Record<string, unknown>[];
-  };
-  return logs.traces[0];
 }
 
 async function summary(app: RunningApp): Promise<{ total_requests: number; total_errors: number }> {

@@ -1,8 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { SseClient } from '../support/sse-client';
 
 /** Providers report output tokens late (OpenAI in the last chunk, Anthropic in message_delta): in flight, rows show what arrived. */
@@ -12,29 +11,14 @@ const TEXT = 'The quick brown fox jumps over the lazy dog while the gateway coun
 const PIECES = TEXT.split(/(?=\s)/);
 const PREFIX_CHARS = PIECES.map((_, i) => PIECES.slice(0, i).join('').length).concat(TEXT.length);
 
-let fake: FakeUpstream;
-let gw: RunningApp;
-
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(async () => {
-  await gw?.close();
-});
-
-async function boot(): Promise<void> {
-  gw = await startApp({
-    ANTHROPIC_API_KEY: 'sk-ant-upstream',
-    ANTHROPIC_BASE_URL: fake.url,
-    OPENAI_API_KEY: 'sk-openai-upstream',
-    OPENAI_BASE_URL: `${fake.url}/v1`,
-    VDM_DEFAULT_PROVIDER: 'anthropic',
-    VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.05',
-  });
-}
+const gw = useGateway((fake) => ({
+  ANTHROPIC_API_KEY: 'sk-ant-upstream',
+  ANTHROPIC_BASE_URL: fake.url,
+  OPENAI_API_KEY: 'sk-openai-upstream',
+  OPENAI_BASE_URL: `${fake.url}/v1`,
+  VDM_DEFAULT_PROVIDER: 'anthropic',
+  VDM_ACTIVE_REQUESTS_SSE_INTERVAL_SECONDS: '0.05',
+}));
 
 interface Progress {
   output_tokens: number;
@@ -84,7 +68,7 @@ function pacedBy(sse: SseClient, model: string): (wire: string) => Promise<void>
 async function watch(model: string, send: () => Promise<string>): Promise<{ rows: Progress[]; text: string }> {
   const sse = await SseClient.connect(`${gw.url}/metrics/active-requests/stream`);
   await sse.next('update');
-  fake.enqueue({ text: TEXT, usage: { input: 20, output: 23 }, afterEvent: pacedBy(sse, model) });
+  gw.fake.enqueue({ text: TEXT, usage: { input: 20, output: 23 }, afterEvent: pacedBy(sse, model) });
   const text = await send();
   sse.close();
   const rows = sse.updates.flatMap((data) => rowsOf(data, model));
@@ -107,7 +91,7 @@ function expectGrowingCharacters(rows: Progress[]): void {
 
 describe('in-flight output progress', () => {
   it('Anthropic passthrough: output_chars grows with the text deltas before the stream ends', async () => {
-    await boot();
+    await gw.boot();
     const client = new Anthropic({ apiKey: 'client', baseURL: gw.url, maxRetries: 0 });
     const { rows, text } = await watch('claude-progress-1', async () => {
       const message = await client.messages
@@ -120,7 +104,7 @@ describe('in-flight output progress', () => {
   });
 
   it('OpenAI passthrough: output_chars grows with the content chunks before the usage chunk', async () => {
-    await boot();
+    await gw.boot();
     const client = new OpenAI({ apiKey: 'client', baseURL: `${gw.url}/v1`, maxRetries: 0 });
     const { rows, text } = await watch('openai:gpt-progress-2', async () => {
       const stream = await client.chat.completions.create({ model: 'openai:gpt-progress-2', stream: true, messages: [{ role: 'user', content: 'hi' }] });
@@ -133,12 +117,12 @@ describe('in-flight output progress', () => {
   });
 
   it('Anthropic client on an OpenAI provider: tool-call arguments count as they stream', async () => {
-    await boot();
+    await gw.boot();
     const input = { city: 'Paris', unit: 'celsius', days: 5, hourly: true, note: 'as it streams' };
     const args = JSON.stringify(input);
     const sse = await SseClient.connect(`${gw.url}/metrics/active-requests/stream`);
     await sse.next('update');
-    fake.enqueue({ toolCalls: [{ name: 'weather', input }], afterEvent: pacedBy(sse, 'openai:gpt-progress-4') });
+    gw.fake.enqueue({ toolCalls: [{ name: 'weather', input }], afterEvent: pacedBy(sse, 'openai:gpt-progress-4') });
     const client = new Anthropic({ apiKey: 'client', baseURL: gw.url, maxRetries: 0 });
     const message = await client.messages
       .stream({ model: 'openai:gpt-progress-4', max_tokens: 100, messages: [{ role: 'user', content: 'weather?' }] })
@@ -152,7 +136,7 @@ describe('in-flight output progress', () => {
   });
 
   it('Anthropic client on an OpenAI provider: output_chars grows through the conversion', async () => {
-    await boot();
+    await gw.boot();
     const client = new Anthropic({ apiKey: 'client', baseURL: gw.url, maxRetries: 0 });
     const { rows, text } = await watch('openai:gpt-progress-3', async () => {
       const message = await client.messages

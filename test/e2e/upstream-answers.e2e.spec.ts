@@ -1,9 +1,9 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/sse-client';
+import { useGateway } from '../support/use-gateway';
 
 /** An upstream that answers every request with whatever the current test says. */
 interface RawUpstream {
@@ -26,28 +26,20 @@ async function rawUpstream(): Promise<RawUpstream> {
   return upstream;
 }
 
-let upstream: RawUpstream;
-let gw: RunningApp;
-
-beforeAll(async () => {
-  upstream = await rawUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-});
-afterEach(async () => {
-  await gw?.close();
-});
-
-async function boot(): Promise<void> {
-  upstream.seen.length = 0;
-  gw = await startApp({
+const gw = useGateway(
+  (upstream) => ({
     ANTHROPIC_API_KEY: 'sk-ant-upstream',
     ANTHROPIC_BASE_URL: upstream.url,
     OPENAI_API_KEY: 'sk-openai-upstream',
     OPENAI_BASE_URL: `${upstream.url}/v1`,
     VDM_DEFAULT_PROVIDER: 'anthropic',
-  });
+  }),
+  { upstream: rawUpstream },
+);
+
+async function boot(): Promise<void> {
+  gw.fake.seen.length = 0;
+  await gw.boot();
 }
 
 type Path = 'anthropic passthrough' | 'anthropic to openai' | 'openai passthrough';
@@ -192,17 +184,17 @@ async function recordedOnce(): Promise<any> {
 describe('upstream answers the gateway cannot relay', () => {
   it('asks the upstream for an unencoded answer, whatever encoding the client accepts', async () => {
     await boot();
-    upstream.answer = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(validJson('anthropic'));
+    gw.fake.answer = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(validJson('anthropic'));
     const res = await post('anthropic passthrough', false, { 'accept-encoding': 'gzip, br' });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ type: 'message', content: [{ type: 'text', text: 'hi' }] });
-    expect(upstream.seen).toHaveLength(1);
-    expect(upstream.seen[0]['accept-encoding']).toBe('identity');
+    expect(gw.fake.seen).toHaveLength(1);
+    expect(gw.fake.seen[0]['accept-encoding']).toBe('identity');
   });
 
   it.each(CASES)('%s, %s, stream %s: 502 in the API\'s error format, recorded once as upstream_error', async (_name, path, stream, bad) => {
     await boot();
-    upstream.answer = (_req, res) => {
+    gw.fake.answer = (_req, res) => {
       const answer = bad.answer(ROUTES[path].upstream, stream);
       res.writeHead(answer.status, answer.headers).end(answer.body);
     };
@@ -225,7 +217,7 @@ describe('upstream answers the gateway cannot relay', () => {
       protocol === 'anthropic'
         ? { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded right now' } }
         : { error: { message: 'Overloaded right now', type: 'server_error', param: null, code: null } };
-    upstream.answer = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+    gw.fake.answer = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(error));
     const res = await post(path, true);
     // The error table's status for the kind: 503 for overloaded_error, 502 for server_error.
     expect(res.status).toBe(protocol === 'anthropic' ? 503 : 502);
