@@ -1,23 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { MAX_JSON_DEPTH } from '../../src/common/json-body';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
 import { parseExposition, sumOf } from '../support/prom-text';
 import { eventually } from '../support/sse-client';
-import { fakeProviderEnv } from '../support/traffic';
 
-let fake: FakeUpstream;
-let gw: RunningApp;
-
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-  gw = await startApp(fakeProviderEnv(fake));
-});
-afterAll(async () => {
-  await gw.close();
-  await fake.close();
-});
+const gw = useGateway(undefined, { per: 'file' });
 
 /** `depth` levels of arrays or objects around a number, as raw JSON text (JSON.stringify itself cannot nest this deep). */
 function nested(shape: 'arrays' | 'objects', depth: number): string {
@@ -56,7 +44,7 @@ describe('request bodies nested too deeply', () => {
   it.each(cases)('$name, $depth levels of $shape: 400 in the API\'s own format, accounted once', async ({ path, counted, body, depth, shape }) => {
     const before = await totals();
     const bad = await badRequests();
-    const upstreamCalls = fake.requests.length;
+    const upstreamCalls = gw.fake.requests.length;
 
     const res = await fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(nested(shape, depth)) });
     const text = await res.text();
@@ -78,7 +66,7 @@ describe('request bodies nested too deeply', () => {
       const logs = (await (await fetch(`${gw.url}/metrics/logs?limit_errors=1`)).json()) as any;
       expect(logs.errors[0]).toMatchObject({ error_type: 'bad_request', error: message });
     }
-    expect(fake.requests.length).toBe(upstreamCalls);
+    expect(gw.fake.requests.length).toBe(upstreamCalls);
   });
 
   it('keeps the JSON parser\'s other refusals: invalid JSON, an empty body, a __proto__ key', async () => {
@@ -102,7 +90,7 @@ describe('request bodies nested too deeply', () => {
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok' }] },
     ];
     for (const model of ['sonnet', 'openai:gpt-4o']) {
-      fake.enqueue({ text: 'fine', usage: { input: 5, output: 1 } });
+      gw.fake.enqueue({ text: 'fine', usage: { input: 5, output: 1 } });
       const message = await anthropic.messages.create({ model, max_tokens: 10, messages });
       expect(message.content[0]).toMatchObject({ type: 'text', text: 'fine' });
     }

@@ -1,38 +1,24 @@
 import { createHash } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeUpstream, type Script } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
+import type { Script } from '../fakes/fake-upstream';
 import { eventually } from '../support/sse-client';
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway((fake) => ({
+  OPENAI_API_KEY: 'sk-openai-upstream',
+  OPENAI_BASE_URL: `${fake.url}/v1`,
+  OPENAI_ALIAS_SONNET: 'gpt-4o',
+  ANTHROPIC_API_KEY: 'sk-ant-upstream',
+  ANTHROPIC_BASE_URL: fake.url,
+  VDM_DEFAULT_PROVIDER: 'openai',
+}));
 let client: Anthropic;
 
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
 beforeEach(async () => {
-  gw = await startApp({
-    OPENAI_API_KEY: 'sk-openai-upstream',
-    OPENAI_BASE_URL: `${fake.url}/v1`,
-    OPENAI_ALIAS_SONNET: 'gpt-4o',
-    ANTHROPIC_API_KEY: 'sk-ant-upstream',
-    ANTHROPIC_BASE_URL: fake.url,
-    VDM_DEFAULT_PROVIDER: 'openai',
-  });
+  await gw.boot();
   client = new Anthropic({ apiKey: 'client', baseURL: gw.url, maxRetries: 0 });
 });
-afterEach(async () => {
-  await gw.close();
-});
-
-async function totals(): Promise<any> {
-  return (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json();
-}
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
@@ -59,7 +45,7 @@ const tools: Anthropic.Tool[] = [{ name: 'weather', description: 'Weather by cit
 
 describe('Anthropic client, OpenAI-format provider', () => {
   it('converts the request: system, images, tool calls and results, tools, parameters', async () => {
-    fake.script({ text: 'Paris is sunny; Rome unknown.', usage: { input: 200, output: 12, cacheRead: 50 } });
+    gw.fake.script({ text: 'Paris is sunny; Rome unknown.', usage: { input: 200, output: 12, cacheRead: 50 } });
     const message = await client.messages.create({
       model: 'sonnet',
       max_tokens: 300,
@@ -72,7 +58,7 @@ describe('Anthropic client, OpenAI-format provider', () => {
       stop_sequences: ['END'],
       metadata: { user_id: 'u-1' },
     });
-    const sent = fake.requests.at(-1)!;
+    const sent = gw.fake.requests.at(-1)!;
     expect(sent.path).toBe('/v1/chat/completions');
     expect(sent.headers.authorization).toBe('Bearer sk-openai-upstream');
     expect(sent.body).toMatchObject({ model: 'gpt-4o', max_tokens: 300, temperature: 0.2, stop: ['END'], user: 'u-1', tool_choice: 'auto' });
@@ -87,7 +73,7 @@ describe('Anthropic client, OpenAI-format provider', () => {
 
     expect(message).toMatchObject({ type: 'message', role: 'assistant', model: 'sonnet', stop_reason: 'end_turn', content: [{ type: 'text', text: 'Paris is sunny; Rome unknown.' }] });
     expect(message.usage).toMatchObject({ input_tokens: 200, output_tokens: 12, cache_read_input_tokens: 50 });
-    const m = (await totals()).providers.openai.models['gpt-4o'];
+    const m = (await gw.totals()).providers.openai.models['gpt-4o'];
     expect(m.non_streaming).toMatchObject({ requests: 1, input_tokens: 200, output_tokens: 12, cache_read_tokens: 50, tool_uses: 2, tool_results: 2 });
   });
 
@@ -100,13 +86,13 @@ describe('Anthropic client, OpenAI-format provider', () => {
     for (const userId of [long, long, exactly64]) {
       await client.messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], metadata: { user_id: userId } });
     }
-    expect(fake.requests.slice(-3).map((r) => r.body.user)).toEqual([digest, digest, exactly64]);
+    expect(gw.fake.requests.slice(-3).map((r) => r.body.user)).toEqual([digest, digest, exactly64]);
     const traces = ((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces;
     expect(traces[2]).toMatchObject({ user: 'c'.repeat(64), session: '4f1c2b9e-7a3d-4e8f-9b21-0c6d5e4a3f12' });
     // An end user's own id longer than 64 characters is kept in the record as sent.
     const other = `team-${'x'.repeat(95)}`;
     await client.messages.create({ model: 'sonnet', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], metadata: { user_id: other } });
-    expect(fake.requests.at(-1)!.body.user).toBe(`vdm-${createHash('sha256').update(other).digest('base64url')}`);
+    expect(gw.fake.requests.at(-1)!.body.user).toBe(`vdm-${createHash('sha256').update(other).digest('base64url')}`);
     expect(((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces[0].user).toBe(other);
   });
 
@@ -119,7 +105,7 @@ describe('Anthropic client, OpenAI-format provider', () => {
       { role: 'user', content: [{ type: 'text', text: 'Say hi.' }] },
     ] as unknown as Anthropic.MessageParam[];
     await client.messages.stream({ model: 'sonnet', max_tokens: 50, system: [{ type: 'text', text: 'You are a Claude agent.' }], messages }).finalMessage();
-    expect(fake.requests.at(-1)!.body.messages).toEqual([
+    expect(gw.fake.requests.at(-1)!.body.messages).toEqual([
       { role: 'system', content: 'You are a Claude agent.' },
       { role: 'user', content: '<system-reminder>\nAttribution ...\n</system-reminder>' },
       { role: 'system', content: environment },
@@ -128,7 +114,7 @@ describe('Anthropic client, OpenAI-format provider', () => {
   });
 
   it('refuses content it cannot carry with a 400 in the Anthropic format, accounted as bad_request, and sends nothing upstream', async () => {
-    const before = fake.requests.length;
+    const before = gw.fake.requests.length;
     const error = await client.messages
       .create({
         model: 'sonnet',
@@ -145,16 +131,16 @@ describe('Anthropic client, OpenAI-format provider', () => {
       type: 'error',
       error: { type: 'invalid_request_error', message: expect.stringMatching(/^messages\[1\]\.content\[0\]: a redacted_thinking block/) },
     });
-    expect(fake.requests.length).toBe(before);
+    expect(gw.fake.requests.length).toBe(before);
     await eventually(() => gw.tracker.activeCount === 0);
     const trace = ((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces[0];
     expect(trace).toMatchObject({ status: 'error', error_type: 'bad_request', provider: 'openai' });
-    expect((await totals()).summary.total_requests).toBe(1);
+    expect((await gw.totals()).summary.total_requests).toBe(1);
   });
 
   it('streams parallel tool calls that the SDK assembles into the same message as the non-streaming answer', async () => {
     const script: Script = { text: 'Checking both.', toolCalls: [{ name: 'weather', input: { city: 'Oslo' } }, { name: 'weather', input: { city: 'Lima', units: 'C' } }], usage: { input: 40, output: 22, cacheRead: 8 } };
-    fake.enqueue(script, script);
+    gw.fake.enqueue(script, script);
     const request = { model: 'sonnet', max_tokens: 200, messages: toolTurn, tools };
     const plain = await client.messages.create(request);
     const streamed = await client.messages.stream(request).finalMessage();
@@ -163,9 +149,9 @@ describe('Anthropic client, OpenAI-format provider', () => {
     expect(strip(streamed)).toEqual(strip(plain));
     expect(streamed.stop_reason).toBe('tool_use');
     expect(streamed.content.filter((b) => b.type === 'tool_use').map((b) => (b).input)).toEqual([{ city: 'Oslo' }, { city: 'Lima', units: 'C' }]);
-    expect(fake.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+    expect(gw.fake.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
 
-    const m = (await totals()).providers.openai.models['gpt-4o'];
+    const m = (await gw.totals()).providers.openai.models['gpt-4o'];
     expect(m.streaming).toMatchObject({ requests: 1, input_tokens: 40, output_tokens: 22, cache_read_tokens: 8, tool_calls: 2 });
     expect(m.non_streaming).toMatchObject({ requests: 1, tool_calls: 2 });
     const trace = ((await (await fetch(`${gw.url}/metrics/logs`)).json()) as any).traces[0];
@@ -178,14 +164,14 @@ describe('Anthropic client, OpenAI-format provider', () => {
     ['tool_calls', 'tool_use'],
   ])('maps finish_reason %s to stop_reason %s, streaming and not', async (finish, stop) => {
     const script: Script = finish === 'tool_calls' ? { toolCalls: [{ name: 'weather', input: {} }], stopReason: finish } : { stopReason: finish };
-    fake.enqueue(script, script);
+    gw.fake.enqueue(script, script);
     const request = { model: 'openai:gpt-4o', max_tokens: 10, messages: [{ role: 'user' as const, content: 'x' }] };
     expect((await client.messages.create(request)).stop_reason).toBe(stop);
     expect((await client.messages.stream(request).finalMessage()).stop_reason).toBe(stop);
   });
 
   it('turns an upstream error mid-stream into an Anthropic error event and records it', async () => {
-    fake.script({ fault: 'error-event-mid-stream' });
+    gw.fake.script({ fault: 'error-event-mid-stream' });
     const error = await client.messages.stream({ model: 'openai:gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).finalMessage().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Anthropic.APIError);
     await eventually(() => gw.tracker.activeCount === 0);
@@ -199,7 +185,7 @@ describe('Anthropic client, OpenAI-format provider', () => {
     [401, Anthropic.AuthenticationError, 'auth_error'],
     [500, Anthropic.InternalServerError, 'upstream_http_error'],
   ])('maps an upstream %i to the Anthropic error class and records %s', async (status, ErrorClass, errorType) => {
-    fake.script({ status, errorMessage: 'nope' });
+    gw.fake.script({ status, errorMessage: 'nope' });
     const error = await client.messages.create({ model: 'openai:gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ErrorClass);
     expect((error as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { message: expect.stringContaining('nope') } });
@@ -208,13 +194,13 @@ describe('Anthropic client, OpenAI-format provider', () => {
   });
 
   it('counts tokens: passed through to Anthropic providers, estimated for OpenAI ones, not counted as requests', async () => {
-    fake.script({ usage: { input: 1234, output: 0 } });
+    gw.fake.script({ usage: { input: 1234, output: 0 } });
     const passed = await client.messages.countTokens({ model: 'anthropic:claude-x', messages: [{ role: 'user', content: 'hello there' }] });
     expect(passed.input_tokens).toBe(1234);
-    expect(fake.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
+    expect(gw.fake.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
     const estimated = await client.messages.countTokens({ model: 'sonnet', messages: [{ role: 'user', content: 'hello there, how are you today?' }] });
     expect(estimated.input_tokens).toBeGreaterThan(5);
     expect(estimated.input_tokens).toBeLessThan(30);
-    expect((await totals()).summary.total_requests).toBe(0);
+    expect((await gw.totals()).summary.total_requests).toBe(0);
   });
 });

@@ -1,34 +1,23 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { head, rawRequest } from '../support/raw-http';
 
 const KEY = 'gw-count-tokens-key-7a1c';
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway((fake) => ({
+  PROXY_API_KEY: KEY,
+  OPENAI_API_KEY: 'sk-openai-upstream',
+  OPENAI_BASE_URL: `${fake.url}/v1`,
+  ANTHROPIC_API_KEY: 'sk-ant-upstream',
+  ANTHROPIC_BASE_URL: fake.url,
+  VDM_DEFAULT_PROVIDER: 'openai',
+}));
 let client: Anthropic;
 
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
 beforeEach(async () => {
-  gw = await startApp({
-    PROXY_API_KEY: KEY,
-    OPENAI_API_KEY: 'sk-openai-upstream',
-    OPENAI_BASE_URL: `${fake.url}/v1`,
-    ANTHROPIC_API_KEY: 'sk-ant-upstream',
-    ANTHROPIC_BASE_URL: fake.url,
-    VDM_DEFAULT_PROVIDER: 'openai',
-  });
+  await gw.boot();
   client = new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 });
-});
-afterEach(async () => {
-  await gw.close();
 });
 
 async function summary(): Promise<Record<string, number>> {
@@ -47,12 +36,12 @@ const ask = { messages: [{ role: 'user' as const, content: 'hello there, how are
 
 describe('POST /v1/messages/count_tokens in the metrics', () => {
   it('counts each call by provider and outcome, apart from requests, tokens and cost', async () => {
-    fake.script({ usage: { input: 1234, output: 0 } });
+    gw.fake.script({ usage: { input: 1234, output: 0 } });
     expect((await client.messages.countTokens({ model: 'anthropic:claude-x', ...ask })).input_tokens).toBe(1234);
     expect((await client.messages.countTokens({ model: 'gpt-4o', ...ask })).input_tokens).toBeGreaterThan(5);
     expect((await client.messages.countTokens({ model: 'openai:gpt-4o', ...ask })).input_tokens).toBeGreaterThan(5);
     // The provider answers an error: passed on, counted as that provider's error.
-    fake.script({ status: 500, errorMessage: 'count failed' });
+    gw.fake.script({ status: 500, errorMessage: 'count failed' });
     await expect(client.messages.countTokens({ model: 'anthropic:claude-x', ...ask })).rejects.toBeInstanceOf(Anthropic.InternalServerError);
     // Refused before any provider is known: a body that is not JSON, a provider nobody configured.
     const port = Number(new URL(gw.url).port);

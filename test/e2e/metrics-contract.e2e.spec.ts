@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
-import { driveKnownTraffic, fakeProviderEnv } from '../support/traffic';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
+import { driveKnownTraffic } from '../support/traffic';
 
 const CONTRACT = readFileSync(resolve(__dirname, '../../docs/metrics-contract.md'), 'utf8');
 
@@ -25,32 +24,24 @@ function documentedKeys(heading: string): { served: string[]; planned: string[] 
 
 const sorted = (keys: Iterable<string>): string[] => [...new Set(keys)].sort();
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway(undefined, { per: 'file' });
 let totals: any;
 let active: any;
 let logs: any;
 
 beforeAll(async () => {
-  fake = await FakeUpstream.start();
-  gw = await startApp(fakeProviderEnv(fake));
-  await driveKnownTraffic(gw.url, fake);
+  await driveKnownTraffic(gw.url, gw.fake);
   // One stream held in flight, so the active-requests list has a row to compare.
   let release!: () => void;
-  fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)) });
+  gw.fake.enqueue({ text: 'held', holdUntil: new Promise<void>((r) => (release = r)) });
   const anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
   const held = anthropic.messages.stream({ model: 'sonnet', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
-  await fake.waitForRequests(7);
+  await gw.fake.waitForRequests(7);
   totals = await (await fetch(`${gw.url}/metrics/running-totals?format=json`)).json();
   active = await (await fetch(`${gw.url}/metrics/active-requests`)).json();
   logs = await (await fetch(`${gw.url}/metrics/logs`)).json();
   release();
   await held;
-});
-
-afterAll(async () => {
-  await gw?.close();
-  await fake?.close();
 });
 
 describe('docs/metrics-contract.md against what the gateway serves', () => {

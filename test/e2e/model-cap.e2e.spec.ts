@@ -1,9 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { load } from 'js-yaml';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { parseExposition, sumOf } from '../support/prom-text';
 import { fakeProviderEnv } from '../support/traffic';
 
@@ -11,8 +10,7 @@ const CAP = 3;
 const DISTINCT = 8;
 const SECTION_KEYS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_creation_tokens', 'tool_uses', 'tool_results', 'tool_calls', 'total_duration_ms'];
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway((fake) => ({ ...fakeProviderEnv(fake), VDM_MAX_MODELS_PER_PROVIDER: String(CAP) }), { per: 'file' });
 const sent = { requests: 0, errors: 0, input: 0, perProvider: new Map<string, number>() };
 
 /**
@@ -31,10 +29,10 @@ async function driveInventedModels(): Promise<void> {
         const refused = n % 3 === 2;
         if (refused) {
           sent.errors++;
-          fake.enqueue({ status: n % 2 === 0 ? 404 : 400 });
+          gw.fake.enqueue({ status: n % 2 === 0 ? 404 : 400 });
         } else {
           sent.input += 10 + i;
-          fake.enqueue({ usage: { input: 10 + i, output: 3 } });
+          gw.fake.enqueue({ usage: { input: 10 + i, output: 3 } });
         }
         const model = `${provider}:invented-${i}`;
         const stream = round === 1;
@@ -58,13 +56,7 @@ async function driveInventedModels(): Promise<void> {
 }
 
 beforeAll(async () => {
-  fake = await FakeUpstream.start();
-  gw = await startApp({ ...fakeProviderEnv(fake), VDM_MAX_MODELS_PER_PROVIDER: String(CAP) });
   await driveInventedModels();
-});
-afterAll(async () => {
-  await gw.close();
-  await fake.close();
 });
 
 async function json(include = 'false'): Promise<any> {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream, type Fault } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
+import type { Fault } from '../fakes/fake-upstream';
 import { eventually } from '../support/sse-client';
 
 /**
@@ -8,23 +8,16 @@ import { eventually } from '../support/sse-client';
  * stream is truncated, whatever the gateway read of it before the break. An upstream that broke the
  * connection before any answer reached the gateway is a network failure.
  */
-let fake: FakeUpstream;
-let gw: RunningApp;
-
-beforeAll(async () => {
-  fake = await FakeUpstream.start();
-  gw = await startApp({
+const gw = useGateway(
+  (fake) => ({
     ANTHROPIC_API_KEY: 'sk-ant-upstream',
     ANTHROPIC_BASE_URL: fake.url,
     OPENAI_API_KEY: 'sk-openai-upstream',
     OPENAI_BASE_URL: `${fake.url}/v1`,
     VDM_DEFAULT_PROVIDER: 'openai',
-  });
-});
-afterAll(async () => {
-  await gw.close();
-  await fake.close();
-});
+  }),
+  { per: 'file' },
+);
 
 const APIS = {
   'Anthropic passthrough': { path: '/v1/messages', body: { model: 'anthropic:claude-test', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } },
@@ -40,7 +33,7 @@ interface Trace {
 }
 
 async function send(api: keyof typeof APIS, fault: Fault): Promise<{ status: number; text: string; trace: Trace }> {
-  fake.script({ fault });
+  gw.fake.script({ fault });
   const { path, body } = APIS[api];
   const res = await fetch(`${gw.url}${path}`, {
     method: 'POST',
