@@ -67,8 +67,12 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
     return this.clientCount;
   }
 
-  /** The stream for one client: its own initial snapshot, then the shared updates and heartbeats. */
-  connect(): Observable<MessageEvent> {
+  /**
+   * The stream for one client: its own initial snapshot, then the shared updates and heartbeats. Given
+   * `ownClient` (a client key's own view), every snapshot holds that client's requests only, and an update
+   * that leaves them as they were is not sent.
+   */
+  connect(ownClient?: string): Observable<MessageEvent> {
     if (!this.tracker.enabled) {
       return of({
         type: 'disabled',
@@ -92,6 +96,7 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
     // Built and subscribed in one synchronous step: no change can fall between the two.
     return defer(() => {
       const shown = this.tracker.changeVersion;
+      if (ownClient !== undefined) return this.ownView(ownClient, shown);
       const initial = this.snapshotEvent();
       // A window that was open at connect time ends with a state this client's snapshot already showed.
       const updates$ = this.updates$.pipe(
@@ -121,11 +126,42 @@ export class ActiveRequestsHub implements BeforeApplicationShutdown {
   }
 
   private snapshotEvent(): MessageEvent {
-    const rows = this.tracker.activeSnapshot();
+    return this.eventOf(JSON.stringify(this.tracker.activeSnapshot()));
+  }
+
+  private eventOf(rows: string): MessageEvent {
     return {
       type: 'update',
       id: this.nextEventId(),
-      data: `{"disabled":false,"active_requests":${JSON.stringify(rows)},"timestamp":${this.clock.nowUnix()}}`,
+      data: `{"disabled":false,"active_requests":${rows},"timestamp":${this.clock.nowUnix()}}`,
     };
+  }
+
+  /** One client's snapshot per change, shared by that client's streams (client names are bounded by configuration). */
+  private readonly ownSnapshots = new Map<string, { version: number; rows: string; event: MessageEvent }>();
+
+  private ownSnapshot(client: string, version: number): { rows: string; event: MessageEvent } {
+    const cached = this.ownSnapshots.get(client);
+    if (cached?.version === version) return cached;
+    const rows = JSON.stringify(this.tracker.activeSnapshot(client));
+    const built = { version, rows, event: this.eventOf(rows) };
+    this.ownSnapshots.set(client, built);
+    return built;
+  }
+
+  private ownView(client: string, shown: number): Observable<MessageEvent> {
+    let last = JSON.stringify(this.tracker.activeSnapshot(client));
+    const initial = this.eventOf(last);
+    const updates$ = this.updates$.pipe(
+      filter((u) => u.version > shown),
+      map((u) => this.ownSnapshot(client, u.version)),
+      filter((own) => {
+        if (own.rows === last) return false;
+        last = own.rows;
+        return true;
+      }),
+      map((own) => own.event),
+    );
+    return concat(of(initial), merge(updates$, this.heartbeat$));
   }
 }

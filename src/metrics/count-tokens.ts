@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { clientOf } from '../core/caller';
 import { UNKNOWN } from './calculations/hierarchical';
 
 export type CountTokensOutcome = 'ok' | 'error';
@@ -20,17 +21,20 @@ export class CountTokensCounter {
   private readonly counts = new Map<string, Map<CountTokensOutcome, number>>();
   private readonly calls = new WeakMap<FastifyRequest, CountTokensCall>();
   private total = 0;
+  /** Calls by client (client names are bounded by configuration, VDM_MAX_CLIENTS in open mode). */
+  private readonly byClient = new Map<string, number>();
 
   /** The handler's view of a call; the exception filter finishes it as an error if it throws. */
   begin(request: FastifyRequest): CountTokensCall {
     let provider = UNKNOWN;
     let done = false;
+    const client = clientOf(request)?.name;
     const call: CountTokensCall = {
       routed: (name) => (provider = name),
       finish: (outcome) => {
         if (done) return;
         done = true;
-        this.count(provider, outcome);
+        this.count(provider, outcome, client);
       },
     };
     this.calls.set(request, call);
@@ -40,7 +44,7 @@ export class CountTokensCounter {
   /** A count_tokens call answered with an error: the one its handler began, or one refused before it. */
   failed(request: FastifyRequest): void {
     const call = this.calls.get(request);
-    if (call === undefined) this.count(UNKNOWN, 'error');
+    if (call === undefined) this.count(UNKNOWN, 'error', clientOf(request)?.name);
     else call.finish('error');
   }
 
@@ -49,11 +53,17 @@ export class CountTokensCounter {
     return this.total;
   }
 
+  /** The calls one client made since start. */
+  requestsOf(client: string): number {
+    return this.byClient.get(client) ?? 0;
+  }
+
   entries(): { provider: string; outcome: CountTokensOutcome; value: number }[] {
     return [...this.counts].flatMap(([provider, byOutcome]) => [...byOutcome].map(([outcome, value]) => ({ provider, outcome, value })));
   }
 
-  private count(provider: string, outcome: CountTokensOutcome): void {
+  private count(provider: string, outcome: CountTokensOutcome, client: string | undefined): void {
+    if (client !== undefined) this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
     let byOutcome = this.counts.get(provider);
     if (byOutcome === undefined) {
       byOutcome = new Map();

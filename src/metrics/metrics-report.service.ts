@@ -66,7 +66,8 @@ export class MetricsReportService {
     return wirePrices(entries, this.config.prices?.path, tiers);
   }
 
-  runningTotals(query: RunningTotalsQuery, accept: string | undefined): RenderedReport {
+  /** `ownClient`: a client key's own view (contract section 13), whatever the query's client glob. */
+  runningTotals(query: RunningTotalsQuery, accept: string | undefined, ownClient?: string): RenderedReport {
     const asJson = query.format === 'json' || (query.format === undefined && /application\/json/i.test(accept ?? ''));
     const now = this.clock.nowUnix();
     if (!this.tracker.enabled) {
@@ -79,8 +80,10 @@ export class MetricsReportService {
       provider: query.provider ? new Glob(query.provider) : undefined,
       model: query.model ? new Glob(query.model) : undefined,
       client: query.client ? new Glob(query.client) : undefined,
+      ownClient,
     };
-    const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'), this.countTokens.requests);
+    const countTokens = ownClient === undefined ? this.countTokens.requests : this.countTokens.requestsOf(ownClient);
+    const doc = wireRunningTotals(this.tracker.runningTotals(filter, query.include_active !== 'false'), countTokens);
     if (asJson) return { contentType: JSON_TYPE, body: JSON.stringify({ ...doc, series: wireSeries(doc), client_series: wireClientSeries(doc) }) };
     const described = [
       query.provider ? `provider=${query.provider}` : undefined,
@@ -93,14 +96,14 @@ export class MetricsReportService {
     };
   }
 
-  activeRequests(): ActiveRequestsDoc {
+  activeRequests(ownClient?: string): ActiveRequestsDoc {
     if (!this.tracker.enabled) {
       return { ...METRICS_DISABLED, active_requests: [] };
     }
-    return { disabled: false, active_requests: this.tracker.activeSnapshot() };
+    return { disabled: false, active_requests: this.tracker.activeSnapshot(ownClient) };
   }
 
-  logs(query: LogsQuery): LogsDoc {
+  logs(query: LogsQuery, ownClient?: string): LogsDoc {
     const mode = this.loggingMode;
     const systemd = { requested: false, effective: false, handler: mode.handler };
     const logging = { requested: mode.requested, effective: mode.effective, handler: mode.handler, level: mode.level };
@@ -110,8 +113,8 @@ export class MetricsReportService {
     return {
       systemd,
       logging,
-      errors: this.tracker.recentErrors(query.limit_errors),
-      traces: this.tracker.recentTraces(query.limit_traces),
+      errors: this.tracker.recentErrors(query.limit_errors, ownClient),
+      traces: this.tracker.recentTraces(query.limit_traces, ownClient),
     };
   }
 }

@@ -1,6 +1,6 @@
 import { Controller, ForbiddenException, Get, Headers, Query, Req, Res, Sse, UsePipes, type MessageEvent } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { callerScope } from '../core/caller';
+import { callerScope, scopedClientFilter } from '../core/caller';
 import type { Observable } from 'rxjs';
 import { ClientViewRoute, ScrapeRoute } from '../core/route.decorator';
 import { ActiveRequestsHub } from './active-requests.hub';
@@ -54,25 +54,28 @@ export class MetricsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Buffer {
+    const scope = callerScope(request);
     // A scrape key reads the json_exporter feed only (contract section 13).
-    if (callerScope(request).role === 'scrape' && query.format !== 'json') {
+    if (scope.role === 'scrape' && query.format !== 'json') {
       throw new ForbiddenException('A scrape key reads /metrics and /metrics/running-totals?format=json only');
     }
-    const report = this.reports.runningTotals(query, accept);
+    // A client key's filter must match its own name (else 403); its own view is then applied exactly.
+    scopedClientFilter(request, query.client);
+    const report = this.reports.runningTotals(query, accept, scope.client);
     void reply.type(report.contentType);
     return encoded(report.body);
   }
 
   @Get('active-requests')
   @ClientViewRoute()
-  activeRequests(@Query() _query: NoQuery): ActiveRequestsDoc {
-    return this.reports.activeRequests();
+  activeRequests(@Query() _query: NoQuery, @Req() request: FastifyRequest): ActiveRequestsDoc {
+    return this.reports.activeRequests(callerScope(request).client);
   }
 
   @Sse('active-requests/stream')
   @ClientViewRoute()
-  activeRequestsStream(@Query() _query: NoQuery): Observable<MessageEvent> {
-    return this.hub.connect();
+  activeRequestsStream(@Query() _query: NoQuery, @Req() request: FastifyRequest): Observable<MessageEvent> {
+    return this.hub.connect(callerScope(request).client);
   }
 
   @Get('prices')
@@ -83,7 +86,7 @@ export class MetricsController {
 
   @Get('logs')
   @ClientViewRoute()
-  logs(@Query() query: LogsQuery): LogsDoc {
-    return this.reports.logs(query);
+  logs(@Query() query: LogsQuery, @Req() request: FastifyRequest): LogsDoc {
+    return this.reports.logs(query, callerScope(request).client);
   }
 }

@@ -90,6 +90,12 @@ interface TraceEntry {
 
 const renderTrace = (e: TraceEntry): WireTrace => wireTrace(e.record, e.seq);
 
+/** The newest `limit` entries of a buffer, of one client when given (the buffers are bounded, so the scan is too). */
+function ofClient(buffer: RingBuffer<TraceEntry>, limit: number, client: string | undefined): TraceEntry[] {
+  if (client === undefined) return buffer.newestFirst(limit);
+  return buffer.newestFirst().filter((e) => e.record.client === client).slice(0, limit);
+}
+
 /** A change to the set of in-flight requests: `membership` (start, end, route) or `progress` (usage, output so far). */
 export interface ActiveChange {
   version: number;
@@ -180,6 +186,7 @@ export class TrackerService {
         cell = newClientCell();
         bucket.clients.set(client, cell);
       }
+      cell.lastStart = Math.max(cell.lastStart ?? s.lastStart, s.lastStart);
       for (const split of [bucket.split, cell.split]) {
         addTotals(split.total, s.totals);
         addTotals(s.streaming ? split.streaming : split.nonStreaming, s.totals);
@@ -329,11 +336,11 @@ export class TrackerService {
     if (this.finishedCount % this.config.summaryInterval === 0) this.logSummary();
   }
 
-  /** In-flight rows, newest first (contract section 4). */
-  activeSnapshot(): WireActiveRow[] {
+  /** In-flight rows, newest first (contract section 4); given a client, that client's only. */
+  activeSnapshot(client?: string): WireActiveRow[] {
     const nowMono = this.clock.nowMono();
     const rows: WireActiveRow[] = [];
-    for (const r of this.activeRecords()) rows.push(wireActiveRow(r, nowMono));
+    for (const r of this.activeRecords()) if (client === undefined || r.client === client) rows.push(wireActiveRow(r, nowMono));
     return rows.reverse();
   }
 
@@ -349,12 +356,13 @@ export class TrackerService {
     });
   }
 
-  recentTraces(limit: number): WireTrace[] {
-    return this.traces.newestFirst(limit).map(renderTrace);
+  /** The newest traces, at most `limit`; given a client, that client's only. */
+  recentTraces(limit: number, client?: string): WireTrace[] {
+    return ofClient(this.traces, limit, client).map(renderTrace);
   }
 
-  recentErrors(limit: number): WireTrace[] {
-    return this.errors.newestFirst(limit).map(renderTrace);
+  recentErrors(limit: number, client?: string): WireTrace[] {
+    return ofClient(this.errors, limit, client).map(renderTrace);
   }
 
   errorDistribution(): Record<string, number> {

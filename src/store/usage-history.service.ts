@@ -109,13 +109,23 @@ export class UsageHistory {
     return this.store.reads;
   }
 
-  async usage(range: TimeRange, groupBy: GroupBy[], filters: Partial<Record<FilterName, string>>, page: UsagePage = { limit: USAGE_LIMIT_MAX, offset: 0, order: 'keys' }): Promise<UsageDoc> {
+  /** `ownClient`: a client key's own view, matched exactly, beside the filters' globs (contract section 13). */
+  async usage(
+    range: TimeRange,
+    groupBy: GroupBy[],
+    filters: Partial<Record<FilterName, string>>,
+    page: UsagePage = { limit: USAGE_LIMIT_MAX, offset: 0, order: 'keys' },
+    ownClient?: string,
+  ): Promise<UsageDoc> {
     const db = this.requireDb();
     const plan = readPlan(range, groupBy, filters);
     const source = [...new Set(plan.map((p) => SOURCE_NAMES[p.table]))].join('+');
     // The parts (rollups of whole days and hours, rows for the rest) are summed, sorted and cut in the
     // database, in one statement: only the page travels, however many groups the range makes.
-    const parts = plan.map(({ table, from, to }) => (table === 'rows' ? this.fromRows(db, { from, to }, groupBy, filters) : this.fromRollups(db, table, { from, to }, groupBy, filters)));
+    const parts = plan.map(({ table, from, to }) => {
+      const part = table === 'rows' ? this.fromRows(db, { from, to }, groupBy, filters) : this.fromRollups(db, table, { from, to }, groupBy, filters);
+      return ownClient === undefined ? part : part.where(sql.ref('client'), '=', ownClient);
+    });
     const union = parts.slice(1).reduce((all, part) => all.unionAll(part), parts[0]);
     const ref = (column: string) => sql.ref(`p.${column}`);
     // '' stands for "none" in a rollup key, where the rows hold null: both are null here.

@@ -1,5 +1,6 @@
-import { Controller, Get, Query, Res, UsePipes } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Controller, Get, Query, Req, Res, UsePipes } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { callerScope, scopedClientFilter } from '../core/caller';
 import { dump } from 'js-yaml';
 import { stringify } from 'csv-stringify/sync';
 import { STORE_DISABLED } from '../core/disabled';
@@ -24,13 +25,15 @@ export class UsageController {
 
   @Get('usage')
   @ClientViewRoute()
-  async usage(@Query() query: UsageQuery, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
+  async usage(@Query() query: UsageQuery, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const format = parseFormat(query.format);
+    const own = callerScope(request).client;
+    const filters = parseFilters({ ...query, client: scopedClientFilter(request, query.client) });
     if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange(query, Date.now() / 1000);
     const groupBy = parseGroupBy(query.group_by);
     const page = parseUsagePage(query);
-    const doc = await this.available(() => this.history.usage(range, groupBy, parseFilters(query), page));
+    const doc = await this.available(() => this.history.usage(range, groupBy, filters, page, own));
     if (format === 'json') return doc;
     if (format === 'yaml') {
       void reply.type('application/yaml; charset=utf-8');
@@ -42,17 +45,19 @@ export class UsageController {
 
   @Get('requests')
   @ClientViewRoute()
-  async requests(@Query() query: RequestsQuery): Promise<unknown> {
+  async requests(@Query() query: RequestsQuery, @Req() request: FastifyRequest): Promise<unknown> {
     const limit = parseLimit(query.limit);
     const cursor = decodeCursor(query.cursor);
     const status = parseStatus(query.status);
-    const filters = parseFilters(query);
+    const own = callerScope(request).client;
+    const filters = parseFilters({ ...query, client: scopedClientFilter(request, query.client) });
     if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange({ from: query.from ?? '-3650d', to: query.to }, Date.now() / 1000);
     return this.available(async () => {
       const db = this.history.requireDb();
       let q = db.selectFrom('usage_requests').selectAll().where('start_time', '>=', range.from).where('start_time', '<', range.to);
       for (const [name, glob] of Object.entries(filters) as [FilterName, string][]) q = q.where((eb) => globMatch(this.history.engine, eb.ref(name), glob));
+      if (own !== undefined) q = q.where('client', '=', own);
       if (status === 'ok') q = q.where('error_type', 'is', null);
       if (status === 'error') q = q.where('error_type', 'is not', null);
       if (cursor !== undefined) q = q.where('id', '<', cursor);

@@ -57,7 +57,7 @@ describe('named client keys (VDM_CLIENT_KEYS_FILE)', () => {
     });
     await expect(anthropic(`${KEY_CI}x`).messages.create(ask)).rejects.toMatchObject({ status: 401 });
     await expect(openai(sha256(KEY_SEARCH)).chat.completions.create(chat)).rejects.toMatchObject({ status: 401 });
-    expect((await traces(KEY_CI)).map((t) => t.client)).toEqual(['team-search', 'ci-bot', 'default', 'team-search']);
+    expect((await traces(PROXY_KEY)).map((t) => t.client)).toEqual(['team-search', 'ci-bot', 'default', 'team-search']);
   });
 
   it('refuses to start on a bad file, naming the file, the entry and the field', async () => {
@@ -179,7 +179,7 @@ interface Totals {
 
 describe('clients in the running totals', () => {
   async function totals(query: string): Promise<Totals> {
-    const res = await fetch(`${gw.url}/metrics/running-totals?format=json&${query}`, { headers: { 'x-api-key': KEY_CI } });
+    const res = await fetch(`${gw.url}/metrics/running-totals?format=json&${query}`, { headers: { 'x-api-key': PROXY_KEY } });
     expect(res.status).toBe(200);
     return (await res.json()) as Totals;
   }

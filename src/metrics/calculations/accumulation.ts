@@ -84,6 +84,7 @@ export function addRecordToClientCell(cells: Map<string, ClientCell>, r: Request
     cells.set(r.client, cell);
   }
   addRecordToSplit(cell.split, r);
+  cell.lastStart = Math.max(cell.lastStart ?? r.startTime, r.startTime);
   const byApi = r.isStreaming ? cell.streamingOutcomes : cell.nonStreamingOutcomes;
   const api = r.api ?? 'unknown';
   let outcomes = byApi.get(api);

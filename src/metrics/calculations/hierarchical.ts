@@ -3,7 +3,7 @@ import type { Bucket, Split, Totals } from '../model/totals';
 import { addRecordToSplit, addSplit, addTotals, newSplit, newTotals } from './accumulation';
 import { bucketKey } from './bucket-key';
 import type { ModelCapView } from './model-cap';
-import { matchesFilter, type RunningTotalsFilter } from './wildcard';
+import { clientPredicate, matchesFilter, type RunningTotalsFilter } from './wildcard';
 
 export const UNKNOWN = 'unknown';
 
@@ -97,14 +97,18 @@ function clientNode(tree: RunningTotalsTree, name: string, la: LastAccessed): Cl
  * requests with no known model; the summary is the sum of the providers.
  */
 export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree {
-  const la = input.lastAccessed;
+  const byClient = clientPredicate(input.filter);
+  const own = input.filter.ownClient;
+  // A client's own view: last access times are its own requests' (providers and models start unknown).
+  const la: LastAccessed = own === undefined ? input.lastAccessed : { providers: new Map(), models: new Map(), clients: input.lastAccessed.clients };
+  const active = own === undefined ? input.active : [...input.active];
   const tree: RunningTotalsTree = {
     summary: newTotals(),
-    activeRequests: input.activeCount,
+    // Scoped to its own client, a client key sees its own in-flight count only.
+    activeRequests: own === undefined ? input.activeCount : countActive(active, byClient!),
     providers: new Map(),
     clients: new Map(),
   };
-  const byClient = input.filter.client;
 
   for (const bucket of input.buckets) {
     const provider = bucket.provider ?? UNKNOWN;
@@ -113,27 +117,32 @@ export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree
     if (byClient !== undefined) {
       // Only the matching clients' share of the bucket counts.
       split = newSplit();
-      for (const [client, cell] of bucket.clients) if (byClient.test(client)) addSplit(split, cell.split);
+      for (const [client, cell] of bucket.clients) if (byClient(client)) addSplit(split, cell.split);
       if (split.total.requests === 0) continue;
     }
     for (const [client, cell] of bucket.clients) {
-      if (byClient === undefined || byClient.test(client)) addSplit(clientNode(tree, client, la).rollup, cell.split);
+      if (byClient === undefined || byClient(client)) addSplit(clientNode(tree, client, la).rollup, cell.split);
     }
     const pNode = providerNode(tree, provider, la);
     addSplit(pNode.rollup, split);
-    if (bucket.model !== undefined) addSplit(modelNode(pNode, provider, bucket.model, la).split, split);
+    const mNode = bucket.model === undefined ? undefined : modelNode(pNode, provider, bucket.model, la);
+    if (mNode !== undefined) addSplit(mNode.split, split);
+    const ownStart = own === undefined ? undefined : bucket.clients.get(own)?.lastStart;
+    if (ownStart !== undefined) noteOwn(pNode, mNode, ownStart);
   }
 
   if (input.includeActive) {
-    for (const r of input.active) {
+    for (const r of active) {
       const provider = r.provider ?? UNKNOWN;
       const model = r.resolvedModel === undefined ? undefined : input.models.peek(provider, r.resolvedModel);
       if (!matchesFilter(input.filter, provider, model)) continue;
-      if (byClient !== undefined && !byClient.test(r.client)) continue;
+      if (byClient !== undefined && !byClient(r.client)) continue;
       addRecordToSplit(clientNode(tree, r.client, la).rollup, r);
       const pNode = providerNode(tree, provider, la);
       addRecordToSplit(pNode.rollup, r);
-      if (model !== undefined) addRecordToSplit(modelNode(pNode, provider, model, la).split, r);
+      const mNode = model === undefined ? undefined : modelNode(pNode, provider, model, la);
+      if (mNode !== undefined) addRecordToSplit(mNode.split, r);
+      if (own !== undefined) noteOwn(pNode, mNode, r.startTime);
     }
   }
 
@@ -151,4 +160,16 @@ export function buildRunningTotals(input: RunningTotalsInput): RunningTotalsTree
   }
   if (!filtered) tree.lastAccessed = la.top;
   return tree;
+}
+
+function countActive(active: Iterable<RequestRecord>, keep: (client: string) => boolean): number {
+  let n = 0;
+  for (const r of active) if (keep(r.client)) n++;
+  return n;
+}
+
+/** A client's own request start, as the last access of the provider and model it went to. */
+function noteOwn(provider: ProviderNode, model: ModelNode | undefined, t: number): void {
+  provider.lastAccessed = Math.max(provider.lastAccessed ?? t, t);
+  if (model !== undefined) model.lastAccessed = Math.max(model.lastAccessed ?? t, t);
 }

@@ -8,6 +8,15 @@ export interface ProviderModelFilter {
 /** The running-totals query: provider and model, and the client (a glob like them). */
 export interface RunningTotalsFilter extends ProviderModelFilter {
   client?: Glob;
+  /** The one client a client key may read (exact name), beside any `client` glob. */
+  ownClient?: string;
+}
+
+/** Whether a client's share passes the filter's `client` glob and its own-client scope; undefined when neither is set. */
+export function clientPredicate(filter: RunningTotalsFilter): ((client: string) => boolean) | undefined {
+  const { client: glob, ownClient } = filter;
+  if (glob === undefined && ownClient === undefined) return undefined;
+  return (client) => (ownClient === undefined || client === ownClient) && (glob === undefined || glob.test(client));
 }
 
 /** A model filter never excludes an entry that has no model (contract section 3). */

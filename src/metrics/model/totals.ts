@@ -31,6 +31,8 @@ export interface Bucket {
  */
 export interface ClientCell {
   split: Split;
+  /** Latest start (unix s) of this client's requests in the bucket: the bucket's last access as that client sees it. */
+  lastStart?: number;
   streamingOutcomes: Map<string, Map<'success' | ErrorType, number>>;
   nonStreamingOutcomes: Map<string, Map<'success' | ErrorType, number>>;
 }
