@@ -16,7 +16,7 @@ const REASONS: Record<number, string> = {
 };
 
 /** The error body in a route's error format. */
-export function errorBody(flavor: ErrorFormat, status: number, message: string, type?: string): object {
+export function errorBody(flavor: ErrorFormat, status: number, message: string, type?: string, openaiCode?: string): object {
   switch (flavor) {
     case 'anthropic':
       return { type: 'error', error: { type: type ?? clientErrorTypeForStatus('anthropic', status), message } };
@@ -24,9 +24,9 @@ export function errorBody(flavor: ErrorFormat, status: number, message: string, 
       return {
         error: {
           message,
-          type: type ?? clientErrorTypeForStatus('openai', status),
+          type: type ?? openaiCode ?? clientErrorTypeForStatus('openai', status),
           param: null,
-          code: null,
+          code: openaiCode ?? null,
         },
       };
     case 'generic':

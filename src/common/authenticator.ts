@@ -6,13 +6,13 @@ import { keyDigest, KeyRing, presentedKeys } from '../core/client-key';
 import { identities, type ClientIdentity } from '../core/caller';
 import { roleMayCall, routeFactsOf, type Role, type RouteFacts } from '../core/route-facts';
 import { keyFingerprint } from '../logging/logger';
-import { RejectionCounter, type RejectionReason } from '../metrics/rejections';
+import { RejectionCounter, type KeyRejection } from '../metrics/rejections';
 import { TrackerService } from '../metrics/tracker.service';
 
 /** An open-mode client name as the gateway gives it now (older, shorter fingerprints do not count toward the cap). */
 const FINGERPRINT = /^key:[0-9a-f]{16}$/;
 
-const MESSAGES: Record<RejectionReason, string> = {
+const MESSAGES: Record<KeyRejection, string> = {
   missing_key: 'Missing API key: send it as x-api-key or Authorization: Bearer',
   invalid_key: 'Invalid API key',
   forbidden: 'This key may not call this route',
@@ -75,7 +75,7 @@ export class Authenticator {
       identities.set(request, identity);
       return false;
     }
-    const reason: RejectionReason = identity !== undefined ? 'forbidden' : presented.length === 0 ? 'missing_key' : 'invalid_key';
+    const reason: KeyRejection = identity !== undefined ? 'forbidden' : presented.length === 0 ? 'missing_key' : 'invalid_key';
     this.rejections.count(reason);
     const status = reason === 'forbidden' ? 403 : 401;
     void reply.code(status);

@@ -3,11 +3,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from './api-error';
 import { BodyTimeoutError } from './body-timeout';
 import { DisabledException } from '../core/disabled';
-import { isGatewayError } from '../core/errors';
 import { routeFactsOf } from '../core/route-facts';
 import type { ErrorType } from '../core/error-type';
 import { PassThroughError } from './upstream-http.error';
 import { redactSecrets } from '../core/redact';
+import { headersOf, isGatewayError, openaiCodeOf } from '../core/errors';
 
 function messageOf(exception: HttpException): string {
   const response = exception.getResponse();
@@ -79,7 +79,10 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     }
     if (isGatewayError(exception)) {
       const status = exception.statusCode ?? 500;
-      const body = errorBody(facts.errors, status, exception.message);
+      // The gateway's own refusals (budgets, rate limits) carry their headers, and OpenAI's code for them.
+      const headers = headersOf(exception);
+      if (headers) void reply.headers(headers);
+      const body = errorBody(facts.errors, status, exception.message, undefined, openaiCodeOf(exception.code));
       // The metrics API's format names the cause by its catalogue code, as fastify's own errors do.
       void reply.status(status).send(facts.errors === 'generic' ? { ...body, code: exception.code } : body);
       return;

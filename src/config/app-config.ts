@@ -9,6 +9,7 @@ import { readRenamedVariables } from './renamed-variables';
 import { unknownVariableWarnings } from './unknown-variables';
 import { otelProblems } from './otel-settings';
 import { loadPricesFile, type PricesFile } from './prices-file';
+import { loadLimitsFile, type LimitsFile } from './limits-file';
 
 export type LogLevel = NonNullable<EnvDto['LOG_LEVEL']>;
 
@@ -49,6 +50,12 @@ export interface AppConfig {
   prices?: PricesFile;
   /** Reconciliation with the providers' billing reports (providers with `{NAME}_ADMIN_KEY`). */
   reconciliation: ReconciliationConfig;
+  /** VDM_LIMITS_FILE, validated at start-up (and on every reload): budgets, rate limits and the alert webhook. */
+  limits?: LimitsFile;
+  /** VDM_DEFAULT_MAX_OUTPUT_TOKENS: the output cap set on a request with none when a budget applies. */
+  defaultMaxOutputTokens: number;
+  /** VDM_RESERVATION_LEASE_SECONDS: an unsettled reservation is given back after this. */
+  reservationLeaseMs: number;
   /** Variables that configure nothing (an unrelated `{NAME}_API_KEY`, a misspelled name): one line each, logged at start-up. */
   warnings: string[];
 }
@@ -123,6 +130,13 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     if (!(error instanceof ConfigError)) throw error;
     problems.push(...error.problems);
   }
+  let limits: LimitsFile | undefined;
+  try {
+    limits = dto.VDM_LIMITS_FILE === undefined ? undefined : loadLimitsFile(dto.VDM_LIMITS_FILE);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
   let clientKeys: ClientKey[] = [];
   try {
     if (dto.VDM_CLIENT_KEYS_FILE !== undefined && problems.length === 0) clientKeys = loadClientKeys(dto.VDM_CLIENT_KEYS_FILE);
@@ -176,6 +190,10 @@ export function loadConfig(raw: Record<string, string | undefined> = process.env
     providers,
     reconciliation: { intervalMs, days: dto.VDM_RECONCILE_DAYS ?? 7, tolerance: dto.VDM_RECONCILE_TOLERANCE ?? 0.01 },
     prices,
+    limits,
+    defaultMaxOutputTokens: dto.VDM_DEFAULT_MAX_OUTPUT_TOKENS ?? 16384,
+    // The longest a request may take, plus a minute: a live holder has settled by then.
+    reservationLeaseMs: (dto.VDM_RESERVATION_LEASE_SECONDS ?? Math.max(requestTimeout, dto.STREAMING_READ_TIMEOUT_SECONDS ?? requestTimeout, dto.STREAMING_CONNECT_TIMEOUT_SECONDS ?? 30) + 60) * 1000,
     warnings: [...(renamed.warning === undefined ? [] : [renamed.warning]), ...providers.skipped, ...unknownVariableWarnings(raw)],
   };
 }

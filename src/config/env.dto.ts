@@ -101,6 +101,16 @@ export class EnvDto {
   @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML prices file when set' })
   VDM_PRICES_FILE?: string;
 
+  @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML file of budgets and rate limits when set' })
+  VDM_LIMITS_FILE?: string;
+
+  @IsOptional() @Transform(toNumber) @IsInt({ message: 'must be a whole number of tokens, 1 or more' })
+  @Min(1, { message: 'must be a whole number of tokens, 1 or more' })
+  VDM_DEFAULT_MAX_OUTPUT_TOKENS?: number;
+
+  @IsOptional() @Transform(toNumber) @IsNumber({}, POSITIVE_SECONDS) @Min(0.001, POSITIVE_SECONDS)
+  VDM_RESERVATION_LEASE_SECONDS?: number;
+
   @IsOptional() @IsString() @MinLength(1, { message: 'must be the path of a YAML file of client keys' })
   VDM_CLIENT_KEYS_FILE?: string;
 

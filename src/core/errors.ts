@@ -47,7 +47,12 @@ const CATALOGUE = {
     errorType: 'timeout',
     message: 'the history query ran past its time limit of %d s; narrow from/to, add a filter or group by fewer keys',
   },
-} as const satisfies Record<string, { status: number; errorType: ErrorType; message: string }>;
+  VDM_BUDGET_EXCEEDED: { status: 429, errorType: 'rate_limit', message: '%s', openaiCode: 'insufficient_quota' },
+  VDM_BUDGET_UNPRICED: { status: 429, errorType: 'rate_limit', message: '%s', openaiCode: 'insufficient_quota' },
+  VDM_RATE_LIMITED: { status: 429, errorType: 'rate_limit', message: '%s', openaiCode: 'rate_limit_exceeded' },
+  VDM_LIMITS_UNAVAILABLE: { status: 503, errorType: 'unexpected_error', message: '%s' },
+  VDM_CONCURRENCY_LIMITED: { status: 429, errorType: 'rate_limit', message: '%s', openaiCode: 'rate_limit_exceeded' },
+} as const satisfies Record<string, { status: number; errorType: ErrorType; message: string; openaiCode?: string }>;
 
 export type GatewayErrorCode = keyof typeof CATALOGUE;
 
@@ -70,6 +75,22 @@ export function isGatewayError(error: unknown): error is GatewayError {
 /** The category a gateway error is accounted as. */
 export function errorTypeOfCode(code: GatewayErrorCode): ErrorType {
   return CATALOGUE[code].errorType;
+}
+
+/** The `type` and `code` an OpenAI-format answer gives this error, where OpenAI has its own (quota and rate limits). */
+export function openaiCodeOf(code: GatewayErrorCode): string | undefined {
+  const entry = CATALOGUE[code];
+  return 'openaiCode' in entry ? entry.openaiCode : undefined;
+}
+
+/** Headers an answer carrying this error sends (`retry-after`, `x-ratelimit-*`); set with `withHeaders`. */
+export function headersOf(error: GatewayError): Readonly<Record<string, string>> | undefined {
+  return (error as { replyHeaders?: Record<string, string> }).replyHeaders;
+}
+
+export function withHeaders<E extends GatewayError>(error: E, headers: Record<string, string>): E {
+  (error as { replyHeaders?: Record<string, string> }).replyHeaders = headers;
+  return error;
 }
 
 /** Every code with its status, category and template: what the catalogue's spec and docs read. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LimitsModule } from '../limits/limits.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RequestOrchestrator } from './request/request-orchestrator.interceptor';
 import { GatewayController } from './gateway.controller';
@@ -8,7 +9,7 @@ import { ProxyService } from './proxy.service';
 import { UpstreamClient } from './upstream/upstream-client';
 
 @Module({
-  imports: [MetricsModule],
+  imports: [MetricsModule, LimitsModule],
   controllers: [GatewayController],
   providers: [ProviderRegistry, ProxyService, ModelsService, UpstreamClient, RequestOrchestrator],
   exports: [RequestOrchestrator, ProviderRegistry],

@@ -9,6 +9,7 @@ import { presentedKey } from '../core/client-key';
 import { classifyHttpError, GATEWAY_TIMED_OUT, networkCause, upstreamErrorKinds } from '../core/error-table';
 import { Redactor } from '../core/redact';
 import type { CountTokensCall } from '../metrics/count-tokens';
+import { LimitsService } from '../limits/limits.service';
 import { estimateInputTokens } from './conversion/token-estimate';
 import { chooseExchange, settle, type ExchangeObserver, type Sent } from './exchange';
 import { usageEstimator } from './protocol/usage-estimate';
@@ -23,6 +24,7 @@ import { readLimited, ResponseTooLargeError } from './upstream/read-limited';
 import { forwardedHeaders } from './upstream/response-headers';
 import { UpstreamClient } from './upstream/upstream-client';
 import { endpoint, upstreamHeaders } from './upstream/upstream-request';
+import { capOutput, outputCapOf } from './output-cap';
 
 export interface ProxyResponse {
   contentType: string;
@@ -45,6 +47,7 @@ export class ProxyService {
     private readonly registry: ProviderRegistry,
     private readonly upstream: UpstreamClient,
     private readonly redactor: Redactor,
+    private readonly limits: LimitsService,
   ) {}
 
   /** A model call on one of the proxied APIs (the route declares which): resolve, exchange, send, answer. */
@@ -61,7 +64,21 @@ export class ProxyService {
 
     // Exchange: how this API maps onto what the provider speaks.
     const exchange = chooseExchange(api, body, route);
-    observer.estimateWith(usageEstimator(api, body));
+    const estimator = usageEstimator(api, body);
+    observer.estimateWith(estimator);
+    // Budgets and rate limits: every rule that applies reserves before the call, or the request is refused (429).
+    if (this.limits.enabled) {
+      const { setOutputCap } = await this.limits.admit({
+        metrics: call.metrics,
+        provider: route.provider.name,
+        model: route.model,
+        inputTokens: () => estimator.input(),
+        outputCap: outputCapOf(api, body),
+        hasOutput: estimator.hasOutput,
+        setHeaders: call.setHeaders,
+      });
+      if (setOutputCap !== undefined) capOutput(api, body, exchange, setOutputCap);
+    }
     const stream = body.stream === true && api !== 'openai_embeddings';
     const url = endpoint(route.provider, exchange.upstreamFormat, exchange.path);
     const sent: Sent = { format, route, url, exchange, redact };

@@ -13,7 +13,7 @@ function clock(start = 1000): { now: () => number; set: (t: number) => void } {
 describe('MemoryLedger', () => {
   it('reserves every claim or none, and counts the refusal on the claim that did not fit', async () => {
     const ledger = new MemoryLedger(clock().now);
-    expect((await ledger.reserve('r1', [usd(100, 60), slot(2)], 60_000)).ok).toBe(true);
+    expect((await ledger.reserve("r1", [usd(100, 60), slot(2)], 60_000)).ok).toBe(true);
     const refused = await ledger.reserve('r2', [slot(2), usd(100, 60)], 60_000);
     expect(refused).toEqual({ ok: false, refused: usd(100, 60), spent: 0, reserved: 60 });
     // The slot claimed before the refusal was not taken.
@@ -54,5 +54,18 @@ describe('MemoryLedger', () => {
     expect(ledger.readNow()).toEqual([
       { counter: 'budget:a', kind: 'usd', windowStart: HOUR, windowEnd: 2 * HOUR, limit: 100, spent: 30, reserved: 0, requests: 2, refused: 0, overshoot: 0 },
     ]);
+  });
+});
+
+describe('MemoryLedger leases', () => {
+  it('a settlement after the lease ran out still counts its spend, as overshoot', async () => {
+    const c = clock();
+    const ledger = new MemoryLedger(c.now);
+    const r = await ledger.reserve('r1', [usd(100, 50)], 5_000);
+    if (!r.ok) throw new Error('refused');
+    c.set(1000 + 5_000);
+    expect(ledger.readNow()[0]).toMatchObject({ reserved: 0, spent: 0 });
+    await ledger.settle(r.id, new Map([['budget:a', 30]]));
+    expect(ledger.readNow()[0]).toMatchObject({ reserved: 0, spent: 30, overshoot: 30, requests: 1 });
   });
 });

@@ -20,8 +20,16 @@ export interface Claim {
   amount: number;
 }
 
+/** A counter right after a reservation: for the response headers (remaining = limit - spent - reserved). */
+export interface CounterLevel {
+  counter: string;
+  spent: number;
+  reserved: number;
+}
+
 export type Reservation =
-  | { ok: true; id: string }
+  /** `levels`: each claim's counter after the reservation, in claim order, when the ledger has them at no extra cost. */
+  | { ok: true; id: string; levels?: readonly CounterLevel[] }
   /** The first claim that did not fit, with its counter's spent and reserved at that moment. */
   | { ok: false; refused: Claim; spent: number; reserved: number };
 
@@ -47,7 +55,8 @@ export interface Ledger {
   /**
    * Exactly once per reservation: each claim's reservation is replaced by its actual amount (usd: the
    * real cost; tokens: real tokens; requests: 1; concurrent: 0). A counter missing from `actual`
-   * settles at 0. Excess over the reservation adds to overshoot. An unknown or expired id does nothing.
+   * settles at 0. Excess over the reservation adds to overshoot. An unknown or already settled id does
+   * nothing; one whose lease ran out (its reservation given back) still adds its spend, all of it overshoot.
    */
   settle(id: string, actual: ReadonlyMap<string, number>): Promise<void>;
   /** Spent/reserved per counter for the current windows (for /metrics/budgets, headers, gauges). */
@@ -64,6 +73,7 @@ export function fits(kind: CounterKind, limit: number, spent: number, reserved: 
 interface Held {
   states: CounterState[];
   amounts: number[];
+  leaseFrom: number;
   expiresAt: number;
 }
 
@@ -77,6 +87,8 @@ const stateKey = (counter: string, windowStart: number): string => `${windowStar
 export class MemoryLedger implements Ledger {
   private readonly states = new Map<string, CounterState>();
   private readonly held = new Map<string, Held>();
+  /** Reservations whose lease ran out (reserved amounts given back): a late settlement still counts its spend. */
+  private readonly lapsed = new Map<string, Held>();
   private nextSweep = 0;
   private serial = 0;
 
@@ -102,8 +114,8 @@ export class MemoryLedger implements Ledger {
     const amounts = claims.map((c) => c.amount);
     states.forEach((state, i) => (state.reserved += amounts[i]));
     const id = `${requestId}#${++this.serial}`;
-    this.held.set(id, { states, amounts, expiresAt: now + leaseMs });
-    return { ok: true, id };
+    this.held.set(id, { states, amounts, leaseFrom: now, expiresAt: now + leaseMs });
+    return { ok: true, id, levels: states.map((s) => ({ counter: s.counter, spent: s.spent, reserved: s.reserved })) };
   }
 
   settle(id: string, actual: ReadonlyMap<string, number>): Promise<void> {
@@ -113,11 +125,17 @@ export class MemoryLedger implements Ledger {
 
   /** The synchronous form of `settle`. */
   settleNow(id: string, actual: ReadonlyMap<string, number>): void {
-    const held = this.held.get(id);
-    if (!held) return;
-    this.held.delete(id);
+    let held = this.held.get(id);
+    let live = true;
+    if (held) this.held.delete(id);
+    else {
+      held = this.lapsed.get(id);
+      if (!held) return;
+      this.lapsed.delete(id);
+      live = false;
+    }
     held.states.forEach((state, i) => {
-      const reserved = held.amounts[i];
+      const reserved = live ? held.amounts[i] : 0;
       const real = Math.max(0, actual.get(state.counter) ?? 0);
       state.reserved -= reserved;
       if (state.kind === 'concurrent') return;
@@ -191,13 +209,17 @@ export class MemoryLedger implements Ledger {
   private sweep(now: number): void {
     if (now < this.nextSweep) return;
     this.nextSweep = now + 1000;
+    for (const [id, held] of this.lapsed) if (held.expiresAt <= now) this.lapsed.delete(id);
     for (const [id, held] of this.held) {
       if (held.expiresAt > now) continue;
       this.held.delete(id);
       held.states.forEach((state, i) => (state.reserved -= held.amounts[i]));
+      // Kept one more lease for a late settlement, then forgotten.
+      this.lapsed.set(id, { ...held, expiresAt: now + (held.expiresAt - held.leaseFrom) });
     }
     for (const [key, state] of this.states) {
       if (state.windowEnd !== 0 && state.windowEnd <= now && state.reserved === 0) this.states.delete(key);
+      // A lapsed reservation settling late lands on its state object even when the window was dropped: harmless.
       else if (state.windowEnd === 0 && state.reserved === 0 && state.refused === 0) this.states.delete(key);
     }
   }

@@ -12,6 +12,8 @@ export interface TrackerPort {
   /** The record's in-flight progress (output characters) moved. */
   progress(record: RequestRecord): void;
   finalize(record: RequestRecord): void;
+  /** The request was refused before it became usage (a budget or rate limit): forgotten, counted nowhere. */
+  discard(record: RequestRecord): void;
 }
 
 /** How a request's unreported usage is estimated (contract section 14). */
@@ -38,6 +40,8 @@ export class RequestMetrics {
   /** The first TOKENIZE_CAP_CHARS characters of the output relayed, tokenized only if the upstream never reports output. */
   private readonly outputSample: string[] = [];
   private sampledChars = 0;
+  /** Called once, right after the record was finalized and counted (budget settlement). */
+  private settlers?: ((record: Readonly<RequestRecord>) => void)[];
 
   constructor(
     private readonly tracker: TrackerPort,
@@ -148,6 +152,28 @@ export class RequestMetrics {
     if (this.tracked) this.settleUsage();
     this.tracker.finalize(this.record);
     this.span.end(this.record, status);
+    const settlers = this.settlers;
+    this.settlers = undefined;
+    if (settlers) for (const settle of settlers) settle(this.record);
+  }
+
+  /**
+   * Runs `settle` once with the finalized record: right after finalization, or at once when the
+   * request is already finalized (it ended while its reservation was being made).
+   */
+  whenFinalized(settle: (record: Readonly<RequestRecord>) => void): void {
+    if (this.done) settle(this.record);
+    else (this.settlers ??= []).push(settle);
+  }
+
+  /** A refusal that is not usage (a budget or rate limit said no before the upstream call): the request ends uncounted. */
+  discard(): void {
+    if (this.done) return;
+    this.done = true;
+    this.settlers = undefined;
+    this.tracker.discard(this.record);
+    // Its trace still ends (a span left open would leak): the refusal, answered 429.
+    this.span.end(this.record, 429);
   }
 
   /**
@@ -173,7 +199,7 @@ export class RequestMetrics {
   }
 }
 
-const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, progress: () => undefined, finalize: () => undefined };
+const NOOP_PORT: TrackerPort = { route: () => undefined, usage: () => undefined, progress: () => undefined, finalize: () => undefined, discard: () => undefined };
 
 /** Metrics off: the record holds what the request said and how it failed, and goes nowhere. */
 export function noopRequestMetrics(start: RequestStart): RequestMetrics {

@@ -302,6 +302,11 @@ export class TrackerService {
       if (this.active.has(record.requestId)) this.emit('progress');
     },
     finalize: (record) => this.finalize(record),
+    discard: (record) => {
+      if (this.active.get(record.requestId)?.record !== record) return;
+      this.active.delete(record.requestId);
+      this.emit('membership');
+    },
   };
 
   private finalize(record: RequestRecord): void {

@@ -9,7 +9,9 @@ import { isRecord } from '../../core/json';
  * section 14): its input from the body, the way count_tokens estimates it; embeddings have no output.
  */
 export function usageEstimator(api: ClientApi, body: Record<string, unknown>): UsageEstimator {
-  return { input: () => estimateRequestInput(api, body), hasOutput: api !== 'openai_embeddings' };
+  // Computed once: a budget's reservation and the finalization's estimate share it.
+  let input: number | undefined;
+  return { input: () => (input ??= estimateRequestInput(api, body)), hasOutput: api !== 'openai_embeddings' };
 }
 
 export function estimateRequestInput(api: ClientApi, body: Record<string, unknown>): number {

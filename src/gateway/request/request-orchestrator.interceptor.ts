@@ -56,6 +56,8 @@ export class RequestLifetime {
 export interface ProxyRequestContext {
   metrics: RequestMetrics;
   lifetime: RequestLifetime;
+  /** Headers for the answer, whatever it turns out to be (success, error or refusal). */
+  setHeaders: (headers: Record<string, string>) => void;
 }
 
 const contexts = new WeakMap<FastifyRequest, ProxyRequestContext>();
@@ -226,7 +228,7 @@ export class RequestOrchestrator implements NestInterceptor {
     reply.raw.once('close', end);
     // A connection already gone (an aborted upload) has had its close event, or is about to: end now.
     if (reply.raw.destroyed || request.raw.socket?.destroyed === true) end();
-    const proxy = { metrics, lifetime };
+    const proxy: ProxyRequestContext = { metrics, lifetime, setHeaders: (headers) => void reply.headers(headers) };
     contexts.set(request, proxy);
     return proxy;
   }
