@@ -376,6 +376,47 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it('opened with a client key, shows that client\'s own view only: its spend, users, sessions and requests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vdm-dash-roles-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    const keyA = 'sk-dash-team-alpha-key-1';
+    const keyB = 'sk-dash-team-bravo-key-2';
+    writeFileSync(join(dir, 'clients.yaml'), `clients:\n  - name: team-alpha\n    key: ${keyA}\n  - name: team-bravo\n    key: ${keyB}\n`);
+    const gw = await gateway(upstreamEnv({ ...storeEnv(), VDM_CLIENT_KEYS_FILE: join(dir, 'clients.yaml'), PROXY_API_KEY: 'sk-dash-admin-key-3' }));
+    fake.script({ text: TEXT, usage: { input: 1000, output: 100 } });
+    const send = (key: string, user: string, session: string) =>
+      new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-vdm-user': user, 'x-vdm-session': session } })
+        .chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    for (let i = 0; i < 3; i++) await send(keyA, 'alpha-user', 'alpha-session');
+    for (let i = 0; i < 2; i++) await send(keyB, 'bravo-user', 'bravo-session');
+    const admin = { headers: { 'x-api-key': 'sk-dash-admin-key-3' } };
+    await expect.poll(async () => ((await (await fetch(`${gw.url}/metrics/usage?from=-2d`, admin)).json()) as any).totals.requests, { timeout: WAIT }).toBe(5);
+
+    const { page, problems } = await openPage();
+    const refused: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() === 403) refused.push(r.url());
+    });
+    await page.goto(`${gw.url}/dashboard/`);
+    await page.waitForSelector('#key-dialog[open]', { timeout: WAIT });
+    await page.fill('#api-key', keyA);
+    await page.click('#key-form button[type="submit"]');
+    await waitLive(page);
+    await expect.poll(() => cell(page, '[data-metric="requests"] .value'), { timeout: WAIT }).toBe('3');
+    await expect.poll(() => page.locator('#usage-clients-grid tbody tr').count(), { timeout: WAIT }).toBe(1);
+    await expect.poll(() => page.locator('#usage-users-grid tbody tr').count(), { timeout: WAIT }).toBe(1);
+    await expect.poll(() => page.locator('#traces-grid tbody tr').count(), { timeout: WAIT }).toBe(3);
+    expect(await page.locator('#clients-grid tbody tr').count()).toBe(1);
+    expect(await page.locator('#clients-grid tr[data-client="team-alpha"]').count()).toBe(1);
+    await shot(page, '16-client-key-own-view');
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('team-alpha');
+    expect(text).toContain('alpha-user');
+    for (const other of ['team-bravo', 'bravo-user', 'bravo-session']) expect(text, other).not.toContain(other);
+    expect(refused).toEqual([]);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it('falls back to polling when the stream is off (503), and pauses while hidden', async () => {
     const gw = await gateway(upstreamEnv({ VDM_ACTIVE_REQUESTS_SSE_ENABLED: 'false' }));
     const { page, problems } = await openPage();

@@ -21,12 +21,14 @@ let dir: string;
 /** Per json_exporter module, the document its Prometheus job's target answers. */
 const docs: Record<string, any> = {};
 
-const KEY = 'proxy-key-for-the-scrapers';
+const KEY = 'proxy-key-for-the-traffic';
+/** What compose's json_exporter sends: the scrape key (VDM_SCRAPE_KEY), which reads the metrics only. */
+const SCRAPE_KEY = 'scrape-key-for-the-scrapers';
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
   dir = mkdtempSync(join(tmpdir(), 'vdm-json-exporter-'));
-  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY, VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
+  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY, VDM_SCRAPE_KEY: SCRAPE_KEY, VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
   sent = await driveKnownTraffic(gw.url, fake, KEY);
   await gw.app.get(UsageStore).flush();
   // The exact URL the shipped Prometheus config hands json_exporter as each module's target, with the module's credentials.
@@ -36,7 +38,7 @@ beforeAll(async () => {
     const target = job!.static_configs[0].targets[0];
     const module = structuredClone(config);
     const auth = module.http_client_config?.authorization;
-    if (auth?.credentials_file !== undefined) auth.credentials_file = writeKeyFile(KEY);
+    if (auth?.credentials_file !== undefined) auth.credentials_file = writeKeyFile(SCRAPE_KEY);
     const res = await fetch(target.replace('http://gateway:8082', gw.url), { headers: probeHeaders(module) });
     expect(res.status, `json_exporter's module ${name} is answered by its target`).toBe(200);
     docs[name] = await res.json();

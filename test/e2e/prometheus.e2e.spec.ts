@@ -23,8 +23,10 @@ interface ScrapeConfig {
   [key: string]: unknown;
 }
 
-/** The gateway's key, as the compose stack sets it: every scrape must present it. */
-const KEY = 'proxy-key-for-the-scrapers';
+/** The gateway's admin key, which sends the traffic. */
+const KEY = 'proxy-key-for-the-traffic';
+/** The scrape key, as the compose stack sets it (VDM_SCRAPE_KEY): every scrape presents it, and it reads the metrics only. */
+const SCRAPE_KEY = 'scrape-key-for-the-scrapers';
 
 /** The shipped config with compose host names and key file swapped for this test's, scraping every second. */
 function adaptConfig(gatewayUrl: string, jsonExporterPort: number, keyFile: string): unknown {
@@ -54,8 +56,8 @@ const JOBS = ['vandamme-gateway', 'vandamme-health', 'vandamme-json'];
 beforeAll(async () => {
   fake = await FakeUpstream.start();
   dir = mkdtempSync(join(tmpdir(), 'vdm-prometheus-store-'));
-  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY, VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
-  const keyFile = writeKeyFile(KEY);
+  gw = await startApp({ ...fakeProviderEnv(fake), PROXY_API_KEY: KEY, VDM_SCRAPE_KEY: SCRAPE_KEY, VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
+  const keyFile = writeKeyFile(SCRAPE_KEY);
   const exporterConfig = loadJsonExporterConfig(read('deploy/json-exporter/config.yml'));
   for (const module of Object.values(exporterConfig.modules)) {
     const auth = module.http_client_config?.authorization;
