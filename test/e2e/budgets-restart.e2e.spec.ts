@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogging } from '../../src/logging/logger';
 import { estimateRequestInput } from '../../src/gateway/protocol/usage-estimate';
 import type { BudgetReport } from '../../src/limits/budget-report';
+import { LimitsService } from '../../src/limits/limits.service';
 import { DEFAULT_USAGE, FakeUpstream } from '../fakes/fake-upstream';
 import { startApp, type RunningApp } from '../support/app';
 import { eventually } from '../support/sse-client';
@@ -37,11 +38,15 @@ async function start(logs?: Capture): Promise<RunningApp> {
 }
 
 async function report(gw: RunningApp): Promise<BudgetReport> {
+  await eventually(() => gw.tracker.activeCount === 0 && gw.app.get(LimitsService).holding === 0);
   return (await (await fetch(`${gw.url}/metrics/budgets`, { headers: { 'x-api-key': KEY } })).json()) as BudgetReport;
 }
 
-const ask = (gw: RunningApp) =>
-  new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 }).messages.create(BODY);
+/** One request, after the ones before it have settled (a client can read its answer before the gateway's close event). */
+const ask = async (gw: RunningApp) => {
+  await eventually(() => gw.tracker.activeCount === 0 && gw.app.get(LimitsService).holding === 0);
+  return new Anthropic({ apiKey: KEY, baseURL: gw.url, maxRetries: 0 }).messages.create(BODY);
+};
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();

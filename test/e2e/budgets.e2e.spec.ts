@@ -55,6 +55,9 @@ async function logs(): Promise<LogRow[]> {
   return ((await res.json()) as { traces: LogRow[] }).traces;
 }
 
+/** Every request so far has been finalized and settled (a client can read its answer before the gateway's close event). */
+const settled = (): Promise<void> => eventually(() => gw.tracker.activeCount === 0 && gw.app.get(LimitsService).holding === 0);
+
 const nano = (usd: number): number => Math.round(usd * 1e9);
 const costOf = async (client: string): Promise<number> => (await logs()).filter((r) => r.client === client).reduce((n, r) => n + nano(r.cost_usd ?? 0), 0);
 
@@ -130,11 +133,13 @@ describe('a monthly budget per developer key', () => {
     expect(expected).toBeGreaterThan(1);
 
     for (let i = 0; i < expected; i++) {
+      await settled();
       const { response } = await anthropic.messages.create(body).withResponse();
       expect(Number(response.headers.get('x-vdm-budget-remaining-usd'))).toBeCloseTo((LIMIT_NANO - i * perRequest - upperBound) / 1e9, 9);
       const month = new Date();
       expect(response.headers.get('x-vdm-budget-reset')).toBe(new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth() + 1, 1)).toISOString());
     }
+    await settled();
     const refused = await anthropic.messages.create(body).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
     const error = refused as InstanceType<typeof Anthropic.RateLimitError>;
@@ -161,6 +166,7 @@ describe('a monthly budget per developer key', () => {
     const rejectedBefore = await rejected();
     let refused: unknown;
     for (let i = 0; i < 10 && refused === undefined; i++) {
+      await settled();
       await openai.chat.completions.create({ model: 'openai:gpt-test', max_tokens: MAX_TOKENS, messages: [MESSAGE] }).catch((e: unknown) => (refused = e));
     }
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
@@ -204,6 +210,7 @@ describe('a monthly budget per developer key', () => {
     for (const user of ['u1', 'u2', 'u2']) {
       await anthropic.messages.create({ model: 'anthropic:claude-test', max_tokens: 5, messages: [MESSAGE], metadata: { user_id: user } });
     }
+    await settled();
     const perUser = (await budgets()).budgets.filter((b) => b.name === 'per-user');
     expect(perUser.map((b) => [b.user, b.requests]).sort()).toEqual([
       ['u1', 1],
@@ -214,6 +221,7 @@ describe('a monthly budget per developer key', () => {
 
 describe('who sees which budgets', () => {
   it('a client key sees only its own budgets and limits; an admin sees all', async () => {
+    await settled();
     const own = await budgets(KEYS.carol);
     expect(own.budgets.length).toBeGreaterThan(0);
     expect(own.budgets.every((b) => b.client === 'carol')).toBe(true);
@@ -244,6 +252,7 @@ describe('rate limits', () => {
     expect(refusal.message).toContain('Rate limit "ci-rpm" (client ci): 2 requests per minute');
     expect(Number(refusal.headers?.get('retry-after'))).toBeGreaterThan(0);
     expect(refusal.headers?.get('x-ratelimit-remaining-requests')).toBe('0');
+    await settled();
     const row = (await budgets()).limits.find((l) => l.client === 'ci')!;
     expect(row).toMatchObject({ requests_per_minute: 2, requests_used: 2, refused: 1, concurrent: null });
     expect(row.tokens_used).toBe(2 * (DEFAULT_USAGE.input + DEFAULT_USAGE.output));
@@ -303,6 +312,7 @@ describe('settlement on every path', () => {
   });
 
   it('prometheus: budget gauges, and each alert threshold fired once by webhook', async () => {
+    await settled();
     const text = await (await fetch(`${gw.url}/metrics`, { headers: { 'x-api-key': ADMIN } })).text();
     const samples = parseExposition(text);
     const report = (await budgets()).budgets.find((b) => b.name === 'alice-monthly')!;
