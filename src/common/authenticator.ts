@@ -71,7 +71,8 @@ export class Authenticator {
       // Every header holding a gateway key goes, so none of them can travel upstream.
       delete request.headers[header];
     }
-    if (identity !== undefined && roleMayCall(facts, identity.role)) {
+    // A path no route matches is a 404 for any valid key: there is nothing there to withhold.
+    if (identity !== undefined && (roleMayCall(facts, identity.role) || request.is404)) {
       identities.set(request, identity);
       return false;
     }

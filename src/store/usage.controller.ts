@@ -27,8 +27,10 @@ export class UsageController {
   @ClientViewRoute()
   async usage(@Query() query: UsageQuery, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const format = parseFormat(query.format);
+    const filters = parseFilters(query);
     const own = callerScope(request).client;
-    const filters = parseFilters({ ...query, client: scopedClientFilter(request, query.client) });
+    // A client key's filter must match its own name (else 403); its own view is then applied exactly.
+    if (own !== undefined) filters.client = scopedClientFilter(request, filters.client);
     if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange(query, Date.now() / 1000);
     const groupBy = parseGroupBy(query.group_by);
@@ -49,8 +51,10 @@ export class UsageController {
     const limit = parseLimit(query.limit);
     const cursor = decodeCursor(query.cursor);
     const status = parseStatus(query.status);
+    const filters = parseFilters(query);
     const own = callerScope(request).client;
-    const filters = parseFilters({ ...query, client: scopedClientFilter(request, query.client) });
+    // A client key's filter must match its own name (else 403); its own view is then applied exactly.
+    if (own !== undefined) filters.client = scopedClientFilter(request, filters.client);
     if (!this.store.enabled) return STORE_DISABLED;
     const range = parseRange({ from: query.from ?? '-3650d', to: query.to }, Date.now() / 1000);
     return this.available(async () => {

@@ -135,6 +135,10 @@ describe('a client key reads its own client only', () => {
     expect(own.rows.map((r) => r.client)).toEqual(['team-a']);
   });
 
+  it('gets 404 on a path no route matches, as an admin key does', async () => {
+    for (const key of [KEY_A, KEY_SCRAPE, PROXY_KEY]) expect((await get(key, '/v1/no-such-route')).status).toBe(404);
+  });
+
   it('reads the prices, and gets 403 from the Prometheus scrape', async () => {
     expect((await get(KEY_A, '/metrics/prices')).status).toBe(200);
     const res = await get(KEY_A, '/metrics');
