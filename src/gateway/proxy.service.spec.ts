@@ -7,6 +7,7 @@ import { PassThroughError } from '../common/upstream-http.error';
 import { APP_CONFIG } from '../config/app-config';
 import type { ClientApi } from '../core/api';
 import { Redactor } from '../core/redact';
+import { LimitsService } from '../limits/limits.service';
 import type { CountTokensCall } from '../metrics/count-tokens';
 import { CLOCK, TrackerService } from '../metrics/tracker.service';
 import { ProviderRegistry } from './provider-registry.service';
@@ -56,6 +57,8 @@ describe(ProxyService.name, () => {
         { provide: CLOCK, useValue: new ManualClock() },
         { provide: Redactor, useValue: new Redactor([OPENAI_KEY, ANTHROPIC_KEY]) },
         { provide: UPSTREAM_DISPATCHER, useValue: upstream },
+        // No budgets or rate limits configured: the service's own spec covers them.
+        { provide: LimitsService, useValue: { enabled: false } },
       ],
     }).compile();
     sut = moduleRef.get(ProxyService);
@@ -68,7 +71,7 @@ describe(ProxyService.name, () => {
   });
 
   function call(api: ClientApi, requestedModel: string): ProxyRequestContext {
-    return { metrics: tracker.begin({ requestId: `r-${api}`, requestedModel, api }), lifetime: new RequestLifetime() };
+    return { metrics: tracker.begin({ requestId: `r-${api}`, requestedModel, api }), lifetime: new RequestLifetime(), setHeaders: () => undefined };
   }
 
   it('sends a chat call to its provider with the provider key, answers under the alias and reports usage to the record', async () => {
