@@ -74,7 +74,13 @@ describe.skipIf(initdb === undefined)('the PostgreSQL budget ledger', () => {
     const ledger = await PostgresLedger.open(await freshDb(), { sweepMs: 0 });
     try {
       const first = await ledger.reserve('a', [usd('shared', 100, 20), usd('user:ann', 30, 20)], LEASE);
-      expect(first.ok).toBe(true);
+      expect(first).toMatchObject({
+        ok: true,
+        levels: [
+          { counter: 'shared', spent: 0, reserved: 20 },
+          { counter: 'user:ann', spent: 0, reserved: 20 },
+        ],
+      });
       const second = await ledger.reserve('b', [usd('shared', 100, 20), usd('user:ann', 30, 20), usd('model:x', 5, 20)], LEASE);
       expect(second).toEqual({ ok: false, refused: usd('user:ann', 30, 20), spent: 0, reserved: 20 });
       const byCounter = Object.fromEntries((await ledger.read()).map((s) => [s.counter, s]));

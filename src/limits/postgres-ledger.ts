@@ -205,6 +205,8 @@ export class PostgresLedger implements Ledger {
     const sweepMs = options.sweepMs ?? 5000;
     if (sweepMs > 0) {
       this.timer = setInterval(() => {
+        // A replica that never used the ledger (no rule applies to its traffic) leaves the database alone.
+        if (this.ready === undefined) return;
         this.sweeping ??= this.sweep()
           .then(() => this.purge())
           .then(
@@ -274,7 +276,15 @@ export class PostgresLedger implements Ledger {
       const { rows } = await this.pool.query<ReserveRow>({ name: 'vdm_budget_reserve', text: RESERVE_SQL, values });
       const row = rows[0];
       if (row.present) {
-        if (row.fits) return { ok: true, id };
+        if (row.fits) {
+          // Each claim's counter after the reservation, in the order the claims came (two claims on one row share it).
+          const after = new Map(rows.map((r) => [`${list[Number(r.ord) - 1].counter}\u0000${list[Number(r.ord) - 1].windowStart}`, r]));
+          const levels = claims.map((c) => {
+            const r = after.get(`${c.counter}\u0000${c.windowStart}`);
+            return { counter: c.counter, spent: Number(r?.spent ?? 0), reserved: Number(r?.reserved ?? 0) };
+          });
+          return { ok: true, id, levels };
+        }
         const refused = list[Number(row.refused_ord) - 1];
         return { ok: false, refused, spent: Number(row.refused_spent), reserved: Number(row.refused_reserved) };
       }
