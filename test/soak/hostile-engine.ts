@@ -75,7 +75,8 @@ export function writeHostileFiles(dir: string, keys: number, seed: number): Host
   const clientKey = `vdm-hostile-client-${seed}-${randomBytes(8).toString('hex')}`;
   const lines = ['clients:'];
   for (let i = 0; i < keys - 1; i++) lines.push(`  - {name: team-${i}, key_sha256: ${createHash('sha256').update(`vdm-hostile-other-${seed}-${i}`).digest('hex')}}`);
-  lines.push(`  - {name: hostile, key: ${clientKey}}`);
+  // An admin key: the soak reads every endpoint (Prometheus, every client's history) with the key it attacks with.
+  lines.push(`  - {name: hostile, key: ${clientKey}, role: admin}`);
   const keysFile = join(dir, 'clients.yaml');
   writeFileSync(keysFile, `${lines.join('\n')}\n`);
   return { keysFile, pricesFile: writeSoakPrices(dir), clientKey };
