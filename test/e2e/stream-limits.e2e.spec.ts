@@ -76,7 +76,14 @@ class EndlessEventUpstream {
       }
       this.sent += PIECE.length;
       if (!res.write(PIECE))
-        await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+        await new Promise<void>((resolve) => {
+          // Both listeners go once either fires, so a long stream under back-pressure does not pile them up.
+          const done = (): void => {
+            res.off('drain', done).off('close', done);
+            resolve();
+          };
+          res.on('drain', done).on('close', done);
+        });
     }
   }
 }
