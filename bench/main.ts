@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger,limits to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { printConvert, runConvertBench, type ConvertResult } from './convert.bench';
 import { printKeys, runKeysBench, type KeysResult } from './keys.bench';
+import { printLimits, runLimitsBench, type LimitsResult } from './limits.bench';
 import { printLedger, runLedgerBench, type LedgerResult } from './postgres-ledger.bench';
 import { printPrices, runPricesBench, type PricesResult } from './prices.bench';
 import { printProvenance, runProvenanceBench, type ProvenanceResult } from './provenance.bench';
@@ -37,10 +38,11 @@ interface Results {
   prices?: PricesResult;
   provenance?: ProvenanceResult;
   ledger?: LedgerResult;
+  limits?: LimitsResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger,limits').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -127,6 +129,11 @@ async function main(): Promise<void> {
     log('11. budget reservations on PostgreSQL: round trip and the hot-row ceiling ...');
     results.ledger = await runLedgerBench(log);
     report.push(printLedger(results.ledger));
+  }
+  if (only.includes('limits')) {
+    log('12. budgets and rate limits in memory: reservation cost and throughput on/off ...');
+    results.limits = await runLimitsBench(log);
+    report.push(printLimits(results.limits));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

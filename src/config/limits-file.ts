@@ -87,7 +87,7 @@ class BudgetEntry {
 
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'must be a number of US dollars greater than 0' })
   @Min(0.000001, { message: 'must be a number of US dollars greater than 0' })
-  @Max(1e9, { message: 'must be at most 1000000000 (US dollars)' })
+  @Max(1e6, { message: 'must be at most 1000000 (US dollars)' })
   usd!: number;
 
   @IsIn(PERIODS, { message: `must be one of ${PERIODS.join(', ')}` })

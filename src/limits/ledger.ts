@@ -77,15 +77,14 @@ interface Held {
   expiresAt: number;
 }
 
-const stateKey = (counter: string, windowStart: number): string => `${windowStart}\u0000${counter}`;
-
 /**
  * The one-machine ledger. Every call runs to completion on the event loop without awaiting, so a
  * reserve is atomic across its claims by construction. Windows that have ended are dropped as time
  * passes; an unsettled reservation is given back after its lease.
  */
 export class MemoryLedger implements Ledger {
-  private readonly states = new Map<string, CounterState>();
+  /** By counter, then window start: a lookup builds no string. */
+  private readonly states = new Map<string, Map<number, CounterState>>();
   private readonly held = new Map<string, Held>();
   /** Reservations whose lease ran out (reserved amounts given back): a late settlement still counts its spend. */
   private readonly lapsed = new Map<string, Held>();
@@ -154,13 +153,13 @@ export class MemoryLedger implements Ledger {
     const now = this.now();
     this.sweep(now);
     const out: CounterState[] = [];
-    for (const s of this.states.values()) if (s.windowEnd === 0 || s.windowEnd > now) out.push({ ...s });
+    for (const windows of this.states.values()) for (const s of windows.values()) if (s.windowEnd === 0 || s.windowEnd > now) out.push({ ...s });
     return out;
   }
 
   /** The live state of one counter in one window, or undefined when nothing touched it. */
   peek(counter: string, windowStart: number): Readonly<CounterState> | undefined {
-    return this.states.get(stateKey(counter, windowStart));
+    return this.states.get(counter)?.get(windowStart);
   }
 
   /**
@@ -184,8 +183,12 @@ export class MemoryLedger implements Ledger {
   }
 
   private state(claim: Claim): CounterState {
-    const key = stateKey(claim.counter, claim.windowStart);
-    let state = this.states.get(key);
+    let windows = this.states.get(claim.counter);
+    if (!windows) {
+      windows = new Map();
+      this.states.set(claim.counter, windows);
+    }
+    let state = windows.get(claim.windowStart);
     if (!state) {
       state = {
         counter: claim.counter,
@@ -199,7 +202,7 @@ export class MemoryLedger implements Ledger {
         refused: 0,
         overshoot: 0,
       };
-      this.states.set(key, state);
+      windows.set(claim.windowStart, state);
     }
     state.limit = claim.limit;
     return state;
@@ -217,10 +220,13 @@ export class MemoryLedger implements Ledger {
       // Kept one more lease for a late settlement, then forgotten.
       this.lapsed.set(id, { ...held, expiresAt: now + (held.expiresAt - held.leaseFrom) });
     }
-    for (const [key, state] of this.states) {
-      if (state.windowEnd !== 0 && state.windowEnd <= now && state.reserved === 0) this.states.delete(key);
-      // A lapsed reservation settling late lands on its state object even when the window was dropped: harmless.
-      else if (state.windowEnd === 0 && state.reserved === 0 && state.refused === 0) this.states.delete(key);
+    for (const [counter, windows] of this.states) {
+      for (const [start, state] of windows) {
+        // A lapsed reservation settling late lands on its state object even when the window was dropped: harmless.
+        if (state.windowEnd !== 0 && state.windowEnd <= now && state.reserved === 0) windows.delete(start);
+        else if (state.windowEnd === 0 && state.reserved === 0 && state.refused === 0) windows.delete(start);
+      }
+      if (windows.size === 0) this.states.delete(counter);
     }
   }
 }

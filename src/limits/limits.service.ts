@@ -174,7 +174,10 @@ export class LimitsService implements OnApplicationBootstrap, OnApplicationShutd
       usdAmount = upperBoundNano(price, input, cap);
     }
     const applying = [...budgets, ...limits];
-    const claims: Claim[] = applying.map((a) => ({ ...a.claim, amount: amountOf(a, usdAmount, input + cap) }));
+    const claims: Claim[] = applying.map((a) => {
+      const c = a.claim;
+      return { counter: c.counter, kind: c.kind, windowStart: c.windowStart, windowEnd: c.windowEnd, limit: c.limit, amount: amountOf(a, usdAmount, input + cap) };
+    });
     const ledger = this.ledger;
     let reservation: Reservation;
     try {

@@ -1,4 +1,4 @@
-import type { BudgetRule, LimitsFile, RateLimitRule } from '../config/limits-file';
+import type { BudgetRule, LimitsFile, Period, RateLimitRule } from '../config/limits-file';
 import { Glob } from '../core/glob';
 import type { Claim, CounterKind } from './ledger';
 import { windowOf, type Window } from './windows';
@@ -58,10 +58,16 @@ export interface Applying {
   limit?: RateLimitRule;
 }
 
+/** Counter keys kept per rule instance (the same clients and users come back on every request); cleared when full. */
+const KEY_CACHE_LIMIT = 10_000;
+
 /** The rules of one limits file, compiled once per load: which counters a request draws on. */
 export class Rules {
   readonly budgets: readonly Compiled<BudgetRule>[];
   readonly limits: readonly Compiled<RateLimitRule>[];
+  /** The current window of each period, computed again once `at` leaves it. */
+  private readonly windows = new Map<string, Window>();
+  private readonly keys = new Map<string, string>();
 
   constructor(readonly file: LimitsFile | undefined) {
     this.budgets = (file?.budgets ?? []).map((rule) => ({
@@ -78,20 +84,40 @@ export class Rules {
     return this.budgets.length === 0 && this.limits.length === 0;
   }
 
+  private window(period: Period | 'minute', at: number): Window {
+    const w = this.windows.get(period);
+    if (w !== undefined && at >= w.start && at < w.end) return w;
+    const next = windowOf(period, at);
+    this.windows.set(period, next);
+    return next;
+  }
+
+  private key(n: CounterName): string {
+    // Client and user are bounded (names 64-128 characters), and NUL separates them unambiguously from the kind and rule.
+    const id = `${n.kind}\u0000${n.rule}\u0000${n.client}\u0000${n.user}`;
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      if (this.keys.size >= KEY_CACHE_LIMIT) this.keys.clear();
+      key = counterKey(n);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+
   /** The budget counters a request draws on, in the file's order. */
   budgetsFor(facts: RequestFacts): Applying[] {
     const out: Applying[] = [];
     for (const c of this.budgets) {
       if (!matches(c, facts)) continue;
       const rule = c.rule;
-      const w: Window = windowOf(rule.period, facts.at);
+      const w = this.window(rule.period, facts.at);
       const name: CounterName = {
         kind: 'budget',
         rule: rule.name,
         client: rule.shared ? ALL : facts.client,
         user: rule.shared || rule.user === undefined ? ALL : facts.user,
       };
-      out.push({ name, budget: rule, claim: { counter: counterKey(name), kind: 'usd', windowStart: w.start, windowEnd: w.end, limit: rule.limitNano } });
+      out.push({ name, budget: rule, claim: { counter: this.key(name), kind: 'usd', windowStart: w.start, windowEnd: w.end, limit: rule.limitNano } });
     }
     return out;
   }
@@ -107,9 +133,9 @@ export class Rules {
       const add = (kind: 'rpm' | 'tpm' | 'conc', counterKind: CounterKind, limit: number | undefined): void => {
         if (limit === undefined) return;
         const name: CounterName = { kind, ...who };
-        minute ??= windowOf('minute', facts.at);
+        minute ??= this.window('minute', facts.at);
         const w = kind === 'conc' ? { start: 0, end: 0 } : minute;
-        out.push({ name, limit: rule, claim: { counter: counterKey(name), kind: counterKind, windowStart: w.start, windowEnd: w.end, limit } });
+        out.push({ name, limit: rule, claim: { counter: this.key(name), kind: counterKind, windowStart: w.start, windowEnd: w.end, limit } });
       };
       add('rpm', 'requests', rule.requestsPerMinute);
       add('tpm', 'tokens', rule.tokensPerMinute);
