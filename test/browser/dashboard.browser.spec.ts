@@ -16,6 +16,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.factory';
 import { FakeUpstream } from '../fakes/fake-upstream';
+import { FakeAdminApi } from '../fakes/fake-admin-api';
+import { Reconciler } from '../../src/reconciliation/reconciler.service';
+import { UsageStore } from '../../src/store/usage-store.service';
 import { makeConfig } from '../support/factories';
 import { requireBinary } from '../support/require-binary';
 
@@ -546,8 +549,8 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
         });
       });
       expect(grids.map((g) => g.id).sort()).toEqual([
-        'active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'session-grid', 'traces-grid', 'usage-clients-grid', 'usage-models-grid', 'usage-sessions-grid',
-        'usage-users-grid',
+        'active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'reconciliation-grid', 'session-grid', 'traces-grid', 'usage-clients-grid', 'usage-models-grid',
+        'usage-sessions-grid', 'usage-users-grid',
       ]);
       // Both request grids say which API, who (client, user, session) and what it cost, at every width.
       for (const id of ['active-grid', 'traces-grid']) {
@@ -582,6 +585,8 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
       expect(Object.fromEntries(grids.map((g) => [g.id, g.hidden]))).toEqual({
         'active-grid': { 1024: 6, 1280: 4, 1600: 0 }[width], 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'clients-grid': 0, 'errors-grid': 0,
         'traces-grid': { 1024: 5, 1280: 2, 1600: 0 }[width], 'usage-models-grid': 0, 'usage-clients-grid': 0, 'usage-sessions-grid': 0, 'usage-users-grid': 0, 'session-grid': 0,
+        // No admin key configured: the Reconciliation panel, its nine columns with it, is hidden.
+        'reconciliation-grid': 9,
       });
       const modelCells = grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label === 'Model')!.cells;
       // Each in-flight row names its model, whole in the tooltip however narrow the column.
@@ -929,6 +934,45 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await shot(page, '17-usage-store-unreachable');
     expect(problems).toEqual([]);
   });
+
+  it('shows the Reconciliation panel to an admin: per-day bars of gateway and billed cost, the days outside tolerance marked; hidden for a client key', async () => {
+    const admin = await FakeAdminApi.start({ openai: 'sk-admin-openai-dash-0123', anthropic: 'sk-ant-admin01-dash-4567' });
+    cleanups.push(() => admin.close());
+    const clients = join(mkdtempSync(join(tmpdir(), 'vdm-dash-keys-')), 'clients.yaml');
+    writeFileSync(clients, 'clients:\n  - name: team\n    key: sk-vdm-dash-client-1\n  - name: ops\n    key: sk-vdm-dash-admin-1\n    role: admin\n');
+    const gw = await gateway(
+      upstreamEnv({ ...storeEnv(), VDM_CLIENT_KEYS_FILE: clients, OPENAI_ADMIN_KEY: 'sk-admin-openai-dash-0123', OPENAI_BILLING_URL: `${admin.url}/v1` }),
+    );
+    const openai = new OpenAI({ apiKey: 'sk-vdm-dash-admin-1', baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    fake.script({ text: TEXT, usage: { input: 1000, output: 100 } });
+    await openai.chat.completions.create({ model: 'openai:gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    await gw.app.get(UsageStore).flush();
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400;
+    // The provider billed 20% more input than passed the gateway: traffic that went around it.
+    admin.billed.openai = [{ day, model: 'gpt-4o', requests: 1, input: 1200, output: 100, costNano: 4_000_000 }];
+    await gw.app.get(Reconciler).pullNow();
+
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await page.fill('#api-key', 'sk-vdm-dash-admin-1');
+    await page.press('#api-key', 'Enter');
+    await page.waitForSelector('#reconciliation:not([hidden])', { timeout: WAIT });
+    await expect.poll(() => page.locator('#reconciliation-grid tbody tr.drift').count(), { timeout: WAIT }).toBe(1);
+    expect(await page.locator('#reconciliation-grid tbody tr.drift .recon-status').textContent()).toBe('unrouted traffic');
+    expect(await page.locator('#reconciliation-grid tbody tr.drift td').nth(4).textContent()).toBe('+20.0%');
+    expect(await page.isVisible('#reconciliation canvas')).toBe(true);
+    await page.locator('#reconciliation').scrollIntoViewIfNeeded();
+    await shot(page, '20-reconciliation');
+    expect(problems).toEqual([]);
+
+    const client = await openPage();
+    await client.page.goto(`${gw.url}/dashboard/`);
+    await client.page.fill('#api-key', 'sk-vdm-dash-client-1');
+    await client.page.press('#api-key', 'Enter');
+    await waitLive(client.page);
+    await expect.poll(() => client.requests.some((r) => r.url.includes('/metrics/reconciliation')), { timeout: WAIT }).toBe(true);
+    expect(await client.page.isHidden('#reconciliation')).toBe(true);
+  }, 60_000);
 
   it('serves chart.js from node_modules and nothing else from there', async () => {
     const gw = await gateway(upstreamEnv());

@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
+import { FakeAdminApi } from '../fakes/fake-admin-api';
+import { Reconciler } from '../../src/reconciliation/reconciler.service';
 import { ids } from '../support/factories';
 import { startApp, type RunningApp } from '../support/app';
 import { exportSamples, loadJsonExporterConfig } from '../support/json-exporter';
@@ -20,14 +22,23 @@ const METRIC_NAME = /\b(?:vdm|gen_ai)_[a-z0-9_]+/g;
 /** Series names Prometheus gets: the native /metrics, and what the shipped json_exporter config makes of the JSON documents. */
 let exported: Set<string>;
 let fake: FakeUpstream;
+let admin: FakeAdminApi;
 let gw: RunningApp;
 let dir: string;
 
 beforeAll(async () => {
   fake = await FakeUpstream.start();
   dir = mkdtempSync(join(tmpdir(), 'vdm-grafana-store-'));
-  gw = await startApp({ ...fakeProviderEnv(fake), VDM_STORE: `sqlite:${join(dir, 'usage.db')}` });
+  // Reconciliation on for OpenAI, against a fake admin API, so its gauges are exported.
+  admin = await FakeAdminApi.start({ openai: 'sk-admin-grafana-0123456789', anthropic: 'unused-anthropic-admin' });
+  gw = await startApp({
+    ...fakeProviderEnv(fake),
+    VDM_STORE: `sqlite:${join(dir, 'usage.db')}`,
+    OPENAI_ADMIN_KEY: 'sk-admin-grafana-0123456789',
+    OPENAI_BILLING_URL: `${admin.url}/v1`,
+  });
   await driveKnownTraffic(gw.url, fake);
+  await gw.app.get(Reconciler).pullNow();
   ids(gw.tracker).start({ requestId: 'in-flight', provider: 'openai', resolvedModel: 'gpt-4o' });
   exported = new Set(parseExposition(await (await fetch(`${gw.url}/metrics`)).text()).map((s) => s.name));
   const totals = await (await fetch(`${gw.url}/metrics/running-totals?format=json&include_active=false`)).json();
@@ -38,6 +49,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gw.close();
+  await admin.close();
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -122,11 +134,21 @@ describe('deploy/grafana', () => {
     // Nothing overlaps the row: every panel after it sits below it, every panel before it above.
     for (const p of below) expect(p.gridPos.y, p.title).toBeGreaterThan(rowY);
     for (const p of dashboard.panels.slice(0, at)) expect(p.gridPos.y + p.gridPos.h, p.title).toBeLessThanOrEqual(rowY);
-    const exprs = below.flatMap((p: any) => p.targets.map((t: any) => t.expr as string)).join('\n');
+    const exprs = below.filter((p: any) => p.type !== 'row').flatMap((p: any) => p.targets.map((t: any) => t.expr as string)).join('\n');
     expect(exprs).toContain('vdm_store_queue_rows');
     for (const q of ['0.5', '0.99']) expect(exprs).toContain(`histogram_quantile(${q}, sum by (le) (rate(vdm_store_write_seconds_bucket[$__rate_interval])))`);
     expect(exprs).toContain('rate(vdm_store_dropped_rows_total[$__rate_interval])');
     expect(exprs).toContain('rate(vdm_store_write_seconds_count[$__rate_interval])');
     expect(exprs).toContain('sum by (status) (vdm_json_store_status)');
+  });
+
+  it('has a Reconciliation row: billed minus gateway cost, and the token difference by type', () => {
+    const at = dashboard.panels.findIndex((p: any) => p.type === 'row' && p.title === 'Reconciliation');
+    expect(at).toBeGreaterThan(-1);
+    const rowY = dashboard.panels[at].gridPos.y;
+    for (const p of dashboard.panels.slice(at + 1)) expect(p.gridPos.y, p.title).toBeGreaterThan(rowY);
+    for (const p of dashboard.panels.slice(0, at)) expect(p.gridPos.y + p.gridPos.h, p.title).toBeLessThanOrEqual(rowY);
+    const exprs = dashboard.panels.slice(at + 1).flatMap((p: any) => p.targets.map((t: any) => t.expr as string));
+    expect(exprs).toEqual(['max by (provider) (vdm_reconciliation_delta_usd)', 'max by (provider, token_type) (vdm_reconciliation_delta_tokens_ratio)']);
   });
 });

@@ -9,6 +9,7 @@ import { apiCol, apiName, costCol, countCol, errorCount, makeGrid, modelOf, numC
 import { AuthRequired, createApi, endpoint } from './http.js';
 import { createLiveConnection, followVisibility, LIVE_TIMING } from './live.js';
 import { createUsagePanel, USAGE_REFRESH_MS } from './usage.js';
+import { createReconciliationPanel } from './reconciliation.js';
 
 /** @typedef {import('./grid.js').Row} Row */
 /** @typedef {import('./live.js').LiveStatus} LiveStatus */
@@ -174,9 +175,11 @@ function start() {
   void refreshNow();
   live.start();
   usage.refreshIfStale();
+  void reconciliation.refresh();
   state.timers.push(setInterval(tick, state.tickMs));
   state.timers.push(setInterval(() => void refreshNow(), REFRESH_MS));
   state.timers.push(setInterval(() => void usage.refresh(), USAGE_REFRESH_MS));
+  state.timers.push(setInterval(() => void reconciliation.refresh(), USAGE_REFRESH_MS));
 }
 
 function pause() {
@@ -668,6 +671,14 @@ const usage = createUsagePanel({
   },
 });
 
+// The providers' billing against the gateway's accounting, read as often as the usage history.
+const reconciliation = createReconciliationPanel({
+  api,
+  onAuthRequired: () => {
+    if (!state.locked) requireKey();
+  },
+});
+
 // ------------------------------------------------------------------ API key
 
 function requireKey() {
@@ -735,6 +746,7 @@ for (const radio of document.querySelectorAll('input[name="mode"]')) {
 window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
   recolorChart();
   usage.recolor();
+  reconciliation.recolor();
 });
 
 $('#forget-key').hidden = !state.key;
