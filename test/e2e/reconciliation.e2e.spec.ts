@@ -118,7 +118,7 @@ describe.each([
         VDM_STORE_FLUSH_MS: '20',
         VDM_PRICES_FILE: prices,
         // A hanging admin API fails the pull after this long.
-        REQUEST_TIMEOUT: '1.5',
+        REQUEST_TIMEOUT_SECONDS: '1.5',
         OPENAI_API_KEY: 'sk-openai-upstream-key-5678',
         OPENAI_BASE_URL: `${fake.url}/v1`,
         OPENAI_ADMIN_KEY: OPENAI_ADMIN,

@@ -63,6 +63,16 @@ export function createReconciliationPanel({ api, onAuthRequired }) {
   let rows = [];
 
   async function refresh() {
+    // /health (public) says whether any provider is reconciled: with none, the panel asks nothing more.
+    try {
+      const health = await fetch(new window.URL('../health', document.baseURI).toString(), { cache: 'no-store' });
+      if (!health.ok || !('reconciliation' in /** @type {Record<string, unknown>} */ (await health.json()))) {
+        panel.hidden = true;
+        return;
+      }
+    } catch {
+      return;
+    }
     let response;
     try {
       response = await api(endpoint('reconciliation?format=json'));
