@@ -126,3 +126,35 @@ describe('reloading VDM_LIMITS_FILE', () => {
     }
   });
 });
+
+describe('settlement when the gateway ends the request', () => {
+  it('a timeout and a cancellation at shutdown each settle once, giving the reservation back', async () => {
+    writeFileSync(limitsPath, budgetFile(1));
+    const gw = await startApp({ ...env, VDM_STORE: 'none', REQUEST_TIMEOUT_SECONDS: '0.5' });
+    try {
+      const limits = gw.app.get(LimitsService);
+      // Timeout: the upstream never answers; the gateway's own deadline ends the request.
+      fake.script({ fault: 'stall-before-headers' });
+      const timedOut = await ask(gw).catch((e: unknown) => e);
+      expect((timedOut as { status?: number }).status).toBe(504);
+      await eventually(() => gw.tracker.activeCount === 0 && limits.holding === 0);
+      // Shutdown: what is still in flight after the grace period is cancelled through its handle.
+      const n = fake.requests.length;
+      const pending = ask(gw).catch((e: unknown) => e);
+      await fake.waitForRequests(n + 1);
+      await eventually(() => limits.holding === 1);
+      expect(gw.tracker.cancelActive('shutdown')).toBe(1);
+      expect(limits.holding).toBe(0);
+      fake.script({});
+      await pending;
+      const dev = (await report(gw)).budgets[0];
+      expect(dev).toMatchObject({ requests: 2, reserved_usd: 0, overshoot_usd: 0 });
+      const traces = gw.tracker.recentTraces(10).filter((t) => t.client === 'dev');
+      expect(traces.map((t) => t.error_type).sort()).toEqual(['cancelled', 'upstream_timeout']);
+      expect(Math.round(dev.spent_usd * 1e9)).toBe(traces.reduce((sum, t) => sum + Math.round((t.cost_usd ?? 0) * 1e9), 0));
+    } finally {
+      fake.script({});
+      await gw.close();
+    }
+  });
+});
