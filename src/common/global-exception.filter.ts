@@ -73,7 +73,9 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       // A disabled document is the whole answer: it goes out as it is.
-      const body = exception instanceof DisabledException ? exception.doc : errorBody(facts.errors, status, messageOf(exception));
+      // Nest hands Fastify's own refusals (a body over the limit) to the filter as HttpExceptions.
+      const message = status === 413 ? this.tooLarge() : messageOf(exception);
+      const body = exception instanceof DisabledException ? exception.doc : errorBody(facts.errors, status, message);
       void reply.status(status).send(body);
       return;
     }
@@ -89,15 +91,16 @@ export class GlobalExceptionFilter implements ExceptionFilter {
     }
     const clientStatus = fastifyClientError(exception);
     if (clientStatus !== undefined) {
-      const message =
-        clientStatus === 413
-          ? `Request body is larger than the ${this.bodyLimitBytes}-byte limit`
-          : (exception as Error).message;
+      const message = clientStatus === 413 ? this.tooLarge() : (exception as Error).message;
       void reply.status(clientStatus).send(errorBody(facts.errors, clientStatus, message));
       return;
     }
     // The request's own logger, so the line carries its request id; messages may echo credentials.
     request.log.error({ context: 'Http' }, redactSecrets(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)));
     void reply.status(500).send(errorBody(facts.errors, 500, 'Internal server error'));
+  }
+
+  private tooLarge(): string {
+    return `Request body is larger than the ${this.bodyLimitBytes}-byte limit`;
   }
 }
