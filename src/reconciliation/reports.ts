@@ -83,6 +83,9 @@ export function usdToNano(value: unknown): number {
   return Math.round(value * 1e9);
 }
 
+/** Distinct days and models one pull keeps: a report naming more is refused, so a runaway one cannot grow memory or the store. */
+export const MAX_REPORT_ROWS = 20_000;
+
 class Days {
   private readonly rows = new Map<string, ReportRow>();
 
@@ -90,6 +93,7 @@ class Days {
     const key = `${day}\u0000${model}`;
     let row = this.rows.get(key);
     if (row === undefined) {
+      if (this.rows.size >= MAX_REPORT_ROWS) throw new AdminApiError(`the reports name more than ${MAX_REPORT_ROWS} days and models`);
       row = { day, model, requests: null, input_tokens: 0, cache_read_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0, output_tokens: 0, cost_nano: null };
       this.rows.set(key, row);
     }
