@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, a table on stdout and bench/results/latest.json.
- * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger,limits to pick sections;
+ * BENCH_QUICK=1 for a short run; BENCH_ONLY=tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger,limits,otel to pick sections;
  * BENCH_PROF_DIR=dir writes a CPU profile of each gateway process there.
  * This process (autocannon, SSE clients) and the lean upstream run on CPU 1, servers under test on CPU 0.
  * The store section keeps a generated 10M-row database in node_modules/.cache/vdm-bench/usage-db/.
@@ -14,6 +14,7 @@ import { printLimits, runLimitsBench, type LimitsResult } from './limits.bench';
 import { printLedger, runLedgerBench, type LedgerResult } from './postgres-ledger.bench';
 import { printPrices, runPricesBench, type PricesResult } from './prices.bench';
 import { printProvenance, runProvenanceBench, type ProvenanceResult } from './provenance.bench';
+import { printOtel, runOtelBench, type OtelResult } from './otel.bench';
 import { printOverhead, runOverheadBench, startServers, stopServers, type OverheadResult } from './overhead.bench';
 import { printRunningTotals, runRunningTotalsBench, type RunningTotalsResult } from './running-totals.bench';
 import { printScrape, runScrapeBench, type ScrapeResult } from './scrape.bench';
@@ -39,10 +40,11 @@ interface Results {
   provenance?: ProvenanceResult;
   ledger?: LedgerResult;
   limits?: LimitsResult;
+  otel?: OtelResult;
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger,limits').split(',');
+  const only = (process.env.BENCH_ONLY ?? 'tracker,overhead,sse,totals,scrape,convert,store,keys,prices,provenance,ledger,limits,otel').split(',');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pinned = pinSelf(1);
   const results: Results = {
@@ -134,6 +136,11 @@ async function main(): Promise<void> {
     log('12. budgets and rate limits in memory: reservation cost and throughput on/off ...');
     results.limits = await runLimitsBench(log);
     report.push(printLimits(results.limits));
+  }
+  if (only.includes('otel')) {
+    log('13. OpenTelemetry on against off, and a collector that fails ...');
+    results.otel = await runOtelBench(log);
+    report.push(printOtel(results.otel));
   }
   const dir = join(process.cwd(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

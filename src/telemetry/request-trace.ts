@@ -1,8 +1,8 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type HrTime, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api';
-import { hrTime, hrTimeDuration, hrTimeToMilliseconds, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type AttributeValue, type Context, type HrTime, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import { hrTime, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { ClientApi } from '../core/api';
 import type { RequestRecord } from '../metrics/model/request-record';
-import { usdOrNull } from '../metrics/pricing/cost';
+import { usd } from '../metrics/pricing/cost';
 import { NOOP_SPAN, type AnswerFacts, type RequestSpan, type RequestTracer, type TraceHeaders } from '../metrics/request-span';
 import { FIRST_TOKEN_EVENT, GEN_AI, GENERAL, VDM } from './genai-conventions';
 import type { GenAiInstruments } from './genai-metrics';
@@ -33,15 +33,23 @@ export function operationOf(api: ClientApi | undefined): string {
 
 const spanName = (operation: string, model: string | undefined): string => (model ? `${operation} ${model}` : operation);
 
+/** Upstream URLs come from the configured providers, so they are few; this many are remembered. */
+const SERVERS_KEPT = 256;
+const servers = new Map<string, Attributes>();
+
 /** The host and port of an upstream URL, for `server.address` and `server.port`. */
 function serverOf(url: string): Attributes {
+  let found = servers.get(url);
+  if (found !== undefined) return found;
   try {
     const parsed = new URL(url);
     const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
-    return { [GENERAL.serverAddress]: parsed.hostname, [GENERAL.serverPort]: port };
+    found = { [GENERAL.serverAddress]: parsed.hostname, [GENERAL.serverPort]: port };
   } catch {
-    return {};
+    found = {};
   }
+  if (servers.size < SERVERS_KEPT) servers.set(url, found);
+  return found;
 }
 
 /**
@@ -66,85 +74,66 @@ export class OtelRequestTracer implements RequestTracer {
   }
 }
 
+/** Sets only what is known: an absent value is left out, not sent as empty. */
+function put(attributes: Attributes, key: string, value: AttributeValue | undefined): void {
+  if (value !== undefined) attributes[key] = value;
+}
+
 /**
  * One request's spans. No message content is ever set: names, counts, ids and the error's type only
- * (the record's error message may quote the upstream, which may quote the prompt).
+ * (the record's error message may quote the upstream, which may quote the prompt). The attributes are
+ * set once, at the end, from the finalized record: each is on one span only (the request's on the
+ * SERVER span, the answer and its usage on the CLIENT span, where the conventions put them).
  */
 class OtelRequestSpan implements RequestSpan {
   private readonly server: Span;
   private readonly operation: string;
   private client?: Span;
-  private clientContext?: Context;
   private clientHeaders?: TraceHeaders;
+  private url = '';
+  private status?: number;
+  private upstreamStartMs?: number;
+  private firstTokenMs?: number;
   private clientEnd?: HrTime;
-  private upstreamStart?: HrTime;
-  private firstTokenAt?: HrTime;
-  private facts: AnswerFacts = {};
+  private responseId?: string;
+  private responseModel?: string;
+  private finishReasons?: readonly string[];
 
   constructor(
     private readonly tracer: Tracer,
     private readonly instruments: GenAiInstruments | undefined,
     private readonly record: Readonly<RequestRecord>,
-    maxTokens: number | undefined,
+    private readonly maxTokens: number | undefined,
     parent: Context,
   ) {
     this.operation = operationOf(record.api);
-    const attributes: Attributes = {
-      [GEN_AI.operationName]: this.operation,
-      [GEN_AI.requestModel]: record.requestedModel,
-      [GEN_AI.requestStream]: record.isStreaming,
-      [GEN_AI.requestMaxTokens]: maxTokens,
-      [GEN_AI.conversationId]: record.session,
-      [GENERAL.userId]: record.user,
-      [VDM.api]: record.api,
-      [VDM.client]: record.client,
-      [VDM.requestId]: record.requestId,
-    };
-    this.server = tracer.startSpan(spanName(this.operation, record.requestedModel), { kind: SpanKind.SERVER, attributes }, parent);
+    this.server = tracer.startSpan(spanName(this.operation, record.requestedModel), { kind: SpanKind.SERVER }, parent);
   }
 
   upstreamStarted(url: string): TraceHeaders {
     if (this.clientHeaders !== undefined) return this.clientHeaders;
-    const r = this.record;
-    this.upstreamStart = hrTime();
-    const parent = trace.setSpan(ROOT_CONTEXT, this.server);
-    this.client = this.tracer.startSpan(
-      spanName(this.operation, r.resolvedModel),
-      {
-        kind: SpanKind.CLIENT,
-        startTime: this.upstreamStart,
-        attributes: {
-          [GEN_AI.operationName]: this.operation,
-          [GEN_AI.providerName]: r.provider,
-          [GEN_AI.requestModel]: r.resolvedModel,
-          [GEN_AI.requestStream]: r.isStreaming,
-          ...serverOf(url),
-        },
-      },
-      parent,
-    );
-    this.clientContext = trace.setSpan(ROOT_CONTEXT, this.client);
+    this.url = url;
+    this.upstreamStartMs = performance.now();
+    this.client = this.tracer.startSpan(spanName(this.operation, this.record.resolvedModel), { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, this.server));
     const headers: Record<string, string> = {};
-    propagator.inject(this.clientContext, headers, HEADER_SETTER);
+    propagator.inject(trace.setSpan(ROOT_CONTEXT, this.client), headers, HEADER_SETTER);
     this.clientHeaders = headers;
     return headers;
   }
 
   upstreamStatus(status: number): void {
-    this.client?.setAttribute(GENERAL.httpResponseStatusCode, status);
+    this.status ??= status;
   }
 
   firstToken(): void {
-    this.firstTokenAt = hrTime();
-    (this.client ?? this.server).addEvent(FIRST_TOKEN_EVENT, this.firstTokenAt);
+    this.firstTokenMs = performance.now();
+    (this.client ?? this.server).addEvent(FIRST_TOKEN_EVENT);
   }
 
   answer(facts: AnswerFacts): void {
-    this.facts = {
-      id: facts.id ?? this.facts.id,
-      model: facts.model ?? this.facts.model,
-      finishReasons: facts.finishReasons ?? this.facts.finishReasons,
-    };
+    if (facts.id !== undefined) this.responseId = facts.id;
+    if (facts.model !== undefined) this.responseModel = facts.model;
+    if (facts.finishReasons !== undefined) this.finishReasons = facts.finishReasons;
   }
 
   upstreamFinished(): void {
@@ -152,43 +141,50 @@ class OtelRequestSpan implements RequestSpan {
   }
 
   end(r: Readonly<RequestRecord>, status: number | undefined): void {
-    const costUsd = r.costNano === undefined ? null : usdOrNull(r.costNano);
-    const failed = r.errorType !== undefined;
-    const answer: Attributes = {
-      [GEN_AI.responseModel]: this.facts.model,
-      [GEN_AI.responseId]: this.facts.id,
-      [GEN_AI.responseFinishReasons]: this.facts.finishReasons === undefined ? undefined : [...this.facts.finishReasons],
-      [GENERAL.errorType]: r.errorType,
-      [VDM.costUsd]: costUsd ?? undefined,
-      [VDM.usageSource]: r.usageSource,
-    };
+    const costUsd = r.costNano === undefined || r.costNano === null ? undefined : usd(r.costNano);
     const client = this.client;
     if (client !== undefined) {
-      client.setAttributes(answer);
-      client.setAttributes({
+      const a: Attributes = {
+        [GEN_AI.operationName]: this.operation,
+        [GEN_AI.requestStream]: r.isStreaming,
         // The conventions count every input token, cache reads and writes included; the record keeps them apart.
         [GEN_AI.usageInputTokens]: r.inputTokens + r.cacheReadTokens + r.cacheCreationTokens,
         [GEN_AI.usageOutputTokens]: r.outputTokens,
         [GEN_AI.usageCacheReadInputTokens]: r.cacheReadTokens,
         [GEN_AI.usageCacheCreationInputTokens]: r.cacheCreationTokens,
         [GEN_AI.usageReasoningOutputTokens]: r.reasoningTokens,
-        [GEN_AI.usageCost]: costUsd ?? undefined,
-      });
-      if (this.firstTokenAt !== undefined && this.upstreamStart !== undefined) {
+      };
+      put(a, GEN_AI.providerName, r.provider);
+      put(a, GEN_AI.requestModel, r.resolvedModel);
+      put(a, GEN_AI.responseModel, this.responseModel);
+      put(a, GEN_AI.responseId, this.responseId);
+      if (this.finishReasons !== undefined) a[GEN_AI.responseFinishReasons] = [...this.finishReasons];
+      put(a, GEN_AI.usageCost, costUsd);
+      put(a, GENERAL.httpResponseStatusCode, this.status);
+      put(a, GENERAL.errorType, r.errorType);
+      Object.assign(a, serverOf(this.url));
+      if (this.firstTokenMs !== undefined && this.upstreamStartMs !== undefined) {
         // Measured from the upstream call's start, as its client sees it.
-        client.setAttribute(GEN_AI.responseTimeToFirstChunk, hrTimeToMilliseconds(hrTimeDuration(this.upstreamStart, this.firstTokenAt)) / 1000);
+        a[GEN_AI.responseTimeToFirstChunk] = (this.firstTokenMs - this.upstreamStartMs) / 1000;
       }
-      if (failed) client.setStatus({ code: SpanStatusCode.ERROR, message: r.errorType });
+      client.setAttributes(a);
+      if (r.errorType !== undefined) client.setStatus({ code: SpanStatusCode.ERROR, message: r.errorType });
       client.end(this.clientEnd);
     }
-    this.server.setAttributes(answer);
-    this.server.setAttributes({
-      [GEN_AI.providerName]: r.provider,
-      [GEN_AI.requestModel]: r.requestedModel,
-      [GENERAL.httpResponseStatusCode]: status,
-      [GEN_AI.responseTimeToFirstChunk]: r.ttftMs === undefined ? undefined : r.ttftMs / 1000,
-    });
-    if (failed) this.server.setStatus({ code: SpanStatusCode.ERROR, message: r.errorType });
+    const a: Attributes = { [GEN_AI.operationName]: this.operation, [VDM.client]: r.client, [VDM.requestId]: r.requestId };
+    put(a, GEN_AI.providerName, r.provider);
+    put(a, GEN_AI.requestModel, r.requestedModel);
+    put(a, GEN_AI.requestMaxTokens, this.maxTokens);
+    put(a, GEN_AI.conversationId, r.session);
+    put(a, GENERAL.userId, r.user);
+    put(a, GENERAL.httpResponseStatusCode, status);
+    put(a, GENERAL.errorType, r.errorType);
+    put(a, GEN_AI.responseTimeToFirstChunk, r.ttftMs === undefined ? undefined : r.ttftMs / 1000);
+    put(a, VDM.api, r.api);
+    put(a, VDM.costUsd, costUsd);
+    put(a, VDM.usageSource, r.usageSource);
+    this.server.setAttributes(a);
+    if (r.errorType !== undefined) this.server.setStatus({ code: SpanStatusCode.ERROR, message: r.errorType });
     this.server.end();
     this.instruments?.record(r, this.operation);
   }
