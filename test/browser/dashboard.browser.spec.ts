@@ -549,7 +549,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
         });
       });
       expect(grids.map((g) => g.id).sort()).toEqual([
-        'active-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'reconciliation-grid', 'session-grid', 'traces-grid', 'usage-clients-grid', 'usage-models-grid',
+        'active-grid', 'budgets-grid', 'clients-grid', 'errors-grid', 'models-grid', 'providers-grid', 'reconciliation-grid', 'session-grid', 'traces-grid', 'usage-clients-grid', 'usage-models-grid',
         'usage-sessions-grid', 'usage-users-grid',
       ]);
       // Both request grids say which API, who (client, user, session) and what it cost, at every width.
@@ -585,8 +585,9 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
       expect(Object.fromEntries(grids.map((g) => [g.id, g.hidden]))).toEqual({
         'active-grid': { 1024: 6, 1280: 4, 1600: 0 }[width], 'providers-grid': 0, 'models-grid': width === 1024 ? 2 : 0, 'clients-grid': 0, 'errors-grid': 0,
         'traces-grid': { 1024: 5, 1280: 2, 1600: 0 }[width], 'usage-models-grid': 0, 'usage-clients-grid': 0, 'usage-sessions-grid': 0, 'usage-users-grid': 0, 'session-grid': 0,
-        // No admin key configured: the Reconciliation panel, its nine columns with it, is hidden.
+        // No admin key configured: the Reconciliation panel, its nine columns with it, is hidden; no limits file: the Budgets panel too.
         'reconciliation-grid': 9,
+        'budgets-grid': 9,
       });
       const modelCells = grids.find((g) => g.id === 'active-grid')!.columns.find((c) => c.label === 'Model')!.cells;
       // Each in-flight row names its model, whole in the tooltip however narrow the column.
@@ -972,6 +973,35 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in chromium', () => {
     await waitLive(client.page);
     await expect.poll(() => client.requests.some((r) => r.url.includes('/metrics/reconciliation')), { timeout: WAIT }).toBe(true);
     expect(await client.page.isHidden('#reconciliation')).toBe(true);
+  }, 60_000);
+
+  it('shows a client key its own budgets on its first screen: spent and reserved against the limit, what is left, the forecast', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vdm-dash-budgets-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    writeFileSync(join(dir, 'clients.yaml'), 'clients:\n  - name: team-alpha\n    key: sk-dash-budget-alpha-1\n  - name: team-bravo\n    key: sk-dash-budget-bravo-2\n');
+    writeFileSync(join(dir, 'limits.yaml'), 'budgets:\n  - {name: monthly, client: "*", usd: 5, period: month}\n');
+    const gw = await gateway(upstreamEnv({ VDM_CLIENT_KEYS_FILE: join(dir, 'clients.yaml'), VDM_LIMITS_FILE: join(dir, 'limits.yaml') }));
+    fake.script({ text: TEXT, usage: { input: 1000, output: 100 } });
+    for (const key of ['sk-dash-budget-alpha-1', 'sk-dash-budget-bravo-2']) {
+      await new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 }).chat.completions.create({ model: 'openai:gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    }
+    const { page, problems } = await openPage();
+    await page.goto(`${gw.url}/dashboard/`);
+    await page.fill('#api-key', 'sk-dash-budget-alpha-1');
+    await page.press('#api-key', 'Enter');
+    await page.waitForSelector('#budgets:not([hidden])', { timeout: WAIT });
+    await expect.poll(() => page.locator('#budgets-grid tbody tr').count(), { timeout: WAIT }).toBe(1);
+    const cells = await page.locator('#budgets-grid tbody tr td').allTextContents();
+    expect(cells[0]).toBe('monthly');
+    expect(cells[1]).toBe('team-alpha');
+    expect(cells[3]).toMatch(/ \/ \$5\.00$/);
+    // On the first screen: the panel starts within the first viewport.
+    const top = await page.locator('#budgets').evaluate((node) => node.getBoundingClientRect().top);
+    expect(top).toBeLessThan(await page.evaluate(() => (globalThis as any).innerHeight as number));
+    expect(await page.locator('#budgets .budget-bar .spent').evaluate((node: any) => parseFloat(node.style.width as string))).toBeGreaterThan(0);
+    expect(await page.locator('body').innerText()).not.toContain('team-bravo');
+    await shot(page, '21-budgets');
+    expect(problems).toEqual([]);
   }, 60_000);
 
   it('serves chart.js from node_modules and nothing else from there', async () => {

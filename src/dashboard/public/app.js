@@ -10,6 +10,7 @@ import { AuthRequired, createApi, endpoint } from './http.js';
 import { createLiveConnection, followVisibility, LIVE_TIMING } from './live.js';
 import { createUsagePanel, USAGE_REFRESH_MS } from './usage.js';
 import { createReconciliationPanel } from './reconciliation.js';
+import { createBudgetsPanel } from './budgets.js';
 
 /** @typedef {import('./grid.js').Row} Row */
 /** @typedef {import('./live.js').LiveStatus} LiveStatus */
@@ -176,10 +177,12 @@ function start() {
   live.start();
   usage.refreshIfStale();
   void reconciliation.refresh();
+  void budgets.refresh();
   state.timers.push(setInterval(tick, state.tickMs));
   state.timers.push(setInterval(() => void refreshNow(), REFRESH_MS));
   state.timers.push(setInterval(() => void usage.refresh(), USAGE_REFRESH_MS));
   state.timers.push(setInterval(() => void reconciliation.refresh(), USAGE_REFRESH_MS));
+  state.timers.push(setInterval(() => void budgets.refresh(), REFRESH_MS));
 }
 
 function pause() {
@@ -673,6 +676,14 @@ const usage = createUsagePanel({
 
 // The providers' billing against the gateway's accounting, read as often as the usage history.
 const reconciliation = createReconciliationPanel({
+  api,
+  onAuthRequired: () => {
+    if (!state.locked) requireKey();
+  },
+});
+
+// Budgets: spent and reserved against each limit, as often as the totals.
+const budgets = createBudgetsPanel({
   api,
   onAuthRequired: () => {
     if (!state.locked) requireKey();
