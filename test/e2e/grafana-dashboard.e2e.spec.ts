@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { load } from 'js-yaml';
@@ -36,6 +36,8 @@ beforeAll(async () => {
     VDM_STORE: `sqlite:${join(dir, 'usage.db')}`,
     OPENAI_ADMIN_KEY: 'sk-admin-grafana-0123456789',
     OPENAI_BILLING_URL: `${admin.url}/v1`,
+    // A shared budget no request falls under: its gauges are exported at zero, the traffic is not touched.
+    VDM_LIMITS_FILE: limitsFile(dir),
   });
   await driveKnownTraffic(gw.url, fake);
   await gw.app.get(Reconciler).pullNow();
@@ -53,6 +55,12 @@ afterAll(async () => {
   await fake.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+function limitsFile(where: string): string {
+  const path = join(where, 'limits.yaml');
+  writeFileSync(path, 'budgets:\n  - {name: grafana, model: "no-such-model-*", usd: 10, period: month, shared: true}\n');
+  return path;
+}
 
 describe('deploy/grafana', () => {
   const uid: string = datasources.datasources[0].uid;
@@ -140,6 +148,23 @@ describe('deploy/grafana', () => {
     expect(exprs).toContain('rate(vdm_store_dropped_rows_total[$__rate_interval])');
     expect(exprs).toContain('rate(vdm_store_write_seconds_count[$__rate_interval])');
     expect(exprs).toContain('sum by (status) (vdm_json_store_status)');
+  });
+
+  it('has a Budgets row: spent + reserved against the limit, the burn per hour, what is left', () => {
+    const at = dashboard.panels.findIndex((p: any) => p.type === 'row' && p.title === 'Budgets');
+    expect(at).toBeGreaterThan(-1);
+    const rowY = dashboard.panels[at].gridPos.y;
+    for (const p of dashboard.panels.slice(0, at)) expect(p.gridPos.y + p.gridPos.h, p.title).toBeLessThanOrEqual(rowY);
+    const next = dashboard.panels.findIndex((p: any, i: number) => i > at && p.type === 'row');
+    const own = dashboard.panels.slice(at + 1, next);
+    for (const p of own) expect(p.gridPos.y, p.title).toBe(rowY + 1);
+    const exprs = own.flatMap((p: any) => p.targets.map((t: any) => t.expr as string));
+    expect(exprs).toEqual([
+      'sum by (budget, client) (vdm_budget_spent_usd) + sum by (budget, client) (vdm_budget_reserved_usd)',
+      'sum by (budget, client) (vdm_budget_limit_usd)',
+      'sum by (budget, client) (deriv(vdm_budget_spent_usd[1h])) * 3600',
+      'sum by (budget, client) (vdm_budget_remaining_usd)',
+    ]);
   });
 
   it('has a Reconciliation row: billed minus gateway cost, and the token difference by type', () => {
