@@ -196,14 +196,30 @@ export class Reconciler implements OnApplicationBootstrap, OnApplicationShutdown
     if (!db) throw new Error('the usage store is not reachable; the report is pulled again later');
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('reconciliation_days').where('provider', '=', provider).where('day', '>=', range.from).where('day', '<', range.to).execute();
+      // Replicas sharing a PostgreSQL store pull the same reports: a row another one wrote meanwhile is overwritten, not a conflict.
       for (let i = 0; i < rows.length; i += INSERT_ROWS) {
         await trx
           .insertInto('reconciliation_days')
           .values(rows.slice(i, i + INSERT_ROWS).map((r) => ({ provider, ...r, fetched_at: fetchedAt })))
+          .onConflict((oc) =>
+            oc.columns(['provider', 'day', 'model']).doUpdateSet((eb) => ({
+              requests: eb.ref('excluded.requests'),
+              input_tokens: eb.ref('excluded.input_tokens'),
+              cache_read_tokens: eb.ref('excluded.cache_read_tokens'),
+              cache_write_tokens: eb.ref('excluded.cache_write_tokens'),
+              cache_write_1h_tokens: eb.ref('excluded.cache_write_1h_tokens'),
+              output_tokens: eb.ref('excluded.output_tokens'),
+              cost_nano: eb.ref('excluded.cost_nano'),
+              fetched_at: eb.ref('excluded.fetched_at'),
+            })),
+          )
           .execute();
       }
-      await trx.deleteFrom('reconciliation_pulls').where('provider', '=', provider).execute();
-      await trx.insertInto('reconciliation_pulls').values({ provider, from_day: range.from, to_day: range.to, fetched_at: fetchedAt }).execute();
+      await trx
+        .insertInto('reconciliation_pulls')
+        .values({ provider, from_day: range.from, to_day: range.to, fetched_at: fetchedAt })
+        .onConflict((oc) => oc.column('provider').doUpdateSet((eb) => ({ from_day: eb.ref('excluded.from_day'), to_day: eb.ref('excluded.to_day'), fetched_at: eb.ref('excluded.fetched_at') })))
+        .execute();
     });
   }
 

@@ -94,6 +94,7 @@ describe.each([
   { engine: 'postgres', skip: initdb === undefined },
 ])('on $engine', ({ engine, skip }) => {
   let pg: PostgresServer | undefined;
+  let env: Record<string, string>;
   if (skip) return;
   beforeAll(async () => {
     fake = await FakeUpstream.start();
@@ -109,28 +110,26 @@ describe.each([
     );
     const clients = join(dir, 'clients.yaml');
     writeFileSync(clients, `clients:\n  - name: team\n    key: ${CLIENT_KEY}\n`);
-    gw = await startApp(
-      {
-        VDM_CLIENT_KEYS_FILE: clients,
-        LOG_LEVEL: 'info',
-        PROXY_API_KEY: GATEWAY_KEY,
-        VDM_STORE: pg?.url ?? `sqlite:${join(dir, 'usage.db')}`,
-        VDM_STORE_FLUSH_MS: '20',
-        VDM_PRICES_FILE: prices,
-        // A hanging admin API fails the pull after this long.
-        REQUEST_TIMEOUT_SECONDS: '1.5',
-        OPENAI_API_KEY: 'sk-openai-upstream-key-5678',
-        OPENAI_BASE_URL: `${fake.url}/v1`,
-        OPENAI_ADMIN_KEY: OPENAI_ADMIN,
-        OPENAI_BILLING_URL: `${admin.url}/v1`,
-        OPENAI_API_KEY_ID: 'key_gateway',
-        ANTHROPIC_API_KEY: 'sk-ant-upstream-key-9012',
-        ANTHROPIC_BASE_URL: fake.url,
-        ANTHROPIC_ADMIN_KEY: ANTHROPIC_ADMIN,
-        ANTHROPIC_BILLING_URL: admin.url,
-      },
-      { logDestination: { write: (line: string) => void logs.push(line) } },
-    );
+    env = {
+      VDM_CLIENT_KEYS_FILE: clients,
+      LOG_LEVEL: 'info',
+      PROXY_API_KEY: GATEWAY_KEY,
+      VDM_STORE: pg?.url ?? `sqlite:${join(dir, 'usage.db')}`,
+      VDM_STORE_FLUSH_MS: '20',
+      VDM_PRICES_FILE: prices,
+      // A hanging admin API fails the pull after this long.
+      REQUEST_TIMEOUT_SECONDS: '1.5',
+      OPENAI_API_KEY: 'sk-openai-upstream-key-5678',
+      OPENAI_BASE_URL: `${fake.url}/v1`,
+      OPENAI_ADMIN_KEY: OPENAI_ADMIN,
+      OPENAI_BILLING_URL: `${admin.url}/v1`,
+      OPENAI_API_KEY_ID: 'key_gateway',
+      ANTHROPIC_API_KEY: 'sk-ant-upstream-key-9012',
+      ANTHROPIC_BASE_URL: fake.url,
+      ANTHROPIC_ADMIN_KEY: ANTHROPIC_ADMIN,
+      ANTHROPIC_BILLING_URL: admin.url,
+    };
+    gw = await startApp(env, { logDestination: { write: (line: string) => void logs.push(line) } });
     reconciler = gw.app.get(Reconciler);
     // The pull at start-up found nothing billed yet.
     await reconciler.settled();
@@ -140,10 +139,19 @@ describe.each([
     const anthropic = new Anthropic({ apiKey: GATEWAY_KEY, baseURL: gw.url, maxRetries: 0 });
     fake.script((req) => ({ usage: req.protocol === 'openai' ? OPENAI_USAGE : ANTHROPIC_USAGE }));
     for (let i = 0; i < OPENAI_ROUNDS; i++) {
-      await openai.chat.completions.create({ model: `openai:${OPENAI_MODEL}`, stream: i === 0, stream_options: i === 0 ? { include_usage: true } : undefined, messages: [{ role: 'user', content: 'hi' }] } as never);
+      await openai.chat.completions.create({
+        model: `openai:${OPENAI_MODEL}`,
+        stream: i === 0,
+        stream_options: i === 0 ? { include_usage: true } : undefined,
+        messages: [{ role: 'user', content: 'hi' }],
+      } as never);
     }
     for (let i = 0; i < ANTHROPIC_ROUNDS; i++) {
-      await anthropic.messages.create({ model: `anthropic:${ANTHROPIC_MODEL}`, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
+      await anthropic.messages.create({
+        model: `anthropic:${ANTHROPIC_MODEL}`,
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
     }
     await gw.app.get(UsageStore).flush();
   });
@@ -170,8 +178,16 @@ describe.each([
       await reconciler.pullNow();
       const paths = admin.requests.map((r) => r.path);
       // Seven days, two buckets a page: four pages of each report.
-      for (const path of ['/v1/organization/usage/completions', '/v1/organization/costs', '/v1/organizations/usage_report/messages', '/v1/organizations/cost_report']) {
-        expect(paths.filter((p) => p === path), path).toHaveLength(4);
+      for (const path of [
+        '/v1/organization/usage/completions',
+        '/v1/organization/costs',
+        '/v1/organizations/usage_report/messages',
+        '/v1/organizations/cost_report',
+      ]) {
+        expect(
+          paths.filter((p) => p === path),
+          path,
+        ).toHaveLength(4);
       }
       const openaiUsage = admin.requests.filter((r) => r.path === '/v1/organization/usage/completions');
       expect(openaiUsage[0].query.get('bucket_width')).toBe('1d');
@@ -189,9 +205,23 @@ describe.each([
       const costs = admin.requests.filter((r) => r.path === '/v1/organizations/cost_report');
       expect(costs[0].query.getAll('group_by[]')).toEqual(['description']);
       // Each admin key goes to its own API only: never to the other provider's, never upstream.
-      expect(admin.requests.filter((r) => r.path.startsWith('/v1/organizations/')).some((r) => JSON.stringify(r.headers).includes(OPENAI_ADMIN))).toBe(false);
-      expect(admin.requests.filter((r) => r.path.startsWith('/v1/organization/')).some((r) => JSON.stringify(r.headers).includes(ANTHROPIC_ADMIN))).toBe(false);
-      expect(fake.requests.some((r) => JSON.stringify(r.headers).includes(OPENAI_ADMIN) || JSON.stringify(r.headers).includes(ANTHROPIC_ADMIN))).toBe(false);
+      expect(
+        admin.requests
+          .filter((r) => r.path.startsWith('/v1/organizations/'))
+          .some((r) => JSON.stringify(r.headers).includes(OPENAI_ADMIN)),
+      ).toBe(false);
+      expect(
+        admin.requests
+          .filter((r) => r.path.startsWith('/v1/organization/'))
+          .some((r) => JSON.stringify(r.headers).includes(ANTHROPIC_ADMIN)),
+      ).toBe(false);
+      expect(
+        fake.requests.some(
+          (r) =>
+            JSON.stringify(r.headers).includes(OPENAI_ADMIN) ||
+            JSON.stringify(r.headers).includes(ANTHROPIC_ADMIN),
+        ),
+      ).toBe(false);
       expect((await get('/health')).body.reconciliation).toMatchObject({ status: 'ok' });
     });
   });
@@ -205,15 +235,44 @@ describe.each([
       expect(body.tolerance).toBe(0.01);
       const openai = rowOf(body, 'openai');
       // OpenAI names the dated snapshot; it is paired with the model the gateway resolved.
-      expect(openai).toMatchObject({ day: new Date(today * 1000).toISOString().slice(0, 10), model: OPENAI_MODEL, provider_model: `${OPENAI_MODEL}-2024-08-06`, status: 'match', effective_rate: 1 });
+      expect(openai).toMatchObject({
+        day: new Date(today * 1000).toISOString().slice(0, 10),
+        model: OPENAI_MODEL,
+        provider_model: `${OPENAI_MODEL}-2024-08-06`,
+        status: 'match',
+        effective_rate: 1,
+      });
       // OpenAI's input_tokens count the cached ones; the contract's input excludes them.
-      expect(openai.provider_report).toEqual({ requests: 3, input_tokens: 300, cache_read_tokens: 150, cache_write_tokens: 0, output_tokens: 60, cost_usd: 0.0015375 });
-      expect(openai.gateway).toEqual({ requests: 3, input_tokens: 300, cache_read_tokens: 150, cache_write_tokens: 0, output_tokens: 60, cost_usd: 0.0015375, estimated_requests: 0, unpriced_requests: 0 });
+      expect(openai.provider_report).toEqual({
+        requests: 3,
+        input_tokens: 300,
+        cache_read_tokens: 150,
+        cache_write_tokens: 0,
+        output_tokens: 60,
+        cost_usd: 0.0015375,
+      });
+      expect(openai.gateway).toEqual({
+        requests: 3,
+        input_tokens: 300,
+        cache_read_tokens: 150,
+        cache_write_tokens: 0,
+        output_tokens: 60,
+        cost_usd: 0.0015375,
+        estimated_requests: 0,
+        unpriced_requests: 0,
+      });
       expect(openai.delta.input_tokens).toEqual({ absolute: 0, ratio: 0 });
       const anthropic = rowOf(body, 'anthropic');
       expect(anthropic).toMatchObject({ model: ANTHROPIC_MODEL, status: 'match', effective_rate: 1 });
       // Anthropic counts no requests; its cache writes of both lifetimes are the contract's cache writes.
-      expect(anthropic.provider_report).toEqual({ requests: null, input_tokens: 400, cache_read_tokens: 80, cache_write_tokens: 120, output_tokens: 60, cost_usd: 0.002574 });
+      expect(anthropic.provider_report).toEqual({
+        requests: null,
+        input_tokens: 400,
+        cache_read_tokens: 80,
+        cache_write_tokens: 120,
+        output_tokens: 60,
+        cost_usd: 0.002574,
+      });
       expect(anthropic.delta.requests).toEqual({ absolute: null, ratio: null });
       expect(body.rows).toHaveLength(2);
     });
@@ -222,8 +281,14 @@ describe.each([
       billExactly({ openai: { input: 360 }, anthropic: { input: 480 } });
       await reconciler.pullNow();
       const { body } = await get('/metrics/reconciliation');
-      expect(rowOf(body, 'openai')).toMatchObject({ status: 'unrouted_traffic', delta: { input_tokens: { absolute: 60, ratio: 0.2 } } });
-      expect(rowOf(body, 'anthropic')).toMatchObject({ status: 'unrouted_traffic', delta: { input_tokens: { absolute: 80, ratio: 0.2 } } });
+      expect(rowOf(body, 'openai')).toMatchObject({
+        status: 'unrouted_traffic',
+        delta: { input_tokens: { absolute: 60, ratio: 0.2 } },
+      });
+      expect(rowOf(body, 'anthropic')).toMatchObject({
+        status: 'unrouted_traffic',
+        delta: { input_tokens: { absolute: 80, ratio: 0.2 } },
+      });
     });
 
     it('fewer tokens give provider_lag while the day may still grow, then gateway_over, with one warning line', async () => {
@@ -238,7 +303,10 @@ describe.each([
       await reconciler.pullNow();
       await reconciler.pullNow();
       const { body } = await get(`/metrics/reconciliation?from=${new Date(today * 1000).toISOString()}`);
-      expect(rowOf(body, 'openai')).toMatchObject({ status: 'gateway_over', delta: { output_tokens: { absolute: -20, ratio: -0.333333 } } });
+      expect(rowOf(body, 'openai')).toMatchObject({
+        status: 'gateway_over',
+        delta: { output_tokens: { absolute: -20, ratio: -0.333333 } },
+      });
       expect(rowOf(body, 'anthropic').status).toBe('gateway_over');
       const warnings = logs.filter((l) => l.includes('Reconciliation: openai'));
       expect(warnings).toHaveLength(1);
@@ -246,27 +314,43 @@ describe.each([
     });
 
     it('the same tokens 30% cheaper give price_drift and effective_rate 0.7', async () => {
-      billExactly({ openai: { costNano: OPENAI_NANO * OPENAI_ROUNDS * 0.7 }, anthropic: { costNano: ANTHROPIC_NANO * ANTHROPIC_ROUNDS * 0.7 } });
+      billExactly({
+        openai: { costNano: OPENAI_NANO * OPENAI_ROUNDS * 0.7 },
+        anthropic: { costNano: ANTHROPIC_NANO * ANTHROPIC_ROUNDS * 0.7 },
+      });
       await reconciler.pullNow();
       const { body } = await get('/metrics/reconciliation');
       expect(rowOf(body, 'openai')).toMatchObject({ status: 'price_drift', effective_rate: 0.7 });
       expect(rowOf(body, 'anthropic')).toMatchObject({ status: 'price_drift', effective_rate: 0.7 });
       const prom = parseExposition((await get('/metrics')).text);
-      const delta = prom.find((s) => s.name === 'vdm_reconciliation_delta_usd' && s.labels.provider === 'anthropic');
+      const delta = prom.find(
+        (s) => s.name === 'vdm_reconciliation_delta_usd' && s.labels.provider === 'anthropic',
+      );
       expect(delta?.value).toBeCloseTo(-0.3 * 0.002574, 12);
-      const ratio = prom.find((s) => s.name === 'vdm_reconciliation_delta_tokens_ratio' && s.labels.provider === 'openai' && s.labels.token_type === 'input');
+      const ratio = prom.find(
+        (s) =>
+          s.name === 'vdm_reconciliation_delta_tokens_ratio' &&
+          s.labels.provider === 'openai' &&
+          s.labels.token_type === 'input',
+      );
       expect(ratio?.value).toBe(0);
     });
 
     it('filters by provider and model globs, answers CSV and YAML, and refuses bad queries', async () => {
       billExactly();
       await reconciler.pullNow();
-      expect((await get('/metrics/reconciliation?provider=anth*')).body.rows.map((r: any) => r.provider)).toEqual(['anthropic']);
-      expect((await get('/metrics/reconciliation?model=GPT-4O-2024*')).body.rows.map((r: any) => r.model)).toEqual([OPENAI_MODEL]);
+      expect(
+        (await get('/metrics/reconciliation?provider=anth*')).body.rows.map((r: any) => r.provider),
+      ).toEqual(['anthropic']);
+      expect(
+        (await get('/metrics/reconciliation?model=GPT-4O-2024*')).body.rows.map((r: any) => r.model),
+      ).toEqual([OPENAI_MODEL]);
       const csv = await get('/metrics/reconciliation?format=csv');
       expect(csv.type).toContain('text/csv');
       const records = parseCsv<Record<string, string>>(csv.text, { columns: true });
-      expect(records.map((r) => [r.provider, r.status, r.provider_report_input_tokens, r.gateway_input_tokens])).toEqual([
+      expect(
+        records.map((r) => [r.provider, r.status, r.provider_report_input_tokens, r.gateway_input_tokens]),
+      ).toEqual([
         ['anthropic', 'match', '400', '400'],
         ['openai', 'match', '300', '300'],
       ]);
@@ -285,10 +369,18 @@ describe.each([
 
   describe('faults', () => {
     it.each([
-      { name: '429 with retry-after', fault: { kind: 'status', status: 429, retryAfter: '120' } as const, error: /HTTP 429/ },
+      {
+        name: '429 with retry-after',
+        fault: { kind: 'status', status: 429, retryAfter: '120' } as const,
+        error: /HTTP 429/,
+      },
       { name: '500', fault: { kind: 'status', status: 500 } as const, error: /HTTP 500/ },
       { name: 'a hang', fault: { kind: 'hang' } as const, error: /no answer within 1.5 s/ },
-      { name: 'a page without its cursor', fault: { kind: 'malformed' } as const, error: /has_more without a next_page/ },
+      {
+        name: 'a page without its cursor',
+        fault: { kind: 'malformed' } as const,
+        error: /has_more without a next_page/,
+      },
       { name: 'a page that is not JSON', fault: { kind: 'not-json' } as const, error: /not JSON/ },
     ])('$name: degraded in /health, requests unaffected, then recovers', async ({ fault, error }) => {
       billExactly();
@@ -303,15 +395,47 @@ describe.each([
       const anthropic = health.reconciliation.providers.find((p: any) => p.provider === 'anthropic');
       expect(anthropic.error).toMatch(error);
       // Retried later, with backoff: after the retry-after the provider asked for, and never sooner than 30 s.
-      expect(Date.parse(anthropic.next_pull)).toBeGreaterThanOrEqual(before + (fault.kind === 'status' && fault.retryAfter ? 120_000 : 30_000));
+      expect(Date.parse(anthropic.next_pull)).toBeGreaterThanOrEqual(
+        before + (fault.kind === 'status' && fault.retryAfter ? 120_000 : 30_000),
+      );
       expect(health.reconciliation.providers.find((p: any) => p.provider === 'openai').status).toBe('ok');
       // The stored report is the last good one.
       expect(rowOf((await get('/metrics/reconciliation')).body, 'anthropic').status).toBe('match');
       // Requests flow as before.
-      const res = await fetch(`${gw.url}/v1/messages`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'anthropic:claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
+      const res = await fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'anthropic:claude-x',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      });
       expect(res.status).toBe(200);
       await reconciler.pullNow();
       expect((await get('/health')).body.reconciliation.status).toBe('ok');
+    });
+  });
+
+  describe.runIf(engine === 'postgres')('a fleet on one PostgreSQL store', () => {
+    it('replicas pulling the same reports at once all succeed, and agree', async () => {
+      const other = await startApp({ ...env, VDM_INSTANCE_ID: 'gw-other', LOG_LEVEL: 'silent' });
+      try {
+        const peer = other.app.get(Reconciler);
+        await peer.settled();
+        billExactly();
+        for (let round = 0; round < 5; round++) await Promise.all([reconciler.pullNow(), peer.pullNow()]);
+        for (const r of [reconciler, peer]) expect(r.health).toMatchObject({ status: 'ok' });
+        const mine = (await get('/metrics/reconciliation')).body.rows;
+        expect([
+          rowOf({ rows: mine }, 'openai').status,
+          mine.find((r: any) => r.model === ANTHROPIC_MODEL).status,
+        ]).toEqual(['match', 'match']);
+        const theirs = (await (await fetch(`${other.url}/metrics/reconciliation`, { headers: auth })).json()) as { rows: unknown[] };
+        expect(theirs.rows).toEqual(mine);
+      } finally {
+        await other.close();
+      }
     });
   });
 
