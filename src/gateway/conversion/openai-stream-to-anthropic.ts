@@ -78,7 +78,7 @@ class OpenAIToAnthropicRelay extends EventRelay {
   private id: string | undefined;
 
   constructor(private readonly opts: OpenAIToAnthropicRelayOptions) {
-    super(opts.sink);
+    super({ sink: opts.sink });
   }
 
   protected relay(event: SseEvent): string {

@@ -1,49 +1,30 @@
 import { anthropicUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
-import { EventRelay } from './event-relay';
+import { EventRelay, type MalformedNames, type RelayOptions } from './event-relay';
 import { isRecord, type JsonObject } from '../../core/json';
 import { anthropicDeltaText } from './output-chars';
-import { redactSecrets, type Redact } from '../../core/redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
-import type { StreamRelay, StreamSink } from './types';
+import type { StreamRelay } from './types';
 
-export interface AnthropicRelayOptions {
-  sink: StreamSink;
-  /** The upstream answers with `from`; the client asked for `to` and must see it in `message_start`. */
-  rewriteModel?: { from: string; to: string };
-  /** Masks secrets an upstream echoes in an error event, in the relayed text and the reported message. */
-  redact?: Redact;
-}
+/** The client sees its model alias in `message_start`. */
+export type AnthropicRelayOptions = RelayOptions;
 
 /** Relays an Anthropic Messages event stream unchanged (but for the model alias) while observing usage. */
 export function createAnthropicRelay(opts: AnthropicRelayOptions): StreamRelay {
   return new AnthropicRelay(opts);
 }
 
+const ANTHROPIC_MALFORMED: MalformedNames = (event) => {
+  const name = event.event || 'message';
+  return { invalidJson: `invalid JSON in ${name} event`, notObject: `${name} event data is not a JSON object` };
+};
+
 class AnthropicRelay extends EventRelay {
-  private readonly redact: Redact;
-
-  constructor(opts: AnthropicRelayOptions) {
-    super(opts.sink, opts.rewriteModel);
-    this.redact = opts.redact ?? redactSecrets;
-  }
-
   protected relay(event: SseEvent): string {
     if (!event.hasData) return event.raw;
-    let payload: unknown;
-    try {
-      payload = JSON.parse(event.data);
-    } catch {
-      // A cut-off tail is a truncated stream (complete stays false), not a protocol violation.
-      if (!event.terminated) return '';
-      this.malformed ??= `invalid JSON in ${event.event || 'message'} event`;
-      return event.raw;
-    }
     const raw = event.terminated ? event.raw : closeSseEvent(event.raw);
-    if (!isRecord(payload)) {
-      this.malformed ??= `${event.event || 'message'} event data is not a JSON object`;
-      return raw;
-    }
+    const payload = this.payloadOf(event, raw, ANTHROPIC_MALFORMED);
+    if (typeof payload === 'string') return payload;
     const type = typeof payload.type === 'string' ? payload.type : event.event;
     switch (type) {
       case 'message_start':

@@ -1,4 +1,5 @@
-import type { JsonObject } from '../../core/json';
+import { isRecord, type JsonObject } from '../../core/json';
+import { redactSecrets, type Redact } from '../../core/redact';
 import { answerFacts, saysAnything } from './answer-facts';
 import { createModelRewriter } from './model-rewrite';
 import { type SseEvent, SseEventSplitter, sseLineBreak } from './sse-events';
@@ -6,6 +7,18 @@ import type { StreamRelay, StreamSink, StreamVerdict } from './types';
 
 /** The largest single event a relay holds while waiting for its end (16 MiB of text). */
 export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** What every relay is given: where it reports, the model alias to show, how to mask echoed secrets. */
+export interface RelayOptions {
+  sink: StreamSink;
+  /** The upstream answers with `from`; the client asked for `to` and must see it wherever the upstream names its model. */
+  rewriteModel?: { from: string; to: string };
+  /** Masks secrets an upstream echoes in an error event, in the relayed text and the reported message. */
+  redact?: Redact;
+}
+
+/** How a relay names an event whose data is no JSON object, in the stream's verdict (asked only then). */
+export type MalformedNames = (event: SseEvent) => { invalidJson: string; notObject: string };
 
 /** The model alias to put in the client's view: the upstream answers with `from`, the client asked for `to`. */
 interface ModelRewrite {
@@ -22,6 +35,8 @@ interface ModelRewrite {
  */
 export abstract class EventRelay implements StreamRelay {
   protected readonly sink: StreamSink;
+  /** Masks secrets an upstream echoes (the pattern rules when none were given). */
+  protected readonly redact: Redact;
   private readonly rewrite?: ModelRewrite;
   /** The stream reached its proper end. */
   protected complete = false;
@@ -36,8 +51,9 @@ export abstract class EventRelay implements StreamRelay {
     this.out += this.relay(event);
   };
 
-  protected constructor(sink: StreamSink, rewriteModel?: { from: string; to: string }) {
+  constructor({ sink, rewriteModel, redact }: RelayOptions) {
     this.sink = sink;
+    this.redact = redact ?? redactSecrets;
     if (rewriteModel) {
       const { from, to } = rewriteModel;
       this.rewrite = { from, to, apply: createModelRewriter(from, to) };
@@ -72,6 +88,25 @@ export abstract class EventRelay implements StreamRelay {
    * last, with `terminated: false`.
    */
   protected abstract relay(event: SseEvent): string;
+
+  /**
+   * An event's data as a JSON object, or the text to relay in its place: a cut-off tail is dropped
+   * (a truncated stream, its verdict not complete, rather than a protocol violation); invalid JSON or
+   * a value that is no object is noted as malformed and relayed as it came (`raw`, its end closed).
+   */
+  protected payloadOf(event: SseEvent, raw: string, names: MalformedNames): JsonObject | string {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(event.data);
+    } catch {
+      if (!event.terminated) return '';
+      this.malformed ??= names(event).invalidJson;
+      return event.raw;
+    }
+    if (isRecord(payload)) return payload;
+    this.malformed ??= names(event).notObject;
+    return raw;
+  }
 
   /** The stream is cut at an event that outgrew MAX_EVENT_CHARS; a subclass may settle its own state too. */
   protected overflowed(reason: string): void {

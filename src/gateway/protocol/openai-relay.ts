@@ -1,21 +1,18 @@
 import { openaiChunkUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
-import { EventRelay } from './event-relay';
+import { EventRelay, type MalformedNames, type RelayOptions } from './event-relay';
 import { isRecord, type JsonObject } from '../../core/json';
 import { openaiDeltaText } from './output-chars';
-import { redactSecrets, type Redact } from '../../core/redact';
 import { closeSseEvent, type SseEvent } from './sse-events';
-import type { StreamRelay, StreamSink } from './types';
+import type { StreamRelay } from './types';
 
-export interface OpenAIRelayOptions {
-  sink: StreamSink;
-  /** The upstream answers with `from`; the client asked for `to` and must see it in every chunk. */
-  rewriteModel?: { from: string; to: string };
+/** The client sees its model alias in every chunk. */
+export interface OpenAIRelayOptions extends RelayOptions {
   /** The gateway added `stream_options.include_usage` itself: observe the usage-only chunk but do not forward it. */
   dropUsageChunk: boolean;
-  /** Masks secrets an upstream echoes in an error chunk, in the relayed text and the reported message. */
-  redact?: Redact;
 }
+
+const OPENAI_MALFORMED: MalformedNames = () => ({ invalidJson: 'invalid JSON in a stream chunk', notObject: 'stream chunk is not a JSON object' });
 
 /** Relays an OpenAI chat.completion.chunk stream unchanged (but for the model alias) while observing usage. */
 export function createOpenAIRelay(opts: OpenAIRelayOptions): StreamRelay {
@@ -27,14 +24,12 @@ const CHOICE_STRIDE = 1_000_000;
 
 class OpenAIRelay extends EventRelay {
   private readonly dropUsageChunk: boolean;
-  private readonly redact: Redact;
   /** Tool calls seen, by choice/index key, with the id each carried ('' before one arrived). */
   private readonly toolCallIds = new Map<number, string>();
 
   constructor(opts: OpenAIRelayOptions) {
-    super(opts.sink, opts.rewriteModel);
+    super(opts);
     this.dropUsageChunk = opts.dropUsageChunk;
-    this.redact = opts.redact ?? redactSecrets;
   }
 
   protected relay(event: SseEvent): string {
@@ -44,19 +39,8 @@ class OpenAIRelay extends EventRelay {
       this.complete = true;
       return raw;
     }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(event.data);
-    } catch {
-      // A cut-off tail is a truncated stream (complete stays false), not a protocol violation.
-      if (!event.terminated) return '';
-      this.malformed ??= 'invalid JSON in a stream chunk';
-      return event.raw;
-    }
-    if (!isRecord(payload)) {
-      this.malformed ??= 'stream chunk is not a JSON object';
-      return raw;
-    }
+    const payload = this.payloadOf(event, raw, OPENAI_MALFORMED);
+    if (typeof payload === 'string') return payload;
     if (isRecord(payload.error)) {
       this.onErrorChunk(payload.error);
       return this.redact(raw);

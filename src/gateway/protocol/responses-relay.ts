@@ -1,18 +1,14 @@
 import { isResponsesToolCall, responsesResponseUsage } from '../../core/usage';
 import { classifyInBandError } from '../../core/error-table';
-import { redactSecrets, type Redact } from '../../core/redact';
-import { EventRelay } from './event-relay';
+import { EventRelay, type MalformedNames, type RelayOptions } from './event-relay';
 import { isRecord, type JsonObject } from '../../core/json';
 import { closeSseEvent, type SseEvent } from './sse-events';
-import type { StreamRelay, StreamSink } from './types';
+import type { StreamRelay } from './types';
 
-export interface ResponsesRelayOptions {
-  sink: StreamSink;
-  /** The upstream answers with `from`; the client asked for `to` and must see it in every response object. */
-  rewriteModel?: { from: string; to: string };
-  /** Masks secrets an upstream echoes in an error event, in the relayed text and the reported message. */
-  redact?: Redact;
-}
+/** The client sees its model alias in every response object. */
+export type ResponsesRelayOptions = RelayOptions;
+
+const RESPONSES_MALFORMED: MalformedNames = () => ({ invalidJson: 'invalid JSON in a stream event', notObject: 'stream event is not a JSON object' });
 
 /** Relays an OpenAI Responses API event stream unchanged (but for the model alias) while observing usage. */
 export function createResponsesRelay(opts: ResponsesRelayOptions): StreamRelay {
@@ -33,29 +29,11 @@ const OUTPUT_DELTAS: ReadonlySet<string> = new Set([
 const SUCCESS_ENDS: ReadonlySet<string> = new Set(['response.completed', 'response.incomplete']);
 
 class ResponsesRelay extends EventRelay {
-  private readonly redact: Redact;
-
-  constructor(opts: ResponsesRelayOptions) {
-    super(opts.sink, opts.rewriteModel);
-    this.redact = opts.redact ?? redactSecrets;
-  }
-
   protected relay(event: SseEvent): string {
     if (!event.hasData) return event.raw;
     const raw = event.terminated ? event.raw : closeSseEvent(event.raw);
-    let payload: unknown;
-    try {
-      payload = JSON.parse(event.data);
-    } catch {
-      // A cut-off tail is a truncated stream (complete stays false), not a protocol violation.
-      if (!event.terminated) return '';
-      this.malformed ??= 'invalid JSON in a stream event';
-      return event.raw;
-    }
-    if (!isRecord(payload)) {
-      this.malformed ??= 'stream event is not a JSON object';
-      return raw;
-    }
+    const payload = this.payloadOf(event, raw, RESPONSES_MALFORMED);
+    if (typeof payload === 'string') return payload;
     const type = typeof payload.type === 'string' ? payload.type : event.event;
     if (isRecord(payload.response)) this.noteAnswer(payload.response, SUCCESS_ENDS.has(type) || type === 'response.failed');
     if (OUTPUT_DELTAS.has(type)) {
