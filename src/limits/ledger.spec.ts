@@ -69,3 +69,25 @@ describe('MemoryLedger leases', () => {
     expect(ledger.readNow()[0]).toMatchObject({ reserved: 0, spent: 30, overshoot: 30, requests: 1 });
   });
 });
+
+describe('MemoryLedger bound', () => {
+  it('starts no counter past its bound, and has room again once a window ends', async () => {
+    const c = clock();
+    const ledger = new MemoryLedger(c.now, 2);
+    const ids: string[] = [];
+    for (const counter of ['budget:u1', 'budget:u2']) {
+      const r = await ledger.reserve(counter, [usd(100, 1, counter)], 60_000);
+      if (!r.ok) throw new Error('refused');
+      ids.push(r.id);
+    }
+    expect(await ledger.reserve('r3', [usd(100, 1, 'budget:u3')], 60_000)).toMatchObject({ ok: false, full: true });
+    // A counter that exists still reserves.
+    expect((await ledger.reserve('r4', [usd(100, 1, 'budget:u1')], 3 * HOUR)).ok).toBe(true);
+    for (const id of ids) await ledger.settle(id, new Map());
+    c.set(HOUR + 1000);
+    const next = { ...usd(100, 1, 'budget:u3'), windowStart: HOUR, windowEnd: 2 * HOUR };
+    // u1's window still holds r4's reservation; u2's ended and was dropped: room for one.
+    expect((await ledger.reserve('r5', [next], 60_000)).ok).toBe(true);
+    expect(await ledger.reserve('r6', [{ ...next, counter: 'budget:u4' }], 60_000)).toMatchObject({ ok: false, full: true });
+  });
+});

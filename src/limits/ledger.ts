@@ -30,8 +30,11 @@ export interface CounterLevel {
 export type Reservation =
   /** `levels`: each claim's counter after the reservation, in claim order, when the ledger has them at no extra cost. */
   | { ok: true; id: string; levels?: readonly CounterLevel[] }
-  /** The first claim that did not fit, with its counter's spent and reserved at that moment. */
-  | { ok: false; refused: Claim; spent: number; reserved: number };
+  /**
+   * The first claim that did not fit, with its counter's spent and reserved at that moment; `full`:
+   * it names a counter the ledger has no room to start (a bound on memory, not the rule's limit).
+   */
+  | { ok: false; refused: Claim; spent: number; reserved: number; full?: boolean };
 
 export interface CounterState {
   counter: string;
@@ -70,6 +73,9 @@ export function fits(kind: CounterKind, limit: number, spent: number, reserved: 
   return spent + reserved + amount <= limit;
 }
 
+/** Counter states one machine keeps at most (about 300 bytes each): rules times clients times users in their windows. */
+export const DEFAULT_MAX_COUNTERS = 200_000;
+
 interface Held {
   states: CounterState[];
   amounts: number[];
@@ -85,13 +91,18 @@ interface Held {
 export class MemoryLedger implements Ledger {
   /** By counter, then window start: a lookup builds no string. */
   private readonly states = new Map<string, Map<number, CounterState>>();
+  /** Counter states held (every window): a client inventing users cannot grow them past maxCounters. */
+  private count = 0;
   private readonly held = new Map<string, Held>();
   /** Reservations whose lease ran out (reserved amounts given back): a late settlement still counts its spend. */
   private readonly lapsed = new Map<string, Held>();
   private nextSweep = 0;
   private serial = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxCounters = DEFAULT_MAX_COUNTERS,
+  ) {}
 
   reserve(requestId: string, claims: readonly Claim[], leaseMs: number): Promise<Reservation> {
     return Promise.resolve(this.reserveNow(requestId, claims, leaseMs));
@@ -103,7 +114,8 @@ export class MemoryLedger implements Ledger {
     this.sweep(now);
     const states: CounterState[] = [];
     for (const claim of claims) {
-      const state = this.state(claim);
+      const state = this.state(claim, true);
+      if (state === undefined) return { ok: false, refused: claim, spent: 0, reserved: 0, full: true };
       if (!fits(claim.kind, claim.limit, state.spent, state.reserved, claim.amount)) {
         state.refused += 1;
         return { ok: false, refused: claim, spent: state.spent, reserved: state.reserved };
@@ -182,7 +194,9 @@ export class MemoryLedger implements Ledger {
     return Promise.resolve();
   }
 
-  private state(claim: Claim): CounterState {
+  private state(claim: Claim): CounterState;
+  private state(claim: Claim, bounded: true): CounterState | undefined;
+  private state(claim: Claim, bounded = false): CounterState | undefined {
     let windows = this.states.get(claim.counter);
     if (!windows) {
       windows = new Map();
@@ -190,6 +204,11 @@ export class MemoryLedger implements Ledger {
     }
     let state = windows.get(claim.windowStart);
     if (!state) {
+      if (bounded && this.count >= this.maxCounters) {
+        if (windows.size === 0) this.states.delete(claim.counter);
+        return undefined;
+      }
+      this.count++;
       state = {
         counter: claim.counter,
         kind: claim.kind,
@@ -223,8 +242,12 @@ export class MemoryLedger implements Ledger {
     for (const [counter, windows] of this.states) {
       for (const [start, state] of windows) {
         // A lapsed reservation settling late lands on its state object even when the window was dropped: harmless.
-        if (state.windowEnd !== 0 && state.windowEnd <= now && state.reserved === 0) windows.delete(start);
-        else if (state.windowEnd === 0 && state.reserved === 0 && state.refused === 0) windows.delete(start);
+        const ended = state.windowEnd !== 0 && state.windowEnd <= now && state.reserved === 0;
+        const idleSlot = state.windowEnd === 0 && state.reserved === 0 && state.refused === 0;
+        if (ended || idleSlot) {
+          windows.delete(start);
+          this.count--;
+        }
       }
       if (windows.size === 0) this.states.delete(counter);
     }

@@ -188,6 +188,7 @@ export class LimitsService implements OnApplicationBootstrap, OnApplicationShutd
     }
     const now = this.now();
     if (!reservation.ok) {
+      if (reservation.full === true) throw this.refuseFull(req);
       const i = claims.findIndex((c) => c.counter === reservation.refused.counter);
       const refused: Level = { applying: applying[i], limit: claims[i].limit, spent: reservation.spent, reserved: reservation.reserved };
       throw this.refuse(req, refused, claims[i].amount, now);
@@ -250,6 +251,16 @@ export class LimitsService implements OnApplicationBootstrap, OnApplicationShutd
           ? new GatewayErrors.VDM_CONCURRENCY_LIMITED(message)
           : new GatewayErrors.VDM_RATE_LIMITED(message);
     return withHeaders(error, headers);
+  }
+
+  /** The ledger keeps no more counters (a client naming ever new users): refused, as a rate limit, until windows end. */
+  private refuseFull(req: AdmitRequest): GatewayError {
+    req.metrics.discard();
+    this.rejections.count('rate_limit');
+    const error = new GatewayErrors.VDM_RATE_LIMITED(
+      'The gateway keeps no more budget and rate-limit counters in this window (one per rule, client and user): a new client or user under a rule is refused until older windows end',
+    );
+    return withHeaders(error, { 'retry-after': '60' });
   }
 
   private refuseUnpriced(req: AdmitRequest, budget: Applying): GatewayError {
