@@ -33,10 +33,14 @@ class ReportingExporter implements SpanExporter {
  * waiting or being exported at once, and each span that is not sent is counted, by reason. The SDK
  * drops silently (a debug line); wrapping it is the one way to count what it would drop.
  * Nothing here waits: ending a span only queues it, so a collector that is down or slow never delays a request.
+ * After a failed export, new spans are dropped until the queue has been tried, so a collector that is
+ * down holds no growing backlog; the next batch after that probes it again.
  */
 export class BoundedSpanProcessor implements SpanProcessor {
   private readonly batch: BatchSpanProcessor;
   private pending = 0;
+  /** The last export failed: spans are dropped at once until what is queued has been tried, then the next batch probes the collector. */
+  private failing = false;
 
   constructor(
     exporter: SpanExporter,
@@ -46,6 +50,7 @@ export class BoundedSpanProcessor implements SpanProcessor {
   ) {
     const reporting = new ReportingExporter(exporter, (count, ok) => {
       this.pending = Math.max(0, this.pending - count);
+      this.failing = !ok;
       if (!ok) this.dropped('export_failed', count);
     });
     // The other OTEL_BSP_* variables (delay, batch size, export timeout) are read by the SDK itself.
@@ -58,6 +63,12 @@ export class BoundedSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    // A collector that failed gets no new spans to hold while the ones it has are still being tried:
+    // they would only wait in memory and fail in turn.
+    if (this.failing && this.pending > 0) {
+      this.dropped('export_failed', 1);
+      return;
+    }
     if (this.pending >= this.maxQueueSize) {
       this.dropped('queue_full', 1);
       return;
