@@ -53,6 +53,7 @@ const OTEL_VARIABLES = [
   'OTEL_SERVICE_NAME',
   'OTEL_EXPORTER_OTLP_HEADERS',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
 ];
 
 /** The SDK reads its settings from the process environment: set for one app, then cleared. */
@@ -443,6 +444,29 @@ describe('shutdown', () => {
       await gw.close();
       expect(receiver.bodies.length).toBeGreaterThan(bodies);
     } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('metrics only', () => {
+  it('with only the metrics endpoint: the GenAI metrics arrive, no span is made, no traceparent goes upstream', async () => {
+    const receiver = await OtlpReceiver.start();
+    setOtelEnv({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/v1/metrics`, OTEL_METRIC_EXPORT_INTERVAL: '3600000' });
+    const gw = await startApp(providerEnv());
+    try {
+      fake.script({ usage: { input: 70, output: 9 } });
+      const before = fake.requests.length;
+      await openai(gw).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'metrics-only' } });
+      await lastTraceOf(gw, 'metrics-only');
+      await gw.app.get(TelemetryService).flush();
+      expect(fake.requests.slice(before)[0].headers.traceparent).toBeUndefined();
+      const tokens = receiver.points.filter((p) => p.metric === 'gen_ai.client.token.usage');
+      expect(tokens.map((p) => [p.attributes['gen_ai.token.type'], p.sum])).toEqual(expect.arrayContaining([['input', 70], ['output', 9]]));
+      expect(receiver.bodies.every((b) => b.path === '/v1/metrics')).toBe(true);
+      expect(await (await fetch(`${gw.url}/metrics`)).text()).not.toContain('vdm_otel_dropped_spans_total');
+    } finally {
+      await gw.close();
       await receiver.close();
     }
   });
