@@ -2,13 +2,17 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
-import { startApp, type RunningApp } from '../support/app';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useGateway } from '../support/use-gateway';
 import { eventually } from '../support/sse-client';
 
-let fake: FakeUpstream;
-let gw: RunningApp;
+const gw = useGateway((fake) => ({
+  ANTHROPIC_API_KEY: 'sk-ant-upstream',
+  ANTHROPIC_BASE_URL: fake.url,
+  OPENAI_API_KEY: 'sk-openai-upstream',
+  OPENAI_BASE_URL: `${fake.url}/v1`,
+  VDM_DEFAULT_PROVIDER: 'anthropic',
+}));
 let anthropic: Anthropic;
 let openai: OpenAI;
 /** Where the upstream's redirects point: it must never be asked anything. */
@@ -17,7 +21,6 @@ let elsewhereHits = 0;
 let elsewhereUrl: string;
 
 beforeAll(async () => {
-  fake = await FakeUpstream.start();
   elsewhere = http.createServer((_req, res) => {
     elsewhereHits++;
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -26,22 +29,12 @@ beforeAll(async () => {
   elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
-  await fake.close();
   await new Promise<void>((resolve) => elsewhere.close(() => resolve()));
 });
 beforeEach(async () => {
-  gw = await startApp({
-    ANTHROPIC_API_KEY: 'sk-ant-upstream',
-    ANTHROPIC_BASE_URL: fake.url,
-    OPENAI_API_KEY: 'sk-openai-upstream',
-    OPENAI_BASE_URL: `${fake.url}/v1`,
-    VDM_DEFAULT_PROVIDER: 'anthropic',
-  });
+  await gw.boot();
   anthropic = new Anthropic({ apiKey: 'client-key', baseURL: gw.url, maxRetries: 0 });
   openai = new OpenAI({ apiKey: 'client-key', baseURL: `${gw.url}/v1`, maxRetries: 0 });
-});
-afterEach(async () => {
-  await gw.close();
 });
 
 const RATE_HEADERS = {
@@ -67,7 +60,7 @@ function expectForwarded(headers: Headers): void {
   }
   expect(headers.get('set-cookie')).toBeNull();
   expect(headers.get('x-internal-node')).toBeNull();
-  const upstreamId = fake.requests.at(-1)!.protocol === 'anthropic' ? /^req_011/ : /^req_[0-9a-f]{32}$/;
+  const upstreamId = gw.fake.requests.at(-1)!.protocol === 'anthropic' ? /^req_011/ : /^req_[0-9a-f]{32}$/;
   expect(headers.get('upstream-request-id')).toMatch(upstreamId);
   // The gateway's own id stays the gateway's.
   expect(headers.get('x-request-id')).not.toBe(headers.get('upstream-request-id'));
@@ -86,7 +79,7 @@ describe('upstream response headers clients rely on', () => {
     ['anthropic passthrough', 'anthropic:claude-test'],
     ['anthropic to openai', 'openai:gpt-test'],
   ])('a 429 on %s keeps retry-after and the rate-limit headers', async (_path, model) => {
-    fake.script({ status: 429, headers: RATE_HEADERS });
+    gw.fake.script({ status: 429, headers: RATE_HEADERS });
     const error = await anthropic.messages.create({ model, ...message }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Anthropic.RateLimitError);
     expectForwarded((error as InstanceType<typeof Anthropic.APIError>).headers!);
@@ -94,7 +87,7 @@ describe('upstream response headers clients rely on', () => {
   });
 
   it('a 429 on /v1/chat/completions keeps retry-after and the rate-limit headers', async () => {
-    fake.script({ status: 429, headers: RATE_HEADERS });
+    gw.fake.script({ status: 429, headers: RATE_HEADERS });
     const error = await openai.chat.completions.create({ model: 'openai:gpt-test', messages: message.messages }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expectForwarded((error as InstanceType<typeof OpenAI.APIError>).headers!);
@@ -105,7 +98,7 @@ describe('upstream response headers clients rely on', () => {
     ['anthropic passthrough', 'anthropic:claude-test'],
     ['anthropic to openai', 'openai:gpt-test'],
   ])('a 200 on %s carries the rate-limit headers, streaming or not', async (_path, model) => {
-    fake.script({ headers: RATE_HEADERS });
+    gw.fake.script({ headers: RATE_HEADERS });
     const plain = await anthropic.messages.create({ model, ...message }).withResponse();
     expect(plain.data.content[0]).toMatchObject({ type: 'text' });
     expectForwarded(plain.response.headers);
@@ -115,7 +108,7 @@ describe('upstream response headers clients rely on', () => {
   });
 
   it('a 200 on /v1/chat/completions carries the rate-limit headers, streaming or not', async () => {
-    fake.script({ headers: RATE_HEADERS });
+    gw.fake.script({ headers: RATE_HEADERS });
     const plain = await openai.chat.completions.create({ model: 'openai:gpt-test', messages: message.messages }).withResponse();
     expect(plain.data.choices[0].message.content).toEqual(expect.any(String));
     expectForwarded(plain.response.headers);
@@ -132,7 +125,7 @@ describe('an upstream redirect', () => {
     ['anthropic to openai', 'openai:gpt-test', false],
     ['anthropic to openai', 'openai:gpt-test', true],
   ])('on %s (%s), stream %s: not followed, 502 upstream_error in the Anthropic format, no Location', async (_path, model, stream) => {
-    fake.script({ status: 302, headers: { location: `${elsewhereUrl}/v1/messages?token=abc` } });
+    gw.fake.script({ status: 302, headers: { location: `${elsewhereUrl}/v1/messages?token=abc` } });
     const res = await fetch(`${gw.url}/v1/messages`, {
       method: 'POST',
       redirect: 'manual',
@@ -150,7 +143,7 @@ describe('an upstream redirect', () => {
   });
 
   it.each([false, true])('on /v1/chat/completions (stream %s) is not followed: 502 upstream_error in the OpenAI format', async (stream) => {
-    fake.script({ status: 301, headers: { location: `${elsewhereUrl}/v1/chat/completions` } });
+    gw.fake.script({ status: 301, headers: { location: `${elsewhereUrl}/v1/chat/completions` } });
     const error = await openai.chat.completions.create({ model: 'openai:gpt-test', messages: message.messages, stream }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     const apiError = error as InstanceType<typeof OpenAI.APIError>;
