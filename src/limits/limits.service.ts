@@ -16,7 +16,7 @@ import { BudgetAlerts } from './alerts';
 import { budgetReport, type BudgetReport } from './budget-report';
 import { limitHeaders, refusalMessage, retryAfter, usdText, type Level } from './headers';
 import { MemoryLedger, type Claim, type CounterState, type Ledger, type Reservation } from './ledger';
-import { PostgresLedger } from './postgres-ledger';
+import { PostgresLedger, type SettledCounter } from './postgres-ledger';
 import { restoreWindowSpend } from './restore';
 import { parseCounter, Rules, type Applying, type RequestFacts } from './rules';
 import { upperBoundNano } from './upper-bound';
@@ -222,13 +222,24 @@ export class LimitsService implements OnApplicationBootstrap, OnApplicationShutd
           break;
       }
     });
+    let settled: SettledCounter[] = [];
     try {
-      await ledger.settle(id, actual);
+      if (ledger instanceof PostgresLedger) settled = await ledger.settleCounters(id, actual);
+      else await ledger.settle(id, actual);
     } catch (error) {
       this.logger.error(`Settling reservation ${id} failed: ${error instanceof Error ? error.message : String(error)}; it is given back when its lease runs out`);
       return;
     }
-    if (this.memory) {
+    if (ledger instanceof PostgresLedger) {
+      // Only the settlement that moved spent across a threshold fires it: once per window across the fleet.
+      for (const { state, spentBefore } of settled) {
+        const i = claims.findIndex((c) => c.counter === state.counter);
+        const budget = i >= 0 ? applying[i].budget : undefined;
+        if (!budget) continue;
+        this.alerts.check({ ...state, spent: spentBefore }, applying[i].name, budget, true);
+        this.alerts.check(state, applying[i].name, budget);
+      }
+    } else if (this.memory) {
       claims.forEach((claim, i) => {
         const budget = applying[i].budget;
         const state = budget && this.memory!.peek(claim.counter, claim.windowStart);

@@ -173,6 +173,32 @@ describe.skipIf(initdb === undefined)('the PostgreSQL budget ledger', () => {
     }
   });
 
+  it('answers each settled counter with its spent before, so one settlement alone crosses each threshold', async () => {
+    const db = await freshDb();
+    const replicas = await Promise.all([0, 1, 2].map(() => PostgresLedger.open(db, { sweepMs: 0 })));
+    try {
+      const held = await Promise.all(Array.from({ length: 90 }, (_, i) => replicas[i % 3].reserve(`r${i}`, [usd('budget', 100, 1), usd('tpm', 1000, 1)], LEASE)));
+      const settled = await Promise.all(
+        held.map((r, i) => {
+          if (!r.ok) throw new Error('refused');
+          return replicas[(i + 1) % 3].settleCounters(r.id, new Map([['budget', 1]]));
+        }),
+      );
+      const budget = settled.flatMap((s) => s.filter((c) => c.state.counter === 'budget'));
+      expect(budget).toHaveLength(90);
+      for (const c of budget) expect(c.state.spent - c.spentBefore).toBe(1);
+      // The spent values before each settlement are 0..89, each once: the row's lock orders them.
+      expect(budget.map((c) => c.spentBefore).sort((a, b) => a - b)).toEqual(Array.from({ length: 90 }, (_, i) => i));
+      expect(budget.filter((c) => c.spentBefore < 50 && c.state.spent >= 50)).toHaveLength(1);
+      // A counter missing from `actual` settles at 0; a second settlement answers nothing.
+      expect(settled[0].find((c) => c.state.counter === 'tpm')).toMatchObject({ spentBefore: 0, state: { spent: 0 } });
+      if (!held[0].ok) throw new Error('refused');
+      expect(await replicas[0].settleCounters(held[0].id, new Map([['budget', 1]]))).toEqual([]);
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+
   it('records what a settlement spends past its reservation as overshoot, per counter', async () => {
     const ledger = await PostgresLedger.open(await freshDb(), { sweepMs: 0 });
     try {

@@ -80,6 +80,8 @@ on conflict (counter, window_start) do nothing`;
  * One statement, exactly once per reservation: the counters are locked in key order (as a reservation locks them), the
  * reservation's rows are deleted (a second settlement finds none and changes nothing), and each counter's reservation is
  * replaced by the actual amount. What a lapsed reservation no longer held, and any excess over what it held, is overshoot.
+ * Answers each counter it settled, after, with its spent before: the settlements of a row are serialized by its lock,
+ * so exactly one of them, on one replica, crosses each alert threshold.
  */
 const SETTLE_SQL = `
 with mine as (select counter, window_start from budget_reservations where id = $1),
@@ -103,9 +105,10 @@ upd as (
     overshoot = b.overshoot + case when b.kind = 'concurrent' then 0 else greatest(g.actual - g.held, 0) end,
     requests = b.requests + case when b.kind = 'concurrent' then 0 else 1 end
   from g where b.counter = g.counter and b.window_start = g.window_start
-  returning 1
+  returning b.counter, b.kind, b.window_start, b.window_end, b.limit_amount, b.spent, b.reserved, b.requests, b.refused, b.overshoot,
+    b.spent - case when b.kind = 'concurrent' then 0 else g.actual end as spent_before
 )
-select count(*)::int as n from gone`;
+select * from upd order by counter, window_start`;
 
 /** Gives back the reservations whose lease ran out (their holder died), counter rows locked in key order. */
 const SWEEP_SQL = `
@@ -165,6 +168,27 @@ interface ReserveRow {
   ord: string | null;
   spent: string | null;
   reserved: string | null;
+}
+
+/** A counter a settlement changed: its state after, and its spent before (an alert threshold between the two was crossed by it). */
+export interface SettledCounter {
+  state: CounterState;
+  spentBefore: number;
+}
+
+function stateOf(r: Record<string, string>): CounterState {
+  return {
+    counter: r.counter,
+    kind: r.kind as CounterKind,
+    windowStart: Number(r.window_start),
+    windowEnd: Number(r.window_end),
+    limit: Number(r.limit_amount),
+    spent: Number(r.spent),
+    reserved: Number(r.reserved),
+    requests: Number(r.requests),
+    refused: Number(r.refused),
+    overshoot: Number(r.overshoot),
+  };
 }
 
 function checkAmount(what: string, n: number): void {
@@ -301,6 +325,11 @@ export class PostgresLedger implements Ledger {
   }
 
   async settle(id: string, actual: ReadonlyMap<string, number>): Promise<void> {
+    await this.settleCounters(id, actual);
+  }
+
+  /** `settle`, answering each counter it settled (none when `id` was settled already or purged), for the alerts. */
+  async settleCounters(id: string, actual: ReadonlyMap<string, number>): Promise<SettledCounter[]> {
     const counters: string[] = [];
     const amounts: number[] = [];
     for (const [counter, amount] of actual) {
@@ -311,24 +340,14 @@ export class PostgresLedger implements Ledger {
       amounts.push(real);
     }
     await this.whenReady();
-    await this.pool.query({ name: 'vdm_budget_settle', text: SETTLE_SQL, values: [id, counters, amounts] });
+    const { rows } = await this.pool.query<Record<string, string>>({ name: 'vdm_budget_settle', text: SETTLE_SQL, values: [id, counters, amounts] });
+    return rows.map((r) => ({ state: stateOf(r), spentBefore: Number(r.spent_before) }));
   }
 
   async read(): Promise<CounterState[]> {
     await this.whenReady();
     const { rows } = await this.pool.query<Record<string, string>>({ name: 'vdm_budget_read', text: READ_SQL, values: [this.now()] });
-    return rows.map((r) => ({
-      counter: r.counter,
-      kind: r.kind as CounterKind,
-      windowStart: Number(r.window_start),
-      windowEnd: Number(r.window_end),
-      limit: Number(r.limit_amount),
-      spent: Number(r.spent),
-      reserved: Number(r.reserved),
-      requests: Number(r.requests),
-      refused: Number(r.refused),
-      overshoot: Number(r.overshoot),
-    }));
+    return rows.map(stateOf);
   }
 
   /** Gives back every reservation whose lease ran out; returns how many claims it gave back. */

@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -12,7 +14,8 @@ import { postgresBinary, startPostgres, type PostgresServer } from '../support/p
  * Budgets across a fleet: three gateway processes on one PostgreSQL share one budget, under hundreds of concurrent
  * requests with client aborts, upstream faults and streams without usage, and one replica is killed (SIGKILL) while
  * it holds reservations. After the drain and the lease: spent <= limit + overshoot (0 here: prices and caps hold),
- * every refusal explained by what was in flight, no reservation left, spent equal to the stored rows' cost.
+ * every refusal explained by what was in flight, no reservation left, spent equal to the stored rows' cost, and each
+ * alert threshold crossed fired once across the fleet.
  */
 const initdb = postgresBinary();
 const SEED = Number(process.env.SOAK_SEED ?? 20261208);
@@ -25,6 +28,8 @@ const PHASE_A = 300;
 const PHASE_B = 400;
 const HELD = 5;
 const MODEL = 'anthropic:claude-sonnet-4-5';
+/** 0.1 and 0.25 are always crossed (refusals only come once spent plus what is in flight nears the limit); 0.9 may be. */
+const ALERT_AT = [0.1, 0.25, 0.9];
 /** The same prompt for every request, so every reservation is the same upper bound. */
 const PROMPT = 'Summarize the quarterly budget review for the platform team in two short sentences, please.';
 
@@ -56,6 +61,8 @@ describe.skipIf(initdb === undefined)('budgets across a fleet on PostgreSQL', ()
   const gateways: GatewayProcess[] = [];
   let release: () => void = () => undefined;
   let watching = false;
+  let hook: Server;
+  const alerts: { budget: string; threshold: number }[] = [];
   const held = new Promise<void>((resolve) => (release = resolve));
 
   beforeAll(async () => {
@@ -73,10 +80,23 @@ describe.skipIf(initdb === undefined)('budgets across a fleet on PostgreSQL', ()
       if (r < 0.28) return { ...pace, fault: 'malformed-sse' };
       return pace;
     });
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        alerts.push(JSON.parse(body) as { budget: string; threshold: number });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     compiled = compileGateway();
     dir = mkdtempSync(join(tmpdir(), 'vdm-fleet-'));
     const limits = join(dir, 'limits.yaml');
-    writeFileSync(limits, `budgets:\n  - name: fleet\n    usd: ${LIMIT_USD}\n    period: month\n    shared: true\n`);
+    writeFileSync(
+      limits,
+      `budgets:\n  - name: fleet\n    usd: ${LIMIT_USD}\n    period: month\n    shared: true\n    alert_at: [${ALERT_AT.join(', ')}]\n` +
+        `alerts:\n  webhook: http://127.0.0.1:${(hook.address() as AddressInfo).port}/budget\n`,
+    );
     const env = (i: number): Record<string, string> => ({
       ANTHROPIC_API_KEY: 'sk-ant-upstream',
       ANTHROPIC_BASE_URL: fake.url,
@@ -98,6 +118,7 @@ describe.skipIf(initdb === undefined)('budgets across a fleet on PostgreSQL', ()
     for (const g of gateways) if (g.child.exitCode === null && g.child.signalCode === null) g.child.kill('SIGKILL');
     await db?.end().catch(() => undefined);
     await fake?.close();
+    await new Promise((resolve) => hook?.close(resolve));
     compiled?.remove();
     pg?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -234,5 +255,10 @@ describe.skipIf(initdb === undefined)('budgets across a fleet on PostgreSQL', ()
       return spent - later + (inFlight + 1) * maxAmount <= LIMIT_NANO;
     });
     expect(unexplained).toEqual([]);
+
+    // Each threshold the spend crossed fired once, on whichever replica's settlement crossed it.
+    const crossed = ALERT_AT.filter((t) => spent >= t * LIMIT_NANO);
+    expect(crossed.length).toBeGreaterThanOrEqual(2);
+    expect(alerts.map((a) => [a.budget, a.threshold]).sort()).toEqual(crossed.map((t) => ['fleet', t]));
   }, 240_000);
 });
