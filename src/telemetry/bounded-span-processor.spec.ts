@@ -36,7 +36,7 @@ describe('BoundedSpanProcessor', () => {
     expect(drops.queue_full).toBe(6);
   });
 
-  it('after a failed export, drops new spans until what is queued was tried, then probes again', async () => {
+  it('after a failed export, drops new spans until what is queued was tried, then probes again', () => {
     const { exporter, drops, processor, span } = setup(100);
     span();
     span();
