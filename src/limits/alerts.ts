@@ -64,6 +64,21 @@ export class BudgetAlerts {
     }
   }
 
+  /**
+   * Fires the thresholds one settlement moved `spent` across (from `spentBefore` to `state.spent`), whatever this
+   * process fired before: with a shared ledger each crossing belongs to exactly one settlement, and the answers of
+   * concurrent settlements may arrive out of their order.
+   */
+  crossed(state: CounterState, spentBefore: number, name: CounterName, rule: BudgetRule): void {
+    if (state.limit <= 0) return;
+    for (const threshold of rule.alertAt) {
+      const at = threshold * state.limit;
+      if (spentBefore >= at || state.spent < at) continue;
+      this.fired.add(`${state.counter}|${state.windowStart}|${threshold}`);
+      this.fire(state, name, rule, threshold);
+    }
+  }
+
   /** Forgets the fired thresholds of windows that have ended. */
   prune(now: number, windowEndOf: (counter: string, windowStart: number) => number | undefined): void {
     for (const key of this.fired) {

@@ -236,8 +236,7 @@ export class LimitsService implements OnApplicationBootstrap, OnApplicationShutd
         const i = claims.findIndex((c) => c.counter === state.counter);
         const budget = i >= 0 ? applying[i].budget : undefined;
         if (!budget) continue;
-        this.alerts.check({ ...state, spent: spentBefore }, applying[i].name, budget, true);
-        this.alerts.check(state, applying[i].name, budget);
+        this.alerts.crossed(state, spentBefore, applying[i].name, budget);
       }
     } else if (this.memory) {
       claims.forEach((claim, i) => {
