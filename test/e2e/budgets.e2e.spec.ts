@@ -241,7 +241,8 @@ describe('rate limits', () => {
     const first = await openai.chat.completions.create({ model: 'openai:gpt-test', max_tokens: MAX_TOKENS, messages: [MESSAGE] }).withResponse();
     expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('2');
     expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');
-    expect(first.response.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+(ms|s)$/);
+    // OpenAI's duration format: 59s, 1m0s (a request in the minute's first second), 250ms.
+    expect(first.response.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+h)?(\d+m)?\d+(ms|s)$/);
     expect(first.response.headers.get('x-ratelimit-limit-tokens')).toBe('100000');
     expect(Number(first.response.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(100000);
     await openai.chat.completions.create({ model: 'openai:gpt-test', max_tokens: MAX_TOKENS, messages: [MESSAGE] });
