@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeUpstream, type Script } from '../fakes/fake-upstream';
 import { compileGateway, spawnGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { postgresBinary, startPostgres, type PostgresServer } from '../support/postgres-server';
+// mulberry32, so a failing run can be repeated with its seed.
+import { rng as random } from './soak-engine';
 
 /**
  * Budgets across a fleet: three gateway processes on one PostgreSQL share one budget, under hundreds of concurrent
@@ -32,18 +34,6 @@ const MODEL = 'anthropic:claude-sonnet-4-5';
 const ALERT_AT = [0.1, 0.25, 0.9];
 /** The same prompt for every request, so every reservation is the same upper bound. */
 const PROMPT = 'Summarize the quarterly budget review for the platform team in two short sentences, please.';
-
-/** A small deterministic generator (mulberry32), so a failing run can be repeated with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Outcome {
   sentAt: number;
