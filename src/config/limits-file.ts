@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -18,9 +17,8 @@ import {
   validateSync,
   type ValidationError,
 } from 'class-validator';
-import { load } from 'js-yaml';
 import { isRecord } from '../core/json';
-import { ConfigError } from './config-error';
+import { readYamlFile } from './yaml-file';
 
 export const PERIODS = ['hour', 'day', 'week', 'month'] as const;
 export type Period = (typeof PERIODS)[number];
@@ -143,17 +141,9 @@ function firstProblem(errors: ValidationError[]): { field: string; message: stri
  * file, the entry and the field.
  */
 export function loadLimitsFile(path: string): LimitsFile {
-  const fail = (where: string, what: string): never => {
-    throw new ConfigError([`Invalid configuration: VDM_LIMITS_FILE=${JSON.stringify(path)}: ${where} ${what}`]);
-  };
-  let doc: unknown;
-  try {
-    doc = load(readFileSync(path, 'utf8'), { filename: path });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return fail('the file', `cannot be read as YAML (${reason})`);
-  }
-  if (doc === undefined || doc === null) doc = {};
+  const { doc: read, fail } = readYamlFile('VDM_LIMITS_FILE', path);
+  // An empty file is no rules.
+  const doc = read ?? {};
   if (!isRecord(doc)) return fail('the file', 'must be a map with `budgets`, `limits` and `alerts`');
   const unknown = Object.keys(doc).find((k) => !['budgets', 'limits', 'alerts'].includes(k));
   if (unknown !== undefined) return fail(unknown, 'is not a known section (budgets, limits, alerts)');

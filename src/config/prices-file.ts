@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { load } from 'js-yaml';
 import { STANDARD_SERVICE_TIERS } from '../core/usage';
 import { isRecord } from '../core/json';
-import { ConfigError } from './config-error';
+import { readYamlFile } from './yaml-file';
 
 /** One entry of VDM_PRICES_FILE: USD per million tokens for the gateway providers and models its globs match. */
 export interface PriceOverride {
@@ -35,16 +33,7 @@ const KNOWN = new Set(['provider', 'model', 'service_tier', ...REQUIRED_PRICES, 
 
 /** Reads and validates the prices file; a ConfigError names the file, the entry and the field. */
 export function loadPricesFile(path: string): PricesFile {
-  const fail = (where: string, what: string): never => {
-    throw new ConfigError([`Invalid configuration: VDM_PRICES_FILE=${JSON.stringify(path)}: ${where} ${what}`]);
-  };
-  let doc: unknown;
-  try {
-    doc = load(readFileSync(path, 'utf8'), { filename: path });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return fail('the file', `cannot be read as YAML (${reason})`);
-  }
+  const { doc, fail } = readYamlFile('VDM_PRICES_FILE', path);
   if (!isRecord(doc) || !Array.isArray(doc.prices)) return fail('the file', 'must hold a `prices:` list');
   const overrides = (doc.prices as unknown[]).map((raw, i): PriceOverride => {
     const at = `prices[${i}]`;
