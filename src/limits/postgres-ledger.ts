@@ -9,6 +9,14 @@ const KNOWN_ROWS_MAX = 100_000;
 /** Counters whose lapsed reservations one sweep gives back. */
 const SWEEP_COUNTERS = 500;
 
+/** Marks the reservations `lr` selected as lapsed (`lapsed`), and sums what they held per counter (`back`). */
+const LAPSE = `lapsed as (
+  update budget_reservations r set expired = true from lr
+  where r.id = lr.id and r.counter = lr.counter and r.window_start = lr.window_start and not r.expired
+  returning r.counter, r.window_start, r.amount
+),
+back as (select counter, window_start, sum(amount)::bigint as amount from lapsed group by counter, window_start),`;
+
 /**
  * One statement: locks every claimed counter row (in key order, so two reservations never deadlock), gives back the
  * reservations on them whose lease ran out, and then either reserves every claim (each fits: spent + reserved + amount
@@ -33,12 +41,7 @@ lr as (
   where (select ok from present) and not r.expired and r.expires_at <= $8
   for update of r skip locked
 ),
-lapsed as (
-  update budget_reservations r set expired = true from lr
-  where r.id = lr.id and r.counter = lr.counter and r.window_start = lr.window_start and not r.expired
-  returning r.counter, r.window_start, r.amount
-),
-back as (select counter, window_start, sum(amount)::bigint as amount from lapsed group by counter, window_start),
+${LAPSE}
 chk as (
   select c.ord, c.counter, c.window_start, c.window_end, c.kind, c.lim, c.amount, l.spent,
     l.reserved - coalesce(k.amount, 0) as reserved, coalesce(k.amount, 0) as back,
@@ -125,12 +128,7 @@ lr as (
   where not r.expired and r.expires_at <= $1
   for update of r skip locked
 ),
-lapsed as (
-  update budget_reservations r set expired = true from lr
-  where r.id = lr.id and r.counter = lr.counter and r.window_start = lr.window_start and not r.expired
-  returning r.counter, r.window_start, r.amount
-),
-back as (select counter, window_start, sum(amount)::bigint as amount from lapsed group by counter, window_start),
+${LAPSE}
 upd as (
   update budget_counters b set reserved = b.reserved - back.amount from back
   where b.counter = back.counter and b.window_start = back.window_start
