@@ -1,26 +1,11 @@
 import type { BillingSettings } from '../config/provider';
+import type { ReconciliationDayRow } from '../store/schema';
 import { AdminApiError, fetchAllPages } from './admin-api';
 
 export const DAY_S = 86_400;
 
-/** A provider's report for one UTC day and model, in the contract's token split (section 1). */
-export interface ReportRow {
-  /** Unix seconds of the day's UTC midnight. */
-  day: number;
-  /** As the provider names it; '' for a cost the report attributes to no model. */
-  model: string;
-  /** Null where the report does not count requests (Anthropic's). */
-  requests: number | null;
-  /** Uncached input: no cache reads, no cache writes. */
-  input_tokens: number;
-  cache_read_tokens: number;
-  /** Every cache write (Anthropic: the 5-minute and the 1-hour ones). */
-  cache_write_tokens: number;
-  cache_write_1h_tokens: number;
-  output_tokens: number;
-  /** Nanodollars; null where the report has no cost for it. */
-  cost_nano: number | null;
-}
+/** A provider's report for one UTC day and model, in the contract's token split (section 1), as stored. */
+export type ReportRow = Omit<ReconciliationDayRow, 'provider' | 'fetched_at'>;
 
 /** Which days a pull asks for: `from` inclusive, `to` exclusive, both UTC midnights. */
 export interface DayRange {

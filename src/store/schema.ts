@@ -68,9 +68,12 @@ export interface ReconciliationDayRow {
   day: number;
   /** The model as the provider's report names it; '' for cost the report does not attribute to a model. */
   model: string;
+  /** Null where the report does not count requests (Anthropic's). */
   requests: number | null;
+  /** Uncached input: no cache reads, no cache writes. */
   input_tokens: number;
   cache_read_tokens: number;
+  /** Every cache write (Anthropic: the 5-minute and the 1-hour ones). */
   cache_write_tokens: number;
   cache_write_1h_tokens: number;
   output_tokens: number;
